@@ -1,0 +1,33 @@
+# Set-up and main entry points. `make test` and `make demo` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(TORCH_VERSION)
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build (GPU users: TORCH_VERSION=... make install)
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/python demo.py $(if $(MOTION),--motion $(MOTION)) $(if $(OUT),--out_dir $(OUT))
+
+bench: install
+	$(BIN)/python bench/motion_representation.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -1,0 +1,93 @@
+"""Rotation conversions: round trips, known values, numpy/torch parity, fitting."""
+
+import numpy as np
+import pytest
+import torch
+
+from utils import rotation as R
+
+RNG = np.random.default_rng(0)
+
+
+def random_rotvec(n: int) -> np.ndarray:
+    axis = RNG.normal(size=(n, 3))
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    return axis * RNG.uniform(0, np.pi - 1e-3, size=(n, 1))
+
+
+def test_known_quarter_turn_about_z():
+    m = R.axis_angle_to_matrix(np.array([0.0, 0.0, np.pi / 2]))
+    np.testing.assert_allclose(m @ np.array([1.0, 0, 0]), [0, 1, 0], atol=1e-12)
+    q = R.axis_angle_to_quat(np.array([0.0, 0.0, np.pi / 2]))
+    np.testing.assert_allclose(R.qrot(q, np.array([1.0, 0, 0])), [0, 1, 0], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 257])
+def test_round_trips(n):
+    aa = random_rotvec(n)
+    np.testing.assert_allclose(R.quat_to_axis_angle(R.axis_angle_to_quat(aa)), aa, atol=1e-9)
+    m = R.axis_angle_to_matrix(aa)
+    np.testing.assert_allclose(R.matrix_to_axis_angle(m), aa, atol=1e-7)
+    np.testing.assert_allclose(R.cont6d_to_matrix(R.matrix_to_cont6d(m)), m, atol=1e-12)
+    np.testing.assert_allclose(m @ np.swapaxes(m, -1, -2), np.broadcast_to(np.eye(3), m.shape), atol=1e-12)
+    q = R.matrix_to_quat(m)
+    np.testing.assert_allclose(R.quat_to_matrix(q), m, atol=1e-12)
+
+
+def test_small_angles_are_stable():
+    aa = np.array([[1e-9, 0, 0], [0, 0, 0]])
+    assert np.isfinite(R.quat_to_axis_angle(R.axis_angle_to_quat(aa))).all()
+    np.testing.assert_allclose(R.matrix_to_axis_angle(R.axis_angle_to_matrix(aa)), aa, atol=1e-12)
+
+
+def test_quaternion_algebra_matches_matrices():
+    q1, q2 = R.axis_angle_to_quat(random_rotvec(50)), R.axis_angle_to_quat(random_rotvec(50))
+    v = RNG.normal(size=(50, 3))
+    product = R.quat_to_matrix(q1) @ R.quat_to_matrix(q2)
+    np.testing.assert_allclose(R.quat_to_matrix(R.qmul(q1, q2)), product, atol=1e-12)
+    np.testing.assert_allclose(R.qrot(R.qinv(q1), R.qrot(q1, v)), v, atol=1e-12)
+    np.testing.assert_allclose(R.qrot(q1, v), (R.quat_to_matrix(q1) @ v[..., None])[..., 0], atol=1e-12)
+
+
+def test_qbetween_and_swing_map_directions():
+    u, v = RNG.normal(size=(100, 3)), RNG.normal(size=(100, 3))
+    unit = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    rotated = R.qrot(R.qbetween(u, v), u)
+    np.testing.assert_allclose(rotated / np.linalg.norm(rotated, axis=-1, keepdims=True), unit, atol=1e-9)
+    sw = R.swing_rotation(u, v) @ (u / np.linalg.norm(u, axis=-1, keepdims=True))[..., None]
+    np.testing.assert_allclose(sw[..., 0], unit, atol=1e-9)
+    # exactly opposite directions: still a proper rotation taking u to -u
+    opp = R.swing_rotation(np.array([1.0, 0, 0]), np.array([-1.0, 0, 0]))
+    np.testing.assert_allclose(opp @ [1.0, 0, 0], [-1, 0, 0], atol=1e-12)
+    assert np.linalg.det(opp) == pytest.approx(1.0)
+
+
+def test_qfix_removes_sign_flips():
+    q = R.axis_angle_to_quat(np.linspace([0, 0, 0], [0, 2.5, 0], 20))
+    flipped = q * np.where(np.arange(20) % 3 == 1, -1, 1)[:, None]
+    fixed = R.qfix(flipped[:, None])[:, 0]
+    assert ((fixed[1:] * fixed[:-1]).sum(-1) > 0).all()
+    np.testing.assert_allclose(np.abs(fixed), np.abs(q))
+
+
+def test_rotation_fit_recovers_rigid_rotation():
+    rot = R.axis_angle_to_matrix(random_rotvec(10))  # (10, 3, 3)
+    src = RNG.normal(size=(10, 5, 3))
+    dst = np.einsum("bij,bkj->bki", rot, src)
+    np.testing.assert_allclose(R.rotation_fit(src, dst), rot, atol=1e-9)
+
+
+def test_numpy_and_torch_agree_and_torch_is_differentiable():
+    aa = random_rotvec(8)
+    np.testing.assert_allclose(R.axis_angle_to_matrix(torch.from_numpy(aa)).numpy(), R.axis_angle_to_matrix(aa))
+    assert isinstance(R.qmul(torch.ones(4), torch.ones(4)), torch.Tensor)
+    x = torch.from_numpy(aa).requires_grad_()
+    R.matrix_to_cont6d(R.axis_angle_to_matrix(x)).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_long_inputs_are_chunked_without_changing_results():
+    q = R.axis_angle_to_quat(random_rotvec(3 * R.CHUNK_FRAMES + 5))
+    v = RNG.normal(size=q.shape[:-1] + (3,))
+    whole = R.qrot(torch.from_numpy(q), torch.from_numpy(v)).numpy()
+    np.testing.assert_array_equal(R.qrot(q, v), whole)

@@ -1,0 +1,34 @@
+"""Shared CLI plumbing: logging set-up and the one-line exit for expected user errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+
+class UserError(ValueError):
+    """An expected problem with the user's input (bad file, wrong option): reported in one line, exit code 2."""
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Configure the root logger once for a command-line run."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def user_errors_exit(fn: Callable) -> Callable:
+    """Wrap a CLI `main`: expected user errors end with one line on stderr and exit code 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, FileNotFoundError) as err:
+            msg = str(err) if isinstance(err, UserError) or not err.filename else f"file not found: {err.filename}"
+            sys.stderr.write(f"error: {msg}\n")
+            sys.exit(2)
+
+    return wrapper
