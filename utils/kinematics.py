@@ -33,11 +33,10 @@ def forward_kinematics(
     pos0 = torch.as_tensor(root_pos, dtype=rot.dtype)
     offsets = torch.as_tensor(skeleton.offsets, dtype=rot.dtype)  # (J, 3)
     parents = torch.as_tensor(skeleton.parents)
-    n_levels = len(skeleton.depth_levels)
     glob: list[torch.Tensor | None] = [None] * skeleton.n_joints
     pos: list[torch.Tensor | None] = [None] * skeleton.n_joints
     glob[0], pos[0] = rot[..., 0, :, :], pos0
-    for level in skeleton.depth_levels[1:n_levels]:
+    for level in skeleton.depth_levels[1:]:
         idx = torch.as_tensor(level)
         par = parents[idx]
         g_par = torch.stack([glob[p] for p in par.tolist()], dim=-3)  # (..., L, 3, 3)

@@ -112,14 +112,11 @@ class FeatureSkeleton:
 
     def forward_kinematics(self, quat: np.ndarray, root_pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Reference FK from the IK's quaternions, level by level. (T, J, 4), (T, 3), (J, 3) -> (T, J, 3)"""
-        return _by_chunks(lambda sl: self._fk(_f32(quat[sl]), root_pos[sl], offsets), len(quat))
-
-    def _fk(self, q: np.ndarray, root_pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        glob = q.copy()  # glob[:, 0] is the root rotation every chain starts from
-        joints = np.zeros(q.shape[:-1] + (3,))
+        glob = _f32(quat).copy()  # glob[:, 0] is the root rotation every chain starts from
+        joints = np.zeros(quat.shape[:-1] + (3,))
         joints[:, 0] = root_pos
         for level in self.levels:
-            glob[:, level] = qmul(glob[:, self.chain_parent[level]], q[:, level])
+            glob[:, level] = qmul(glob[:, self.chain_parent[level]], _f32(quat[:, level]))
             bone = qrot(glob[:, level], np.broadcast_to(offsets[level], glob.shape[:1] + (len(level), 3)))
             joints[:, level] = bone + joints[:, self.parents[level]]
         return joints
@@ -175,7 +172,7 @@ def uniform_skeleton(positions: np.ndarray, tgt_offsets: np.ndarray) -> np.ndarr
     root_pos = positions[:, 0] * scale
 
     def retarget(sl: slice) -> np.ndarray:
-        return skel._fk(skel.bone_rotations(positions[sl], root[sl]), root_pos[sl], tgt_offsets)
+        return skel.forward_kinematics(skel.bone_rotations(positions[sl], root[sl]), root_pos[sl], tgt_offsets)
 
     return _by_chunks(retarget, len(positions))
 
