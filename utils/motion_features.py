@@ -34,6 +34,7 @@ from utils.skeleton import (
     T2M_RAW_OFFSETS,
     default_rest_joints,
     t2m_chain,
+    tree_levels,
 )
 
 FOOT_CONTACT_THRESHOLD = 0.002  # squared per-frame foot displacement (m^2) under which a foot is in contact
@@ -71,10 +72,7 @@ class FeatureSkeleton:
         for chain in self.chains:
             self.parents[list(chain[1:])] = chain[:-1]
             self.chain_parent[list(chain[2:])] = chain[1:-1]
-        depth = np.zeros(n_joints, dtype=np.int64)
-        for j in range(1, n_joints):
-            depth[j] = depth[self.parents[j]] + 1
-        self.levels = [np.flatnonzero(depth == d) for d in range(1, depth.max() + 1)]
+        self.levels = tree_levels(self.parents)[1:]  # below the root
 
     def offsets_from_joints(self, joints: np.ndarray) -> np.ndarray:
         """Offsets of a skeleton given in one pose: raw directions times its bone lengths. (J, 3) -> (J, 3) f32"""
@@ -112,11 +110,12 @@ class FeatureSkeleton:
 
     def forward_kinematics(self, quat: np.ndarray, root_pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Reference FK from the IK's quaternions, level by level. (T, J, 4), (T, 3), (J, 3) -> (T, J, 3)"""
-        glob = _f32(quat).copy()  # glob[:, 0] is the root rotation every chain starts from
+        q = _f32(quat)
+        glob = q.copy()  # glob[:, 0] is the root rotation every chain starts from
         joints = np.zeros(quat.shape[:-1] + (3,))
         joints[:, 0] = root_pos
         for level in self.levels:
-            glob[:, level] = qmul(glob[:, self.chain_parent[level]], _f32(quat[:, level]))
+            glob[:, level] = qmul(glob[:, self.chain_parent[level]], q[:, level])
             bone = qrot(glob[:, level], np.broadcast_to(offsets[level], glob.shape[:1] + (len(level), 3)))
             joints[:, level] = bone + joints[:, self.parents[level]]
         return joints

@@ -128,6 +128,14 @@ def _left_offsets(stature: float) -> dict[str, np.ndarray]:
     return offsets
 
 
+def tree_levels(parents: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Joints grouped by depth in the tree (level 0 = root); parents must come before children."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    return tuple(np.flatnonzero(depth == d) for d in range(depth.max() + 1))
+
+
 def default_rest_joints(stature: float = DEFAULT_STATURE) -> np.ndarray:
     """Rest-pose joint positions of the default skeleton, left/right symmetric. -> (52, 3)"""
     left = _left_offsets(stature)
@@ -187,10 +195,7 @@ class Skeleton:
     @cached_property
     def depth_levels(self) -> tuple[np.ndarray, ...]:
         """Joints grouped by tree depth (level 0 = root), for level-by-level vectorised kinematics."""
-        depth = np.zeros(self.n_joints, dtype=np.int64)
-        for j in range(1, self.n_joints):
-            depth[j] = depth[self.parents[j]] + 1
-        return tuple(np.flatnonzero(depth == d) for d in range(depth.max() + 1))
+        return tree_levels(self.parents)
 
 
 def default_skeleton(stature: float = DEFAULT_STATURE) -> Skeleton:
