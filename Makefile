@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed-$(TORCH_VERSION)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# a new top-level package needs a re-install of the editable package, hence the __init__.py files
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(wildcard */__init__.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build (GPU users: TORCH_VERSION=... make install)

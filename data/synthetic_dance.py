@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.formats.smplx_npz import FPS, SMPLXMotion
+from data.formats.motion import FPS, SMPLXMotion
 from data.layout import FACE_DIM
 from utils.skeleton import SMPLX_N_JOINTS
 
@@ -77,4 +77,5 @@ def synthesize_dance(n_frames: int, bpm: float = 120.0, seed: int = 0, fps: floa
         betas=np.zeros(10, dtype=np.float32),
         expressions=expressions.astype(np.float32),
         fps=fps,
+        has_face=True,
     )

@@ -70,7 +70,7 @@ def test_motion_representation_cli_on_real_beat2(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ({"trans": np.zeros((5, 3))}, "missing keys"),
+        ({"trans": np.zeros((5, 3))}, "missing key 'poses'"),
         ({"poses": np.full((5, 165), np.nan), "trans": np.zeros((5, 3))}, "NaN"),
         ({"poses": np.zeros((1, 165)), "trans": np.zeros((1, 3))}, "at least 2 frames"),
         ({"poses": np.zeros((5, 100)), "trans": np.zeros((5, 3))}, "poses must be"),

@@ -91,3 +91,29 @@ def test_long_inputs_are_chunked_without_changing_results():
     v = RNG.normal(size=q.shape[:-1] + (3,))
     whole = R.qrot(torch.from_numpy(q), torch.from_numpy(v)).numpy()
     np.testing.assert_array_equal(R.qrot(q, v), whole)
+
+
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_round_trip_and_axis_order(order):
+    rng = np.random.default_rng(1)
+    angles = rng.uniform(-3.0, 3.0, (500, 3))
+    angles[:, 1] = rng.uniform(-1.5, 1.5, 500)  # away from gimbal lock
+    m = R.euler_to_matrix(angles, order)
+    np.testing.assert_allclose(R.matrix_to_euler(m, order), angles, atol=1e-9)
+    # intrinsic order: R = R_first @ R_second @ R_third, each a rotation about its own axis
+    single = [R.euler_to_matrix(np.where(np.arange(3) == k, angles[:1], 0.0), order)[0] for k in range(3)]
+    np.testing.assert_allclose(single[0] @ single[1] @ single[2], m[0], atol=1e-12)
+    axis = {"X": 0, "Y": 1, "Z": 2}[order[0]]
+    np.testing.assert_allclose(single[0][:, axis], np.eye(3)[axis], atol=1e-12)  # the first turns about its axis
+
+
+def test_rows_6d_and_slerp():
+    rng = np.random.default_rng(2)
+    m = R.axis_angle_to_matrix(rng.normal(size=(50, 3)))
+    np.testing.assert_allclose(R.rot6d_rows_to_matrix(m[:, :2, :].reshape(50, 6)), m, atol=1e-12)
+    q0, q1 = R.axis_angle_to_quat(rng.normal(size=(50, 3))), R.axis_angle_to_quat(rng.normal(size=(50, 3)))
+    np.testing.assert_array_equal(R.qslerp(q0, q1, np.zeros(50)), q0)
+    mid = R.qslerp(q0, q1, np.full(50, 0.5))
+    d0, d1 = np.abs((mid * q0).sum(-1)), np.abs((mid * q1).sum(-1))
+    np.testing.assert_allclose(d0, d1, atol=1e-9)  # halfway: equally far from both ends
+    np.testing.assert_allclose(np.linalg.norm(mid, axis=-1), 1.0, atol=1e-12)

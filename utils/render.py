@@ -21,11 +21,13 @@ import numpy as np  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from utils.skeleton import JOINT_NAMES, PARENTS  # noqa: E402
+from utils.skeleton import JOINT_NAMES, N_BODY_JOINTS, PARENTS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 BODY_COLOR, LEFT_COLOR, RIGHT_COLOR = "#1f3b73", "#d1495b", "#00798c"
+BODY_LINEWIDTH, FINGER_LINEWIDTH = 2.5, 1.2  # thinner finger bones keep the five fingers apart
+VIEW_ZOOM = 1.35  # matplotlib's 3-D view leaves wide margins; zoom so the dancer fills the panel
 
 
 def _bone_colors(n_joints: int) -> list[str]:
@@ -72,15 +74,18 @@ def render_skeleton_video(
     for k, seq in enumerate(seqs):
         ax = fig.add_subplot(1, len(seqs), k + 1, projection="3d")
         _setup_axes(ax, seq, titles[k] if titles else None)
-        lc = Line3DCollection(_segments(seq[0], parents), colors=colors, linewidths=2.0)
+        widths = [BODY_LINEWIDTH if j < N_BODY_JOINTS else FINGER_LINEWIDTH for j in range(1, n_joints)]
+        lc = Line3DCollection(_segments(seq[0], parents), colors=colors, linewidths=widths)
         ax.add_collection3d(lc, autolim=False)
         collections.append(lc)
     fig.subplots_adjust(0, 0, 1, 1, 0, 0)
 
     video_path = out_path.with_suffix(".silent.mp4") if audio and out_path.suffix == ".mp4" else out_path
-    writer_kwargs = {"fps": fps}
     if out_path.suffix == ".mp4":
-        writer_kwargs.update(codec="libx264", quality=7, macro_block_size=1, ffmpeg_log_level="error")
+        writer_kwargs = {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 1,
+                         "ffmpeg_log_level": "error"}  # fmt: skip
+    else:
+        writer_kwargs = {"duration": 1000.0 / fps, "loop": 0}  # gif: frame duration in ms
     with imageio.get_writer(video_path, **writer_kwargs) as writer:
         for t in tqdm(range(n_frames), desc=f"render {out_path.name}", unit="frame", leave=False):
             for lc, seq in zip(collections, seqs, strict=True):
@@ -115,7 +120,7 @@ def _setup_axes(ax, seq: np.ndarray, title: str | None) -> None:
     ax.set_xlim(centre[0] - radius, centre[0] + radius)
     ax.set_ylim(centre[2] - radius, centre[2] + radius)
     ax.set_zlim(lo[1], lo[1] + 2 * radius)
-    ax.set_box_aspect((1, 1, 1))
+    ax.set_box_aspect((1, 1, 1), zoom=VIEW_ZOOM)
     ax.view_init(elev=15, azim=-70)
     ax.set_xticklabels([])
     ax.set_yticklabels([])

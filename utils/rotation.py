@@ -24,8 +24,10 @@ __all__ = [
     "axis_angle_to_matrix",
     "axis_angle_to_quat",
     "cont6d_to_matrix",
+    "euler_to_matrix",
     "matrix_to_axis_angle",
     "matrix_to_cont6d",
+    "matrix_to_euler",
     "matrix_to_quat",
     "qbetween",
     "qfix",
@@ -33,9 +35,11 @@ __all__ = [
     "qmul",
     "qnormalize",
     "qrot",
+    "qslerp",
     "quat_to_axis_angle",
     "quat_to_cont6d",
     "quat_to_matrix",
+    "rot6d_rows_to_matrix",
     "rotation_fit",
     "swing_rotation",
 ]
@@ -245,6 +249,83 @@ def cont6d_to_matrix(d6: Array) -> Array:
 def quat_to_cont6d(q: Array) -> Array:
     """Quaternions to the HumanML3D 6-D form. (..., 4) -> (..., 6)"""
     return matrix_to_cont6d(quat_to_matrix(q))
+
+
+def rot6d_rows_to_matrix(d6: Array) -> Array:
+    """The *row* 6-D form (first two matrix rows, as pytorch3d / EDGE / FineDance store it) to matrices.
+
+    Gram-Schmidt gives the same three vectors as `cont6d_to_matrix`; they are the rows here. (..., 6) -> (..., 3, 3)
+    """
+    return cont6d_to_matrix(d6).swapaxes(-1, -2) if isinstance(d6, np.ndarray) else cont6d_to_matrix(d6).mT
+
+
+@_numpy_in_numpy_out
+def qslerp(q0: Array, q1: Array, w: Array) -> Array:
+    """Spherical interpolation of unit quaternions along the shorter arc. (..., 4), (..., 4), (...) -> (..., 4)
+
+    `w = 0` returns q0 exactly and `w = 1` returns q1 up to sign; nearly equal quaternions are interpolated linearly.
+    """
+    q0, q1 = _bcast(q0, q1, tails=(4, 4))
+    dot = (q0 * q1).sum(-1, keepdim=True)
+    q1 = torch.where(dot < 0, -q1, q1)
+    dot = dot.abs().clamp(max=1.0)
+    w = torch.as_tensor(w, dtype=q0.dtype)[..., None]
+    theta = torch.acos(dot)
+    sin_t = torch.sin(theta)
+    near = sin_t < 1e-6
+    safe = torch.where(near, torch.ones_like(sin_t), sin_t)
+    a = torch.where(near, 1 - w, torch.sin((1 - w) * theta) / safe)
+    b = torch.where(near, w, torch.sin(w * theta) / safe)
+    out = a * q0 + b * q1
+    return torch.where(w == 0, q0, qnormalize(out))
+
+
+# ---------------------------------------------------------------------------------------------- Euler angles
+# `order` names the axes as a BVH CHANNELS line lists them: "ZXY" means R = Rz(a0) @ Rx(a1) @ Ry(a2).
+_AXES = {"X": 0, "Y": 1, "Z": 2}
+
+
+def _check_order(order: str) -> tuple[int, int, int]:
+    axes = tuple(_AXES.get(c, -1) for c in order.upper())
+    if len(axes) != 3 or sorted(axes) != [0, 1, 2]:
+        raise ValueError(f"Euler order must be a permutation of XYZ, got {order!r}")
+    return axes  # type: ignore[return-value]
+
+
+def _axis_rotation(axis: int, angle: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices about one coordinate axis. (...) -> (..., 3, 3)"""
+    c, s = torch.cos(angle), torch.sin(angle)
+    one, zero = torch.ones_like(angle), torch.zeros_like(angle)
+    rows = {
+        0: (one, zero, zero, zero, c, -s, zero, s, c),
+        1: (c, zero, s, zero, one, zero, -s, zero, c),
+        2: (c, -s, zero, s, c, zero, zero, zero, one),
+    }[axis]
+    return torch.stack(rows, dim=-1).reshape(angle.shape + (3, 3))
+
+
+@_numpy_in_numpy_out
+def euler_to_matrix(angles: Array, order: str) -> Array:
+    """Intrinsic Euler angles (radians, in the listed axis order) to matrices. (..., 3) -> (..., 3, 3)"""
+    axes = _check_order(order)
+    m = _axis_rotation(axes[0], angles[..., 0])
+    for k in (1, 2):
+        m = m @ _axis_rotation(axes[k], angles[..., k])
+    return m
+
+
+@_numpy_in_numpy_out
+def matrix_to_euler(m: Array, order: str) -> Array:
+    """Matrices to intrinsic Euler angles (radians) in the listed axis order, middle angle in [-pi/2, pi/2].
+
+    Inverse of `euler_to_matrix` away from gimbal lock (middle angle +-90 degrees). (..., 3, 3) -> (..., 3)
+    """
+    i, j, k = _check_order(order)
+    s = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for cyclic orders (XYZ, YZX, ZXY)
+    b = torch.asin((s * m[..., i, k]).clamp(-1.0, 1.0))
+    a = torch.atan2(-s * m[..., j, k], m[..., k, k])
+    c = torch.atan2(-s * m[..., i, j], m[..., i, i])
+    return torch.stack([a, b, c], dim=-1)
 
 
 # ---------------------------------------------------------------------------------------------- fitting

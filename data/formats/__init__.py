@@ -1,18 +1,46 @@
-"""Readers of motion file formats; each returns 30 fps motion in one of the project's containers."""
+"""Motion file readers: every supported layout to joints (T, J, 3) and SMPL-X parameters at 30 fps, Y-up.
+
+`load_motion(path)` detects the layout (or takes `fmt`), parses it, converts it to the project's frame and frame
+rate and computes joints; `read_joints` is the short form used by the scripts. Layouts: see `format_table()`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from data.formats.smplx_npz import SMPLXMotion, load_smplx_npz
+from data.formats.bvh_joints import BVH_KEY
+from data.formats.containers import CONTAINER_SUFFIXES, read_container
+from data.formats.motion import FPS, JointsMotion, SMPLXMotion, to_project_frame
+from data.formats.registry import detect, format_names, registry
 from utils.cli import UserError
 from utils.kinematics import fk_axis_angle
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 
-JOINT_FILE_SUFFIXES = (".npy",)
-SMPLX_FILE_SUFFIXES = (".npz",)
+MOTION_SUFFIXES = CONTAINER_SUFFIXES + (".bvh",)
+
+__all__ = ["FPS", "MOTION_SUFFIXES", "LoadedMotion", "SMPLXMotion", "format_names", "format_table", "load_motion",
+           "motion_to_joints", "read_joints"]  # fmt: skip
+
+
+@dataclass
+class LoadedMotion:
+    """A motion file brought to the project's conventions.
+
+    Args:
+        joints: (T, J, 3) float32 joint positions, Y-up metres, 30 fps (J = 52, or 22 for body-only sources).
+        smplx: the SMPL-X parameters at 30 fps, or None for joint-only formats.
+        face: (T, 100) FLAME expression coefficients when the source has a face, else None.
+        fmt: the format the file was read as.
+        source_fps: the file's own frame rate.
+    """
+
+    joints: np.ndarray
+    smplx: SMPLXMotion | None
+    face: np.ndarray | None
+    fmt: str
+    source_fps: float
 
 
 def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = None) -> np.ndarray:
@@ -24,27 +52,47 @@ def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = 
     return fk_axis_angle(motion.poses, motion.trans)
 
 
-def read_joints(path: str | Path, smplx_model_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Joints (T, J, 3) (J = 52, or 22 body-only) and face expressions (T, 100) or None, from a motion file.
+def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, up_axis: str | None = None,
+                smplx_model_path: str | Path | None = None) -> LoadedMotion:  # fmt: skip
+    """Read any supported motion file.
 
-    `.npz`: SMPL-X parameters (BEAT2/EMAGE layout); `.npy`: joint positions (T, J, 3) or (T, 3J), Y-up metres.
+    Args:
+        path: the file.
+        fmt: a format name, "auto" (detect among all) or "souldance" (detect among SMPL-X layouts).
+        fps: the source frame rate, overriding the file's or the layout's default.
+        up_axis: "y" or "z", overriding the layout's default.
+        smplx_model_path: SMPL-X model for exact, shaped joints (else the project's skeleton).
+    Returns:
+        `LoadedMotion` at 30 fps, Y-up. Raises `UserError` (one line naming the file) for any bad input.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: motion file not found")
-    if path.suffix in SMPLX_FILE_SUFFIXES:
-        motion = load_smplx_npz(path)
-        return motion_to_joints(motion, smplx_model_path), motion.expressions
-    if path.suffix not in JOINT_FILE_SUFFIXES:
-        raise UserError(f"{path}: unknown motion format; expected {SMPLX_FILE_SUFFIXES + JOINT_FILE_SUFFIXES}")
-    try:
-        joints = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise UserError(f"{path}: not a readable .npy file ({err})") from err
-    if joints.ndim == 2 and joints.shape[1] in (3 * N_JOINTS, 3 * N_BODY_JOINTS):
-        joints = joints.reshape(len(joints), -1, 3)
-    if joints.ndim != 3 or joints.shape[1:] not in ((N_JOINTS, 3), (N_BODY_JOINTS, 3)):
-        raise UserError(f"{path}: joints must be (T, 52, 3) or (T, 22, 3), got {joints.shape}")
-    if len(joints) < 2 or not np.isfinite(joints).all():
-        raise UserError(f"{path}: joints need at least 2 frames and finite values")
-    return joints.astype(np.float32), None
+    if path.suffix.lower() == ".bvh":
+        if not path.is_file():
+            raise UserError(f"{path}: motion file not found")
+        arrays = {BVH_KEY: np.array(str(path))}
+    else:
+        arrays = read_container(path)
+    spec = detect(arrays, path, fmt)
+    motion = spec.parse(arrays, path)
+    if fps is not None:
+        motion.fps = float(fps)
+    source_fps = motion.fps
+    motion = to_project_frame(motion, path, up_axis or spec.up_axis, FPS)
+    if isinstance(motion, JointsMotion):
+        return LoadedMotion(motion.joints.astype(np.float32), None, None, spec.name, source_fps)
+    joints = motion_to_joints(motion, smplx_model_path)
+    face = motion.expressions if motion.has_face else None
+    return LoadedMotion(joints, motion, face, spec.name, source_fps)
+
+
+def read_joints(path: str | Path, smplx_model_path: str | Path | None = None, fmt: str = "auto",
+                **kwargs) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Joints (T, J, 3) and face expressions (T, 100) or None, from any motion file (see `load_motion`)."""
+    m = load_motion(path, fmt=fmt, smplx_model_path=smplx_model_path, **kwargs)
+    return m.joints, m.face
+
+
+def format_table() -> str:
+    """Markdown table of the formats and their layouts (the README's table is this)."""
+    rows = [f"| `{f.name}` | {f.layout} |" for f in registry().values()]
+    return "\n".join(["| format | layout |", "|---|---|", *rows])

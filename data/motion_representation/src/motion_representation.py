@@ -1,10 +1,11 @@
-"""Joints -> 623-d motion features (723-d with --face), HumanML3D/HumanTOMATO convention.
+"""Step 2 of data preparation: joints -> 623-d motion features (723-d with a face, 263-d for 22 joints).
 
-    python motion_representation.py --joints X.npy --out F.npy \
-        [--target_skeleton default|first_frame|PATH] [--face E.npy]
+    python motion_representation.py [--joints FILE|DIR] [--face FILE|DIR] [--out FILE|DIR]
+                                    [--target_skeleton default|first_frame|PATH]
 
-X.npy holds joints (T, 52, 3) (Y-up metres; (T, 22, 3) gives 263-d) or is an SMPL-X .npz; F.npy gets (T-1, 623),
-or (T-1, 723) = [body 263 | hands 360 | face 100] when --face E.npy (T, <=100) is given.
+`--joints` takes joints .npy (T, 52|22, 3) or any motion file; the output has T-1 rows. With a face (T, <=100)
+per clip the output is the grouped 723-d layout [body 263 | hands 360 | face 100]. Defaults:
+data/<dataset_name>/joints (+ .../face when it exists) -> data/<dataset_name>/motion_623 or motion_723.
 """
 
 from __future__ import annotations
@@ -13,47 +14,58 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from data.formats import read_joints
-from data.layout import FACE_DIM, MotionLayout
+from data.formats import MOTION_SUFFIXES
+from data.motion_pipeline import output_path, process_features
+from options.data_options import add_dataset_options, resolve_dataset_dir
+from utils.batch import list_files, run_batch
 from utils.cli import UserError, setup_logging, user_errors_exit
-from utils.motion_features import joints_to_features, target_offsets
+from utils.motion_features import target_offsets
 
 logger = logging.getLogger("motion_representation")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--joints", type=Path, help="joints .npy (T, 52|22, 3) or SMPL-X .npz")
-    p.add_argument("--out", type=Path, help="output features .npy (default: <joints stem>_feats.npy beside it)")
+    p.add_argument("--joints", type=Path, help="joints .npy / motion file, or a folder (default: data/<ds>/joints)")
+    p.add_argument("--face", type=Path, help="face .npy (T, <=100), or a folder of them: output the 723-d layout")
+    p.add_argument("--out", type=Path, help="output .npy, or folder for a folder run")
     p.add_argument("--target_skeleton", default="default",
                    help="skeleton to retarget to: 'default', 'first_frame' (the clip's own) or a joints .npy")
-    p.add_argument("--face", type=Path, help="face expressions .npy (T, <=100): output the 723-d layout")
     p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder for exact joints from .npz")
+    add_dataset_options(p)
     return p
 
 
 @user_errors_exit
-def main(argv: list[str] | None = None) -> Path:
+def main(argv: list[str] | None = None) -> list[Path]:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.joints is None:
-        raise UserError("give --joints FILE (joints .npy or SMPL-X .npz); make joints with raw_pose_processing.py")
-    joints, _ = read_joints(args.joints, args.smplx_model_path)
-    tgt = target_offsets(args.target_skeleton, joints, n_joints=joints.shape[1])
-    feats = joints_to_features(joints, tgt).features  # (T-1, 623 | 263)
-    if args.face is not None:
-        face = np.load(args.face).astype(np.float32)
-        if face.ndim != 2 or len(face) != len(joints) or face.shape[1] > FACE_DIM:
-            raise UserError(f"{args.face}: face must be ({len(joints)}, <={FACE_DIM}), got {face.shape}")
-        face = np.pad(face, ((0, 0), (0, FACE_DIM - face.shape[1])))[:-1]  # rows follow the T-1 features
-        feats = MotionLayout(joints.shape[1], FACE_DIM).from_flat(feats, face)
-    out = args.out or args.joints.with_name(f"{args.joints.stem}_feats.npy")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, feats)
-    logger.info("wrote %s %s (from %s, %d frames)", out, feats.shape, args.joints, len(joints))
-    return out
+    root = resolve_dataset_dir(args)
+    src = args.joints or root / "joints"
+    if not src.exists():
+        raise UserError(f"{src}: no joints here; run raw_pose_processing.py first or give --joints FILE")
+    if args.target_skeleton not in ("default", "first_frame"):
+        try:
+            target_offsets(args.target_skeleton, n_joints=22)  # fail early on a bad target file
+        except ValueError as err:
+            raise UserError(str(err)) from err
+    face = args.face
+    if face is None and args.joints is None and (root / "face").is_dir():
+        face = root / "face"  # the default run pairs joints with the faces raw_pose_processing.py wrote
+
+    def run_one(path: Path, out: Path) -> Path:
+        face_path = output_path(path, src, face, ".npy") if face is not None and face.is_dir() else face
+        return process_features(path, out, args.target_skeleton, face_path, args.smplx_model_path)
+
+    if src.is_file():
+        out = run_one(src, args.out or src.with_name(f"{src.stem}_feats.npy"))
+        logger.info("wrote %s", out)
+        return [out]
+    out_dir = args.out or root / ("motion_723" if face is not None else "motion_623")
+    files = list_files(src, MOTION_SUFFIXES)
+    report = run_batch(files, lambda p: run_one(p, output_path(p, src, out_dir, ".npy")), desc="motion_representation")
+    logger.info("features in %s", out_dir)
+    return [out for _, out in report.done]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,80 @@
+"""Step 3 (optional): skeleton videos of joint sequences (b x frame x 52 x 3), mp4 (H.264) or gif.
+
+    python plot_3d_global.py [--input FILE|DIR] [--out FILE|DIR] [--audio MUSIC] [--max_files 1]
+
+`--input`: joints .npy (T, J, 3) or (B, T, J, 3), features .npy (T|B x T, 263/623/723), or any motion file;
+default: the first file of data/<dataset_name>/joints. Each sequence gets its own video (`--side_by_side`: one
+video with all of them); `--audio` muxes a music file in. Videos go to data/<dataset_name>/plots/ by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from data.formats import MOTION_SUFFIXES
+from data.motion_pipeline import joint_sequences
+from options.data_options import add_dataset_options, resolve_dataset_dir
+from utils.batch import list_files, run_batch
+from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.render import render_skeleton_video
+
+logger = logging.getLogger("plot_3d_global")
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", type=Path, help="joints/features .npy or motion file, or a folder of them")
+    p.add_argument("--out", type=Path, help="output .mp4/.gif (one input) or folder (default: data/<ds>/plots)")
+    p.add_argument("--audio", type=Path, help="music file muxed into the mp4 (cut to the video's length)")
+    p.add_argument("--max_files", type=int, default=1, help="files rendered from a folder (0: all)")
+    p.add_argument("--max_seconds", type=float, help="render at most this many seconds of each sequence")
+    p.add_argument("--side_by_side", action="store_true", help="all sequences of a batch file in one video")
+    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequences")
+    p.add_argument("--size", type=int, default=480, help="video height in pixels")
+    p.add_argument("--gif", action="store_true", help="write .gif instead of .mp4 when --out is a folder")
+    add_dataset_options(p)
+    return p
+
+
+def render_file(path: Path, out: Path, args: argparse.Namespace) -> list[Path]:
+    """Render every sequence of one file; `out` is the video path of the first (others get _<b> suffixes)."""
+    seqs = joint_sequences(path)  # (B, T, J, 3)
+    if args.max_seconds is not None:
+        seqs = seqs[:, : max(2, round(args.max_seconds * args.fps))]
+    if args.side_by_side or len(seqs) == 1:
+        titles = [f"{path.stem}[{b}]" for b in range(len(seqs))] if len(seqs) > 1 else None
+        return [render_skeleton_video(list(seqs), out, args.fps, titles=titles, audio=args.audio, size_px=args.size)]
+    return [render_skeleton_video(s, out.with_name(f"{out.stem}_{b}{out.suffix}"), args.fps, audio=args.audio,
+                                  size_px=args.size) for b, s in enumerate(seqs)]  # fmt: skip
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> list[Path]:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    root = resolve_dataset_dir(args)
+    src = args.input or root / "joints"
+    if not src.exists():
+        raise UserError(f"{src}: nothing to plot; run raw_pose_processing.py first or give --input FILE")
+    if args.audio is not None and not args.audio.is_file():
+        raise UserError(f"{args.audio}: audio file not found")
+    suffix = ".gif" if args.gif else ".mp4"
+    if src.is_file():
+        out = args.out or root / "plots" / f"{src.stem}{suffix}"
+        if out.suffix.lower() not in VIDEO_SUFFIXES:
+            raise UserError(f"{out}: the output must end in .mp4 or .gif")
+        videos = render_file(src, out, args)
+    else:
+        files = list_files(src, MOTION_SUFFIXES)[: args.max_files or None]
+        out_dir = args.out or root / "plots"
+        report = run_batch(files, lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", args), desc="plot_3d_global")
+        videos = [v for _, vs in report.done for v in vs]
+    logger.info("wrote %s", ", ".join(str(v) for v in videos))
+    return videos
+
+
+if __name__ == "__main__":
+    main()

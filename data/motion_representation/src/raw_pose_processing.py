@@ -1,0 +1,62 @@
+"""Step 1 of data preparation: motion files (SMPL-X npz, Motion-X, EDGE/AIST++ pickles, FineDance, BVH, ...) ->
+joints (T, 52, 3) `.npy` at 30 fps, Y-up metres, plus face expressions (T, 100) where the source has a face.
+
+    python raw_pose_processing.py [--input FILE|DIR] [--out_dir DIR] [--face_dir DIR] [--format auto]
+                                  [--bvh_dir DIR] [--smplx_dir DIR]
+
+Defaults: data/<dataset_name>/motion -> data/<dataset_name>/joints and .../face. Bad files in a folder are skipped
+and listed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from functools import partial
+from pathlib import Path
+
+from data.formats import MOTION_SUFFIXES
+from data.motion_pipeline import RawPoseOptions, process_raw_pose
+from options.data_options import add_dataset_options, add_motion_read_options, resolve_dataset_dir
+from utils.batch import list_files, run_batch
+from utils.cli import UserError, setup_logging, user_errors_exit
+
+logger = logging.getLogger("raw_pose_processing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", type=Path, help="motion file or folder (default: data/<dataset_name>/motion)")
+    p.add_argument("--out_dir", type=Path, help="joints folder (default: data/<dataset_name>/joints)")
+    p.add_argument("--face_dir", type=Path, help="face expressions folder (default: data/<dataset_name>/face)")
+    p.add_argument("--bvh_dir", type=Path, help="also write a 52-joint BVH per file here")
+    p.add_argument("--smplx_dir", type=Path, help="also write SMPL-X parameters (BEAT2/EMAGE npz) here")
+    p.add_argument("--recursive", action="store_true", help="also read the input folder's sub-folders")
+    add_dataset_options(p)
+    add_motion_read_options(p)
+    return p
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> list[Path]:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    root = resolve_dataset_dir(args)
+    src = args.input or root / "motion"
+    if not src.exists():
+        raise UserError(f"{src}: no motion files here; put the {args.dataset_name} motion files there or give --input")
+    opts = RawPoseOptions(out_dir=args.out_dir or root / "joints", face_dir=args.face_dir or root / "face",
+                          fmt=args.format, fps=args.fps, up_axis=args.up_axis, smplx_model_path=args.smplx_model_path,
+                          bvh_dir=args.bvh_dir, smplx_dir=args.smplx_dir)  # fmt: skip
+    if src.is_file():
+        out = process_raw_pose(src, opts)
+        logger.info("wrote %s", out)
+        return [out]
+    files = list_files(src, MOTION_SUFFIXES, args.recursive)
+    report = run_batch(files, partial(process_raw_pose, opts=opts, root=src), desc="raw_pose_processing")
+    logger.info("joints in %s", opts.out_dir)
+    return [out for _, out in report.done]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Option groups for the data scripts: which dataset, how motion files are read."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from data.formats import format_names
+from data.formats.motion import UP_AXES
+from data.paths import DEFAULT_DATASET, canonical_dataset, dataset_dir
+
+
+def add_dataset_options(p: argparse.ArgumentParser) -> None:
+    """`--dataset_name` and `--data_root`: where the default inputs and outputs of a script live."""
+    p.add_argument("--dataset_name", default=DEFAULT_DATASET, type=canonical_dataset,
+                   help="dataset whose folder holds the default inputs/outputs (souldance, aistpp, finedance, ...)")
+    p.add_argument("--data_root", type=Path, help="the dataset folder (default: data/<dataset_name>/)")
+
+
+def resolve_dataset_dir(args: argparse.Namespace) -> Path:
+    """The dataset folder the options name."""
+    return dataset_dir(args.dataset_name, args.data_root)
+
+
+def add_motion_read_options(p: argparse.ArgumentParser) -> None:
+    """How motion files are read: layout, source frame rate, up axis, SMPL-X model."""
+    p.add_argument("--format", default="auto", choices=format_names(),
+                   help="motion layout; 'auto' detects it, 'souldance' detects among the SMPL-X layouts")
+    p.add_argument("--fps", type=float, help="source frame rate, overriding the file's or the layout's default")
+    p.add_argument("--up_axis", choices=UP_AXES, help="source up axis, overriding the layout's default")
+    p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder: exact, shaped joints")

@@ -1,0 +1,60 @@
+"""BVH export and import: round trips on real motion, a real third-party BVH, malformed files."""
+
+import numpy as np
+import pytest
+
+from data.formats import load_motion
+from tests.conftest import realdata
+from utils.bvh import read_bvh, write_bvh
+from utils.cli import UserError
+from utils.skeleton import JOINT_NAMES, PARENTS, default_skeleton
+
+
+def test_bvh_round_trip_on_real_beat2(tmp_path):
+    joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints  # (1906, 52, 3) real fingers
+    write_bvh(tmp_path / "scott.bvh", joints)
+    bvh = read_bvh(tmp_path / "scott.bvh")
+    assert bvh.fps == 30 and set(bvh.names) == set(JOINT_NAMES) and bvh.positions.shape == (1906, 52, 3)
+    order = bvh.index(JOINT_NAMES)
+    assert np.abs(bvh.positions[:, order] - joints).max() < 0.01  # the issue's bound: 1 cm
+    assert np.abs(bvh.positions[:, order] - joints).max() < 1e-4  # what it really is: rounding of the text
+    parents = {bvh.names[j]: bvh.names[p] for j, p in enumerate(bvh.parents) if p >= 0}
+    assert all(parents[JOINT_NAMES[j]] == JOINT_NAMES[PARENTS[j]] for j in range(1, 52))
+    rest_lengths = np.linalg.norm(bvh.offsets[order][1:], axis=-1)
+    np.testing.assert_allclose(rest_lengths, default_skeleton().bone_lengths[1:], atol=1e-6)  # metres, our skeleton
+    reread = load_motion(tmp_path / "scott.bvh")
+    assert reread.fmt == "bvh" and np.abs(reread.joints - joints).max() < 1e-4
+
+
+def test_bvh_of_joints_from_another_skeleton_keeps_bone_directions(tmp_path):
+    rng = np.random.default_rng(0)
+    joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints[:100] * 1.1  # a taller performer
+    joints += rng.normal(scale=1e-3, size=joints.shape).astype(np.float32)
+    write_bvh(tmp_path / "b.bvh", joints)
+    bvh = read_bvh(tmp_path / "b.bvh")
+    back = bvh.positions[:, bvh.index(JOINT_NAMES)]
+    unit = lambda j: (d := j[:, 1:] - j[:, PARENTS[1:]]) / np.linalg.norm(d, axis=-1, keepdims=True)  # noqa: E731
+    single_child = np.array([len(default_skeleton().children[p]) == 1 for p in PARENTS[1:]])
+    cos = (unit(back) * unit(joints)).sum(-1)[:, single_child]
+    assert cos.min() > 0.99
+
+
+def test_read_real_bandai_dance_bvh():
+    bvh = read_bvh(realdata("bandai/dataset-1_dance-short_normal_001.bvh"), scale=0.01)  # centimetres
+    assert bvh.positions.shape == (1901, 22, 3) and bvh.fps == 30
+    assert bvh.names[1] == "Hips" and bvh.names[-1] == "Toes_R"
+    p = bvh.positions
+    lengths = np.linalg.norm(p[:, 2:] - p[:, bvh.parents[2:]], axis=-1)  # every joint has 6 channels here
+    assert lengths.std(0).max() < 1e-6  # bones stay rigid: channels parsed in the right order
+    head, toes = bvh.names.index("Head"), bvh.names.index("Toes_L")
+    assert 1.1 < np.median(p[:, head, 1] - p[:, toes, 1]) < 1.6  # a standing adult, Y up, metres
+
+
+def test_truncated_and_foreign_bvh(tmp_path):
+    joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints[:20]
+    text = write_bvh(tmp_path / "ok.bvh", joints).read_text()
+    (tmp_path / "cut.bvh").write_text(text[: len(text) - 500])
+    with pytest.raises(UserError, match="truncated BVH"):
+        read_bvh(tmp_path / "cut.bvh")
+    with pytest.raises(UserError, match="not the project's 52"):
+        load_motion(realdata("bandai/dataset-1_dance-short_normal_001.bvh"))

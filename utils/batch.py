@@ -1,0 +1,69 @@
+"""Folder runs: apply one step to many files, skip the bad ones with their reason, and report every skip at the end.
+
+Expected problems (`UserError`: unreadable file, wrong layout, NaN, ...) skip the item; anything else is a bug and
+stops the run. Nothing is lost silently: every skipped item is logged with its reason and returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from utils.cli import UserError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchReport:
+    """What a folder run did.
+
+    Args:
+        done: (item, result) for every item that worked.
+        skipped: (item, reason) for every item that was skipped.
+    """
+
+    done: list[tuple[Path, Any]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def log_summary(self, what: str) -> None:
+        """One info line with the counts, then one warning line per skipped item."""
+        logger.info("%s: %d done, %d skipped", what, len(self.done), len(self.skipped))
+        if self.skipped:
+            logger.warning("skipped %d file(s):", len(self.skipped))
+            for item, reason in self.skipped:
+                logger.warning("  %s: %s", item, reason)
+
+
+def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str) -> BatchReport:
+    """Run `step` on every item with a progress bar; a `UserError` skips the item and is reported at the end.
+
+    Raises `UserError` when every item failed (the run produced nothing).
+    """
+    report = BatchReport()
+    for item in tqdm(items, desc=desc, unit="file", disable=len(items) < 2):
+        try:
+            report.done.append((item, step(item)))
+        except UserError as err:
+            reason = str(err).removeprefix(f"{item}: ")
+            logger.warning("skipping %s: %s", item, reason)
+            report.skipped.append((item, reason))
+    report.log_summary(desc)
+    if items and not report.done:
+        raise UserError(f"{desc}: none of the {len(items)} file(s) could be processed (see the list above)")
+    return report
+
+
+def list_files(folder: Path, suffixes: Iterable[str], recursive: bool = False) -> list[Path]:
+    """Files under `folder` with one of the suffixes, sorted; a one-line error when there are none."""
+    suffixes = tuple(s.lower() for s in suffixes)
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise UserError(f"{folder}: no {'/'.join(suffixes)} files found")
+    return files
