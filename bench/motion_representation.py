@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
-
-import numpy as np
-import torch
 
 from data.synthetic_dance import synthesize_dance
 from utils.kinematics import fk_axis_angle
 from utils.motion_features import joints_to_features, recover_from_ric
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from utils.timing import best_of, machine_info
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -48,8 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fk_axis_angle_s": round(fk_s, 3),
         "joints_to_623_s": round(best_of(lambda: joints_to_features(joints), args.repeats), 3),
         "623_to_joints_s": round(best_of(lambda: recover_from_ric(feats), args.repeats), 3),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "numpy": np.__version__, "torch": torch.__version__},
+        "machine": machine_info(),
     }  # fmt: skip
     print(json.dumps(result, indent=2))
     return result

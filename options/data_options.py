@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from data.formats import format_names
 from data.formats.motion import UP_AXES
 from data.paths import DEFAULT_DATASET, canonical_dataset, dataset_dir
+from utils.cli import UserError, setup_logging
 
 
 def add_dataset_options(p: argparse.ArgumentParser) -> None:
@@ -29,3 +31,30 @@ def add_motion_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, help="source frame rate, overriding the file's or the layout's default")
     p.add_argument("--up_axis", choices=UP_AXES, help="source up axis, overriding the layout's default")
     p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder: exact, shaped joints")
+
+
+def start_data_script(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    given: str,
+    default: str | Callable[[Path], Path],
+    hint: str,
+) -> tuple[argparse.Namespace, Path, Path]:
+    """Parse a data script's options, set up logging, and find its dataset folder and its input.
+
+    Args:
+        parser: the script's parser (with `add_dataset_options`).
+        argv: command line (None: sys.argv).
+        given: the option that names the input (e.g. "input", "joints").
+        default: the input inside the dataset folder when the option is absent (a sub-path, or a function of it).
+        hint: what to do when the input does not exist (the one-line error says it after the path).
+    Returns:
+        (options, dataset folder, input file or folder).
+    """
+    args = parser.parse_args(argv)
+    setup_logging()
+    root = resolve_dataset_dir(args)
+    src = getattr(args, given) or (default(root) if callable(default) else root / default)
+    if not src.exists():
+        raise UserError(f"{src}: {hint}")
+    return args, root, src

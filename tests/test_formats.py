@@ -9,7 +9,7 @@ from data.formats import format_names, load_motion
 from data.formats.motion import SMPLXMotion, resample, z_up_to_y_up
 from data.formats.smplx_npz import save_smplx_npz
 from data.synthetic_dance import synthesize_dance
-from tests.conftest import realdata
+from tests.conftest import REPO, realdata
 from utils.cli import UserError
 from utils.kinematics import fk_axis_angle, ik_axis_angle, inverse_kinematics
 from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
@@ -205,3 +205,8 @@ def test_z_up_conversion_rotates_joints_rigidly(dance):
     poses, trans = ik_axis_angle(joints @ r_inv.T)  # the same dance, Z-up
     z_up = SMPLXMotion(poses, trans, dance.betas, dance.expressions)
     np.testing.assert_allclose(fk(z_up_to_y_up(z_up)), joints, atol=1e-5)
+
+
+def test_readme_lists_every_format():
+    readme = (REPO / "README.md").read_text()
+    assert all(f"| `{name}` |" in readme for name in format_names() if name not in ("auto", "souldance"))

@@ -47,7 +47,7 @@ def streams(path) -> str:
 
 def test_without_data_each_script_says_what_to_run_first(tmp_path, monkeypatch, mods, capsys):
     monkeypatch.setenv("DANCE_DATA_DIR", str(tmp_path))
-    hints = {"raw_pose_processing": "put the souldance motion files there", "motion_representation":
+    hints = {"raw_pose_processing": "put the dataset's motion files there", "motion_representation":
              "run raw_pose_processing.py first", "plot_3d_global": "run raw_pose_processing.py first",
              "plot_feature": "run motion_representation.py first"}  # fmt: skip
     for name, mod in mods.items():

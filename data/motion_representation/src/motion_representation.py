@@ -16,9 +16,9 @@ from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import output_path, process_features
-from options.data_options import add_dataset_options, resolve_dataset_dir
+from options.data_options import add_dataset_options, start_data_script
 from utils.batch import list_files, run_batch
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import UserError, user_errors_exit
 from utils.motion_features import target_offsets
 
 logger = logging.getLogger("motion_representation")
@@ -38,12 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    root = resolve_dataset_dir(args)
-    src = args.joints or root / "joints"
-    if not src.exists():
-        raise UserError(f"{src}: no joints here; run raw_pose_processing.py first or give --joints FILE")
+    args, root, src = start_data_script(build_parser(), argv, "joints", "joints",
+                                        "no joints here; run raw_pose_processing.py first or give --joints FILE")
     if args.target_skeleton not in ("default", "first_frame"):
         try:
             target_offsets(args.target_skeleton, n_joints=22)  # fail early on a bad target file

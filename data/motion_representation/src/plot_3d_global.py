@@ -15,9 +15,9 @@ from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import joint_sequences
-from options.data_options import add_dataset_options, resolve_dataset_dir
+from options.data_options import add_dataset_options, start_data_script
 from utils.batch import list_files, run_batch
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import UserError, user_errors_exit
 from utils.render import render_skeleton_video
 
 logger = logging.getLogger("plot_3d_global")
@@ -53,12 +53,8 @@ def render_file(path: Path, out: Path, args: argparse.Namespace) -> list[Path]:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    root = resolve_dataset_dir(args)
-    src = args.input or root / "joints"
-    if not src.exists():
-        raise UserError(f"{src}: nothing to plot; run raw_pose_processing.py first or give --input FILE")
+    args, root, src = start_data_script(build_parser(), argv, "input", "joints",
+                                        "nothing to plot; run raw_pose_processing.py first or give --input FILE")
     if args.audio is not None and not args.audio.is_file():
         raise UserError(f"{args.audio}: audio file not found")
     suffix = ".gif" if args.gif else ".mp4"

@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 
 from data.motion_pipeline import feature_sequences
-from options.data_options import add_dataset_options, resolve_dataset_dir
+from options.data_options import add_dataset_options, start_data_script
 from utils.batch import list_files, run_batch
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import user_errors_exit
 from utils.feature_plot import plot_features
 
 logger = logging.getLogger("plot_feature")
@@ -41,21 +41,15 @@ def plot_file(path: Path, out: Path, args: argparse.Namespace) -> list[Path]:
 
 
 def default_input(root: Path) -> Path:
-    for name in ("motion_723", "motion_623", "motion_263"):
-        if (root / name).is_dir():
-            return root / name
-    raise UserError(f"{root}: no motion_723/motion_623 features here; run motion_representation.py first "
-                    "or give --input FILE")  # fmt: skip
+    """The dataset's feature folder: motion_723, else motion_623, else motion_263."""
+    found = [root / n for n in ("motion_723", "motion_623", "motion_263") if (root / n).is_dir()]
+    return found[0] if found else root / "motion_723"
 
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    root = resolve_dataset_dir(args)
-    src = args.input or default_input(root)
-    if not src.exists():
-        raise UserError(f"{src}: features file not found")
+    args, root, src = start_data_script(build_parser(), argv, "input", default_input,
+                                        "no features here; run motion_representation.py first or give --input FILE")
     if src.is_file():
         pngs = plot_file(src, args.out or root / "plots" / f"{src.stem}_features.png", args)
     else:

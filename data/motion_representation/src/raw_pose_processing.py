@@ -17,9 +17,9 @@ from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import RawPoseOptions, process_raw_pose
-from options.data_options import add_dataset_options, add_motion_read_options, resolve_dataset_dir
+from options.data_options import add_dataset_options, add_motion_read_options, start_data_script
 from utils.batch import list_files, run_batch
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import user_errors_exit
 
 logger = logging.getLogger("raw_pose_processing")
 
@@ -39,12 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    root = resolve_dataset_dir(args)
-    src = args.input or root / "motion"
-    if not src.exists():
-        raise UserError(f"{src}: no motion files here; put the {args.dataset_name} motion files there or give --input")
+    args, root, src = start_data_script(build_parser(), argv, "input", "motion",
+                                        "no motion files here; put the dataset's motion files there or give --input")
     opts = RawPoseOptions(out_dir=args.out_dir or root / "joints", face_dir=args.face_dir or root / "face",
                           fmt=args.format, fps=args.fps, up_axis=args.up_axis, smplx_model_path=args.smplx_model_path,
                           bvh_dir=args.bvh_dir, smplx_dir=args.smplx_dir)  # fmt: skip
