@@ -85,6 +85,20 @@ def test_single_bad_file_ends_in_one_line(tmp_path, capsys, scripts, case):
     assert not (tmp_path / "j").exists()
 
 
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_folder_run_skips_each_bad_file(tmp_path, caplog, scripts, case):
+    name, writer, message = BAD_CASES[case]
+    folder = tmp_path / "motion"
+    folder.mkdir()
+    writer(folder / name)
+    np.savez(folder / "good.npz", poses=P, trans=T)
+    with caplog.at_level(logging.INFO):
+        outs = scripts["raw"].main(["--input", str(folder), "--out_dir", str(tmp_path / "j")])
+    assert outs == [tmp_path / "j" / "good.npy"] and np.load(outs[0]).shape == (12, 52, 3)
+    last = caplog.records[-1].getMessage()  # the list at the end
+    assert str(folder / name) in last and message in last
+
+
 def test_folder_run_skips_bad_files_and_lists_them(tmp_path, caplog, scripts):
     folder = tmp_path / "motion"
     folder.mkdir()

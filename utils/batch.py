@@ -31,19 +31,25 @@ class BatchReport:
     done: list[tuple[Path, Any]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
-    def log_summary(self, what: str) -> None:
-        """One info line with the counts, then one warning line per skipped item."""
-        logger.info("%s: %d done, %d skipped", what, len(self.done), len(self.skipped))
+    @property
+    def results(self) -> list[Any]:
+        """The step's result for every item that worked, in order."""
+        return [result for _, result in self.done]
+
+    def log_summary(self, what: str, dest: Path | None = None) -> None:
+        """One info line with the counts (and where the outputs went), then one warning line per skipped item."""
+        where = f" -> {dest}" if dest is not None else ""
+        logger.info("%s: %d done%s, %d skipped", what, len(self.done), where, len(self.skipped))
         if self.skipped:
             logger.warning("skipped %d file(s):", len(self.skipped))
             for item, reason in self.skipped:
                 logger.warning("  %s: %s", item, reason)
 
 
-def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str) -> BatchReport:
+def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str, dest: Path | None = None) -> BatchReport:
     """Run `step` on every item with a progress bar; a `UserError` skips the item and is reported at the end.
 
-    Raises `UserError` when every item failed (the run produced nothing).
+    `dest` (where the outputs go) is named in the summary. Raises `UserError` when every item failed.
     """
     report = BatchReport()
     for item in tqdm(items, desc=desc, unit="file", disable=len(items) < 2):
@@ -53,7 +59,7 @@ def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str) -> 
             reason = str(err).removeprefix(f"{item}: ")
             logger.warning("skipping %s: %s", item, reason)
             report.skipped.append((item, reason))
-    report.log_summary(desc)
+    report.log_summary(desc, dest)
     if items and not report.done:
         raise UserError(f"{desc}: none of the {len(items)} file(s) could be processed (see the list above)")
     return report

@@ -15,6 +15,7 @@ from data.formats.bvh_joints import BVH_KEY
 from data.formats.containers import CONTAINER_SUFFIXES, read_container
 from data.formats.motion import FPS, JointsMotion, SMPLXMotion, to_project_frame
 from data.formats.registry import detect, format_names, registry
+from data.layout import FACE_DIM
 from utils.cli import UserError
 from utils.kinematics import fk_axis_angle
 
@@ -31,16 +32,23 @@ class LoadedMotion:
     Args:
         joints: (T, J, 3) float32 joint positions, Y-up metres, 30 fps (J = 52, or 22 for body-only sources).
         smplx: the SMPL-X parameters at 30 fps, or None for joint-only formats.
-        face: (T, 100) FLAME expression coefficients when the source has a face, else None.
+        expressions: (T, 100) FLAME-2020 expression coefficients, zeros where the source has no face.
+        has_face: whether the source carries a face.
         fmt: the format the file was read as.
         source_fps: the file's own frame rate.
     """
 
     joints: np.ndarray
     smplx: SMPLXMotion | None
-    face: np.ndarray | None
+    expressions: np.ndarray
+    has_face: bool
     fmt: str
     source_fps: float
+
+    @property
+    def face(self) -> np.ndarray | None:
+        """The expressions (T, 100) when the source has a face, else None (features then stay 623-d)."""
+        return self.expressions if self.has_face else None
 
 
 def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = None) -> np.ndarray:
@@ -79,10 +87,10 @@ def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, u
     source_fps = motion.fps
     motion = to_project_frame(motion, path, up_axis or spec.up_axis, FPS)
     if isinstance(motion, JointsMotion):
-        return LoadedMotion(motion.joints.astype(np.float32), None, None, spec.name, source_fps)
+        no_face = np.zeros((len(motion.joints), FACE_DIM), np.float32)
+        return LoadedMotion(motion.joints.astype(np.float32), None, no_face, False, spec.name, source_fps)
     joints = motion_to_joints(motion, smplx_model_path)
-    face = motion.expressions if motion.has_face else None
-    return LoadedMotion(joints, motion, face, spec.name, source_fps)
+    return LoadedMotion(joints, motion, motion.expressions, motion.has_face, spec.name, source_fps)
 
 
 def read_joints(path: str | Path, smplx_model_path: str | Path | None = None, fmt: str = "auto",

@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         return [out]
     out_dir = args.out or root / ("motion_723" if face is not None else "motion_623")
     files = list_files(src, MOTION_SUFFIXES)
-    report = run_batch(files, lambda p: run_one(p, output_path(p, src, out_dir, ".npy")), desc="motion_representation")
-    logger.info("features in %s", out_dir)
-    return [out for _, out in report.done]
+    step = lambda p: run_one(p, output_path(p, src, out_dir, ".npy"))  # noqa: E731
+    return run_batch(files, step, desc="motion_representation", dest=out_dir).results
 
 
 if __name__ == "__main__":

@@ -58,16 +58,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if args.audio is not None and not args.audio.is_file():
         raise UserError(f"{args.audio}: audio file not found")
     suffix = ".gif" if args.gif else ".mp4"
-    if src.is_file():
-        out = args.out or root / "plots" / f"{src.stem}{suffix}"
-        if out.suffix.lower() not in VIDEO_SUFFIXES:
-            raise UserError(f"{out}: the output must end in .mp4 or .gif")
-        videos = render_file(src, out, args)
-    else:
+    if src.is_dir():
         files = list_files(src, MOTION_SUFFIXES)[: args.max_files or None]
         out_dir = args.out or root / "plots"
-        report = run_batch(files, lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", args), desc="plot_3d_global")
-        videos = [v for _, vs in report.done for v in vs]
+        step = lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", args)  # noqa: E731
+        return [v for vs in run_batch(files, step, desc="plot_3d_global", dest=out_dir).results for v in vs]
+    out = args.out or root / "plots" / f"{src.stem}{suffix}"
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"{out}: the output must end in .mp4 or .gif")
+    videos = render_file(src, out, args)
     logger.info("wrote %s", ", ".join(str(v) for v in videos))
     return videos
 

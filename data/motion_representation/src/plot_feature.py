@@ -50,13 +50,12 @@ def default_input(root: Path) -> Path:
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", default_input,
                                         "no features here; run motion_representation.py first or give --input FILE")
-    if src.is_file():
-        pngs = plot_file(src, args.out or root / "plots" / f"{src.stem}_features.png", args)
-    else:
+    if src.is_dir():
         files = list_files(src, (".npy",))[: args.max_files or None]
         out_dir = args.out or root / "plots"
-        report = run_batch(files, lambda f: plot_file(f, out_dir / f"{f.stem}_features.png", args), "plot_feature")
-        pngs = [p for _, ps in report.done for p in ps]
+        step = lambda f: plot_file(f, out_dir / f"{f.stem}_features.png", args)  # noqa: E731
+        return [p for ps in run_batch(files, step, desc="plot_feature", dest=out_dir).results for p in ps]
+    pngs = plot_file(src, args.out or root / "plots" / f"{src.stem}_features.png", args)
     logger.info("wrote %s", ", ".join(str(p) for p in pngs))
     return pngs
 

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", type=Path, help="motion file or folder (default: data/<dataset_name>/motion)")
     p.add_argument("--out_dir", type=Path, help="joints folder (default: data/<dataset_name>/joints)")
-    p.add_argument("--face_dir", type=Path, help="face expressions folder (default: data/<dataset_name>/face)")
+    p.add_argument("--face_dir", type=Path, help="face expressions folder (default: face/ beside the joints folder)")
     p.add_argument("--bvh_dir", type=Path, help="also write a 52-joint BVH per file here")
     p.add_argument("--smplx_dir", type=Path, help="also write SMPL-X parameters (BEAT2/EMAGE npz) here")
     p.add_argument("--recursive", action="store_true", help="also read the input folder's sub-folders")
@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", "motion",
                                         "no motion files here; put the dataset's motion files there or give --input")
-    opts = RawPoseOptions(out_dir=args.out_dir or root / "joints", face_dir=args.face_dir or root / "face",
+    out_dir = args.out_dir or root / "joints"
+    opts = RawPoseOptions(out_dir=out_dir, face_dir=args.face_dir or out_dir.parent / "face",
                           fmt=args.format, fps=args.fps, up_axis=args.up_axis, smplx_model_path=args.smplx_model_path,
                           bvh_dir=args.bvh_dir, smplx_dir=args.smplx_dir)  # fmt: skip
     if src.is_file():
@@ -49,9 +50,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         logger.info("wrote %s", out)
         return [out]
     files = list_files(src, MOTION_SUFFIXES, args.recursive)
-    report = run_batch(files, partial(process_raw_pose, opts=opts, root=src), desc="raw_pose_processing")
-    logger.info("joints in %s", opts.out_dir)
-    return [out for _, out in report.done]
+    step = partial(process_raw_pose, opts=opts, root=src)
+    return run_batch(files, step, desc="raw_pose_processing", dest=opts.out_dir).results
 
 
 if __name__ == "__main__":
