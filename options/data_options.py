@@ -8,6 +8,7 @@ from pathlib import Path
 
 from data.formats import format_names
 from data.formats.motion import UP_AXES
+from data.motion_pipeline import ReadOptions
 from data.paths import DEFAULT_DATASET, canonical_dataset, dataset_dir
 from utils.cli import UserError, setup_logging
 
@@ -58,3 +59,8 @@ def start_data_script(
     if not src.exists():
         raise UserError(f"{src}: {hint}")
     return args, root, src
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The `add_motion_read_options` values as `ReadOptions`."""
+    return ReadOptions(fmt=args.format, fps=args.fps, up_axis=args.up_axis, smplx_model_path=args.smplx_model_path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -11,6 +13,15 @@ from utils.skeleton import SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, default_skeleton
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
+MOTION_SCRIPTS = REPO / "data" / "motion_representation" / "src"
+
+
+def load_script(name: str, folder: Path = MOTION_SCRIPTS) -> ModuleType:
+    """A command-line script as a module (its `main(argv)` callable in-process), without touching sys.path."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def realdata(rel: str) -> Path:

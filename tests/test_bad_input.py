@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from data.synthetic_dance import synthesize_dance
-from tests.conftest import REPO
+from tests.conftest import MOTION_SCRIPTS, load_script
 from utils.bvh import write_bvh
 from utils.kinematics import fk_axis_angle
 
-SRC = REPO / "data" / "motion_representation" / "src"
 GOOD = synthesize_dance(12, seed=2)
 
 
@@ -39,19 +38,20 @@ BAD_CASES = {
     "missing_key": ("missing.npz", lambda p: _npz(p, poses=P), "missing key 'trans'"),
     "unknown_layout": ("unknown.npz", lambda p: _npz(p, foo=np.zeros((12, 7)), bar=np.zeros(3)),
                        "unknown motion layout"),
-    "wrong_width": ("width.npz", lambda p: _npz(p, poses=P[:, :100], trans=T), "poses must be (T, 165)"),
-    "wrong_width_pkl": ("width.pkl", lambda p: _pkl(p, {"smpl_poses": P[:, :70], "smpl_trans": T,
+    "wrong_width": ("width_poses.npz", lambda p: _npz(p, poses=P[:, :100], trans=T), "poses must be (T, 165)"),
+    "wrong_width_pkl": ("width_aist.pkl", lambda p: _pkl(p, {"smpl_poses": P[:, :70], "smpl_trans": T,
                                                         "smpl_scaling": np.ones(1)}), "smpl_poses must be (T, 72)"),
-    "wrong_width_array": ("width.npy", lambda p: np.save(p, np.zeros((12, 314))), "unknown motion layout"),
+    "wrong_width_array": ("width_array.npy", lambda p: np.save(p, np.zeros((12, 314))), "unknown motion layout"),
     "nan": ("nan.npz", lambda p: _npz(p, poses=np.where(np.eye(12, 165) > 0, np.nan, P), trans=T),
             "poses contains NaN or Inf"),
     "inf": ("inf.pkl", lambda p: _pkl(p, {"q": P, "pos": np.full_like(T, np.inf)}), "trans contains NaN or Inf"),
     "zero_frames": ("empty.npz", lambda p: _npz(p, poses=P[:0], trans=T[:0]), "has no frames"),
     "one_frame": ("single.npz", lambda p: _npz(p, poses=P[:1], trans=T[:1]), "needs at least 2 frames, got 1"),
-    "truncated_npz": ("cut.npz", lambda p: _cut(p, lambda q: _npz(q, poses=P, trans=T)), "truncated or corrupt"),
-    "truncated_npy": ("cut.npy", lambda p: _cut(p, lambda q: np.save(q, np.zeros((12, 322)))), "truncated or corrupt"),
-    "truncated_pkl": ("cut.pkl", lambda p: _cut(p, lambda q: _pkl(q, {"q": P, "pos": T})), "truncated or corrupt"),
-    "truncated_bvh": ("cut.bvh", lambda p: _cut(p, lambda q: write_bvh(q, fk_axis_angle(P, T))), "truncated BVH"),
+    "truncated_npz": ("cut_npz.npz", lambda p: _cut(p, lambda q: _npz(q, poses=P, trans=T)), "truncated or corrupt"),
+    "truncated_npy": ("cut_npy.npy", lambda p: _cut(p, lambda q: np.save(q, np.zeros((12, 322)))),
+                      "truncated or corrupt"),
+    "truncated_pkl": ("cut_pkl.pkl", lambda p: _cut(p, lambda q: _pkl(q, {"q": P, "pos": T})), "truncated or corrupt"),
+    "truncated_bvh": ("cut_bvh.bvh", lambda p: _cut(p, lambda q: write_bvh(q, fk_axis_angle(P, T))), "truncated BVH"),
 }
 
 
@@ -64,15 +64,9 @@ def run_main(module, argv, capsys) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def scripts():
-    sys.path.insert(0, str(SRC))
-    import motion_representation
-    import plot_3d_global
-    import plot_feature
-    import raw_pose_processing
-
-    yield {"raw": raw_pose_processing, "repr": motion_representation, "plot3d": plot_3d_global,
-           "plotfeat": plot_feature}  # fmt: skip
-    sys.path.remove(str(SRC))
+    names = {"raw": "raw_pose_processing", "repr": "motion_representation", "plot3d": "plot_3d_global",
+             "plotfeat": "plot_feature"}  # fmt: skip
+    return {key: load_script(name) for key, name in names.items()}
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -168,7 +162,27 @@ def test_plot_scripts_reject_bad_files(tmp_path, capsys, scripts):
 
 def test_bad_file_in_a_real_process_has_no_traceback(tmp_path):
     BAD_CASES["truncated_pkl"][1](tmp_path / "cut.pkl")
-    res = subprocess.run([sys.executable, "raw_pose_processing.py", "--input", str(tmp_path / "cut.pkl")], cwd=SRC,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    cmd = [sys.executable, "raw_pose_processing.py", "--input", str(tmp_path / "cut.pkl")]
+    res = subprocess.run(cmd, cwd=MOTION_SCRIPTS, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'cut.pkl'}: not a readable pkl")
+
+
+def test_two_files_with_one_output_name_are_not_overwritten(tmp_path, caplog, scripts):
+    (tmp_path / "m").mkdir()
+    np.savez(tmp_path / "m" / "a.npz", poses=P, trans=T)
+    with open(tmp_path / "m" / "a.pkl", "wb") as f:
+        pickle.dump({"q": P, "pos": T + 1.0, "fps": 30}, f)
+    with caplog.at_level(logging.INFO):
+        outs = scripts["raw"].main(["--input", str(tmp_path / "m"), "--out_dir", str(tmp_path / "j")])
+    assert outs == [tmp_path / "j" / "a.npy"]
+    np.testing.assert_allclose(np.load(outs[0]), fk_axis_angle(P, T), atol=1e-6)  # the first file's joints
+    assert "a.pkl: same output name as a.npz" in caplog.records[-1].getMessage()
+
+
+def test_nan_face_is_refused(tmp_path, capsys, scripts):
+    np.save(tmp_path / "j.npy", fk_axis_angle(P, T))
+    np.save(tmp_path / "f.npy", np.full((12, 100), np.nan))
+    code, err = run_main(scripts["repr"], ["--joints", str(tmp_path / "j.npy"), "--face", str(tmp_path / "f.npy")],
+                         capsys)  # fmt: skip
+    assert code == 2 and "f.npy: face contains NaN or Inf" in err

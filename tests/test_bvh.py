@@ -26,17 +26,16 @@ def test_bvh_round_trip_on_real_beat2(tmp_path):
     assert reread.fmt == "bvh" and np.abs(reread.joints - joints).max() < 1e-4
 
 
-def test_bvh_of_joints_from_another_skeleton_keeps_bone_directions(tmp_path):
+def test_bvh_of_a_taller_performer_reimports_within_1cm(tmp_path):
     rng = np.random.default_rng(0)
-    joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints[:100] * 1.1  # a taller performer
-    joints += rng.normal(scale=1e-3, size=joints.shape).astype(np.float32)
+    joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints[:100] * 1.1  # other proportions
+    joints += rng.normal(scale=1e-3, size=joints.shape).astype(np.float32)  # and mocap noise
     write_bvh(tmp_path / "b.bvh", joints)
     bvh = read_bvh(tmp_path / "b.bvh")
     back = bvh.positions[:, bvh.index(JOINT_NAMES)]
-    unit = lambda j: (d := j[:, 1:] - j[:, PARENTS[1:]]) / np.linalg.norm(d, axis=-1, keepdims=True)  # noqa: E731
-    single_child = np.array([len(default_skeleton().children[p]) == 1 for p in PARENTS[1:]])
-    cos = (unit(back) * unit(joints)).sum(-1)[:, single_child]
-    assert cos.min() > 0.99
+    assert np.abs(back - joints).max() < 0.01
+    lengths = np.linalg.norm(bvh.offsets[bvh.index(JOINT_NAMES)][1:], axis=-1)
+    np.testing.assert_allclose(lengths, 1.1 * default_skeleton().bone_lengths[1:], atol=2e-3)  # the clip's bones
 
 
 def test_read_real_bandai_dance_bvh():
@@ -50,11 +49,27 @@ def test_read_real_bandai_dance_bvh():
     assert 1.1 < np.median(p[:, head, 1] - p[:, toes, 1]) < 1.6  # a standing adult, Y up, metres
 
 
-def test_truncated_and_foreign_bvh(tmp_path):
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t[: len(t) - 500], "truncated BVH"),
+        (lambda t: t[:2000], "not a BVH file, or a truncated one"),
+        (lambda t: t.replace("Frame Time: 0.03333333", "Frame Time: 0"), "Frame Time must be a positive"),
+        (lambda t: t.replace("Zrotation Xrotation Yrotation", "Xrotation Xrotation Yrotation", 1), "unsupported"),
+        (lambda t: t.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 2 Zrotation Xrotation", 1),
+         "unsupported channels"),
+        (lambda t: t.replace("Xposition", "Wposition", 1), "unsupported channels"),
+    ],
+)
+def test_malformed_bvh_files_end_in_one_line(tmp_path, edit, message):
     joints = load_motion(realdata("beat2/2_scott_0_1_1.npz")).joints[:20]
     text = write_bvh(tmp_path / "ok.bvh", joints).read_text()
-    (tmp_path / "cut.bvh").write_text(text[: len(text) - 500])
-    with pytest.raises(UserError, match="truncated BVH"):
-        read_bvh(tmp_path / "cut.bvh")
+    (tmp_path / "bad.bvh").write_text(edit(text))
+    with pytest.raises(UserError, match=message) as err:
+        read_bvh(tmp_path / "bad.bvh")
+    assert str(err.value).count(str(tmp_path / "bad.bvh")) == 1 and "\n" not in str(err.value)
+
+
+def test_foreign_bvh_is_not_read_as_project_joints():
     with pytest.raises(UserError, match="not the project's 52"):
         load_motion(realdata("bandai/dataset-1_dance-short_normal_001.bvh"))

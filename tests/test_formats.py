@@ -210,3 +210,69 @@ def test_z_up_conversion_rotates_joints_rigidly(dance):
 def test_readme_lists_every_format():
     readme = (REPO / "README.md").read_text()
     assert all(f"| `{name}` |" in readme for name in format_names() if name not in ("auto", "souldance"))
+
+
+def test_a_named_format_checks_the_layout(tmp_path, dance):
+    np.savez(tmp_path / "a.npz", poses=dance.poses, trans=dance.trans)
+    for fmt in ("finedance", "joints", "motionx", "edge_csv", "bvh"):
+        with pytest.raises(UserError, match=f"not a {fmt} file"):
+            load_motion(tmp_path / "a.npz", fmt=fmt)
+
+
+def test_edge_unsliced_pickle_divides_by_scale(tmp_path, dance):
+    with open(tmp_path / "gBR.pkl", "wb") as f:
+        pickle.dump({"q": dance.poses, "pos": dance.trans * 90.0, "scale": np.array([90.0]), "fps": 30}, f)
+    np.testing.assert_allclose(load_motion(tmp_path / "gBR.pkl").smplx.trans, dance.trans, atol=1e-6)
+
+
+def test_edge_outputs_with_full_pose_are_read_z_up(tmp_path, dance):
+    joints = fk(dance)
+    r_inv = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # Y-up -> Z-up
+    poses, trans = ik_axis_angle(joints @ r_inv.T)
+    with open(tmp_path / "test_out.pkl", "wb") as f:
+        pickle.dump({"smpl_poses": poses, "smpl_trans": trans, "full_pose": joints[:, :24] @ r_inv.T}, f)
+    np.testing.assert_allclose(load_motion(tmp_path / "test_out.pkl").joints, joints, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"poses": np.zeros((2, 165)), "trans": np.zeros((2, 3)), "mocap_frame_rate": 60}, "needs at least 2 frames"),
+        ({"poses": np.zeros((5, 165)), "trans": np.zeros((5, 3)), "mocap_frame_rate": 1e-300}, "frame rate"),
+        ({"poses": np.zeros((5, 165)), "trans": np.zeros((5, 3)), "betas": np.array(["a", "b"])}, "betas must be"),
+        ({"poses": np.zeros((5, 165)).astype(str), "trans": np.zeros((5, 3))}, "poses must be a real-valued"),
+        ({"x": 5}, "unknown motion layout"),
+        ({"q": [[1, 2], [3]], "pos": np.zeros((2, 3))}, "q must be a real-valued"),
+    ],
+)
+def test_odd_contents_end_in_one_line(tmp_path, content, message):
+    with open(tmp_path / "odd.pkl", "wb") as f:
+        pickle.dump(content, f)
+    with pytest.raises(UserError, match=message) as err:
+        load_motion(tmp_path / "odd.pkl")
+    assert "odd.pkl" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_finedance_zero_6d_row_is_reported(tmp_path):
+    a = np.tile([0, 0, 0] + [1, 0, 0, 0, 1, 0] * 52, (10, 1)).astype(np.float32)
+    a[4, 10:16] = 0
+    np.save(tmp_path / "fd.npy", a)
+    with pytest.raises(UserError, match="degenerate 6-D rotation .* frame 4"):
+        load_motion(tmp_path / "fd.npy")
+
+
+def test_npz_with_a_pickled_metadata_member(tmp_path, dance):
+    np.savez(tmp_path / "m.npz", poses=dance.poses, trans=dance.trans, meta=np.array({"source": "x"}, dtype=object))
+    assert load_motion(tmp_path / "m.npz").joints.shape == (60, 52, 3)
+
+
+def test_pickles_cannot_import_other_numpy_modules(tmp_path):
+    (tmp_path / "f2py.pkl").write_bytes(b"cnumpy.f2py.__main__\nXDType\n.")
+    with pytest.raises(UserError, match="refusing to load numpy.f2py.__main__.XDType"):
+        load_motion(tmp_path / "f2py.pkl")
+
+
+def test_exported_npz_has_beat2_betas(tmp_path, dance):
+    save_smplx_npz(tmp_path / "e.npz", dance)
+    with np.load(tmp_path / "e.npz") as f:
+        assert f["betas"].shape == (300,) and f["mocap_frame_rate"].dtype == np.int32

@@ -4,7 +4,6 @@ and write files a person can open: joints, 623/723-d features, mp4/gif videos, P
 import pickle
 import struct
 import subprocess
-import sys
 
 import imageio.v2 as imageio
 import imageio_ffmpeg
@@ -13,23 +12,15 @@ import pytest
 import soundfile as sf
 
 from data.synthetic_dance import synthesize_dance
-from tests.conftest import REPO
+from tests.conftest import load_script
 from utils.kinematics import fk_axis_angle
 
-SRC = REPO / "data" / "motion_representation" / "src"
 SCRIPTS = ("raw_pose_processing", "motion_representation", "plot_3d_global", "plot_feature")
 
 
 @pytest.fixture(scope="module")
 def mods():
-    sys.path.insert(0, str(SRC))
-    import motion_representation
-    import plot_3d_global
-    import plot_feature
-    import raw_pose_processing
-
-    yield dict(zip(SCRIPTS, (raw_pose_processing, motion_representation, plot_3d_global, plot_feature), strict=True))
-    sys.path.remove(str(SRC))
+    return {name: load_script(name) for name in SCRIPTS}
 
 
 def png_size(path) -> tuple[int, int]:

@@ -65,11 +65,30 @@ def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str, des
     return report
 
 
-def list_files(folder: Path, suffixes: Iterable[str], recursive: bool = False) -> list[Path]:
-    """Files under `folder` with one of the suffixes, sorted; a one-line error when there are none."""
+def list_files(folder: Path, suffixes: Iterable[str], recursive: bool = False, limit: int = 0) -> list[Path]:
+    """Files under `folder` with one of the suffixes, sorted (the first `limit` when > 0); an error when none."""
     suffixes = tuple(s.lower() for s in suffixes)
     pattern = "**/*" if recursive else "*"
     files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         raise UserError(f"{folder}: no {'/'.join(suffixes)} files found")
-    return files
+    return files[:limit] if limit > 0 else files
+
+
+def unique_outputs(step: Callable[[Path], Any], files: Sequence[Path], root: Path) -> Callable[[Path], Any]:
+    """`step`, refusing (as a skip) every file whose output name (path without suffix) an earlier file already has.
+
+    `a.npz` and `a.pkl` in one folder would both write `a.npy`; the second is skipped and listed instead of
+    silently overwriting the first.
+    """
+    first: dict[Path, Path] = {}
+    for f in files:
+        first.setdefault(f.relative_to(root).with_suffix(""), f)
+
+    def guarded(path: Path) -> Any:
+        owner = first[path.relative_to(root).with_suffix("")]
+        if owner != path:
+            raise UserError(f"{path}: same output name as {owner.name}; rename one of them")
+        return step(path)
+
+    return guarded

@@ -1,6 +1,7 @@
 """BVH motion files: writing the project's 52-joint skeleton, and reading any BVH back to joint positions.
 
-Writing: the hierarchy carries the skeleton's rest offsets in metres (Blender's importer reads them at scale 1),
+Writing: the hierarchy carries the skeleton's rest offsets in metres (Blender's importer reads them at scale 1): the
+default skeleton's rest directions with the clip's own median bone lengths, so the file reproduces the joints,
 the root has position + rotation channels, every other joint `Zrotation Xrotation Yrotation`; rotations come from
 inverse kinematics (`utils.kinematics.inverse_kinematics`) and are written as intrinsic Euler angles in degrees.
 Reading: any channel layout and order, position channels on any joint (they replace that joint's offset, as in
@@ -47,7 +48,7 @@ class BVHMotion:
     @property
     def fps(self) -> float:
         """Frames per second; a Frame Time written with few digits (0.0333333) gives the whole rate it stands for."""
-        fps = 1.0 / self.frame_time
+        fps = 1.0 / self.frame_time  # read_bvh checks frame_time > 0
         return float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
 
     def index(self, names: tuple[str, ...]) -> np.ndarray:
@@ -102,12 +103,13 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
         path: output `.bvh`.
         joints: (T, J, 3) Y-up metres, J = the skeleton's joint count.
         fps: frame rate written as `Frame Time`.
-        skeleton: the rest skeleton the rotations are solved for; positions are exact when the joints come from it.
+        skeleton: the rest skeleton the rotations are solved for; default: the project's skeleton fitted to the
+            clip's bone lengths. Positions come back exactly when the joints have this skeleton's proportions.
     Returns:
         The written path.
     """
-    skeleton = skeleton or default_skeleton()
     joints = np.asarray(joints, dtype=np.float64)
+    skeleton = skeleton or default_skeleton().fitted_to(joints)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.n_joints, 3):
         raise ValueError(f"joints must be (T, {skeleton.n_joints}, 3), got {joints.shape}")
     local, _ = inverse_kinematics(joints, skeleton)  # (T, J, 3, 3)
@@ -164,12 +166,12 @@ def _parse_hierarchy(tokens: list[str], path: Path) -> tuple[list[str], list[int
             i += 4
         elif tok == "CHANNELS":
             n = int(tokens[i + 1])
-            channels[-1] = tokens[i + 2 : i + 2 + n]
+            channels[-1] = [t[0].upper() + t[1:].lower() for t in tokens[i + 2 : i + 2 + n]]
             i += 2 + n
         else:
             i += 1
-    if i >= len(tokens) or not names:
-        raise UserError(f"{path}: not a BVH file (no joints or no MOTION section)")
+    if i >= len(tokens) or not names or stack:
+        raise UserError(f"{path}: not a BVH file, or a truncated one (no joints, unbalanced braces or no MOTION)")
     return names, parents, offsets, channels, i + 1
 
 
@@ -191,8 +193,14 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
         n_frames = int(tokens[i + 1])  # "Frames:" N
         frame_time = float(tokens[i + 4])  # "Frame" "Time:" dt
         values = np.array(tokens[i + 5 :], dtype=np.float64)
+    except UserError:
+        raise
     except (IndexError, ValueError) as err:
         raise UserError(f"{path}: malformed or truncated BVH ({err})") from err
+    if not np.isfinite(frame_time) or frame_time <= 0:
+        raise UserError(f"{path}: Frame Time must be a positive number of seconds, got {frame_time}")
+    for name, chans in zip(names, channels, strict=True):
+        _check_channels(chans, name, path)
     n_channels = sum(len(c) for c in channels)
     if values.size != n_frames * n_channels:
         raise UserError(f"{path}: truncated BVH: expected {n_frames} frames x {n_channels} channels, "
@@ -216,6 +224,16 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
     positions = _fk_with_translations(rot, trans, skel)
     return BVHMotion(names=tuple(names), parents=np.array(parents), offsets=offs, positions=positions,
                      frame_time=frame_time)  # fmt: skip
+
+
+_CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}
+
+
+def _check_channels(chans: list[str], joint: str, path: Path) -> None:
+    """Known channel names, each once, and zero or three rotations (a one-line error otherwise)."""
+    rot = [c for c in chans if c.endswith("rotation")]
+    if any(c not in _CHANNELS for c in chans) or len(set(chans)) != len(chans) or len(rot) not in (0, 3):
+        raise UserError(f"{path}: joint {joint} has unsupported channels {' '.join(chans)}")
 
 
 def _rest_from_offsets(offsets: np.ndarray, parents: list[int]) -> np.ndarray:

@@ -46,6 +46,9 @@ SMPLX_JOINT_INDICES: np.ndarray = np.array(list(range(22)) + list(range(25, 55))
 SMPLX_N_JOINTS = 55
 
 JAW_SMPLX_INDEX = 22  # the jaw and eyes are carried in poses (T, 165) but are not skeleton joints here
+# Column blocks of SMPL-X axis-angle poses (T, 165): root 1, body 21, jaw 1, eyes 2, hands 2 x 15 joints.
+SMPLX_POSE_SLICES = {"root": slice(0, 3), "body": slice(3, 66), "jaw": slice(66, 69), "eyes": slice(69, 75),
+                     "hands": slice(75, 165)}  # fmt: skip
 LEFT_FOOT_JOINTS = (7, 10)  # ankle, foot (ball): foot-contact joints of the features
 RIGHT_FOOT_JOINTS = (8, 11)
 
@@ -191,6 +194,21 @@ class Skeleton:
     @cached_property
     def children(self) -> tuple[tuple[int, ...], ...]:
         return tuple(tuple(int(c) for c in np.flatnonzero(self.parents == j)) for j in range(self.n_joints))
+
+    def with_bone_lengths(self, lengths: np.ndarray) -> Skeleton:
+        """The same rest directions with other bone lengths (J,) (the root's entry is ignored)."""
+        direction = self.offsets / np.maximum(self.bone_lengths, 1e-12)[:, None]
+        offsets = direction * np.asarray(lengths, dtype=np.float64)[:, None]
+        rest = np.zeros_like(offsets)
+        rest[0] = self.rest_joints[0]
+        for level in self.depth_levels[1:]:
+            rest[level] = rest[self.parents[level]] + offsets[level]
+        return Skeleton(rest_joints=rest, parents=self.parents, names=self.names)
+
+    def fitted_to(self, joints: np.ndarray) -> Skeleton:
+        """This skeleton with the median bone lengths of a joint sequence (T, J, 3)."""
+        lengths = np.median(np.linalg.norm(joints[:, 1:] - joints[:, self.parents[1:]], axis=-1), axis=0)
+        return self.with_bone_lengths(np.concatenate([[0.0], lengths]))
 
     @cached_property
     def depth_levels(self) -> tuple[np.ndarray, ...]:

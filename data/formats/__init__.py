@@ -85,7 +85,7 @@ def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, u
     if fps is not None:
         motion.fps = float(fps)
     source_fps = motion.fps
-    motion = to_project_frame(motion, path, up_axis or spec.up_axis, FPS)
+    motion = to_project_frame(motion, path, up_axis or spec.default_up_axis(arrays), FPS)
     if isinstance(motion, JointsMotion):
         no_face = np.zeros((len(motion.joints), FACE_DIM), np.float32)
         return LoadedMotion(motion.joints.astype(np.float32), None, no_face, False, spec.name, source_fps)

@@ -3,7 +3,8 @@
 AIST++ annotation: `smpl_poses (T, 72)` axis-angle (SMPL, hands at rest), `smpl_trans (T, 3)` in the dataset's
 scaled units, `smpl_scaling (1,)`; metres = trans / scaling; 60 fps; Y-up.
 Without `smpl_scaling` the file is read as a generated SMPL/SMPL-X pickle (EDGE, FineNet outputs): `smpl_poses`
-(T, 72|156|165), `smpl_trans` in metres, 30 fps. EDGE writes Z-up: read those with `up_axis="z"`.
+(T, 72|156|165), `smpl_trans` in metres, 30 fps, Y-up; EDGE's outputs, recognised by their `full_pose` joints, are
+Z-up and read as such.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+from data.formats.fields import Arrays, float_array, scalar, smpl_to_smplx_poses
 from data.formats.motion import FPS, SMPLXMotion
-from data.formats.registry import Arrays, MotionFormat, float_array, scalar, smpl_to_smplx_poses
+from data.formats.registry import MotionFormat
+from data.layout import FACE_DIM
 from utils.cli import UserError
 
 AISTPP_FPS = 60
 
 
 def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
+    """AIST++ annotation or generated SMPL pickle -> SMPL-X motion (fingers at rest for SMPL poses)."""
     annotation = "smpl_scaling" in arrays
     poses = float_array(arrays, "smpl_poses", path, width=72 if annotation else (72, 156, 165))
     t = len(poses)
@@ -34,7 +38,7 @@ def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
         poses=smpl_to_smplx_poses(poses, path),
         trans=trans,
         betas=np.zeros(10, np.float32),
-        expressions=np.zeros((t, 100), np.float32),
+        expressions=np.zeros((t, FACE_DIM), np.float32),
         fps=scalar(arrays, "fps", default_fps, path),
     )
 
@@ -42,7 +46,8 @@ def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
 FORMAT = MotionFormat(
     name="aistpp",
     layout="AIST++ pkl {smpl_poses (T,72), smpl_trans (T,3), smpl_scaling (1,)} at 60 fps; without smpl_scaling "
-    "a generated {smpl_poses (T,72|156|165), smpl_trans} pickle at 30 fps",
+    "a generated {smpl_poses (T,72|156|165), smpl_trans} pickle at 30 fps (Z-up with EDGE's full_pose)",
     matches=lambda a: "smpl_poses" in a,
     parse=parse,
+    up_axis=lambda a: "z" if "full_pose" in a and "smpl_scaling" not in a else "y",  # EDGE's outputs are Z-up
 )

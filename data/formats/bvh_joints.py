@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from data.formats.fields import Arrays
 from data.formats.motion import JointsMotion
-from data.formats.registry import Arrays, MotionFormat
+from data.formats.registry import MotionFormat
 from utils.bvh import read_bvh
 from utils.cli import UserError
 from utils.skeleton import JOINT_NAMES, N_BODY_JOINTS
@@ -20,6 +21,7 @@ BVH_KEY = "bvh_path"  # `load_motion` hands BVH files over by path: their parser
 
 
 def parse(arrays: Arrays, path: Path) -> JointsMotion:
+    """Our BVH -> joint motion in the project's joint order."""
     bvh = read_bvh(path)
     names = set(bvh.names)
     if names not in (set(JOINT_NAMES), set(JOINT_NAMES[:N_BODY_JOINTS])):

@@ -12,22 +12,31 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from data.formats.fields import Arrays, bare_array, smpl_to_smplx_poses
 from data.formats.motion import FPS, SMPLXMotion
-from data.formats.registry import Arrays, MotionFormat, bare_array, smpl_to_smplx_poses
+from data.formats.registry import MotionFormat
+from data.layout import FACE_DIM
+from utils.cli import UserError
 from utils.rotation import matrix_to_axis_angle, rot6d_rows_to_matrix
+from utils.skeleton import N_JOINTS
 
 WIDTH, WIDTH_WITH_CONTACTS = 315, 319
 
 
 def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
+    """A FineDance (T, 315) or (T, 319) array -> SMPL-X motion."""
     a = np.asarray(arrays[ARRAY_KEY], dtype=np.float64)
     if a.shape[1] == WIDTH_WITH_CONTACTS:
         a = a[:, 4:]
     t = len(a)
-    rot6d = a[:, 3:].reshape(t, 52, 6)
-    poses = matrix_to_axis_angle(rot6d_rows_to_matrix(rot6d)).reshape(t, 156).astype(np.float32)
+    rot6d = a[:, 3:].reshape(t, N_JOINTS, 6)
+    norms = np.linalg.norm(rot6d.reshape(t, N_JOINTS, 2, 3), axis=-1)  # (T, 52, 2)
+    if np.isfinite(rot6d).all() and (norms < 1e-6).any():
+        raise UserError(f"{path}: degenerate 6-D rotation (a zero row) at frame {np.argwhere(norms < 1e-6)[0, 0]}")
+    poses = matrix_to_axis_angle(rot6d_rows_to_matrix(rot6d)).reshape(t, 3 * N_JOINTS).astype(np.float32)
+    no_face = np.zeros((t, FACE_DIM), np.float32)
     return SMPLXMotion(poses=smpl_to_smplx_poses(poses, path), trans=a[:, :3].astype(np.float32),
-                       betas=np.zeros(10, np.float32), expressions=np.zeros((t, 100), np.float32), fps=FPS)  # fmt: skip
+                       betas=np.zeros(10, np.float32), expressions=no_face, fps=FPS)  # fmt: skip
 
 
 FORMAT = MotionFormat(

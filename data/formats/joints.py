@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from data.formats.fields import Arrays, bare_array, is_numeric
 from data.formats.motion import FPS, JointsMotion
-from data.formats.registry import Arrays, MotionFormat
+from data.formats.registry import MotionFormat
 from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 
 SMPL_N_JOINTS = 24
@@ -22,7 +23,7 @@ SMPL_N_JOINTS = 24
 def _joint_array(arrays: Arrays) -> np.ndarray | None:
     """The (T, J, 3) array of a joints file, J in (52, 22), or None."""
     a = arrays.get(ARRAY_KEY)
-    if a is None or not np.issubdtype(a.dtype, np.number):
+    if not is_numeric(a):
         return None
     if a.ndim == 2 and a.shape[1] in (3 * N_JOINTS, 3 * N_BODY_JOINTS):
         a = a.reshape(len(a), -1, 3)
@@ -30,10 +31,12 @@ def _joint_array(arrays: Arrays) -> np.ndarray | None:
 
 
 def parse_joints(arrays: Arrays, path: Path) -> JointsMotion:
+    """A joints array -> joint motion at 30 fps."""
     return JointsMotion(joints=_joint_array(arrays).astype(np.float32), fps=FPS)
 
 
 def parse_edge_csv(arrays: Arrays, path: Path) -> JointsMotion:
+    """EDGE's (T, 72) joint CSV -> the 22 body joints at 30 fps (still Z-up)."""
     a = np.asarray(arrays[ARRAY_KEY], dtype=np.float32)
     return JointsMotion(joints=a.reshape(len(a), SMPL_N_JOINTS, 3)[:, :N_BODY_JOINTS], fps=FPS)
 
@@ -48,7 +51,7 @@ FORMAT = MotionFormat(
 EDGE_CSV_FORMAT = MotionFormat(
     name="edge_csv",
     layout="EDGE joint CSV (T,72) = 24 SMPL joints x xyz, Z-up metres, 30 fps (22 body joints kept)",
-    matches=lambda a: (x := a.get(ARRAY_KEY)) is not None and x.ndim == 2 and x.shape[1] == 3 * SMPL_N_JOINTS,
+    matches=lambda a: bare_array(a, 3 * SMPL_N_JOINTS),
     parse=parse_edge_csv,
     up_axis="z",
     suffixes=(".csv",),

@@ -24,6 +24,7 @@ from utils.rotation import (
 from utils.skeleton import PELVIS_REST, SMPLX_N_JOINTS
 
 FPS = 30  # frame rate inside the project
+FPS_RANGE = (1.0, 1000.0)  # source frame rates outside this range are refused as mistakes
 UP_AXES = ("y", "z")
 # Z-up -> Y-up: a rotation of -90 degrees about X, (x, y, z) -> (x, z, -y).
 _Z_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -166,9 +167,11 @@ def to_project_frame(motion: SMPLXMotion | JointsMotion, source: str | Path, up_
     """Validate, turn to Y-up and resample to the project's frame rate."""
     if up_axis not in UP_AXES:
         raise UserError(f"{source}: up axis must be one of {UP_AXES}, got {up_axis!r}")
-    if not np.isfinite(motion.fps) or motion.fps <= 0:
-        raise UserError(f"{source}: frame rate must be positive, got {motion.fps}")
+    if not FPS_RANGE[0] <= motion.fps <= FPS_RANGE[1]:
+        raise UserError(f"{source}: frame rate {motion.fps:g} is outside {FPS_RANGE[0]:g}-{FPS_RANGE[1]:g} fps")
     motion = validate_motion(motion, source)
     if up_axis == "z":
         motion = z_up_to_y_up(motion)
-    return resample(motion, fps)
+    motion = resample(motion, fps)
+    check_frames(len(motion), f"{source} (at {fps:g} fps)")
+    return motion

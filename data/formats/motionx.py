@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from data.formats.fields import Arrays, bare_array
 from data.formats.motion import FPS, SMPLXMotion, pad_face
-from data.formats.registry import Arrays, MotionFormat, bare_array
+from data.formats.registry import MotionFormat
+from utils.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
 
 WIDTH = 322
 ROOT, BODY, HANDS, JAW = slice(0, 3), slice(3, 66), slice(66, 156), slice(156, 159)
@@ -20,10 +22,13 @@ FACE_EXPR, TRANS, BETAS = slice(159, 209), slice(309, 312), slice(312, 322)
 
 
 def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
+    """A (T, 322) Motion-X array -> SMPL-X motion (no eye poses; 50 expressions padded to 100)."""
     a = np.asarray(arrays[ARRAY_KEY], dtype=np.float32)  # (T, 322)
     t = len(a)
-    poses = np.zeros((t, 165), dtype=np.float32)  # SMPL-X order: root, body 21, jaw, eyes 2, hands 30
-    poses[:, 0:3], poses[:, 3:66], poses[:, 66:69], poses[:, 75:165] = a[:, ROOT], a[:, BODY], a[:, JAW], a[:, HANDS]
+    s = SMPLX_POSE_SLICES
+    poses = np.zeros((t, 3 * SMPLX_N_JOINTS), dtype=np.float32)
+    poses[:, s["root"]], poses[:, s["body"]], poses[:, s["jaw"]] = a[:, ROOT], a[:, BODY], a[:, JAW]
+    poses[:, s["hands"]] = a[:, HANDS]
     betas = a[0, BETAS] if t else np.zeros(10, np.float32)
     return SMPLXMotion(poses=poses, trans=a[:, TRANS], betas=betas, expressions=pad_face(a[:, FACE_EXPR], t),
                        fps=FPS, has_face=True)  # fmt: skip

@@ -10,23 +10,29 @@ from pathlib import Path
 
 import numpy as np
 
+from data.formats.fields import Arrays, betas, float_array, scalar
 from data.formats.motion import FPS, SMPLXMotion, pad_face
-from data.formats.registry import Arrays, MotionFormat, float_array, scalar
+from data.formats.registry import MotionFormat
+from data.layout import FACE_DIM
 from utils.cli import UserError
+
+BEAT2_N_BETAS = 300  # BEAT2/EMAGE files carry 300 shape coefficients, and their loaders expect that many
 
 
 def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
+    """BEAT2/EMAGE npz arrays -> SMPL-X motion at the file's `mocap_frame_rate`."""
     poses = float_array(arrays, "poses", path, width=165)
     t = len(poses)
     has_face = "expressions" in arrays
+    face = float_array(arrays, "expressions", path, n_frames=t) if has_face else np.zeros((t, FACE_DIM), np.float32)
     try:
-        face = pad_face(arrays["expressions"], t) if has_face else np.zeros((t, 100), np.float32)
+        face = pad_face(face, t)
     except ValueError as err:
         raise UserError(f"{path}: {err}") from err
     return SMPLXMotion(
         poses=poses,
         trans=float_array(arrays, "trans", path, width=3, n_frames=t),
-        betas=np.asarray(arrays.get("betas", np.zeros(10)), dtype=np.float32).reshape(-1),
+        betas=betas(arrays, path),
         expressions=face,
         fps=scalar(arrays, "mocap_frame_rate", FPS, path),
         has_face=has_face,
@@ -43,16 +49,20 @@ FORMAT = MotionFormat(
 
 
 def save_smplx_npz(path: str | Path, motion: SMPLXMotion) -> Path:
-    """Write SMPL-X motion in the BEAT2/EMAGE layout (neutral SMPL-X 2020, 100 expression coefficients)."""
+    """Write SMPL-X motion in the BEAT2/EMAGE layout (neutral SMPL-X 2020, 100 expression coefficients, 300 betas:
+    fewer are zero-padded, as EMAGE's loaders reshape them to 300)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    betas300 = np.zeros(BEAT2_N_BETAS, np.float32)
+    n = min(BEAT2_N_BETAS, motion.betas.size)
+    betas300[:n] = motion.betas.reshape(-1)[:n]
     np.savez(
         path,
         poses=motion.poses.astype(np.float32),
         trans=motion.trans.astype(np.float32),
-        betas=motion.betas.astype(np.float32),
+        betas=betas300,
         expressions=motion.expressions.astype(np.float32),
-        mocap_frame_rate=np.array(motion.fps, dtype=np.float64),
+        mocap_frame_rate=np.array(round(motion.fps), dtype=np.int32),
         gender=np.array("neutral"),
         model=np.array("smplx2020"),
     )

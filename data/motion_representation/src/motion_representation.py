@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from functools import partial
 from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
-from data.motion_pipeline import output_path, process_features
-from options.data_options import add_dataset_options, start_data_script
+from data.motion_pipeline import FeatureOptions, check_target_skeleton, output_path, process_features
+from options.data_options import add_dataset_options, add_motion_read_options, read_options, start_data_script
 from utils.batch import list_files, run_batch
-from utils.cli import UserError, user_errors_exit
-from utils.motion_features import target_offsets
+from utils.cli import user_errors_exit
 
 logger = logging.getLogger("motion_representation")
 
@@ -31,35 +31,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output .npy, or folder for a folder run")
     p.add_argument("--target_skeleton", default="default",
                    help="skeleton to retarget to: 'default', 'first_frame' (the clip's own) or a joints .npy")
-    p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder for exact joints from .npz")
+    p.add_argument("--recursive", action="store_true", help="also read the joints folder's sub-folders")
     add_dataset_options(p)
+    add_motion_read_options(p)
     return p
+
+
+def features_into(path: Path, out_dir: Path, root: Path, opts: FeatureOptions) -> Path:
+    """One file of a folder run: features at the same relative name under `out_dir`."""
+    return process_features(path, output_path(path, root, out_dir, ".npy"), opts, root)
 
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "joints", "joints",
                                         "no joints here; run raw_pose_processing.py first or give --joints FILE")
-    if args.target_skeleton not in ("default", "first_frame"):
-        try:
-            target_offsets(args.target_skeleton, n_joints=22)  # fail early on a bad target file
-        except ValueError as err:
-            raise UserError(str(err)) from err
+    check_target_skeleton(args.target_skeleton)
     face = args.face
     if face is None and args.joints is None and (root / "face").is_dir():
         face = root / "face"  # the default run pairs joints with the faces raw_pose_processing.py wrote
-
-    def run_one(path: Path, out: Path) -> Path:
-        face_path = output_path(path, src, face, ".npy") if face is not None and face.is_dir() else face
-        return process_features(path, out, args.target_skeleton, face_path, args.smplx_model_path)
-
+    opts = FeatureOptions(target=args.target_skeleton, face=face, read=read_options(args))
     if src.is_file():
-        out = run_one(src, args.out or src.with_name(f"{src.stem}_feats.npy"))
+        out = process_features(src, args.out or src.with_name(f"{src.stem}_feats.npy"), opts)
         logger.info("wrote %s", out)
         return [out]
     out_dir = args.out or root / ("motion_723" if face is not None else "motion_623")
-    files = list_files(src, MOTION_SUFFIXES)
-    step = lambda p: run_one(p, output_path(p, src, out_dir, ".npy"))  # noqa: E731
+    files = list_files(src, MOTION_SUFFIXES, args.recursive)
+    step = partial(features_into, out_dir=out_dir, root=src, opts=opts)
     return run_batch(files, step, desc="motion_representation", dest=out_dir).results
 
 

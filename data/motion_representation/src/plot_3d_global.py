@@ -14,11 +14,10 @@ import logging
 from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
-from data.motion_pipeline import joint_sequences
 from options.data_options import add_dataset_options, start_data_script
 from utils.batch import list_files, run_batch
 from utils.cli import UserError, user_errors_exit
-from utils.render import render_skeleton_video
+from utils.plot_inputs import VideoOptions, render_file
 
 logger = logging.getLogger("plot_3d_global")
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -39,34 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def render_file(path: Path, out: Path, args: argparse.Namespace) -> list[Path]:
-    """Render every sequence of one file; `out` is the video path of the first (others get _<b> suffixes)."""
-    seqs = joint_sequences(path)  # (B, T, J, 3)
-    if args.max_seconds is not None:
-        seqs = seqs[:, : max(2, round(args.max_seconds * args.fps))]
-    if args.side_by_side or len(seqs) == 1:
-        titles = [f"{path.stem}[{b}]" for b in range(len(seqs))] if len(seqs) > 1 else None
-        return [render_skeleton_video(list(seqs), out, args.fps, titles=titles, audio=args.audio, size_px=args.size)]
-    return [render_skeleton_video(s, out.with_name(f"{out.stem}_{b}{out.suffix}"), args.fps, audio=args.audio,
-                                  size_px=args.size) for b, s in enumerate(seqs)]  # fmt: skip
-
-
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", "joints",
                                         "nothing to plot; run raw_pose_processing.py first or give --input FILE")
     if args.audio is not None and not args.audio.is_file():
         raise UserError(f"{args.audio}: audio file not found")
+    opts = VideoOptions(args.fps, args.size, args.audio, args.max_seconds, args.side_by_side)
     suffix = ".gif" if args.gif else ".mp4"
     if src.is_dir():
-        files = list_files(src, MOTION_SUFFIXES)[: args.max_files or None]
         out_dir = args.out or root / "plots"
-        step = lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", args)  # noqa: E731
-        return [v for vs in run_batch(files, step, desc="plot_3d_global", dest=out_dir).results for v in vs]
+        report = run_batch(list_files(src, MOTION_SUFFIXES, limit=args.max_files),
+                           lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", opts), "plot_3d_global", out_dir)
+        return [video for videos in report.results for video in videos]
     out = args.out or root / "plots" / f"{src.stem}{suffix}"
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise UserError(f"{out}: the output must end in .mp4 or .gif")
-    videos = render_file(src, out, args)
+    videos = render_file(src, out, opts)
     logger.info("wrote %s", ", ".join(str(v) for v in videos))
     return videos
 

@@ -12,11 +12,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from data.motion_pipeline import feature_sequences
 from options.data_options import add_dataset_options, start_data_script
 from utils.batch import list_files, run_batch
 from utils.cli import user_errors_exit
-from utils.feature_plot import plot_features
+from utils.plot_inputs import plot_feature_file
 
 logger = logging.getLogger("plot_feature")
 
@@ -33,13 +32,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def plot_file(path: Path, out: Path, args: argparse.Namespace) -> list[Path]:
-    feats = feature_sequences(path)  # (B, T, D)
-    outs = [out] if len(feats) == 1 else [out.with_name(f"{out.stem}_{b}.png") for b in range(len(feats))]
-    return [plot_features(f, o, args.fps, f"{path.name} [{b}] {f.shape}", args.width, args.height)
-            for b, (f, o) in enumerate(zip(feats, outs, strict=True))]  # fmt: skip
-
-
 def default_input(root: Path) -> Path:
     """The dataset's feature folder: motion_723, else motion_623, else motion_263."""
     found = [root / n for n in ("motion_723", "motion_623", "motion_263") if (root / n).is_dir()]
@@ -50,12 +42,13 @@ def default_input(root: Path) -> Path:
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", default_input,
                                         "no features here; run motion_representation.py first or give --input FILE")
+    plot = lambda f, out: plot_feature_file(f, out, args.fps, args.width, args.height)  # noqa: E731
     if src.is_dir():
-        files = list_files(src, (".npy",))[: args.max_files or None]
         out_dir = args.out or root / "plots"
-        step = lambda f: plot_file(f, out_dir / f"{f.stem}_features.png", args)  # noqa: E731
-        return [p for ps in run_batch(files, step, desc="plot_feature", dest=out_dir).results for p in ps]
-    pngs = plot_file(src, args.out or root / "plots" / f"{src.stem}_features.png", args)
+        report = run_batch(list_files(src, (".npy",), limit=args.max_files),
+                           lambda f: plot(f, out_dir / f"{f.stem}_features.png"), "plot_feature", out_dir)
+        return [png for pngs in report.results for png in pngs]
+    pngs = plot(src, args.out or root / "plots" / f"{src.stem}_features.png")
     logger.info("wrote %s", ", ".join(str(p) for p in pngs))
     return pngs
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import RawPoseOptions, process_raw_pose
-from options.data_options import add_dataset_options, add_motion_read_options, start_data_script
-from utils.batch import list_files, run_batch
+from options.data_options import add_dataset_options, add_motion_read_options, read_options, start_data_script
+from utils.batch import list_files, run_batch, unique_outputs
 from utils.cli import user_errors_exit
 
 logger = logging.getLogger("raw_pose_processing")
@@ -42,16 +42,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", "motion",
                                         "no motion files here; put the dataset's motion files there or give --input")
     out_dir = args.out_dir or root / "joints"
-    opts = RawPoseOptions(out_dir=out_dir, face_dir=args.face_dir or out_dir.parent / "face",
-                          fmt=args.format, fps=args.fps, up_axis=args.up_axis, smplx_model_path=args.smplx_model_path,
+    opts = RawPoseOptions(out_dir=out_dir, face_dir=args.face_dir or out_dir.parent / "face", read=read_options(args),
                           bvh_dir=args.bvh_dir, smplx_dir=args.smplx_dir)  # fmt: skip
     if src.is_file():
         out = process_raw_pose(src, opts)
         logger.info("wrote %s", out)
         return [out]
     files = list_files(src, MOTION_SUFFIXES, args.recursive)
-    step = partial(process_raw_pose, opts=opts, root=src)
-    return run_batch(files, step, desc="raw_pose_processing", dest=opts.out_dir).results
+    step = unique_outputs(partial(process_raw_pose, opts=opts, root=src), files, src)
+    return run_batch(files, step, desc="raw_pose_processing", dest=out_dir).results
 
 
 if __name__ == "__main__":
