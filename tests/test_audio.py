@@ -1,0 +1,71 @@
+"""Audio I/O: every container the project reads, resampling as librosa does it, one-line errors."""
+
+import subprocess
+
+import imageio_ffmpeg
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import realdata
+from utils.audio import load_audio
+from utils.cli import UserError
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def tone_files(tmp_path_factory):
+    """A 2 s stereo chord in every audio container, and an mp4 with it as its audio track."""
+    d = tmp_path_factory.mktemp("audio")
+    t = np.arange(2 * SR) / SR
+    y = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)], 1).astype(np.float32)
+    for ext in ("wav", "flac", "ogg", "mp3"):
+        sf.write(d / f"chord.{ext}", y, SR)
+    ff = imageio_ffmpeg.get_ffmpeg_exe()
+    subprocess.run([ff, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=2", "-i",
+                    str(d / "chord.wav"), "-shortest", "-c:v", "libx264", "-c:a", "aac", str(d / "chord.mp4")],
+                   check=True)  # fmt: skip
+    subprocess.run([ff, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-c:v",
+                    "libx264", str(d / "silent.mp4")], check=True)  # fmt: skip
+    return d, y.mean(1)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
+def test_audio_files_read_like_librosa(tone_files, ext):
+    d, _ = tone_files
+    for sr in (None, 15360):
+        y, out_sr = load_audio(d / f"chord.{ext}", sr=sr)
+        ref, ref_sr = librosa.load(d / f"chord.{ext}", sr=sr)
+        assert out_sr == ref_sr and y.dtype == np.float32 and y.ndim == 1
+        np.testing.assert_allclose(y, ref, atol=1e-6)
+
+
+def test_video_audio_track_through_bundled_ffmpeg(tone_files):
+    d, mono = tone_files
+    y, sr = load_audio(d / "chord.mp4", sr=SR)
+    assert sr == SR and abs(len(y) - len(mono)) < 0.05 * SR  # AAC pads a few ms
+    spectrum = np.abs(np.fft.rfft(y[: 2 * SR - 2048]))
+    freqs = np.fft.rfftfreq(2 * SR - 2048, 1 / SR)
+    peak = lambda f: spectrum[np.abs(freqs - f) < 3].max()  # noqa: E731
+    assert min(peak(220), peak(330)) > 100 * np.median(spectrum)  # the two tones survive the AAC round trip
+    y15, sr15 = load_audio(d / "chord.mp4", sr=15360)
+    assert sr15 == 15360 and abs(len(y15) - 2 * 15360) < 0.05 * 15360
+
+
+def test_audio_errors_are_one_line(tone_files, tmp_path):
+    d, _ = tone_files
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....not audio at all")
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), SR)
+    cases = {d / "silent.mp4": "has no audio track", tmp_path / "bad.wav": "not a readable audio or video file",
+             tmp_path / "empty.wav": "has no audio samples", tmp_path / "none.mp3": "music file not found"}  # fmt: skip
+    for path, message in cases.items():
+        with pytest.raises(UserError, match=message) as err:
+            load_audio(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_real_ogg_music():
+    y, sr = load_audio(realdata("librosa_data/sorohanro_solo_trumpet_06.ogg"), sr=15360)
+    assert sr == 15360 and 5.0 < len(y) / sr < 5.6 and np.abs(y).max() > 0.05

@@ -1,0 +1,75 @@
+"""Reading music: wav, mp3, ogg, flac (through soundfile) and the audio track of videos (mp4, mov, ...) through the
+`ffmpeg` binary that `imageio-ffmpeg` ships; mono by default, resampled as asked (librosa's soxr_hq, as
+`librosa.load` does). Unreadable files, empty audio and videos without an audio track end in a one-line `UserError`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import librosa
+import numpy as np
+import soundfile as sf
+
+from utils.cli import UserError
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac", ".aif", ".aiff", ".oga", ".opus")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4a", ".mkv", ".webm", ".avi", ".aac")
+MUSIC_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
+RESAMPLE_TYPE = "soxr_hq"  # librosa.load's default
+
+
+def _ffmpeg_decode(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio track of a media file at its own rate, channels averaged to mono. -> (N,) float32, sr"""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn",
+           "-ac", "1", "-f", "f32le", "-acodec", "pcm_f32le", "-"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True)
+    log = res.stderr.decode(errors="replace")
+    if res.returncode != 0:
+        if "matches no streams" in log or "does not contain any stream" in log:
+            raise UserError(f"{path}: has no audio track")
+        last = log.strip().splitlines()[-1] if log.strip() else f"ffmpeg exit code {res.returncode}"
+        raise UserError(f"{path}: not a readable audio or video file ({last})")
+    rates = re.findall(r"Audio:.*?(\d+) Hz", log)
+    if not rates:
+        raise UserError(f"{path}: has no audio track")
+    return np.frombuffer(res.stdout, dtype=np.float32).copy(), int(rates[0])
+
+
+def _soundfile_decode(path: Path, mono: bool) -> tuple[np.ndarray | None, int]:
+    """Samples as `librosa.load` reads them (float32, channels first, averaged when mono), or (None, 0)."""
+    try:
+        y, sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C)
+    except (sf.LibsndfileError, RuntimeError, EOFError):
+        return None, 0
+    y = y.T  # (C, N)
+    return (librosa.to_mono(y) if mono else y), int(sr)
+
+
+def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read a music file.
+
+    Args:
+        path: wav / mp3 / ogg / flac / ... or a video with an audio track (mp4, mov, ...).
+        sr: target sample rate (None: the file's own).
+        mono: average the channels (videos are always read mono).
+    Returns:
+        samples (N,) float32 (or (C, N) when `mono` is False for an audio file), and the sample rate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: music file not found")
+    y, native = _soundfile_decode(path, mono) if path.suffix.lower() in AUDIO_SUFFIXES else (None, 0)
+    if y is None:  # videos, and anything libsndfile cannot read: ffmpeg
+        y, native = _ffmpeg_decode(path)
+    if sr is not None and sr != native and y.size:
+        y = librosa.resample(y, orig_sr=native, target_sr=sr, res_type=RESAMPLE_TYPE)
+    out_sr = sr or native
+    if y.size == 0:
+        raise UserError(f"{path}: has no audio samples")
+    if not np.isfinite(y).all():
+        raise UserError(f"{path}: audio contains NaN or Inf")
+    return y.astype(np.float32), int(out_sr)
