@@ -7,7 +7,8 @@ Two modes (DESIGN.md §3):
   gets its own features; the beat tracker starts from the AIST++ tempo in the file name, else from librosa's tempo
   estimate of the slice re-read at 22,050 Hz; the result is cut to 150 frames.
 - `full_song` (default) computes the features once over the whole song and windows them: much faster, but values
-  differ by design (librosa normalises dB and chroma over its whole input, and the beat tracker sees the whole song).
+  differ by design (librosa normalises dB and chroma over its whole input, the beat tracker sees the whole song, and
+  its start tempo comes from the song's own onset envelope rather than from a second read at 22,050 Hz).
 
     python -m data.audio_extraction.baseline IN --out OUT.npy [--per_slice] [--no_chop]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import librosa
@@ -55,11 +57,19 @@ def estimate_tempo(y_tempo_sr: np.ndarray) -> float:
     return float(librosa.feature.tempo(y=y_tempo_sr, sr=TEMPO_SR)[0])
 
 
-def baseline_features(y: np.ndarray, start_bpm: float) -> np.ndarray:
-    """The 35-d features of audio at 15,360 Hz, call by call as EDGE computes them. (N,) -> (L, 35) float32"""
-    envelope = librosa.onset.onset_strength(y=y, sr=SR)  # (L,)
-    mfcc = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=N_MFCC).T  # (L, 20)
-    chroma = librosa.feature.chroma_cens(y=y, sr=SR, hop_length=HOP_LENGTH, n_chroma=N_CHROMA).T  # (L, 12)
+def baseline_features(y: np.ndarray, start_bpm: float | None) -> np.ndarray:
+    """The 35-d features of audio at 15,360 Hz, call by call as EDGE computes them. (N,) -> (L, 35) float32
+
+    `start_bpm` seeds the beat tracker; None estimates it from this onset envelope (the full_song mode's choice:
+    EDGE re-reads the audio at 22,050 Hz for that, which costs more than the features on a whole song).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the CQT chroma (the slowest part) runs beside the rest
+        chroma_job = pool.submit(librosa.feature.chroma_cens, y=y, sr=SR, hop_length=HOP_LENGTH, n_chroma=N_CHROMA)
+        envelope = librosa.onset.onset_strength(y=y, sr=SR)  # (L,)
+        if start_bpm is None:
+            start_bpm = float(librosa.feature.tempo(onset_envelope=envelope, sr=SR, hop_length=HOP_LENGTH)[0])
+        mfcc = librosa.feature.mfcc(y=y, sr=SR, n_mfcc=N_MFCC).T  # (L, 20)
+        chroma = chroma_job.result().T  # (L, 12)
     peak_idxs = librosa.onset.onset_detect(onset_envelope=envelope.flatten(), sr=SR, hop_length=HOP_LENGTH)
     peaks = np.zeros_like(envelope, dtype=np.float32)
     peaks[peak_idxs] = 1.0
@@ -126,13 +136,13 @@ def per_slice_features(path: str | Path, stride: float = STRIDE_SECONDS, length:
 
 
 def song_features(path: str | Path) -> np.ndarray:
-    """`full_song` mode: the features of the whole song at once. -> (L, 35), L = 1 + samples // 512 at 15,360 Hz"""
+    """`full_song` mode: the features of the whole song at once. -> (L, 35), L = 1 + samples // 512 at 15,360 Hz
+
+    The beat tracker starts from the AIST++ tempo of the name, else from the tempo of the song's own onset envelope.
+    """
     path = Path(path)
     y, _ = load_audio(path, sr=SR)
-    start_bpm = aist_tempo(path.stem)
-    if start_bpm is None:
-        start_bpm = estimate_tempo(load_audio(path, sr=TEMPO_SR)[0])
-    return baseline_features(y, start_bpm)
+    return baseline_features(y, aist_tempo(path.stem))
 
 
 def windows(feats: np.ndarray, length: int = SLICE_FRAMES, stride: int = round(STRIDE_SECONDS * FPS)) -> np.ndarray:

@@ -1,0 +1,86 @@
+"""Music feature types by name: width, frame rate, extraction modes and the functions that compute them.
+
+Dataset building, training and generation look features up here (`music_feature("baseline")`), so a checkpoint
+that records a feature name and mode can recompute exactly the same features for new music. MMR embeddings
+register themselves here when their model lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data.audio_extraction import baseline
+from utils.cli import UserError
+
+MODES = ("full_song", "per_slice")  # DESIGN.md §3: once per song and windowed, or EDGE's per 5 s slice
+
+
+@dataclass(frozen=True)
+class MusicFeatureType:
+    """One kind of music feature.
+
+    Args:
+        name: registry name (recorded in datasets and checkpoints).
+        dim: feature width per frame.
+        fps: frames per second (30: aligned with motion frames).
+        modes: extraction modes it supports, the first being the default.
+        description: one line for docs and errors.
+        song: full_song extractor, path -> (L, dim) float32.
+        slices: per_slice extractor, path -> (n_slices, 150, dim) float32 (5 s windows, 0.5 s stride).
+    """
+
+    name: str
+    dim: int
+    fps: float
+    modes: tuple[str, ...]
+    description: str
+    song: Callable[[Path], np.ndarray] | None = None
+    slices: Callable[[Path], np.ndarray] | None = None
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0]
+
+    def extract(self, path: str | Path, mode: str | None = None) -> np.ndarray:
+        """Features of a music file: (L, dim) for full_song, (n_slices, 150, dim) for per_slice."""
+        mode = mode or self.default_mode
+        if mode not in self.modes:
+            raise UserError(f"music feature {self.name!r} has no mode {mode!r}; modes: {', '.join(self.modes)}")
+        fn = self.song if mode == "full_song" else self.slices
+        feats = fn(Path(path))
+        if feats.shape[-1] != self.dim:
+            raise ValueError(f"{self.name} extractor returned width {feats.shape[-1]}, expected {self.dim}")
+        return feats
+
+
+_REGISTRY: dict[str, MusicFeatureType] = {}
+
+
+def register_music_feature(feature: MusicFeatureType) -> MusicFeatureType:
+    """Add (or replace) a feature type."""
+    if not feature.modes or any(m not in MODES for m in feature.modes):
+        raise ValueError(f"modes must be a non-empty subset of {MODES}, got {feature.modes}")
+    _REGISTRY[feature.name] = feature
+    return feature
+
+
+def music_feature(name: str) -> MusicFeatureType:
+    """The feature type of a name, with a one-line error listing the known ones."""
+    if name not in _REGISTRY:
+        raise UserError(f"unknown music feature {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def music_feature_names() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+register_music_feature(MusicFeatureType(
+    name="baseline", dim=baseline.BASELINE_DIM, fps=baseline.FPS, modes=MODES,
+    description="librosa onset envelope, MFCC 20, chroma CENS 12, onset peaks, beats (EDGE recipe)",
+    song=baseline.song_features, slices=baseline.per_slice_features,
+))  # fmt: skip
