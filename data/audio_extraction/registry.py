@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.audio_extraction import baseline
+from data.audio_extraction import baseline, jukebox
 from utils.cli import UserError
 
 MODES = ("full_song", "per_slice")  # DESIGN.md §3: once per song and windowed, or EDGE's per 5 s slice
@@ -29,8 +29,8 @@ class MusicFeatureType:
         fps: frames per second (30: aligned with motion frames).
         modes: extraction modes it supports, the first being the default.
         description: one line for docs and errors.
-        song: full_song extractor, path -> (L, dim) float32.
-        slices: per_slice extractor, path -> (n_slices, 150, dim) float32 (5 s windows, 0.5 s stride).
+        song: full_song extractor, path (+ options) -> (L, dim) float32.
+        slices: per_slice extractor, path (+ options) -> (n_slices, 150, dim) float32 (5 s windows, 0.5 s stride).
     """
 
     name: str
@@ -38,20 +38,23 @@ class MusicFeatureType:
     fps: float
     modes: tuple[str, ...]
     description: str
-    song: Callable[[Path], np.ndarray] | None = None
-    slices: Callable[[Path], np.ndarray] | None = None
+    song: Callable[..., np.ndarray] | None = None
+    slices: Callable[..., np.ndarray] | None = None
 
     @property
     def default_mode(self) -> str:
         return self.modes[0]
 
-    def extract(self, path: str | Path, mode: str | None = None) -> np.ndarray:
-        """Features of a music file: (L, dim) for full_song, (n_slices, 150, dim) for per_slice."""
+    def extract(self, path: str | Path, mode: str | None = None, **options) -> np.ndarray:
+        """Features of a music file: (L, dim) for full_song, (n_slices, 150, dim) for per_slice.
+
+        `options` go to the extractor (e.g. `weights_dir` for jukebox).
+        """
         mode = mode or self.default_mode
         if mode not in self.modes:
             raise UserError(f"music feature {self.name!r} has no mode {mode!r}; modes: {', '.join(self.modes)}")
         fn = self.song if mode == "full_song" else self.slices
-        feats = fn(Path(path))
+        feats = fn(Path(path), **options)
         if feats.shape[-1] != self.dim:
             raise ValueError(f"{self.name} extractor returned width {feats.shape[-1]}, expected {self.dim}")
         return feats
@@ -83,4 +86,9 @@ register_music_feature(MusicFeatureType(
     name="baseline", dim=baseline.BASELINE_DIM, fps=baseline.FPS, modes=MODES,
     description="librosa onset envelope, MFCC 20, chroma CENS 12, onset peaks, beats (EDGE recipe)",
     song=baseline.song_features, slices=baseline.per_slice_features,
+))  # fmt: skip
+register_music_feature(MusicFeatureType(
+    name="jukebox", dim=jukebox.JUKEBOX_DIM, fps=jukebox.FPS, modes=("full_song",),
+    description="OpenAI Jukebox top-prior layer 66 (optional jukebox-infer package and local weights; untested here)",
+    song=jukebox.song_features,
 ))  # fmt: skip
