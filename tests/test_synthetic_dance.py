@@ -89,3 +89,13 @@ def test_build_dataset_writes_pairs_with_ground_truth(tmp_path):
     assert styles == set(STYLES)
     again = build_dataset(tmp_path / "again", songs=1, seconds=4.0, seed=9)[0]
     assert again["music"].read_bytes() == pairs[0]["music"].read_bytes()  # seeded
+
+
+def test_cli_writes_a_small_dataset(tmp_path, capsys):
+    from data.synthetic_dance import main
+
+    pairs = main(["--out", str(tmp_path), "--songs", "2", "--seconds", "3", "--seed", "4"])
+    assert len(pairs) == 2 and all(p["motion"].is_file() and p["music"].is_file() for p in pairs)
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0 and "--songs" in capsys.readouterr().out
