@@ -23,6 +23,7 @@ import soundfile as sf
 
 from data.formats.motion import FPS, SMPLXMotion
 from data.layout import FACE_DIM
+from utils.cli import UserError, setup_logging, user_errors_exit
 from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
 from utils.skeleton import BODY_JOINT_NAMES, SMPLX_N_JOINTS
 
@@ -141,9 +142,10 @@ class SongPlan:
         beats = self.beat_times()
         per = BEATS_PER_BAR * SECTION_BARS
         sections = []
-        for s in range(int(np.ceil(len(beats) / per))):
+        first = -1 if self.phase > 0 else 0  # the pre-roll before beat 0 belongs to section -1 (the last motif)
+        for s in range(first, int(np.ceil(len(beats) / per))):
             start = self.phase + s * per * self.beat_period
-            sections.append({"motif": self.motif(s), "start_s": round(start, 6), "start_beat": s * per,
+            sections.append({"motif": self.motif(s), "start_s": round(max(0.0, start), 6), "start_beat": s * per,
                              "end_s": round(min(self.seconds, start + per * self.beat_period), 6)})  # fmt: skip
         return {**asdict(self), "beat_times_s": [round(float(b), 6) for b in beats], "sections": sections,
                 "fps": FPS, "sr": SR, "beats_per_bar": BEATS_PER_BAR}  # fmt: skip
@@ -152,6 +154,10 @@ class SongPlan:
 def plan_song(seed: int, seconds: float, style: str | None = None, bpm: float | None = None,
               phase: float | None = None) -> SongPlan:  # fmt: skip
     """Draw a song: tempo U(80, 140) BPM, random phase, a style and a motif order (unless given)."""
+    if seed < 0 or seconds < 2 / FPS:
+        raise UserError(f"a song needs seed >= 0 and at least 2 frames ({2 / FPS:.3f} s), got {seed}, {seconds} s")
+    if style is not None and style not in STYLES:
+        raise UserError(f"unknown style {style!r}; styles: {', '.join(sorted(STYLES))}")
     rng = np.random.default_rng(seed)
     bpm = float(rng.uniform(*TEMPO_RANGE)) if bpm is None else float(bpm)
     phase = float(rng.uniform(0, 60.0 / bpm)) if phase is None else float(phase)
@@ -347,9 +353,9 @@ def build_dataset(out_dir: str | Path, songs: int = 8, seconds: float = 20.0, se
     return [write_pair(p, Path(out_dir)) for p in tqdm(plans, desc="synthetic pairs", unit="song")]
 
 
+@user_errors_exit
 def main(argv: list[str] | None = None) -> list[dict[str, Path]]:
     from data.paths import dataset_dir
-    from utils.cli import setup_logging
 
     p = argparse.ArgumentParser(prog="python -m data.synthetic_dance", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -359,6 +365,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Path]]:
     p.add_argument("--seed", type=int, default=0, help="random seed (song i uses seed + i)")
     args = p.parse_args(argv)
     setup_logging()
+    if args.songs < 1:
+        raise UserError(f"--songs must be at least 1, got {args.songs}")
     out = args.out or dataset_dir("synthetic")
     pairs = build_dataset(out, args.songs, args.seconds, args.seed)
     logger.info("wrote %d pairs to %s (music/, motion/, meta/)", len(pairs), out)

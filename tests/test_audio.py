@@ -69,3 +69,15 @@ def test_audio_errors_are_one_line(tone_files, tmp_path):
 def test_real_ogg_music():
     y, sr = load_audio(realdata("librosa_data/sorohanro_solo_trumpet_06.ogg"), sr=15360)
     assert sr == 15360 and 5.0 < len(y) / sr < 5.6 and np.abs(y).max() > 0.05
+
+
+def test_video_channels_are_averaged_like_audio_files(tmp_path):
+    t = np.arange(SR) / SR
+    left_only = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], 1).astype(np.float32)
+    sf.write(tmp_path / "st.wav", left_only, SR)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_path / "st.wav"),
+                    "-c:a", "pcm_s16le", str(tmp_path / "st.mkv")], check=True)  # fmt: skip
+    wav, _ = load_audio(tmp_path / "st.wav")
+    mkv, _ = load_audio(tmp_path / "st.mkv")
+    np.testing.assert_allclose(mkv, wav, atol=1e-4)  # the mean of the channels, not ffmpeg's own down-mix
+    assert load_audio(tmp_path / "st.mkv", mono=False)[0].shape == (2, SR)

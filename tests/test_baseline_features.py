@@ -56,8 +56,12 @@ def edge_reference(song: str, out_dir: str) -> np.ndarray:
         peak_onehot[peak_idxs] = 1.0
         try:
             field = os.path.basename(fpath).split("_")[4]
-            assert len(field) == 4 and field[:3] in ("mBR", "mPO", "mLO", "mMH", "mLH", "mWA", "mKR", "mJS", "mJB")
-            start_bpm = int(field[3]) * 10 + 80
+            assert len(field) == 4
+            if field[:3] in ("mBR", "mPO", "mLO", "mMH", "mLH", "mWA", "mKR", "mJS", "mJB"):
+                start_bpm = int(field[3]) * 10 + 80
+            else:
+                assert field[:3] == "mHO"
+                start_bpm = int(field[3]) * 5 + 110
         except (IndexError, AssertionError):
             start_bpm = librosa.feature.tempo(y=librosa.load(fpath)[0])[0]
         _, beat_idxs = librosa.beat.beat_track(onset_envelope=envelope, sr=sr_feat, hop_length=hop,
@@ -69,7 +73,8 @@ def edge_reference(song: str, out_dir: str) -> np.ndarray:
     return np.stack(feats)
 
 
-@pytest.mark.parametrize("name", ["song", "gBR_sBM_cAll_d04_mBR3_ch02"])  # tempo estimated / from the AIST++ name
+# tempo estimated / from the AIST++ name (two genre rules) / an AIST-like name that is not one
+@pytest.mark.parametrize("name", ["song", "gBR_sBM_cAll_d04_mBR3_ch02", "gHO_sBM_cAll_d20_mHO5_ch13", "a_b_c_d_mXX1"])
 def test_per_slice_equals_edge_recipe(tmp_path, name):
     y, _ = synth_song(6.2, bpm=110, phase=0.2, pad=True)
     song = tmp_path / f"{name}.wav"
@@ -139,6 +144,9 @@ def test_cli_modes_and_errors(tmp_path, capsys):
     assert np.load(B.main([str(tmp_path / "short.wav"), "--out", str(tmp_path / "f.npy")])[0]).shape == (91, 35)
     out = B.main([str(tmp_path / "short.wav"), "--out", str(tmp_path / "p.npy"), "--per_slice", "--no_chop"])[0]
     assert np.load(out).shape == (91, 35)
+    with pytest.raises(SystemExit) as exc:
+        B.main([str(tmp_path / "short.wav"), "--no_chop"])
+    assert "--no_chop goes with --per_slice" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         B.main([str(tmp_path / "short.wav"), "--per_slice"])
     err = capsys.readouterr().err

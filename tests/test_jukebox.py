@@ -115,3 +115,10 @@ def test_registry_entry():
     with pytest.raises(UserError, match="unknown music feature 'mmr'"):
         music_feature("mmr")
     assert music_feature("baseline").dim == 35
+
+
+def test_bad_overlap_is_refused_up_front():
+    with pytest.raises(ValueError, match="overlap"):
+        J.JukeboxFeatures(LocalModel(3.0), chunk_seconds=3.0, overlap_seconds=-0.2)
+    with pytest.raises(ValueError, match="overlap"):
+        J.JukeboxFeatures(LocalModel(3.0), chunk_seconds=3.0, overlap_seconds=3.0)

@@ -38,7 +38,8 @@ def test_motion_stops_on_every_beat_and_peaks_between(style):
     beats = plan.beat_times() * 30
     inner = beats[(beats > 1) & (beats < len(speed) - 2)]
     dist = np.abs(minima[None, :] - inner[:, None]).min(1)
-    assert (dist <= 2).mean() >= 0.9 and (dist <= 1).mean() >= 0.9  # the issue asks 2 frames for 90 %
+    assert (dist <= 2).mean() >= 0.9  # what the issue asks of generated pairs
+    assert (dist <= 1).mean() >= 0.99  # what the generator is built for: a minimum within 1 frame of each beat
     for a, b in zip(inner[:-1], inner[1:], strict=True):  # fastest in the middle half of every beat
         seg = speed[int(np.ceil(a)) : int(b) + 1]
         peak = int(np.ceil(a)) + seg.argmax()
@@ -70,6 +71,8 @@ def test_sections_repeat_their_motif():
     assert np.abs(body[0:per] - body[per : 2 * per]).max() > 0.1  # A != B
     sections = plan.ground_truth()["sections"]
     assert [s["motif"] for s in sections[:5]] == list("ABACA") and sections[1]["start_s"] == pytest.approx(4.0)
+    late = plan_song(2, 10.0, style="pop", bpm=100, phase=0.3).ground_truth()["sections"]
+    assert late[0]["start_beat"] == -8 and late[0]["start_s"] == 0 and late[1]["start_s"] == pytest.approx(0.3)
 
 
 def test_build_dataset_writes_pairs_with_ground_truth(tmp_path):
@@ -99,3 +102,7 @@ def test_cli_writes_a_small_dataset(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0 and "--songs" in capsys.readouterr().out
+    for bad in (["--seconds", "0"], ["--seed", "-1"], ["--songs", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["--out", str(tmp_path), *bad])
+        assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1

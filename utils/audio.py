@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import re
+import io
 import subprocess
 from pathlib import Path
 
@@ -22,31 +22,33 @@ MUSIC_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 RESAMPLE_TYPE = "soxr_hq"  # librosa.load's default
 
 
-def _ffmpeg_decode(path: Path) -> tuple[np.ndarray, int]:
-    """The first audio track of a media file at its own rate, channels averaged to mono. -> (N,) float32, sr"""
+def _ffmpeg_decode(path: Path, mono: bool) -> tuple[np.ndarray, int]:
+    """The first audio track of a media file at its own rate, decoded by ffmpeg to a float wav in memory and read
+    like any audio file (channels averaged when `mono`, as librosa does). -> (N,) or (C, N) float32, sr"""
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-ac", "1", "-f", "f32le", "-acodec", "pcm_f32le", "-"]  # fmt: skip
+           "-f", "wav", "-acodec", "pcm_f32le", "-"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True)
     log = res.stderr.decode(errors="replace")
-    if res.returncode != 0:
+    if res.returncode != 0 or not res.stdout:
         if "matches no streams" in log or "does not contain any stream" in log:
             raise UserError(f"{path}: has no audio track")
         last = log.strip().splitlines()[-1] if log.strip() else f"ffmpeg exit code {res.returncode}"
         raise UserError(f"{path}: not a readable audio or video file ({last})")
-    rates = re.findall(r"Audio:.*?(\d+) Hz", log)
-    if not rates:
-        raise UserError(f"{path}: has no audio track")
-    return np.frombuffer(res.stdout, dtype=np.float32).copy(), int(rates[0])
+    y, sr = _soundfile_decode(io.BytesIO(res.stdout), mono)
+    if y is None:
+        raise UserError(f"{path}: ffmpeg decoded the audio track into something unreadable")
+    return y, sr
 
 
-def _soundfile_decode(path: Path, mono: bool) -> tuple[np.ndarray | None, int]:
-    """Samples as `librosa.load` reads them (float32, channels first, averaged when mono), or (None, 0)."""
+def _soundfile_decode(source: Path | io.BytesIO, mono: bool) -> tuple[np.ndarray | None, int]:
+    """Samples as `librosa.load` reads them (float32; mono: channels averaged, else (C, N) with C > 1 or (N,)),
+    or (None, 0) when libsndfile cannot read them."""
     try:
-        y, sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C)
+        y, sr = sf.read(source, dtype="float32", always_2d=True)  # (N, C)
     except (sf.LibsndfileError, RuntimeError, EOFError):
         return None, 0
     y = y.T  # (C, N)
-    return (librosa.to_mono(y) if mono else y), int(sr)
+    return (librosa.to_mono(y) if mono or len(y) == 1 else y), int(sr)
 
 
 def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
@@ -55,16 +57,16 @@ def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tu
     Args:
         path: wav / mp3 / ogg / flac / ... or a video with an audio track (mp4, mov, ...).
         sr: target sample rate (None: the file's own).
-        mono: average the channels (videos are always read mono).
+        mono: average the channels.
     Returns:
-        samples (N,) float32 (or (C, N) when `mono` is False for an audio file), and the sample rate.
+        samples (N,) float32 (or (C, N) when `mono` is False and the file has C > 1 channels), and the sample rate.
     """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: music file not found")
     y, native = _soundfile_decode(path, mono) if path.suffix.lower() in AUDIO_SUFFIXES else (None, 0)
     if y is None:  # videos, and anything libsndfile cannot read: ffmpeg
-        y, native = _ffmpeg_decode(path)
+        y, native = _ffmpeg_decode(path, mono)
     if sr is not None and sr != native and y.size:
         y = librosa.resample(y, orig_sr=native, target_sr=sr, res_type=RESAMPLE_TYPE)
     out_sr = sr or native

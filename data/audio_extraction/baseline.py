@@ -81,12 +81,13 @@ def baseline_features(y: np.ndarray, start_bpm: float | None) -> np.ndarray:
     return feats.astype(np.float32)
 
 
-def chop(feats: np.ndarray, source: str | Path) -> np.ndarray:
-    """EDGE's cut to exactly 5 s (150 frames); shorter audio is a one-line error."""
-    if len(feats) < SLICE_FRAMES:
-        raise UserError(f"{source}: {len(feats) / FPS:.2f} s of audio, a slice needs {SLICE_SECONDS:g} s "
+def chop(feats: np.ndarray, source: str | Path, seconds: float, length: float = SLICE_SECONDS) -> np.ndarray:
+    """EDGE's cut to exactly `length` s (150 frames for 5 s); shorter audio (`seconds`) is a one-line error."""
+    n = round(length * FPS)
+    if len(feats) < n:
+        raise UserError(f"{source}: {seconds:.2f} s of audio, a slice needs {length:g} s "
                         "(use --no_chop to keep every frame)")  # fmt: skip
-    return feats[:SLICE_FRAMES]
+    return feats[:n]
 
 
 def file_features(path: str | Path, no_chop: bool = False) -> np.ndarray:
@@ -97,7 +98,10 @@ def file_features(path: str | Path, no_chop: bool = False) -> np.ndarray:
     if start_bpm is None:
         start_bpm = estimate_tempo(load_audio(path, sr=TEMPO_SR)[0])
     feats = baseline_features(y, start_bpm)
-    return feats if no_chop else chop(feats, path)
+    if not no_chop and len(y) > SLICE_SECONDS * SR + HOP_LENGTH:
+        logger.warning("%s: %.1f s long; EDGE's extract keeps its first %g s (--no_chop keeps every frame, "
+                       "per_slice_features() slices a whole song)", path, len(y) / SR, SLICE_SECONDS)  # fmt: skip
+    return feats if no_chop else chop(feats, path, len(y) / SR)
 
 
 def edge_slices(y: np.ndarray, sr: int, stride: float = STRIDE_SECONDS,
@@ -129,7 +133,7 @@ def per_slice_features(path: str | Path, stride: float = STRIDE_SECONDS, length:
         if bpm is None:
             wav.seek(0)
             bpm = estimate_tempo(librosa.load(wav)[0])
-        out.append(chop(baseline_features(y_slice, bpm), path))
+        out.append(chop(baseline_features(y_slice, bpm), path, len(y_slice) / SR, length))
     if not out:
         raise UserError(f"{path}: {len(y) / sr:.2f} s of audio, shorter than one {length:g} s slice")
     return np.stack(out)
@@ -146,7 +150,11 @@ def song_features(path: str | Path) -> np.ndarray:
 
 
 def windows(feats: np.ndarray, length: int = SLICE_FRAMES, stride: int = round(STRIDE_SECONDS * FPS)) -> np.ndarray:
-    """Windows of a full-song feature sequence, as views (no copy). (L, D) -> (n, length, D)"""
+    """Windows of a full-song feature sequence, as views (no copy). (L, D) -> (n, length, D)
+
+    Counted in frames: for about 7 % of song lengths this gives one window more than EDGE's slicer, whose count is
+    taken in samples (the last window then ends on the final, partial frame).
+    """
     if len(feats) < length:
         return feats[:0, None].repeat(length, axis=1)
     view = np.lib.stride_tricks.sliding_window_view(feats, length, axis=0)  # (L - length + 1, D, length)
@@ -165,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def extract_file(path: Path, out: Path, per_slice: bool, no_chop: bool) -> Path:
+    """One music file -> `out` (.npy of (L, 35))."""
     feats = file_features(path, no_chop) if per_slice else song_features(path)  # (L, 35)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, feats)
@@ -173,14 +182,18 @@ def extract_file(path: Path, out: Path, per_slice: bool, no_chop: bool) -> Path:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    from utils.batch import list_files, run_batch
+    from utils.batch import list_files, run_batch, unique_outputs
 
     args = build_parser().parse_args(argv)
     setup_logging()
+    if args.no_chop and not args.per_slice:
+        raise UserError("--no_chop goes with --per_slice (full_song always keeps every frame)")
     if args.input.is_dir():
         out_dir = args.out or args.input
-        step = lambda f: extract_file(f, out_dir / f"{f.stem}.npy", args.per_slice, args.no_chop)  # noqa: E731
-        return run_batch(list_files(args.input, MUSIC_SUFFIXES), step, "baseline features", out_dir).results
+        files = list_files(args.input, MUSIC_SUFFIXES)
+        step = unique_outputs(lambda f: extract_file(f, out_dir / f"{f.stem}.npy", args.per_slice, args.no_chop),
+                              files, args.input)  # fmt: skip
+        return run_batch(files, step, "baseline features", out_dir).results
     out = extract_file(args.input, args.out or args.input.with_suffix(".npy"), args.per_slice, args.no_chop)
     logger.info("wrote %s %s", out, np.load(out).shape)
     return [out]

@@ -105,13 +105,16 @@ class JukeboxFeatures:
         self.backend, self.layer, self.fps = backend, layer, fps
         self.chunk_tokens = int(chunk_seconds * TOKEN_RATE)
         self.overlap_tokens = int((chunk_seconds / 4 if overlap_seconds is None else overlap_seconds) * TOKEN_RATE)
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError(f"overlap must be >= 0 and under a chunk ({chunk_seconds} s), got {overlap_seconds}")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
 
     def _cache_path(self, audio: np.ndarray) -> Path | None:
         if self.cache_dir is None:
             return None
         key = hashlib.sha1(audio.tobytes())
-        key.update(f"{self.layer}|{self.fps}|{self.chunk_tokens}|{self.overlap_tokens}".encode())
+        model = getattr(self.backend, "cache_key", type(self.backend).__name__)  # which weights made them
+        key.update(f"{model}|{self.layer}|{self.fps}|{self.chunk_tokens}|{self.overlap_tokens}".encode())
         return self.cache_dir / f"jukebox_{key.hexdigest()[:20]}.npy"
 
     def from_audio(self, audio: np.ndarray) -> np.ndarray:
@@ -127,9 +130,11 @@ class JukeboxFeatures:
                 raise ValueError(f"backend returned {len(acts)} tokens for a chunk of {end - start}")
             pieces.append(acts[keep_from - start : keep_to - start])
         feats = pool_to_fps(np.concatenate(pieces), int(len(audio) / JUKEBOX_SR * self.fps), fps=self.fps)
-        if cached is not None:
+        if cached is not None:  # written whole, then renamed: a crash never leaves a truncated cache entry
             cached.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cached, feats)
+            tmp = cached.with_suffix(".tmp.npy")
+            np.save(tmp, feats)
+            tmp.replace(cached)
         return feats
 
     def __call__(self, path: str | Path) -> np.ndarray:
@@ -163,6 +168,8 @@ class JukeboxInferBackend:
         import torch
 
         self.torch, self.device = torch, device
+        self.cache_key = "|".join(f"{(weights_dir / f).resolve()}:{(weights_dir / f).stat().st_size}:"
+                                  f"{(weights_dir / f).stat().st_mtime_ns}" for f in WEIGHT_FILES)  # fmt: skip
         sample_length = CONTEXT_TOKENS * TOKEN_HOP
         vqvae_file, prior_file = (str(weights_dir / f) for f in WEIGHT_FILES)
         hps = setup_hparams("vqvae", {"sample_length": sample_length, "restore_vqvae": vqvae_file})
@@ -171,7 +178,11 @@ class JukeboxInferBackend:
         self.prior = make_prior(hps, self.vqvae, device, auto_download=False)
 
     def activations(self, audio: np.ndarray, layer: int) -> np.ndarray:
+        """The prior sees exactly its context (8,192 tokens, as its position embedding requires): the chunk is
+        zero-padded to it and the output cut back to the chunk's own tokens."""
         torch = self.torch
+        n_tokens = int(np.ceil(len(audio) / TOKEN_HOP))
+        audio = np.pad(audio, (0, CONTEXT_TOKENS * TOKEN_HOP - len(audio)))
         captured = {}
         block = self.prior.prior.transformer._attn_mods[layer - 1]
         hook = block.register_forward_hook(lambda _m, _i, out: captured.setdefault("x", out))
@@ -180,11 +191,12 @@ class JukeboxInferBackend:
                 x = torch.as_tensor(audio, device=self.device)[None, :, None]  # (1, N, 1)
                 z = self.vqvae.encode(x, start_level=self.vqvae.levels - 1, end_level=self.vqvae.levels)[0]
                 meta = {"artist": "unknown", "genre": "unknown", "total_length": len(audio), "offset": 0, "lyrics": ""}
+                # (total_length: the padded chunk, so the time conditioning spans the whole context)
                 labels = self.prior.labeller.get_batch_labels([meta], self.device)
                 self.prior.z_forward(z, z_conds=[], y=self.prior.get_y(labels, 0))
         finally:
             hook.remove()
-        return captured["x"][0, : int(np.ceil(len(audio) / TOKEN_HOP))].float().cpu().numpy()
+        return captured["x"][0, :n_tokens].float().cpu().numpy()
 
 
 @functools.lru_cache(maxsize=2)
@@ -197,6 +209,6 @@ def song_features(path: str | Path, weights_dir: str | Path | None = None, devic
                   cache_dir: str | Path | None = None) -> np.ndarray:  # fmt: skip
     """`full_song` Jukebox features of a music file (the registry's extractor). -> (L, 4800) at 30 fps"""
     if weights_dir is None:
-        raise UserError("Jukebox features need the model's weights: give the folder holding "
-                        f"{' and '.join(WEIGHT_FILES)} (--jukebox_weights)")  # fmt: skip
+        raise UserError("Jukebox features need the model's weights: give weights_dir, the folder holding "
+                        f"{' and '.join(WEIGHT_FILES)}")  # fmt: skip
     return _extractor(str(weights_dir), device, None if cache_dir is None else str(cache_dir))(path)
