@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/motion_representation.py
 	$(BIN)/python bench/plot_3d_global.py
 	$(BIN)/python bench/music_features.py
+	$(BIN)/python bench/loading.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

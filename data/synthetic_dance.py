@@ -301,7 +301,8 @@ def dance_for(plan: SongPlan, n_frames: int | None = None, fps: float = FPS) -> 
     keys_pose = np.stack([motifs[plan.motif(int(s))][0][w] for s, w in zip(section, within, strict=True)])
     keys_off = np.stack([motifs[plan.motif(int(s))][1][w] for s, w in zip(section, within, strict=True)])
     keys_face = np.stack([motifs[plan.motif(int(s))][2][w] for s, w in zip(section, within, strict=True)])
-    yaw = style.turn * section.astype(np.float64)  # a turn at each new section
+    base_yaw = np.random.default_rng([plan.seed, 7]).uniform(-0.4, 0.4)  # facing: never exactly +-Z (see below)
+    yaw = base_yaw + style.turn * section.astype(np.float64)  # a turn at each new section
     i0, i1 = k0 - k_all[0], k0 - k_all[0] + 1
     w = _ease(u - k0)[:, None]  # (T, 1)
 
@@ -311,6 +312,8 @@ def dance_for(plan: SongPlan, n_frames: int | None = None, fps: float = FPS) -> 
 
     poses = blend(keys_pose).reshape(n_frames, SMPLX_N_JOINTS, 3)
     heading = blend(yaw[:, None])[:, 0]
+    # HumanML3D's facing quaternion is undefined for a dancer facing exactly backwards (-Z) in the first frame, so
+    # the per-song base yaw keeps headings off the multiples of pi.
     turn = axis_angle_to_matrix(np.stack([np.zeros_like(heading), heading, np.zeros_like(heading)], -1))
     poses[:, 0] = matrix_to_axis_angle(turn @ axis_angle_to_matrix(poses[:, 0]))  # turn about the vertical
     offsets = blend(keys_off)

@@ -1,0 +1,212 @@
+"""Torch datasets over a processed dataset (see `data.dataset_build`): tokenizer windows and music-motion clips.
+
+Both load their split's sequences into one contiguous array once and gather whole batches with one fancy index
+(`__getitems__`, which `torch.utils.data.DataLoader` calls with a batch's indices), so batches arrive as tensors
+without per-item Python work. Normalisation ((x - Mean) / Std) runs on the loader's output, or on the device with
+`normalize=False` and `ProcessedData.normalizer()`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from utils.cli import UserError
+
+
+def _collate(batch: dict | list) -> dict | list:
+    """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
+    if isinstance(batch, dict | torch.Tensor):
+        return batch
+    return torch.utils.data.default_collate(batch)
+
+
+@dataclass
+class ProcessedData:
+    """A processed dataset's index, statistics and files.
+
+    Args:
+        root: the `processed/` folder (or the dataset folder holding it).
+    """
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        if (self.root / "processed" / "summary.json").is_file():
+            self.root = self.root / "processed"
+        if not (self.root / "summary.json").is_file():
+            raise UserError(f"{self.root}: no processed dataset here; run python create_dataset.py --dataset_name ...")
+
+    @cached_property
+    def summary(self) -> dict:
+        return json.loads((self.root / "summary.json").read_text())
+
+    @cached_property
+    def clips(self) -> list[dict]:
+        return json.loads((self.root / "clips.json").read_text())
+
+    @cached_property
+    def windows(self) -> np.ndarray:
+        """(N, 3) int64 [clip index, start frame, frames]."""
+        return np.load(self.root / "windows.npy")
+
+    @cached_property
+    def mean(self) -> np.ndarray:
+        return np.load(self.root / "Mean.npy")
+
+    @cached_property
+    def std(self) -> np.ndarray:
+        return np.load(self.root / "Std.npy")
+
+    def normalizer(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) tensors for normalising on the device: `(x - mean) / std`."""
+        return torch.as_tensor(self.mean, device=device), torch.as_tensor(self.std, device=device)
+
+    def clip_ids(self, split: str) -> list[int]:
+        ids = [i for i, c in enumerate(self.clips) if c["split"] == split]
+        if not ids:
+            raise UserError(f"{self.root}: split {split!r} has no clips (splits: {self.summary['clips_per_split']})")
+        return ids
+
+    def motion(self, clip: int) -> np.ndarray:
+        return np.load(self.root / "motion" / f"{self.clips[clip]['name']}.npy")
+
+    def music_dir(self, music_type: str) -> tuple[Path, str]:
+        """The folder of a music feature type and its mode, or a one-line error naming the command to run."""
+        info = self.summary["music"].get(music_type)
+        if info is None:
+            flag = f"--extract-{music_type}"
+            raise UserError(f"{self.root}: music features {music_type!r} were not extracted; run python "
+                            f"create_dataset.py --dataset_name {self.summary['dataset']} {flag}")  # fmt: skip
+        return self.root / info["dir"], info["mode"]
+
+
+class TokenizerWindows(Dataset):
+    """Random crops of `window_size` frames from the split's full sequences, for the tokenizer.
+
+    Args:
+        data: the processed dataset.
+        split: "train", "val" or "test".
+        window_size: frames per crop.
+        normalize: apply (x - Mean) / Std here (False: do it on the device).
+        deterministic: crop i always starts at the i-th valid start (evaluation); else a random start each time.
+        seed: seeds the random crops (per process).
+    Items: (window_size, D) float32 tensors; a batch is (B, window_size, D).
+    """
+
+    def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
+                 deterministic: bool = False, seed: int = 0) -> None:  # fmt: skip
+        seqs = [data.motion(i) for i in data.clip_ids(split)]
+        seqs = [s for s in seqs if len(s) >= window_size]
+        if not seqs:
+            raise UserError(f"{data.root}: no {split} sequence has {window_size} frames")
+        self.frames = np.concatenate(seqs).astype(np.float32)  # (sum T, D)
+        if normalize:
+            self.frames = (self.frames - data.mean) / data.std
+        offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
+        valid = [o + np.arange(len(s) - window_size + 1) for o, s in zip(offsets, seqs, strict=True)]
+        self.starts = np.concatenate(valid)  # every start whose window stays inside one sequence
+        self.window_size, self.deterministic = window_size, deterministic
+        self.rng = np.random.default_rng(seed)
+        self._steps = np.arange(window_size)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        idx = np.asarray(indices)
+        starts = self.starts[idx] if self.deterministic else self.starts[self.rng.integers(0, len(self.starts),
+                                                                                            len(idx))]  # fmt: skip
+        return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.__getitems__([index])[0]
+
+
+class MusicMotionClips(Dataset):
+    """The split's windows as (motion, music) clips for the token transformers and MMR.
+
+    Args:
+        data: the processed dataset.
+        split: "train", "val" or "test".
+        music_type: a music feature type that was extracted (`baseline`, `jukebox`, ...).
+        unit_length: the motion is cropped to a multiple of this (the tokenizer's down-sampling, 4: 150 -> 148).
+        normalize: normalise the motion with the dataset's Mean / Std.
+        deterministic: crops start at the window start (evaluation); else at a random offset inside the window.
+        seed: seeds the random crops.
+    Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dm,) the clip's mean music feature,
+    length (n), sequence (int clip index), window (int), name (str).
+    """
+
+    def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
+                 normalize: bool = True, deterministic: bool = False, seed: int = 0) -> None:  # fmt: skip
+        music_dir, self.mode = data.music_dir(music_type)
+        ids = data.clip_ids(split)
+        windows = data.windows[np.isin(data.windows[:, 0], ids)]
+        if not len(windows):
+            raise UserError(f"{data.root}: split {split!r} has no windows")
+        motion = {i: data.motion(i) for i in ids}
+        offsets, pos = {}, 0
+        for i in ids:
+            offsets[i], pos = pos, pos + len(motion[i])
+        self.motion = np.concatenate([motion[i] for i in ids]).astype(np.float32)  # (sum T, D)
+        if normalize:
+            self.motion = (self.motion - data.mean) / data.std
+        names = [data.clips[i]["name"] for i in ids]
+        music = [np.load(music_dir / f"{n}.npy").astype(np.float32) for n in names]
+        self.window_frames = int(windows[0, 2])
+        self.length = self.window_frames // unit_length * unit_length
+        self.clip = windows[:, 0]
+        self.motion_start = np.array([offsets[c] for c in self.clip]) + windows[:, 1]
+        first_window = {c: np.flatnonzero(self.clip == c)[0] for c in ids}
+        self.window_in_clip = np.arange(len(windows)) - np.array([first_window[c] for c in self.clip])
+        if self.mode == "per_slice":  # (n, 150, Dm) per clip: window k is slice k
+            self.music = np.concatenate(music)  # (sum n, 150, Dm)
+            slice_offsets = dict(zip(ids, np.cumsum([0] + [len(m) for m in music[:-1]]), strict=True))
+            self.music_start = np.array([slice_offsets[c] for c in self.clip]) + self.window_in_clip
+        else:  # (L, Dm) per clip: frame-aligned with the motion
+            music_offsets = dict(zip(ids, np.cumsum([0] + [len(m) for m in music[:-1]]), strict=True))
+            self.music = np.concatenate(music)  # (sum L, Dm)
+            self.music_start = np.array([music_offsets[c] for c in self.clip]) + windows[:, 1]
+        self.names = [data.clips[c]["name"] for c in self.clip]
+        self.deterministic = deterministic
+        self.rng = np.random.default_rng(seed)
+        self._steps = np.arange(self.length)
+
+    def __len__(self) -> int:
+        return len(self.clip)
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        idx = np.asarray(indices)
+        slack = self.window_frames - self.length
+        shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
+            self.rng.integers(0, slack + 1, len(idx))  # fmt: skip
+        frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
+        motion = self.motion[frames]
+        if self.mode == "per_slice":
+            music = self.music[self.music_start[idx][:, None], shift[:, None] + self._steps]  # (B, n, Dm)
+        else:
+            music = self.music[(self.music_start[idx] + shift)[:, None] + self._steps]
+        return {"motion": torch.from_numpy(motion), "music": torch.from_numpy(music),
+                "music_clip": torch.from_numpy(music.mean(1)), "length": torch.full((len(idx),), self.length),
+                "sequence": torch.from_numpy(self.clip[idx]), "window": torch.from_numpy(self.window_in_clip[idx]),
+                "name": [self.names[i] for i in idx]}  # fmt: skip
+
+    def __getitem__(self, index: int) -> dict:
+        batch = self.__getitems__([index])
+        return {k: v[0] for k, v in batch.items()}
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, workers: int = 0,
+                drop_last: bool = False, seed: int = 0) -> DataLoader:  # fmt: skip
+    """A DataLoader that fetches whole batches through the dataset's `__getitems__`."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
+                      collate_fn=_collate, generator=generator, persistent_workers=workers > 0)  # fmt: skip
