@@ -20,6 +20,21 @@ from torch.utils.data import DataLoader, Dataset
 from utils.cli import UserError
 
 
+class _PerWorkerRandom:
+    """A numpy generator per process: DataLoader workers get torch's per-worker seed, so their crops differ."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed, self._key, self._rng = seed, None, None
+
+    def get(self) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        key = (info.id, info.seed) if info is not None else None
+        if self._rng is None or key != self._key:
+            self._key = key
+            self._rng = np.random.default_rng(self.seed if info is None else [self.seed, info.seed % 2**63])
+        return self._rng
+
+
 def _collate(batch: dict | list) -> dict | list:
     """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
     if isinstance(batch, dict | torch.Tensor):
@@ -114,7 +129,7 @@ class TokenizerWindows(Dataset):
         valid = [o + np.arange(len(s) - window_size + 1) for o, s in zip(offsets, seqs, strict=True)]
         self.starts = np.concatenate(valid)  # every start whose window stays inside one sequence
         self.window_size, self.deterministic = window_size, deterministic
-        self.rng = np.random.default_rng(seed)
+        self.random = _PerWorkerRandom(seed)
         self._steps = np.arange(window_size)
 
     def __len__(self) -> int:
@@ -122,8 +137,8 @@ class TokenizerWindows(Dataset):
 
     def __getitems__(self, indices: list[int]) -> torch.Tensor:
         idx = np.asarray(indices)
-        starts = self.starts[idx] if self.deterministic else self.starts[self.rng.integers(0, len(self.starts),
-                                                                                            len(idx))]  # fmt: skip
+        pick = idx if self.deterministic else self.random.get().integers(0, len(self.starts), len(idx))
+        starts = self.starts[pick]
         return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
 
     def __getitem__(self, index: int) -> torch.Tensor:
@@ -177,7 +192,7 @@ class MusicMotionClips(Dataset):
             self.music_start = np.array([music_offsets[c] for c in self.clip]) + windows[:, 1]
         self.names = [data.clips[c]["name"] for c in self.clip]
         self.deterministic = deterministic
-        self.rng = np.random.default_rng(seed)
+        self.random = _PerWorkerRandom(seed)
         self._steps = np.arange(self.length)
 
     def __len__(self) -> int:
@@ -187,7 +202,7 @@ class MusicMotionClips(Dataset):
         idx = np.asarray(indices)
         slack = self.window_frames - self.length
         shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
-            self.rng.integers(0, slack + 1, len(idx))  # fmt: skip
+            self.random.get().integers(0, slack + 1, len(idx))  # fmt: skip
         frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
         motion = self.motion[frames]
         if self.mode == "per_slice":

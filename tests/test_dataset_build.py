@@ -92,6 +92,16 @@ def test_loaders_return_the_documented_shapes(synthetic):
         MusicMotionClips(data, "train", "jukebox")
 
 
+def test_loaders_run_with_worker_processes(synthetic):
+    data = ProcessedData(synthetic["root"])
+    loader = make_loader(TokenizerWindows(data, "train", window_size=64), batch_size=8, workers=2)
+    first, second = [b for _, b in zip(range(2), loader, strict=False)]
+    assert first.shape == second.shape == (8, 64, 723) and not torch.equal(first, second)
+    clips = make_loader(MusicMotionClips(data, "train", "baseline"), batch_size=4, workers=2)
+    batch = next(iter(clips))
+    assert batch["motion"].shape == (4, 148, 723) and len(batch["name"]) == 4
+
+
 def test_normalised_windows_use_block_stats(synthetic):
     data = ProcessedData(synthetic["root"])
     raw = TokenizerWindows(data, "train", 64, normalize=False, deterministic=True)
