@@ -13,10 +13,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from data.dataset_build import BuildOptions, build_dataset
+from data.dataset_build import BuildOptions, build_dataset, prepare_raw
 from data.paths import canonical_dataset, dataset_dir
 from data.registry import DATASETS, dataset_spec
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import setup_logging, user_errors_exit
 
 logger = logging.getLogger("create_dataset")
 
@@ -44,17 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.fps != 30:
-        raise UserError(f"--fps {args.fps}: the project processes everything at 30 fps")
-    root = dataset_dir(args.dataset_name, args.data_root)
-    if args.dataset_name == "synthetic" and not (root / "motion").is_dir():
-        from data.synthetic_dance import build_dataset as make_synthetic
-
-        make_synthetic(root, songs=args.synthetic_songs, seed=args.seed)
     types = tuple(t for t, on in (("baseline", args.extract_baseline), ("jukebox", args.extract_jukebox)) if on)
-    opts = BuildOptions(root=root, spec=dataset_spec(args.dataset_name), stride=args.stride, length=args.length,
-                        fps=args.fps, music_types=types, feature_mode=args.feature_mode, workers=args.workers,
-                        seed=args.seed, music_options={"jukebox": {"weights_dir": args.jukebox_weights}})  # fmt: skip
+    opts = BuildOptions(root=dataset_dir(args.dataset_name, args.data_root), spec=dataset_spec(args.dataset_name),
+                        stride=args.stride, length=args.length, fps=args.fps, music_types=types,
+                        feature_mode=args.feature_mode, workers=args.workers, seed=args.seed,
+                        music_options={"jukebox": {"weights_dir": args.jukebox_weights}})  # fmt: skip
+    prepare_raw(opts, args.synthetic_songs)
     summary = build_dataset(opts)
     logger.info("%s: %d clips, %d sequences, %.2f h, windows %s, motion %d-d, music %s -> %s", summary["dataset"],
                 summary["clips"], summary["sequences"], summary["hours"], summary["windows_per_split"],

@@ -19,6 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from utils.cli import UserError
 
+EXTRACT_FLAGS = ("baseline", "jukebox")  # music types create_dataset.py extracts (--extract-<type>)
+
 
 class _PerWorkerRandom:
     """A numpy generator per process: DataLoader workers get torch's per-worker seed, so their crops differ."""
@@ -97,9 +99,10 @@ class ProcessedData:
         """The folder of a music feature type and its mode, or a one-line error naming the command to run."""
         info = self.summary["music"].get(music_type)
         if info is None:
-            flag = f"--extract-{music_type}"
-            raise UserError(f"{self.root}: music features {music_type!r} were not extracted; run python "
-                            f"create_dataset.py --dataset_name {self.summary['dataset']} {flag}")  # fmt: skip
+            how = (f"python create_dataset.py --dataset_name {self.summary['dataset']} --data_root {self.root.parent} "
+                   f"--extract-{music_type} [--feature_mode full_song|per_slice]") if music_type in EXTRACT_FLAGS \
+                else "the command that makes them (see the README)"  # fmt: skip
+            raise UserError(f"{self.root}: music features {music_type!r} were not extracted; run {how}")
         return self.root / info["dir"], info["mode"]
 
 
@@ -112,8 +115,9 @@ class TokenizerWindows(Dataset):
         window_size: frames per crop.
         normalize: apply (x - Mean) / Std here (False: do it on the device).
         deterministic: crop i always starts at the i-th valid start (evaluation); else a random start each time.
-        seed: seeds the random crops (per process).
-    Items: (window_size, D) float32 tensors; a batch is (B, window_size, D).
+        seed: seeds the random crops (per process; give base seed + rank under DDP, so ranks differ).
+    Items: (window_size, D) float32 tensors; a batch is (B, window_size, D). Random crops start at the sampled
+    index's valid start shifted by a random amount, so different indices give different crops.
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
@@ -137,8 +141,9 @@ class TokenizerWindows(Dataset):
 
     def __getitems__(self, indices: list[int]) -> torch.Tensor:
         idx = np.asarray(indices)
-        pick = idx if self.deterministic else self.random.get().integers(0, len(self.starts), len(idx))
-        starts = self.starts[pick]
+        if not self.deterministic:
+            idx = (idx + self.random.get().integers(0, len(self.starts), len(idx))) % len(self.starts)
+        starts = self.starts[idx]
         return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
 
     def __getitem__(self, index: int) -> torch.Tensor:
@@ -157,7 +162,8 @@ class MusicMotionClips(Dataset):
         deterministic: crops start at the window start (evaluation); else at a random offset inside the window.
         seed: seeds the random crops.
     Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dm,) the clip's mean music feature,
-    length (n), sequence (int clip index), window (int), name (str).
+    length (n), sequence (int id of the source sequence: windows of one performance share it), clip (int clip
+    index), window (int, within the clip), name (str).
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
@@ -174,13 +180,13 @@ class MusicMotionClips(Dataset):
         self.motion = np.concatenate([motion[i] for i in ids]).astype(np.float32)  # (sum T, D)
         if normalize:
             self.motion = (self.motion - data.mean) / data.std
-        names = [data.clips[i]["name"] for i in ids]
-        music = [np.load(music_dir / f"{n}.npy").astype(np.float32) for n in names]
+        songs = [data.clips[i].get("music", data.clips[i]["name"]) for i in ids]  # one file per song
+        music = [np.load(music_dir / f"{n}.npy").astype(np.float32) for n in songs]
         self.window_frames = int(windows[0, 2])
         self.length = self.window_frames // unit_length * unit_length
         self.clip = windows[:, 0]
         self.motion_start = np.array([offsets[c] for c in self.clip]) + windows[:, 1]
-        first_window = {c: np.flatnonzero(self.clip == c)[0] for c in ids}
+        first_window = {c: np.flatnonzero(self.clip == c)[0] for c in np.unique(self.clip)}
         self.window_in_clip = np.arange(len(windows)) - np.array([first_window[c] for c in self.clip])
         if self.mode == "per_slice":  # (n, 150, Dm) per clip: window k is slice k
             self.music = np.concatenate(music)  # (sum n, 150, Dm)
@@ -191,6 +197,8 @@ class MusicMotionClips(Dataset):
             self.music = np.concatenate(music)  # (sum L, Dm)
             self.music_start = np.array([music_offsets[c] for c in self.clip]) + windows[:, 1]
         self.names = [data.clips[c]["name"] for c in self.clip]
+        seq_ids = {name: k for k, name in enumerate(sorted({c["sequence"] for c in data.clips}))}
+        self.sequence = np.array([seq_ids[data.clips[c]["sequence"]] for c in self.clip])
         self.deterministic = deterministic
         self.random = _PerWorkerRandom(seed)
         self._steps = np.arange(self.length)
@@ -211,7 +219,8 @@ class MusicMotionClips(Dataset):
             music = self.music[(self.music_start[idx] + shift)[:, None] + self._steps]
         return {"motion": torch.from_numpy(motion), "music": torch.from_numpy(music),
                 "music_clip": torch.from_numpy(music.mean(1)), "length": torch.full((len(idx),), self.length),
-                "sequence": torch.from_numpy(self.clip[idx]), "window": torch.from_numpy(self.window_in_clip[idx]),
+                "sequence": torch.from_numpy(self.sequence[idx]), "clip": torch.from_numpy(self.clip[idx]),
+                "window": torch.from_numpy(self.window_in_clip[idx]),
                 "name": [self.names[i] for i in idx]}  # fmt: skip
 
     def __getitem__(self, index: int) -> dict:

@@ -38,6 +38,8 @@ class DatasetSpec:
         face: True: 723-d (every motion must carry a face); False: 623-d; None: 723-d if every motion has one.
         split_files: split name -> list file (relative to the root) when the dataset ships splits.
         ignore_file: list file of sequences to leave out (EDGE's AIST++ ignore list).
+        music_id_field: the '_'-separated field of a motion name that names its music file when no music file has
+            the motion's own name (AIST++: field 4, `gBR_sBM_cAll_d04_mBR0_ch02` -> `mBR0`).
     """
 
     name: str
@@ -49,6 +51,7 @@ class DatasetSpec:
     split_files: tuple[tuple[str, str], ...] = (("train", "splits/train.txt"), ("val", "splits/val.txt"),
                                                 ("test", "splits/test.txt"))  # fmt: skip
     ignore_file: str | None = None
+    music_id_field: int | None = None
 
     def sequence_of(self, stem: str) -> str:
         """The source sequence of a clip: SoulDance's `<seq>_slice<k>` clips group under `<seq>`."""
@@ -56,9 +59,9 @@ class DatasetSpec:
 
     def music_candidates(self, stem: str) -> tuple[str, ...]:
         """Music file stems that may belong to a motion stem (the same stem first)."""
-        if self.name == "aistpp":  # AIST++ music ids: gBR_sBM_cAll_d04_mBR0_ch02 -> mBR0
-            fields = stem.split("_")
-            return (stem, fields[4]) if len(fields) > 4 else (stem,)
+        fields = stem.split("_")
+        if self.music_id_field is not None and len(fields) > self.music_id_field:
+            return (stem, fields[self.music_id_field])
         return (stem,)
 
 
@@ -67,7 +70,7 @@ DATASETS = {
     "aistpp": DatasetSpec("aistpp", ("motions", "motion"), ("wavs", "music"), motion_format="aistpp", face=False,
                           split_files=(("train", "splits/crossmodal_train.txt"),
                                        ("test", "splits/crossmodal_test.txt")),
-                          ignore_file="splits/ignore_list.txt"),
+                          ignore_file="splits/ignore_list.txt", music_id_field=4),
     "finedance": DatasetSpec("finedance", ("motion",), ("music_wav", "music"), motion_format="finedance", face=False),
     "synthetic": DatasetSpec("synthetic", ("motion",), ("music",), motion_format="smplx_npz", face=True),
     "custom": DatasetSpec("custom", (".", "motion"), (".", "music"), motion_format="auto", face=None,
@@ -105,9 +108,9 @@ def raw_pairs(spec: DatasetSpec, root: Path) -> tuple[dict[str, tuple[Path, Path
     for stem, motion in motions.items():
         match = next((music[c] for c in spec.music_candidates(stem) if c in music), None)
         if match is None:
-            skipped.append((str(motion), "motion without music (no music file with a matching name)"))
+            skipped.append((stem, f"motion without music: no music file named like {motion.name}"))
             continue
         pairs[stem] = (motion, match)
         used.add(match.stem)
-    skipped += [(str(p), "music without motion") for stem, p in music.items() if stem not in used]
+    skipped += [(stem, f"music without motion: {p.name}") for stem, p in music.items() if stem not in used]
     return pairs, skipped

@@ -88,7 +88,7 @@ def test_loaders_return_the_documented_shapes(synthetic):
     np.testing.assert_array_equal(item["motion"].numpy(), motion[start : start + 148])  # frame-aligned, no offset
     song = np.load(synthetic["root"] / "processed" / "music" / "baseline_full_song" / f"{clip}.npy")
     np.testing.assert_array_equal(item["music"].numpy(), song[start : start + 148])
-    with pytest.raises(UserError, match="create_dataset.py --dataset_name synthetic --extract-jukebox"):
+    with pytest.raises(UserError, match="create_dataset.py --dataset_name synthetic --data_root .* --extract-jukebox"):
         MusicMotionClips(data, "train", "jukebox")
 
 
@@ -155,7 +155,7 @@ def test_souldance_layout_with_mp4_music_and_skips(tmp_path):
     music(tmp_path / "music" / "noface_slice0.mp4", 5.5)
     summary = build(tmp_path, "souldance", music_types=("baseline",))
     assert summary["clips"] == 4 and summary["sequences"] == 2 and summary["motion_dim"] == 723
-    reasons = {item["item"].split("/")[-1].split(".")[0]: item["reason"] for item in summary["skipped"]}
+    reasons = {item["item"]: item["reason"] for item in summary["skipped"]}
     assert "motion without music" in reasons["lonely_slice0"] and "music without motion" in reasons["orphan"]
     assert "too short" in reasons["short_slice0"] and "truncated or corrupt" in reasons["broken_slice0"]
     assert "no face" in reasons["noface_slice0"]
@@ -178,8 +178,11 @@ def test_aistpp_layout_with_edge_lists(tmp_path):
     (tmp_path / "splits" / "crossmodal_train.txt").write_text(f"{names[0]}\n{names[2]}\n")
     (tmp_path / "splits" / "crossmodal_test.txt").write_text(f"{names[1]}\n")
     (tmp_path / "splits" / "ignore_list.txt").write_text(f"{names[2]}\n")
-    summary = build(tmp_path, "aistpp")
+    summary = build(tmp_path, "aistpp", music_types=("baseline",))
     assert summary["clips"] == 2 and summary["motion_dim"] == 623
+    songs = sorted(p.name for p in (tmp_path / "processed" / summary["music"]["baseline"]["dir"]).glob("*.npy"))
+    assert songs == ["mBR0.npy", "mLH4.npy"]  # one file per song: the two mBR0 dancers share theirs
+    assert {c["music"] for c in json.loads((tmp_path / "processed" / "clips.json").read_text())} == {"mBR0"}
     assert summary["clips_per_split"] == {"train": 1, "val": 0, "test": 1}
     assert any("ignore list" in s["reason"] for s in summary["skipped"])
 
@@ -206,7 +209,7 @@ def test_custom_layout_per_slice_music_and_resume(tmp_path):
     data = ProcessedData(tmp_path)
     clips = MusicMotionClips(data, "train", "baseline", deterministic=True)
     item = clips[1]
-    slices = np.load(tmp_path / "processed" / "music" / "baseline_per_slice" / f"{item['name']}.npy")
+    slices = np.load(tmp_path / "processed" / summary["music"]["baseline"]["dir"] / f"{item['name']}.npy")
     assert slices.shape[1:] == (150, 35)
     np.testing.assert_array_equal(item["music"].numpy(), slices[int(item["window"])][:148])
     again = build(tmp_path, "custom", music_types=("baseline",), feature_mode="per_slice")
@@ -250,3 +253,81 @@ def _copy(src, dst):
         if f.is_file():
             (dst / f.name).write_bytes(f.read_bytes())
     return dst
+
+
+def test_stale_caches_and_changed_options_are_redone(tmp_path):
+    for k in range(3):
+        smplx_npz(tmp_path / f"t{k}.npz", 5.5, seed=k)
+        music(tmp_path / f"t{k}.wav", 5.5)
+    build(tmp_path, "custom")
+    with pytest.raises(UserError, match="too short"):  # the cached 5.5 s clips no longer hold a 6 s window
+        build(tmp_path, "custom", length=6.0)
+    before = np.load(tmp_path / "processed" / "motion" / "t0.npy")
+    smplx_npz(tmp_path / "t0.npz", 5.5, seed=9)  # a corrected take under the same name
+    build(tmp_path, "custom")
+    assert not np.array_equal(np.load(tmp_path / "processed" / "motion" / "t0.npy"), before)
+
+
+def test_short_music_is_skipped_not_kept_without_windows(tmp_path):
+    for k in range(3):
+        smplx_npz(tmp_path / f"t{k}.npz", 6.0, seed=k)
+        music(tmp_path / f"t{k}.wav", 6.0 if k else 3.0)
+    summary = build(tmp_path, "custom", music_types=("baseline",))
+    assert summary["clips"] == 2
+    assert {"item": "t0", "reason": "music shorter than one 5 s window"} in summary["skipped"]
+
+
+def test_per_slice_follows_stride_and_length(tmp_path):
+    for k in range(3):
+        smplx_npz(tmp_path / f"t{k}.npz", 7.0, seed=k)
+        music(tmp_path / f"t{k}.wav", 7.0)
+    summary = build(tmp_path, "custom", music_types=("baseline",), feature_mode="per_slice", stride=1.0, length=4.0)
+    assert summary["music"]["baseline"]["dir"].endswith("_4s_1s")
+    windows = np.load(tmp_path / "processed" / "windows.npy")
+    assert windows[:, 2].tolist() == [120] * len(windows) and sorted(set(windows[:, 1].tolist())) == [0, 30, 60]
+    clips = MusicMotionClips(ProcessedData(tmp_path), "train", "baseline", deterministic=True)
+    item = clips[2]
+    slices = np.load(tmp_path / "processed" / summary["music"]["baseline"]["dir"] / f"{item['name']}.npy")
+    assert slices.shape[1:] == (120, 35)
+    np.testing.assert_array_equal(item["music"].numpy(), slices[int(item["window"])][:120])
+
+
+def test_split_lists_ignore_lists_and_growth(tmp_path):
+    spec = dataset_spec("aistpp")
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "ignore_list.txt").write_text("b\n")
+    split_of, skipped = assign_splits({"a": "a", "b": "b", "c": "c"}, BuildOptions(root=tmp_path, spec=spec))
+    assert "b" not in split_of and skipped == [("b", "in the dataset's ignore list")]  # seeded branch too
+    (tmp_path / "splits" / "crossmodal_train.txt").write_text("a\nc\n")
+    (tmp_path / "splits" / "crossmodal_test.txt").write_text("c\n")
+    with pytest.raises(UserError, match="'c' is listed in both"):
+        assign_splits({"a": "a", "c": "c"}, BuildOptions(root=tmp_path, spec=spec))
+    opts = BuildOptions(root=tmp_path / "none", spec=dataset_spec("custom"), seed=1)
+    twenty = assign_splits({f"s{i:02d}": f"s{i:02d}" for i in range(20)}, opts)[0]
+    more = assign_splits({f"s{i:02d}": f"s{i:02d}" for i in range(21)}, opts)[0]
+    assert sum(twenty[k] != more[k] for k in twenty) <= 2  # a new sequence moves at most the boundary ones
+
+
+def test_window_ids_group_by_source_sequence(tmp_path):
+    (tmp_path / "motion").mkdir()
+    (tmp_path / "music").mkdir()
+    for seq, k in (("40", 0), ("40", 1), ("41", 0), ("42", 0)):
+        smplx_npz(tmp_path / "motion" / f"{seq}_slice{k}.npz", 5.2, seed=k + int(seq))
+        music(tmp_path / "music" / f"{seq}_slice{k}.wav", 5.2)
+    build(tmp_path, "souldance", music_types=("baseline",))
+    data = ProcessedData(tmp_path)
+    split = next(c["split"] for c in data.clips if c["sequence"] == "40")
+    clips = MusicMotionClips(data, split, "baseline", deterministic=True)
+    batch = clips.__getitems__(list(range(len(clips))))
+    by_name = {n: int(s) for n, s in zip(batch["name"], batch["sequence"], strict=True)}
+    assert by_name["40_slice0"] == by_name["40_slice1"] and batch["clip"].unique().numel() >= 2
+
+
+def test_bad_build_options(tmp_path):
+    with pytest.raises(UserError, match="--stride and --length must be > 0"):
+        BuildOptions(root=tmp_path, spec=dataset_spec("custom"), stride=0)
+    with pytest.raises(UserError, match="--jukebox_weights"):
+        BuildOptions(root=tmp_path, spec=dataset_spec("custom"), music_types=("jukebox",))
+    with pytest.raises(UserError, match="no per_slice mode"):
+        BuildOptions(root=tmp_path, spec=dataset_spec("custom"), music_types=("jukebox",), feature_mode="per_slice",
+                     music_options={"jukebox": {"weights_dir": tmp_path}})  # fmt: skip

@@ -44,12 +44,14 @@ AIST_TEMPO = {**{g: (80, 10) for g in ("mBR", "mPO", "mLO", "mMH", "mLH", "mWA",
 
 
 def aist_tempo(name: str) -> float | None:
-    """The BPM an AIST++ file name encodes (`gBR_sBM_cAll_d04_mBR0_ch02` -> 80), or None for other names."""
+    """The BPM an AIST++ name encodes: a motion name (`gBR_sBM_cAll_d04_mBR0_ch02` -> 80, its 5th field, as EDGE
+    parses it) or a bare music id (`mBR0` -> 80, the AIST++ music files); None for other names."""
     fields = name.split("_")
-    if len(fields) < 5 or len(fields[4]) != 4 or fields[4][:3] not in AIST_TEMPO or not fields[4][3].isdigit():
+    music_id = fields[4] if len(fields) >= 5 else name if len(fields) == 1 else ""
+    if len(music_id) != 4 or music_id[:3] not in AIST_TEMPO or not music_id[3].isdigit():
         return None
-    base, step = AIST_TEMPO[fields[4][:3]]
-    return float(int(fields[4][3]) * step + base)
+    base, step = AIST_TEMPO[music_id[:3]]
+    return float(int(music_id[3]) * step + base)
 
 
 def estimate_tempo(y_tempo_sr: np.ndarray) -> float:
