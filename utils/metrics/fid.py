@@ -1,0 +1,47 @@
+"""Fréchet distance and diversity of feature sets, with the GT-only normalisation of the reference code.
+
+`normalize_by_gt` z-scores both sets with the ground truth's mean and std (+1e-10), as Bailando's
+`metrics_new.normalize` and mint's `calculate_frechet_feature_distance` do (not pooled statistics). `frechet_distance`
+follows Bailando's `calc_fid`: `scipy.linalg.sqrtm` of the covariance product, an eps=1e-5 diagonal offset when that
+is not finite, and the real part kept. `diversity` is the mean pairwise Euclidean distance (`calculate_avg_distance`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import linalg
+from scipy.spatial.distance import pdist
+
+logger = logging.getLogger(__name__)
+
+SQRTM_EPS = 1e-5
+
+
+def normalize_by_gt(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N_gt, D), (N_pred, D) -> both z-scored with the GT statistics only."""
+    mean, std = gt.mean(axis=0), gt.std(axis=0)
+    return (gt - mean) / (std + 1e-10), (pred - mean) / (std + 1e-10)
+
+
+def frechet_distance(gen: np.ndarray, gt: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D) (Bailando's `calc_fid`)."""
+    if len(gen) < gen.shape[1] or len(gt) < gt.shape[1]:
+        logger.warning("FID on %d / %d samples of %d-d features: the covariances are rank-deficient, so the value "
+                       "is unstable", len(gen), len(gt), gen.shape[1])  # fmt: skip
+    mu1, mu2 = gen.mean(axis=0), gt.mean(axis=0)
+    sigma1, sigma2 = np.cov(gen, rowvar=False), np.cov(gt, rowvar=False)
+    diff = mu1 - mu2
+    covmean = linalg.sqrtm(sigma1.dot(sigma2))
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * SQRTM_EPS
+        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def diversity(features: np.ndarray) -> float:
+    """Mean Euclidean distance over all pairs of a feature set (N, D)."""
+    return float(pdist(np.asarray(features, dtype=np.float64)).mean())
