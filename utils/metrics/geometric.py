@@ -1,0 +1,112 @@
+"""Geometric ("manual") features: the 32 Müller-style boolean predicates of the AIST++ API (fixed version, as
+Bailando's `manual_new.py`, LODGE and POPDG use it), averaged over frames, vectorised.
+
+Joints are the 24 SMPL joints in SMPL order, Y-up (the predicates use the +Y axis and the lowest joint as the
+floor). Thresholds scale with the SMPL template's humerus length, shoulder width and hip width; velocity predicates
+divide by a frame time of 1/120 s whatever the data's rate, as the reference does (`time_per_frame`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SMPL_JOINT_NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
+                    "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow",
+                    "relbow", "lwrist", "rwrist", "lhand", "rhand")  # fmt: skip
+_J = {n: i for i, n in enumerate(SMPL_JOINT_NAMES)}
+TIME_PER_FRAME = 1 / 120  # the reference's default for every velocity predicate
+_L_SHOULDER = np.array([1.99113488e-01, 2.36807942e-01, -1.80702247e-02])  # SMPL template joints
+_L_ELBOW = np.array([4.54445392e-01, 2.21158922e-01, -4.10167128e-02])
+_R_SHOULDER = np.array([-1.91692337e-01, 2.36928746e-01, -1.23055102e-02])
+_L_HIP = np.array([5.64076714e-02, -3.23069185e-01, 1.09197125e-02])
+_R_HIP = np.array([-6.24834076e-02, -3.31302464e-01, 1.50412619e-02])
+HL = float(np.linalg.norm(_L_SHOULDER - _L_ELBOW))  # humerus length
+SW = float(np.linalg.norm(_L_SHOULDER - _R_SHOULDER))  # shoulder width
+HW = float(np.linalg.norm(_L_HIP - _R_HIP))  # hip width
+
+# (kind, joints, threshold or angle range), in the reference's order
+PREDICATES = (
+    ("nmove", ("neck", "rhip", "lhip", "rwrist"), 1.8 * HL),
+    ("nmove", ("neck", "lhip", "rhip", "lwrist"), 1.8 * HL),
+    ("nplane", ("chest", "neck", "neck", "rwrist"), 0.2 * HL),
+    ("nplane", ("chest", "neck", "neck", "lwrist"), 0.2 * HL),
+    ("move", ("belly", "chest", "chest", "rwrist"), 1.8 * HL),
+    ("move", ("belly", "chest", "chest", "lwrist"), 1.8 * HL),
+    ("angle", ("relbow", "rshoulder", "relbow", "rwrist"), (0, 110)),
+    ("angle", ("lelbow", "lshoulder", "lelbow", "lwrist"), (0, 110)),
+    ("nplane", ("lshoulder", "rshoulder", "lwrist", "rwrist"), 2.5 * SW),
+    ("move", ("lwrist", "rwrist", "rwrist", "lwrist"), 1.4 * HL),
+    ("move", ("rwrist", "root", "lwrist", "root"), 1.4 * HL),
+    ("move", ("lwrist", "root", "rwrist", "root"), 1.4 * HL),
+    ("fast", ("rwrist",), 2.5 * HL),
+    ("fast", ("lwrist",), 2.5 * HL),
+    ("plane", ("root", "lhip", "ltoes", "rankle"), 0.38 * HL),
+    ("plane", ("root", "rhip", "rtoes", "lankle"), 0.38 * HL),
+    ("nplane", ("zero", "y_unit", "y_min", "rankle"), 1.2 * HL),
+    ("nplane", ("zero", "y_unit", "y_min", "lankle"), 1.2 * HL),
+    ("nplane", ("lhip", "rhip", "lankle", "rankle"), 2.1 * HW),
+    ("angle", ("rknee", "rhip", "rknee", "rankle"), (0, 110)),
+    ("angle", ("lknee", "lhip", "lknee", "lankle"), (0, 110)),
+    ("fast", ("rankle",), 2.5 * HL),
+    ("fast", ("lankle",), 2.5 * HL),
+    ("angle", ("neck", "root", "rshoulder", "relbow"), (25, 180)),
+    ("angle", ("neck", "root", "lshoulder", "lelbow"), (25, 180)),
+    ("angle", ("neck", "root", "rhip", "rknee"), (50, 180)),
+    ("angle", ("neck", "root", "lhip", "lknee"), (50, 180)),
+    ("plane", ("rankle", "neck", "lankle", "root"), 0.5 * HL),
+    ("angle", ("neck", "root", "zero", "y_unit"), (70, 110)),
+    ("nplane", ("zero", "minus_y_unit", "y_min", "rwrist"), -1.2 * HL),
+    ("nplane", ("zero", "minus_y_unit", "y_min", "lwrist"), -1.2 * HL),
+    ("fast", ("root",), 2.3 * HL),
+)  # fmt: skip
+
+
+def _points(name: str, frames: np.ndarray) -> np.ndarray:
+    """Positions (F, 3) of a joint or of a reference point over frames (F, 24, 3)."""
+    f = len(frames)
+    const = {"y_unit": (0.0, 1.0, 0.0), "minus_y_unit": (0.0, -1.0, 0.0), "zero": (0.0, 0.0, 0.0)}
+    if name in const:
+        return np.broadcast_to(np.asarray(const[name]), (f, 3))
+    if name == "y_min":
+        return np.stack([np.zeros(f), frames[..., 1].min(axis=1), np.zeros(f)], axis=-1)
+    return frames[:, _J[name]]
+
+
+def _along(v: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Component of v along direction, per row."""
+    return (v * direction).sum(-1) / np.linalg.norm(direction, axis=-1)
+
+
+def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+    """One predicate for frames 1..T-1 (cur = frames 1.., prev = frames ..T-2). -> (T-1,) bool"""
+    p = [_points(n, cur) for n in names]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind == "move":  # velocity of j3 relative to j1, along j1 -> j2
+            q = [_points(n, prev) for n in names]
+            return _along((p[2] - p[0]) - (q[2] - q[0]), p[1] - p[0]) / TIME_PER_FRAME > arg
+        if kind == "nmove":  # velocity of j4 relative to j1, along the normal of the plane (j1, j2, j3)
+            q = [_points(n, prev) for n in names]
+            normal = np.cross(p[2] - p[0], p[1] - p[0])
+            return _along((p[3] - p[0]) - (q[3] - q[0]), normal) / TIME_PER_FRAME > arg
+        if kind == "plane":  # j4 beyond the plane through j1, j2, j3
+            return _along(p[3] - p[0], np.cross(p[2] - p[0], p[1] - p[0])) > arg
+        if kind == "nplane":  # j4 beyond the plane through j3 with normal j1 -> j2
+            return _along(p[3] - p[2], p[1] - p[0]) > arg
+        if kind == "angle":
+            a, b = p[1] - p[0], p[3] - p[2]
+            cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+            angle = np.degrees(np.arccos(cos))
+            return (angle > arg[0]) & (angle < arg[1])
+        if kind == "fast":
+            return np.linalg.norm(p[0] - _points(names[0], prev), axis=-1) / TIME_PER_FRAME > arg
+    raise ValueError(f"unknown predicate kind {kind!r}")
+
+
+def geometric_features(positions: np.ndarray) -> np.ndarray:
+    """The 32 predicates of a sequence (T, 24, 3) (Y-up, SMPL joint order), averaged over frames 1..T-1. -> (32,)"""
+    p = np.asarray(positions, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1] < len(SMPL_JOINT_NAMES) - 2 or p.shape[2] != 3:
+        raise ValueError(f"positions must be (T, 24, 3) SMPL joints, got {p.shape}")
+    cur, prev = p[1:], p[:-1]
+    table = np.stack([_predicate(kind, names, arg, cur, prev) for kind, names, arg in PREDICATES], axis=1)
+    return table.astype(np.float32).mean(axis=0)
