@@ -173,29 +173,25 @@ class MusicMotionClips(Dataset):
         windows = data.windows[np.isin(data.windows[:, 0], ids)]
         if not len(windows):
             raise UserError(f"{data.root}: split {split!r} has no windows")
-        motion = {i: data.motion(i) for i in ids}
-        offsets, pos = {}, 0
-        for i in ids:
-            offsets[i], pos = pos, pos + len(motion[i])
-        self.motion = np.concatenate([motion[i] for i in ids]).astype(np.float32)  # (sum T, D)
+        motion = [data.motion(i) for i in ids]
+        self.motion = np.concatenate(motion).astype(np.float32)  # (sum T, D)
         if normalize:
             self.motion = (self.motion - data.mean) / data.std
-        songs = [data.clips[i].get("music", data.clips[i]["name"]) for i in ids]  # one file per song
+        clip_songs = [data.clips[i].get("music", data.clips[i]["name"]) for i in ids]
+        songs, song_of_clip = np.unique(clip_songs, return_inverse=True)  # a song shared by clips is loaded once
         music = [np.load(music_dir / f"{n}.npy").astype(np.float32) for n in songs]
+        self.music = np.concatenate(music)  # (sum L, Dm) full_song, or (sum n, 150, Dm) per_slice
         self.window_frames = int(windows[0, 2])
         self.length = self.window_frames // unit_length * unit_length
         self.clip = windows[:, 0]
-        self.motion_start = np.array([offsets[c] for c in self.clip]) + windows[:, 1]
-        first_window = {c: np.flatnonzero(self.clip == c)[0] for c in np.unique(self.clip)}
-        self.window_in_clip = np.arange(len(windows)) - np.array([first_window[c] for c in self.clip])
-        if self.mode == "per_slice":  # (n, 150, Dm) per clip: window k is slice k
-            self.music = np.concatenate(music)  # (sum n, 150, Dm)
-            slice_offsets = dict(zip(ids, np.cumsum([0] + [len(m) for m in music[:-1]]), strict=True))
-            self.music_start = np.array([slice_offsets[c] for c in self.clip]) + self.window_in_clip
-        else:  # (L, Dm) per clip: frame-aligned with the motion
-            music_offsets = dict(zip(ids, np.cumsum([0] + [len(m) for m in music[:-1]]), strict=True))
-            self.music = np.concatenate(music)  # (sum L, Dm)
-            self.music_start = np.array([music_offsets[c] for c in self.clip]) + windows[:, 1]
+        row = np.searchsorted(ids, self.clip)  # position of each window's clip among the split's clips
+        motion_offsets = np.cumsum([0] + [len(m) for m in motion[:-1]])
+        song_offsets = np.cumsum([0] + [len(m) for m in music[:-1]])[song_of_clip]  # per clip
+        self.motion_start = motion_offsets[row] + windows[:, 1]
+        _, first, inverse = np.unique(self.clip, return_index=True, return_inverse=True)  # windows are clip-ordered
+        self.window_in_clip = np.arange(len(windows)) - first[inverse]
+        # per_slice: window k of a clip is its song's slice k; full_song: music frames align with motion frames
+        self.music_start = song_offsets[row] + (self.window_in_clip if self.mode == "per_slice" else windows[:, 1])
         self.names = [data.clips[c]["name"] for c in self.clip]
         seq_ids = {name: k for k, name in enumerate(sorted({c["sequence"] for c in data.clips}))}
         self.sequence = np.array([seq_ids[data.clips[c]["sequence"]] for c in self.clip])

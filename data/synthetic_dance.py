@@ -297,10 +297,10 @@ def dance_for(plan: SongPlan, n_frames: int | None = None, fps: float = FPS) -> 
     k0 = np.floor(u).astype(np.int64)
     k_all = np.arange(k0.min(), k0.max() + 2)  # every beat number the frames touch
     section, within = plan.section_of_beat(k_all)
-    motifs = {m: _motif_keys(style, m, plan.seed) for m in set(plan.motif_order)}
-    keys_pose = np.stack([motifs[plan.motif(int(s))][0][w] for s, w in zip(section, within, strict=True)])
-    keys_off = np.stack([motifs[plan.motif(int(s))][1][w] for s, w in zip(section, within, strict=True)])
-    keys_face = np.stack([motifs[plan.motif(int(s))][2][w] for s, w in zip(section, within, strict=True)])
+    letters = sorted(set(plan.motif_order))
+    keys = [np.stack(k) for k in zip(*(_motif_keys(style, m, plan.seed) for m in letters), strict=True)]  # (M, 8, ...)
+    motif_idx = np.array([letters.index(plan.motif(int(s))) for s in section])  # motif of each beat's section
+    keys_pose, keys_off, keys_face = (k[motif_idx, within] for k in keys)
     base_yaw = np.random.default_rng([plan.seed, 7]).uniform(-0.4, 0.4)  # facing: never exactly +-Z (see below)
     yaw = base_yaw + style.turn * section.astype(np.float64)  # a turn at each new section
     i0, i1 = k0 - k_all[0], k0 - k_all[0] + 1

@@ -19,7 +19,7 @@ import numpy as np
 from utils.cli import UserError
 from utils.kinematics import forward_kinematics, inverse_kinematics
 from utils.rotation import euler_to_matrix, matrix_to_euler
-from utils.skeleton import Skeleton, default_skeleton
+from utils.skeleton import Skeleton, default_skeleton, rest_from_offsets
 
 logger = logging.getLogger(__name__)
 
@@ -219,9 +219,9 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
             trans[:, j, "xyz".index(chans[k][0].lower())] = block[:, k] * scale
         order = "".join(chans[k][0].upper() for k in rot_cols)
         rot[:, j] = euler_to_matrix(np.radians(block[:, rot_cols]), order) if len(rot_cols) == 3 else np.eye(3)
-    skel = Skeleton(rest_joints=_rest_from_offsets(offs, parents), parents=np.array(parents),
+    skel = Skeleton(rest_joints=rest_from_offsets(offs, np.array(parents)), parents=np.array(parents),
                     names=tuple(names))  # fmt: skip
-    positions = _fk_with_translations(rot, trans, skel)
+    positions, _ = forward_kinematics(rot, trans[:, 0], skel, offsets=trans)  # position channels: per-frame offsets
     return BVHMotion(names=tuple(names), parents=np.array(parents), offsets=offs, positions=positions,
                      frame_time=frame_time)  # fmt: skip
 
@@ -234,26 +234,3 @@ def _check_channels(chans: list[str], joint: str, path: Path) -> None:
     rot = [c for c in chans if c.endswith("rotation")]
     if any(c not in _CHANNELS for c in chans) or len(set(chans)) != len(chans) or len(rot) not in (0, 3):
         raise UserError(f"{path}: joint {joint} has unsupported channels {' '.join(chans)}")
-
-
-def _rest_from_offsets(offsets: np.ndarray, parents: list[int]) -> np.ndarray:
-    rest = np.zeros_like(offsets)
-    for j, p in enumerate(parents):
-        rest[j] = offsets[j] + (rest[p] if p >= 0 else 0.0)
-    return rest
-
-
-def _fk_with_translations(rot: np.ndarray, trans: np.ndarray, skel: Skeleton) -> np.ndarray:
-    """FK where each joint's translation from its parent may change per frame (position channels). -> (T, J, 3)"""
-    if np.allclose(trans[:, 1:], skel.offsets[None, 1:]):
-        joints, _ = forward_kinematics(rot, trans[:, 0], skel)
-        return joints
-    glob = np.zeros_like(rot)
-    pos = np.zeros(trans.shape)
-    for j, p in enumerate(skel.parents):
-        if p < 0:
-            glob[:, j], pos[:, j] = rot[:, j], trans[:, j]
-        else:
-            glob[:, j] = glob[:, p] @ rot[:, j]
-            pos[:, j] = pos[:, p] + np.einsum("tij,tj->ti", glob[:, p], trans[:, j])
-    return pos

@@ -17,7 +17,10 @@ from utils.skeleton import N_JOINTS, SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, Skelet
 
 
 def forward_kinematics(
-    local_rot: torch.Tensor | np.ndarray, root_pos: torch.Tensor | np.ndarray, skeleton: Skeleton
+    local_rot: torch.Tensor | np.ndarray,
+    root_pos: torch.Tensor | np.ndarray,
+    skeleton: Skeleton,
+    offsets: torch.Tensor | np.ndarray | None = None,
 ) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]:
     """Joint positions and global rotations from local rotations.
 
@@ -25,13 +28,15 @@ def forward_kinematics(
         local_rot: (..., J, 3, 3) rotation of each joint relative to its parent (root: global).
         root_pos: (..., 3) world position of the root joint.
         skeleton: the tree and rest pose.
+        offsets: (..., J, 3) joint offsets from their parents when they change per frame (BVH position channels);
+            default: the skeleton's rest offsets.
     Returns:
         joints (..., J, 3) and global rotations (..., J, 3, 3), numpy if the inputs were numpy.
     """
     as_numpy = isinstance(local_rot, np.ndarray)
     rot = torch.as_tensor(local_rot)
     pos0 = torch.as_tensor(root_pos, dtype=rot.dtype)
-    offsets = torch.as_tensor(skeleton.offsets, dtype=rot.dtype)  # (J, 3)
+    offsets = torch.as_tensor(skeleton.offsets if offsets is None else offsets, dtype=rot.dtype)  # (..., J, 3)
     parents = torch.as_tensor(skeleton.parents)
     glob: list[torch.Tensor | None] = [None] * skeleton.n_joints
     pos: list[torch.Tensor | None] = [None] * skeleton.n_joints
@@ -42,7 +47,7 @@ def forward_kinematics(
         g_par = torch.stack([glob[p] for p in par.tolist()], dim=-3)  # (..., L, 3, 3)
         x_par = torch.stack([pos[p] for p in par.tolist()], dim=-2)  # (..., L, 3)
         g = g_par @ rot[..., idx, :, :]
-        x = x_par + (g_par @ offsets[idx, :, None]).squeeze(-1)
+        x = x_par + (g_par @ offsets[..., idx, :, None]).squeeze(-1)
         for k, j in enumerate(level.tolist()):
             glob[j], pos[j] = g[..., k, :, :], x[..., k, :]
     joints, globals_ = torch.stack(pos, dim=-2), torch.stack(glob, dim=-3)

@@ -256,7 +256,7 @@ def rot6d_rows_to_matrix(d6: Array) -> Array:
 
     Gram-Schmidt gives the same three vectors as `cont6d_to_matrix`; they are the rows here. (..., 6) -> (..., 3, 3)
     """
-    return cont6d_to_matrix(d6).swapaxes(-1, -2) if isinstance(d6, np.ndarray) else cont6d_to_matrix(d6).mT
+    return cont6d_to_matrix(d6).swapaxes(-1, -2)
 
 
 @_numpy_in_numpy_out

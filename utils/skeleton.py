@@ -139,6 +139,14 @@ def tree_levels(parents: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.flatnonzero(depth == d) for d in range(depth.max() + 1))
 
 
+def rest_from_offsets(offsets: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Rest joint positions from parent-relative offsets (the root's offset is its position). (J, 3) -> (J, 3)"""
+    rest = np.array(offsets, dtype=np.float64)
+    for level in tree_levels(np.asarray(parents))[1:]:
+        rest[level] += rest[np.asarray(parents)[level]]
+    return rest
+
+
 def default_rest_joints(stature: float = DEFAULT_STATURE) -> np.ndarray:
     """Rest-pose joint positions of the default skeleton, left/right symmetric. -> (52, 3)"""
     left = _left_offsets(stature)
@@ -199,11 +207,8 @@ class Skeleton:
         """The same rest directions with other bone lengths (J,) (the root's entry is ignored)."""
         direction = self.offsets / np.maximum(self.bone_lengths, 1e-12)[:, None]
         offsets = direction * np.asarray(lengths, dtype=np.float64)[:, None]
-        rest = np.zeros_like(offsets)
-        rest[0] = self.rest_joints[0]
-        for level in self.depth_levels[1:]:
-            rest[level] = rest[self.parents[level]] + offsets[level]
-        return Skeleton(rest_joints=rest, parents=self.parents, names=self.names)
+        offsets[0] = self.rest_joints[0]
+        return Skeleton(rest_joints=rest_from_offsets(offsets, self.parents), parents=self.parents, names=self.names)
 
     def fitted_to(self, joints: np.ndarray) -> Skeleton:
         """This skeleton with the median bone lengths of a joint sequence (T, J, 3)."""
