@@ -68,6 +68,12 @@ def _load_npy(path: Path) -> object:
         return _load_npy_stream(f)
 
 
+def _is_npy(path: Path) -> bool:
+    """Whether a file starts with the .npy magic string, whatever its suffix."""
+    with open(path, "rb") as f:
+        return f.read(6) == b"\x93NUMPY"
+
+
 def _as_array(value: object) -> np.ndarray:
     """Any unpickled value as an array (a ragged list becomes an object array, which no layout accepts)."""
     try:
@@ -113,7 +119,7 @@ def read_container(path: str | Path) -> dict[str, np.ndarray]:
     try:
         if suffix == ".npz":
             data = _load_npz(path)
-        elif suffix == ".npy":
+        elif suffix == ".npy" or _is_npy(path):  # Bailando saves its ".pkl" results with np.save
             data = _as_dict(_load_npy(path), path)
         elif suffix == ".csv":
             data = {ARRAY_KEY: np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)}

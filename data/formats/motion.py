@@ -27,7 +27,7 @@ FPS = 30  # frame rate inside the project
 FPS_RANGE = (1.0, 1000.0)  # source frame rates outside this range are refused as mistakes
 UP_AXES = ("y", "z")
 # Z-up -> Y-up: a rotation of -90 degrees about X, (x, y, z) -> (x, z, -y).
-_Z_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+Z_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass
@@ -152,7 +152,7 @@ def z_up_to_y_up(motion: SMPLXMotion | JointsMotion) -> SMPLXMotion | JointsMoti
     Joints are rotated directly. SMPL-X parameters get the rotation on the global orientation and on the pelvis
     position, `trans' = R (pelvis_rest + trans) - pelvis_rest`, with the default skeleton's rest pelvis.
     """
-    r = _Z_TO_Y_UP
+    r = Z_TO_Y_UP
     if isinstance(motion, JointsMotion):
         return JointsMotion(joints=(motion.joints @ r.T).astype(np.float32), fps=motion.fps)
     poses = motion.poses.copy()

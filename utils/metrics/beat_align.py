@@ -25,14 +25,21 @@ def _nearest_sq_dist(frm: np.ndarray, to: np.ndarray) -> np.ndarray:
     return ((np.asarray(frm, np.float64)[:, None] - np.asarray(to, np.float64)[None, :]) ** 2).min(axis=1)
 
 
-def motion_beats_bailando(joints: np.ndarray) -> np.ndarray:
+def motion_beats_bailando(joints: np.ndarray, smoothing: float = BAILANDO_SMOOTHING) -> np.ndarray:
     """Motion beat frames of (T, J, 3) joints: minima of the smoothed mean joint displacement (index into T-1)."""
     speed = np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(axis=1)  # (T-1,)
-    return argrelextrema(gaussian_filter(speed, BAILANDO_SMOOTHING), np.less)[0]
+    return argrelextrema(gaussian_filter(speed, smoothing), np.less)[0]
 
 
 def bas_bailando(music_beats: np.ndarray, motion_beats: np.ndarray, sigma: float = SIGMA_FRAMES) -> float:
-    """Mean over music beats of the alignment kernel (Bailando's `BA`)."""
+    """Mean over music beats of the alignment kernel (Bailando's `BA`).
+
+    The reference divides by zero without music beats and fails without motion beats; here those give NaN (the
+    caller reports the sequence as skipped) and 0 (no motion beat aligns with anything)."""
+    if len(music_beats) == 0:
+        return float("nan")
+    if len(motion_beats) == 0:
+        return 0.0
     return float(np.exp(-_nearest_sq_dist(music_beats, motion_beats) / 2 / sigma**2).mean())
 
 

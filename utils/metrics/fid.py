@@ -8,13 +8,11 @@ is not finite, and the real part kept. `diversity` is the mean pairwise Euclidea
 
 from __future__ import annotations
 
-import logging
+import warnings
 
 import numpy as np
 from scipy import linalg
 from scipy.spatial.distance import pdist
-
-logger = logging.getLogger(__name__)
 
 SQRTM_EPS = 1e-5
 
@@ -25,18 +23,18 @@ def normalize_by_gt(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.nd
     return (gt - mean) / (std + 1e-10), (pred - mean) / (std + 1e-10)
 
 
-def frechet_distance(gen: np.ndarray, gt: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (N, D) (Bailando's `calc_fid`)."""
-    if len(gen) < gen.shape[1] or len(gt) < gt.shape[1]:
-        logger.warning("FID on %d / %d samples of %d-d features: the covariances are rank-deficient, so the value "
-                       "is unstable", len(gen), len(gt), gen.shape[1])  # fmt: skip
+def frechet_distance(gen: np.ndarray, gt: np.ndarray, eps: float = SQRTM_EPS) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D) (Bailando's `calc_fid`; mint and POPDG
+    use eps = 1e-6 and raise on a large imaginary part, where this keeps the real part as Bailando does)."""
     mu1, mu2 = gen.mean(axis=0), gt.mean(axis=0)
     sigma1, sigma2 = np.cov(gen, rowvar=False), np.cov(gt, rowvar=False)
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(sigma1.dot(sigma2))
-    if not np.isfinite(covmean).all():
-        offset = np.eye(sigma1.shape[0]) * SQRTM_EPS
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    with warnings.catch_warnings():  # a singular product is expected with few samples; callers warn about that
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
+        if not np.isfinite(covmean).all():
+            offset = np.eye(sigma1.shape[0]) * eps
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))

@@ -77,17 +77,17 @@ def _along(v: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return (v * direction).sum(-1) / np.linalg.norm(direction, axis=-1)
 
 
-def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np.ndarray) -> np.ndarray:
+def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np.ndarray, dt: float) -> np.ndarray:
     """One predicate for frames 1..T-1 (cur = frames 1.., prev = frames ..T-2). -> (T-1,) bool"""
     p = [_points(n, cur) for n in names]
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "move":  # velocity of j3 relative to j1, along j1 -> j2
             q = [_points(n, prev) for n in names]
-            return _along((p[2] - p[0]) - (q[2] - q[0]), p[1] - p[0]) / TIME_PER_FRAME > arg
+            return _along((p[2] - p[0]) - (q[2] - q[0]), p[1] - p[0]) / dt > arg
         if kind == "nmove":  # velocity of j4 relative to j1, along the normal of the plane (j1, j2, j3)
             q = [_points(n, prev) for n in names]
             normal = np.cross(p[2] - p[0], p[1] - p[0])
-            return _along((p[3] - p[0]) - (q[3] - q[0]), normal) / TIME_PER_FRAME > arg
+            return _along((p[3] - p[0]) - (q[3] - q[0]), normal) / dt > arg
         if kind == "plane":  # j4 beyond the plane through j1, j2, j3
             return _along(p[3] - p[0], np.cross(p[2] - p[0], p[1] - p[0])) > arg
         if kind == "nplane":  # j4 beyond the plane through j3 with normal j1 -> j2
@@ -98,15 +98,20 @@ def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np
             angle = np.degrees(np.arccos(cos))
             return (angle > arg[0]) & (angle < arg[1])
         if kind == "fast":
-            return np.linalg.norm(p[0] - _points(names[0], prev), axis=-1) / TIME_PER_FRAME > arg
+            return np.linalg.norm(p[0] - _points(names[0], prev), axis=-1) / dt > arg
     raise ValueError(f"unknown predicate kind {kind!r}")
 
 
-def geometric_features(positions: np.ndarray) -> np.ndarray:
-    """The 32 predicates of a sequence (T, 24, 3) (Y-up, SMPL joint order), averaged over frames 1..T-1. -> (32,)"""
+def geometric_features(positions: np.ndarray, time_per_frame: float = TIME_PER_FRAME) -> np.ndarray:
+    """The 32 predicates of a sequence (T, 22 or 24, 3) (Y-up, SMPL joint order), averaged over frames 1..T-1.
+
+    `time_per_frame` divides the per-frame displacements of the velocity predicates: the reference's 1/120 s
+    whatever the data's rate, or 1/fps for physically meaningful speeds (the `fixed` protocol). -> (32,)
+    """
     p = np.asarray(positions, dtype=np.float64)
     if p.ndim != 3 or p.shape[1] < len(SMPL_JOINT_NAMES) - 2 or p.shape[2] != 3:
         raise ValueError(f"positions must be (T, 24, 3) SMPL joints, got {p.shape}")
     cur, prev = p[1:], p[:-1]
-    table = np.stack([_predicate(kind, names, arg, cur, prev) for kind, names, arg in PREDICATES], axis=1)
+    table = np.stack([_predicate(kind, names, arg, cur, prev, time_per_frame) for kind, names, arg in PREDICATES],
+                     axis=1)  # fmt: skip
     return table.astype(np.float32).mean(axis=0)

@@ -23,14 +23,6 @@ def _window_bounds(n: int, first: int, last: int, window: int) -> tuple[np.ndarr
     return np.maximum(i - window, first), np.minimum(i + window, last)
 
 
-def _window_sums(terms: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sums of terms[k] for k in [lo, hi] per frame, by cumulative sums. terms: (K, ...) indexed from 0."""
-    csum = np.concatenate([np.zeros((1,) + terms.shape[1:]), np.cumsum(terms, axis=0)])  # csum[k] = sum terms[:k]
-    empty = hi < lo
-    out = csum[np.where(empty, 0, hi + 1)] - csum[np.where(empty, 0, lo)]
-    return out
-
-
 def kinetic_features(positions: np.ndarray, frame_time: float = 1.0 / 60, up_axis: str = "y",
                      sliding_window: int = 2, acceleration_bug: bool = False) -> np.ndarray:  # fmt: skip
     """Kinetic features of one sequence.
@@ -48,19 +40,24 @@ def kinetic_features(positions: np.ndarray, frame_time: float = 1.0 / 60, up_axi
     t = len(p)
     up = UP_AXES[up_axis]
     horizontal = [a for a in range(3) if a != up]
-    d = np.diff(p, axis=0)  # (T-1, J, 3): d[k-1] = p[k] - p[k-1]
-    # velocities: terms k = i + j in [1, T-1] (the displacement into frame k)
+    # velocity of frame i: the mean of the displacements into frames k = lo..hi, a telescoping sum
     lo, hi = _window_bounds(t, 1, t - 1, sliding_window)
-    count = (hi - lo + 1)[:, None, None].astype(np.float64)
-    vel = _window_sums(d, lo - 1, hi - 1) / (count * frame_time)  # (T-1, J, 3)
-    ke_h = (np.linalg.norm(vel[..., horizontal], axis=-1) ** 2).sum(0) / (t - 1.0)
-    ke_v = (np.abs(vel[..., up]) ** 2).sum(0) / (t - 1.0)
-    # accelerations: terms k in [1, T-2]; term k uses p[k+1], p[k], p[k-1]
+    vel = (p[hi] - p[lo - 1]) / ((hi - lo + 1) * frame_time)[:, None, None]  # (T-1, J, 3)
+    ke_h = (vel[..., horizontal] ** 2).sum(-1).sum(0) / (t - 1.0)
+    ke_v = (vel[..., up] ** 2).sum(0) / (t - 1.0)
+    # acceleration of frame i: the mean over terms k = lo..hi (1 <= k <= T-2) of (v2 - v1) / dt with
+    # v2 = (p[k+1] - p[k]) / dt and v1 = (p[k] - p[k-1]) / dt, or p[k] - p[k-1] / dt with the bug
     lo, hi = _window_bounds(t, 1, t - 2, sliding_window)
-    v2 = d[1:] / frame_time  # (T-2, J, 3): (p[k+1] - p[k]) / dt for k = 1..T-2
-    v1 = p[1:-1] - p[:-2] / frame_time if acceleration_bug else d[:-1] / frame_time
-    acc = _window_sums((v2 - v1) / frame_time, lo - 1, hi - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):  # no term at all: 0/0 = nan, as the reference
-        acc = acc / (hi - lo + 1)[:, None, None]
+    empty = hi < lo  # no term at all (T < 3): 0/0 = nan, as the reference
+    lo, hi = np.where(empty, 1, lo), np.where(empty, 0, hi)
+    if acceleration_bug:
+        csum = np.concatenate([np.zeros((1,) + p.shape[1:]), np.cumsum(p, axis=0)])  # csum[k] = sum p[:k]
+        v2_sum = (p[hi + 1] - p[lo]) / frame_time
+        v1_sum = (csum[hi + 1] - csum[lo]) - (csum[hi] - csum[lo - 1]) / frame_time
+        acc = (v2_sum - v1_sum) / frame_time
+    else:
+        acc = ((p[hi + 1] - p[hi]) - (p[lo] - p[lo - 1])) / frame_time**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = acc / np.where(empty, 0, hi - lo + 1)[:, None, None]
     energy = np.linalg.norm(acc, axis=-1).sum(0) / (t - 1.0)
     return np.stack([ke_h, ke_v, energy], axis=-1).reshape(-1).astype(np.float32)

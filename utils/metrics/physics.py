@@ -17,6 +17,7 @@ from utils.metrics.kinetic import UP_AXES
 
 FOOT_JOINTS = (7, 10, 8, 11)  # left ankle, left toe, right ankle, right toe (SMPL order)
 PFC_SCALE = 10000.0
+FSR_SPEED_THRESHOLD = 0.01  # metres per frame at 30 fps (LODGE)
 
 
 def pfc_sequence(joints: np.ndarray, fps: float = 30.0, up_axis: str = "z") -> float:
@@ -44,7 +45,7 @@ def pfc(sequences: list[np.ndarray], fps: float = 30.0, up_axis: str = "z") -> f
 
 
 def foot_skating_ratio(joints: np.ndarray, up_axis: str = "y", ankle_height: float = 0.08, toe_height: float = 0.05,
-                       speed_threshold: float = 0.01) -> tuple[float, float]:  # fmt: skip
+                       speed_threshold: float = FSR_SPEED_THRESHOLD) -> tuple[float, float]:  # fmt: skip
     """LODGE's `calc_foot_skating_ratio` on SMPL-ordered joints (T, J, 3): (left ratio, right ratio).
 
     Ground = the first frame's toe height (their mean when within 2 cm of each other, else the lower one). A foot

@@ -1,0 +1,58 @@
+"""Evaluate generated dances under a published protocol (bug for bug) or the corrected one; writes a JSON report.
+
+    python eval_dance.py --pred_dir generation/test --gt_dir data/aistpp_gt --audio_dir music/ --protocol bailando
+    python eval_dance.py --pred_dir out/ --beats_dir beats/ --protocol fixed --out metrics_fixed.json
+
+Inputs: joints `.npy` (T,J,3)/(T,J*3) with J in 22/24/52/55, EDGE `.csv` and `full_pose` pickles, Bailando
+`pred_position` files, our generation `.npz`, or any motion file `data.formats` reads. Protocols and what each
+number means: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from utils.cli import setup_logging, user_errors_exit
+from utils.metrics.evaluate import EvalRequest, evaluate, format_table
+from utils.metrics.protocols import PROTOCOLS
+
+logger = logging.getLogger("eval_dance")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pred_dir", type=Path, required=True, help="folder of generated motions")
+    p.add_argument("--gt_dir", type=Path, help="folder of ground-truth motions (FID, Div, paired MPJPE)")
+    music = p.add_mutually_exclusive_group()
+    music.add_argument("--audio_dir", type=Path, help="music files, matched to motions by name; beats by the "
+                       "protocol's tracker")  # fmt: skip
+    music.add_argument("--beats_dir", type=Path, help="<name>.txt/.npy/.beats files of beat times in seconds")
+    p.add_argument("--protocol", default="bailando", choices=tuple(PROTOCOLS),
+                   help="bailando / edge / lodge reproduce published evaluations; fixed is the corrected one")
+    p.add_argument("--fps", type=float, help="frame rate of every input (default: each format's, .npy 30)")
+    p.add_argument("--up_axis", choices=("y", "z"), help="up axis of every input (default: each format's, .npy y)")
+    p.add_argument("--out", type=Path, help="JSON report (default: <pred_dir>/metrics_<protocol>.json)")
+    return p
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    report = evaluate(EvalRequest(pred_dir=args.pred_dir, gt_dir=args.gt_dir, audio_dir=args.audio_dir,
+                                  beats_dir=args.beats_dir, protocol=args.protocol, fps=args.fps,
+                                  up_axis=args.up_axis))  # fmt: skip
+    out = args.out or args.pred_dir / f"metrics_{args.protocol}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    for note in report["notes"]:
+        logger.info("note: %s", note)
+    logger.info("%s\nreport -> %s", format_table(report), out)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""Evaluate a folder of generated dances under one protocol: the library behind `eval_dance.py`.
+
+`evaluate(EvalRequest(...))` reads every prediction (and ground-truth) file, converts it as the protocol says,
+computes per-sequence features and scores, matches music by file name, and returns the report that
+`eval_dance.py` writes as JSON:
+
+    {"protocol": name, "counts": {"pred", "gt", "bas", "feature_dims"}, "metrics": {...}, "skipped": {metric: reason},
+     "skipped_files": [...], "notes": [...], "warnings": [...], "per_sample": {name: {...}}}
+
+Nothing is dropped silently: a metric that cannot be computed is listed under "skipped" with the reason, an
+unreadable file under "skipped_files", and every approximation (joint mapping, frame-rate conversion) under "notes".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.audio import MUSIC_SUFFIXES
+from utils.batch import run_batch
+from utils.cli import UserError
+from utils.metrics import protocols as proto
+from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from utils.metrics.holistic import face_mse
+from utils.metrics.inputs import EvalMotion, list_motion_files, read_eval_motion
+from utils.metrics.joint_sets import SMPL_N_JOINTS, as_52, available, is_exact
+from utils.metrics.music_beats import BEAT_FILE_SUFFIXES, beat_frames, read_beat_file, track_beats
+from utils.metrics.protocols import PROTOCOLS, Protocol
+from utils.skeleton import N_BODY_JOINTS
+
+logger = logging.getLogger(__name__)
+
+# feature families compared by FID/Div: metric suffix -> per-sample key
+FEATURE_FAMILIES = {"k": "kinetic", "g": "geometric", "hand": "hand", "face": "face"}
+_JOINT_SET_NAMES = {"smpl24": "24 SMPL joints", "body22": "22 body joints", "smplx24": "SMPL-X joints 0-23"}
+
+
+@dataclass
+class EvalRequest:
+    """What to evaluate.
+
+    Args:
+        pred_dir: generated motions.
+        gt_dir: ground-truth motions (FID, Div normalisation, paired MPJPE).
+        audio_dir: music files matched to motions by name (beats by the protocol's tracker).
+        beats_dir: `<name>.txt`/`.npy`/`.beats` beat times in seconds (instead of audio).
+        protocol: one of `PROTOCOLS`.
+        fps: frame rate of the inputs (default: each file's format default, see `utils.metrics.inputs`).
+        up_axis: up axis of the inputs (default: each format's).
+    """
+
+    pred_dir: Path
+    gt_dir: Path | None = None
+    audio_dir: Path | None = None
+    beats_dir: Path | None = None
+    protocol: str = "bailando"
+    fps: float | None = None
+    up_axis: str | None = None
+
+
+@dataclass
+class Sample:
+    """One analysed sequence: its features and per-sequence scores."""
+
+    motion: EvalMotion
+    rate: float  # the evaluated frame rate
+    frames: int  # frames at that rate
+    features: dict[str, np.ndarray]
+    beats: dict
+    scores: dict[str, float]
+
+
+def analyse(motion: EvalMotion, protocol: Protocol, frames: int | None) -> Sample:
+    """Features and per-sequence scores of one motion under a protocol (`frames`: the FID crop)."""
+    rate = protocol.rate(motion.fps)
+    joints = proto.to_protocol_frame(motion.joints, motion.fps, protocol)  # (T', J, 3)
+    k, g = proto.sequence_features(proto.feature_view(joints, protocol, frames), rate, protocol)
+    features = {"kinetic": k, "geometric": g}
+    if protocol.holistic:
+        features.update(proto.holistic_features(joints, rate, motion.expressions))
+    return Sample(motion, rate, len(joints), features, proto.motion_beats(joints, rate, protocol),
+                  proto.physical_scores(joints, rate, protocol))  # fmt: skip
+
+
+def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Protocol, frames: int | None):
+    files = list_motion_files(folder, what)
+    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis), f"reading {what}")
+    motions = report.results
+    counts = Counter(m.joints.shape[1] for m in motions)
+    if len(counts) > 1:
+        shown = ", ".join(f"{m.name} {m.joints.shape[1]}" for m in motions[:1] + [
+            next(x for x in motions if x.joints.shape[1] != motions[0].joints.shape[1])])  # fmt: skip
+        raise UserError(f"{what} folder {folder} mixes joint counts ({shown}); keep one skeleton per folder")
+    n_joints = next(iter(counts))
+    for joint_set in (protocol.feature_joints, protocol.bas_joints):
+        if not available(joint_set, n_joints):
+            raise UserError(f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
+                            f"{what} files have {n_joints} joints: use --protocol lodge or fixed")  # fmt: skip
+    samples = [analyse(m, protocol, frames) for m in _progress(motions, f"features ({what})")]
+    skipped = [{"file": str(f), "reason": r} for f, r in report.skipped]
+    return samples, skipped
+
+
+def _progress(items: list, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="seq", disable=len(items) < 2)
+
+
+# ------------------------------------------------------------------ music
+def _music_index(folder: Path | None, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    if folder is None:
+        return {}
+    if not Path(folder).is_dir():
+        raise UserError(f"music folder {folder} not found")
+    return {p.stem: p for p in sorted(Path(folder).iterdir()) if p.is_file() and p.suffix.lower() in suffixes}
+
+
+def match_music(name: str, index: dict[str, Path]) -> Path | None:
+    """The music of a motion: the file of the same name, else the longest music name that is one of the motion
+    name's `_`-separated fields or a `_`-terminated prefix of it (`gBR_sBM_cAll_d04_mBR0_ch02` -> `mBR0`)."""
+    if name in index:
+        return index[name]
+    fields = set(name.split("_"))
+    hits = [s for s in index if s in fields or name.startswith(s + "_")]
+    return index[max(hits, key=len)] if hits else None
+
+
+def _music_frames(sample: Sample, protocol: Protocol, audio: dict, beats: dict) -> tuple[np.ndarray, str] | None:
+    """Music beat frames at the sample's evaluated rate and the music's name, or None without music."""
+    path = match_music(sample.motion.name, beats)
+    if path is not None:
+        return beat_frames(read_beat_file(path), sample.rate), path.name
+    path = match_music(sample.motion.name, audio)
+    if path is not None:
+        return beat_frames(track_beats(str(path), protocol.beat_tracker), sample.rate), path.name
+    return None
+
+
+def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beats: dict, per_sample: dict,
+                    metrics: dict, skipped: dict, suffix: str = "") -> int:  # fmt: skip
+    """BAS of both definitions averaged over the samples that have music; returns how many had."""
+    if not audio and not beats:
+        skipped["BAS" + suffix] = "needs --audio_dir or --beats_dir"
+        return 0
+    scores, missing, no_beats = {"BAS_bailando": [], "BAS_fact": []}, [], []
+    for s in _progress(samples, "beat alignment"):
+        found = _music_frames(s, protocol, audio, beats)
+        if found is None:
+            missing.append(s.motion.name)
+            continue
+        frames, music = found
+        sc = proto.beat_scores(s.beats, frames, s.rate, protocol)
+        if not np.isfinite(sc["BAS_bailando"]):
+            no_beats.append(s.motion.name)
+            continue
+        for k, v in sc.items():
+            scores[k].append(v)
+        per_sample.setdefault(s.motion.name, {}).update({**sc, "music": music})
+    reasons = []
+    if missing:
+        reasons.append(f"no music file matches {len(missing)} sample(s): {', '.join(missing[:5])}")
+    if no_beats:
+        reasons.append(f"no music beat within {len(no_beats)} sample(s): {', '.join(no_beats[:5])}")
+    if reasons:
+        skipped[("BAS" + suffix) if not scores["BAS_fact"] else f"BAS{suffix} (some samples)"] = "; ".join(reasons)
+    if scores["BAS_fact"]:
+        for k, v in scores.items():
+            metrics[k + suffix] = float(np.mean(v))
+        metrics["BAS" + suffix] = metrics[protocol.bas + suffix]
+    return len(scores["BAS_fact"])
+
+
+# ------------------------------------------------------------------ set metrics
+def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protocol, metrics: dict, skipped: dict,
+                          warnings: list, dims: dict) -> None:  # fmt: skip
+    for suffix, key in FEATURE_FAMILIES.items():
+        p = [s.features[key] for s in pred if key in s.features]
+        g = [s.features[key] for s in gt if key in s.features]
+        if key not in ("kinetic", "geometric") and not protocol.holistic:
+            continue
+        names = f"FID_{suffix}, Div_{suffix}"
+        if len(p) < len(pred) or (gt and len(g) < len(gt)) or not p:
+            what = "finger joints (52 or 55)" if key == "hand" else "face expressions"
+            skipped[names] = f"needs {what} in every prediction and ground-truth file"
+            continue
+        dims[key] = int(p[0].shape[0])
+        if not gt:
+            skipped[names] = "needs --gt_dir (both are measured on features normalised by the ground truth)"
+            continue
+        if len(p) < 2 or len(g) < 2:
+            skipped[names] = f"needs at least 2 samples per set (pred {len(p)}, gt {len(g)})"
+            continue
+        g_raw = np.stack(g).astype(np.float64)
+        g_n, p_n = normalize_by_gt(g_raw, np.stack(p).astype(np.float64))
+        for n, which in ((len(p), "predictions"), (len(g), "ground truth")):
+            if n < dims[key]:
+                warnings.append(f"FID_{suffix}: {n} {which} for {dims[key]}-d features: the covariance is "
+                                "rank-deficient and the value unstable")  # fmt: skip
+        constant = int((g_raw.std(axis=0) < 1e-8).sum())
+        if constant:
+            warnings.append(f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
+                            "truth; the reference's normalisation divides them by 1e-10, so any prediction that "
+                            "differs there dominates FID and Div")  # fmt: skip
+        metrics[f"FID_{suffix}"] = frechet_distance(p_n, g_n, eps=protocol.fid_eps)
+        metrics[f"Div_{suffix}"] = diversity(p_n)
+        metrics[f"Div_{suffix}_gt"] = diversity(g_n)
+
+
+def _mean_scores(samples: list[Sample], protocol: Protocol, metrics: dict, skipped: dict, per_sample: dict,
+                 suffix: str = "") -> None:  # fmt: skip
+    for name in protocol.physics:
+        values = [s.scores[name] for s in samples]
+        for s in samples:
+            per_sample.setdefault(s.motion.name, {})[name] = s.scores[name]
+        finite = [v for v in values if np.isfinite(v)]
+        if finite:
+            metrics[name + suffix] = float(np.mean(finite))
+        if len(finite) < len(values):
+            skipped[f"{name}{suffix} ({len(values) - len(finite)} samples)"] = "no foot contact with the ground"
+
+
+def _paired_metrics(pred: list[Sample], gt: list[Sample], metrics: dict, skipped: dict) -> int:
+    """MPJPE (and face MSE) over predictions that have a GT file of the same name, joints, rate and length."""
+    by_name = {s.motion.name: s.motion for s in gt}
+    pairs = [(s.motion, by_name[s.motion.name]) for s in pred if s.motion.name in by_name]
+    pairs = [(a, b) for a, b in pairs if a.joints.shape == b.joints.shape and a.fps == b.fps]
+    if not pairs:
+        skipped["MPJPE"] = "no prediction has a ground-truth file of the same name, skeleton, rate and length"
+        return 0
+    parts = {"all": slice(None), "body": slice(0, N_BODY_JOINTS)}
+    if available("fingers", pairs[0][0].joints.shape[1]):
+        parts["hands"] = slice(N_BODY_JOINTS, None)
+    for part, sl in parts.items():
+        errs = [np.linalg.norm(as_52(a.joints)[:, sl] - as_52(b.joints)[:, sl], axis=-1).mean() for a, b in pairs]
+        metrics[f"MPJPE_{part}"] = float(np.mean(errs))
+    faces = [(a.expressions, b.expressions) for a, b in pairs
+             if a.expressions is not None and b.expressions is not None]  # fmt: skip
+    if faces:
+        metrics["face_MSE"] = float(np.mean([face_mse(a, b) for a, b in faces]))
+    return len(pairs)
+
+
+def _notes(samples: list[Sample], protocol: Protocol, what: str) -> list[str]:
+    notes = []
+    rates = Counter(s.motion.fps for s in samples)
+    for fps, n in sorted(rates.items()):
+        if protocol.fps and fps != protocol.fps:
+            notes.append(f"{what}: {n} file(s) at {fps:g} fps linearly interpolated to {protocol.fps:g} fps")
+            if protocol.fps > fps:
+                notes.append(f"{what}: BAS_fact looks for strict speed minima, which linear up-sampling flattens "
+                             "into plateaus: expect few motion beats")  # fmt: skip
+    n_joints = samples[0].motion.joints.shape[1]
+    for joint_set in {protocol.feature_joints, protocol.bas_joints}:
+        if not is_exact(joint_set, n_joints):
+            how = ("SMPL hand joints 22/23 taken at the middle-finger base" if joint_set == "smpl24"
+                   else "SMPL-X jaw and left eye taken at the head joint")  # fmt: skip
+            notes.append(f"{what}: {n_joints}-joint input, {how} (an approximation of the reference's joints)")
+    if protocol.name == "edge" and n_joints != SMPL_N_JOINTS:
+        notes.append(f"{what}: converted to EDGE's Z-up frame")
+    return notes
+
+
+def evaluate(req: EvalRequest) -> dict:
+    """Run an evaluation (see the module docstring for the report)."""
+    if req.protocol not in PROTOCOLS:
+        raise UserError(f"unknown protocol {req.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    protocol = PROTOCOLS[req.protocol]
+    audio = _music_index(req.audio_dir, MUSIC_SUFFIXES)
+    beats = _music_index(req.beats_dir, BEAT_FILE_SUFFIXES)
+    pred, skipped_files = _read_and_analyse(Path(req.pred_dir), "prediction", req, protocol, protocol.pred_frames)
+    gt = []
+    if req.gt_dir is not None:
+        gt, gt_skipped = _read_and_analyse(Path(req.gt_dir), "ground-truth", req, protocol, protocol.gt_frames)
+        skipped_files += gt_skipped
+    metrics, skipped, warnings, per_sample, dims = {}, {}, [], {}, {}
+    _distribution_metrics(pred, gt, protocol, metrics, skipped, warnings, dims)
+    n_bas = _beat_alignment(pred, protocol, audio, beats, per_sample, metrics, skipped)
+    _mean_scores(pred, protocol, metrics, skipped, per_sample)
+    if gt:
+        gt_per_sample: dict = {}
+        if audio or beats:
+            _beat_alignment(gt, protocol, audio, beats, gt_per_sample, metrics, {}, suffix="_gt")
+        _mean_scores(gt, protocol, metrics, {}, gt_per_sample, suffix="_gt")
+        n_paired = _paired_metrics(pred, gt, metrics, skipped)
+    else:
+        n_paired = 0
+        skipped["MPJPE"] = "needs --gt_dir"
+    for s in pred:
+        per_sample.setdefault(s.motion.name, {}).update({"frames": s.frames, "fps": s.rate, "layout": s.motion.layout})
+    for w in warnings:
+        logger.warning(w)
+    return {
+        "protocol": protocol.name,
+        "protocol_summary": protocol.summary,
+        "counts": {"pred": len(pred), "gt": len(gt), "bas": n_bas, "paired": n_paired, "feature_dims": dims},
+        "metrics": metrics,
+        "skipped": skipped,
+        "skipped_files": skipped_files,
+        "notes": _notes(pred, protocol, "pred") + (_notes(gt, protocol, "gt") if gt else []),
+        "warnings": warnings,
+        "per_sample": {k: {m: _json_number(v) for m, v in per_sample[k].items()} for k in sorted(per_sample)},
+    }
+
+
+def _json_number(v):
+    """NaN (an undefined per-sample score) as null, so the report is valid JSON."""
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def format_table(report: dict) -> str:
+    """The metrics block as an aligned two-column text table."""
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in report["metrics"].items()]
+    width = max([len(k) for k, _ in rows] + [6])
+    head = f"protocol {report['protocol']}: {report['counts']['pred']} predictions, {report['counts']['gt']} GT"
+    lines = [head] + [f"  {k:<{width}}  {v}" for k, v in rows]
+    lines += [f"  skipped {k}: {v}" for k, v in report["skipped"].items()]
+    return "\n".join(lines)
