@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/plot_3d_global.py
 	$(BIN)/python bench/music_features.py
 	$(BIN)/python bench/loading.py
+	$(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -13,12 +13,15 @@ unreadable file under "skipped_files", and every approximation (joint mapping, f
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from utils.audio import MUSIC_SUFFIXES
 from utils.batch import run_batch
@@ -51,6 +54,7 @@ class EvalRequest:
         protocol: one of `PROTOCOLS`.
         fps: frame rate of the inputs (default: each file's format default, see `utils.metrics.inputs`).
         up_axis: up axis of the inputs (default: each format's).
+        workers: processes computing per-sequence features (large ground-truth sets).
     """
 
     pred_dir: Path
@@ -60,6 +64,7 @@ class EvalRequest:
     protocol: str = "bailando"
     fps: float | None = None
     up_axis: str | None = None
+    workers: int = 1
 
 
 @dataclass
@@ -86,6 +91,17 @@ def analyse(motion: EvalMotion, protocol: Protocol, frames: int | None) -> Sampl
                   proto.physical_scores(joints, rate, protocol))  # fmt: skip
 
 
+def analyse_all(motions: list[EvalMotion], protocol: Protocol, frames: int | None, workers: int = 1,
+                desc: str = "features") -> list[Sample]:  # fmt: skip
+    """`analyse` of every motion, in order, in `workers` processes when there are enough motions to share."""
+    if workers <= 1 or len(motions) < 4 * workers:
+        return [analyse(m, protocol, frames) for m in _progress(motions, desc)]
+    job = functools.partial(analyse, protocol=protocol, frames=frames)
+    with ProcessPoolExecutor(workers) as pool:
+        chunks = max(1, len(motions) // (8 * workers))
+        return list(_progress(pool.map(job, motions, chunksize=chunks), desc, total=len(motions)))
+
+
 def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Protocol, frames: int | None):
     files = list_motion_files(folder, what)
     report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis), f"reading {what}")
@@ -100,15 +116,14 @@ def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Proto
         if not available(joint_set, n_joints):
             raise UserError(f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
                             f"{what} files have {n_joints} joints: use --protocol lodge or fixed")  # fmt: skip
-    samples = [analyse(m, protocol, frames) for m in _progress(motions, f"features ({what})")]
+    samples = analyse_all(motions, protocol, frames, req.workers, f"features ({what})")
     skipped = [{"file": str(f), "reason": r} for f, r in report.skipped]
     return samples, skipped
 
 
-def _progress(items: list, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="seq", disable=len(items) < 2)
+def _progress(items, desc: str, total: int | None = None):
+    total = len(items) if total is None else total
+    return tqdm(items, desc=desc, unit="seq", total=total, disable=total < 2)
 
 
 # ------------------------------------------------------------------ music

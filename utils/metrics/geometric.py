@@ -62,23 +62,37 @@ PREDICATES = (
 
 
 def _points(name: str, frames: np.ndarray) -> np.ndarray:
-    """Positions (F, 3) of a joint or of a reference point over frames (F, 24, 3)."""
-    f = len(frames)
+    """Positions (3, F) of a joint or of a reference point over joint-major frames (24, 3, F)."""
+    f = frames.shape[2]
     const = {"y_unit": (0.0, 1.0, 0.0), "minus_y_unit": (0.0, -1.0, 0.0), "zero": (0.0, 0.0, 0.0)}
     if name in const:
-        return np.broadcast_to(np.asarray(const[name]), (f, 3))
+        return np.broadcast_to(np.asarray(const[name])[:, None], (3, f))
     if name == "y_min":
-        return np.stack([np.zeros(f), frames[..., 1].min(axis=1), np.zeros(f)], axis=-1)
-    return frames[:, _J[name]]
+        zeros = np.zeros(f)
+        return np.stack([zeros, frames[:, 1].min(axis=0), zeros])
+    return frames[_J[name]]
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of component-first vectors (3, F) -> (F,), summed x, y, z as np.dot does."""
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(a, a))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def _along(v: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """Component of v along direction, per row."""
-    return (v * direction).sum(-1) / np.linalg.norm(direction, axis=-1)
+    """Component of v along direction, per frame. (3, F), (3, F) -> (F,)"""
+    return _dot(v, direction) / _norm(direction)
 
 
 def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np.ndarray, dt: float) -> np.ndarray:
-    """One predicate for frames 1..T-1 (cur = frames 1.., prev = frames ..T-2). -> (T-1,) bool"""
+    """One predicate for frames 1..T-1 (cur = frames 1.., prev = frames ..T-2, both (J, 3, F)). -> (T-1,) bool"""
     p = [_points(n, cur) for n in names]
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "move":  # velocity of j3 relative to j1, along j1 -> j2
@@ -86,19 +100,18 @@ def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np
             return _along((p[2] - p[0]) - (q[2] - q[0]), p[1] - p[0]) / dt > arg
         if kind == "nmove":  # velocity of j4 relative to j1, along the normal of the plane (j1, j2, j3)
             q = [_points(n, prev) for n in names]
-            normal = np.cross(p[2] - p[0], p[1] - p[0])
+            normal = _cross(p[2] - p[0], p[1] - p[0])
             return _along((p[3] - p[0]) - (q[3] - q[0]), normal) / dt > arg
         if kind == "plane":  # j4 beyond the plane through j1, j2, j3
-            return _along(p[3] - p[0], np.cross(p[2] - p[0], p[1] - p[0])) > arg
+            return _along(p[3] - p[0], _cross(p[2] - p[0], p[1] - p[0])) > arg
         if kind == "nplane":  # j4 beyond the plane through j3 with normal j1 -> j2
             return _along(p[3] - p[2], p[1] - p[0]) > arg
         if kind == "angle":
             a, b = p[1] - p[0], p[3] - p[2]
-            cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-            angle = np.degrees(np.arccos(cos))
+            angle = np.degrees(np.arccos(_dot(a, b) / (_norm(a) * _norm(b))))
             return (angle > arg[0]) & (angle < arg[1])
         if kind == "fast":
-            return np.linalg.norm(p[0] - _points(names[0], prev), axis=-1) / dt > arg
+            return _norm(p[0] - _points(names[0], prev)) / dt > arg
     raise ValueError(f"unknown predicate kind {kind!r}")
 
 
@@ -111,7 +124,8 @@ def geometric_features(positions: np.ndarray, time_per_frame: float = TIME_PER_F
     p = np.asarray(positions, dtype=np.float64)
     if p.ndim != 3 or p.shape[1] < len(SMPL_JOINT_NAMES) - 2 or p.shape[2] != 3:
         raise ValueError(f"positions must be (T, 24, 3) SMPL joints, got {p.shape}")
-    cur, prev = p[1:], p[:-1]
+    c = np.ascontiguousarray(p.transpose(1, 2, 0))  # (J, 3, T): per-frame maths becomes elementwise over frames
+    cur, prev = c[..., 1:], c[..., :-1]
     table = np.stack([_predicate(kind, names, arg, cur, prev, time_per_frame) for kind, names, arg in PREDICATES],
                      axis=1)  # fmt: skip
     return table.astype(np.float32).mean(axis=0)

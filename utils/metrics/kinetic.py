@@ -36,28 +36,28 @@ def kinetic_features(positions: np.ndarray, frame_time: float = 1.0 / 60, up_axi
     Returns:
         (3 J,) float32: per joint [horizontal KE, vertical KE, energy expenditure].
     """
-    p = np.asarray(positions, dtype=np.float64)  # (T, J, 3)
-    t = len(p)
+    p = np.ascontiguousarray(np.asarray(positions, dtype=np.float64).transpose(1, 2, 0))  # (J, 3, T): frames last
+    t = p.shape[-1]
     up = UP_AXES[up_axis]
     horizontal = [a for a in range(3) if a != up]
     # velocity of frame i: the mean of the displacements into frames k = lo..hi, a telescoping sum
     lo, hi = _window_bounds(t, 1, t - 1, sliding_window)
-    vel = (p[hi] - p[lo - 1]) / ((hi - lo + 1) * frame_time)[:, None, None]  # (T-1, J, 3)
-    ke_h = (vel[..., horizontal] ** 2).sum(-1).sum(0) / (t - 1.0)
-    ke_v = (vel[..., up] ** 2).sum(0) / (t - 1.0)
+    vel = (p[..., hi] - p[..., lo - 1]) / ((hi - lo + 1) * frame_time)  # (J, 3, T-1)
+    ke_h = (vel[:, horizontal[0]] ** 2 + vel[:, horizontal[1]] ** 2).sum(-1) / (t - 1.0)  # (J,)
+    ke_v = (vel[:, up] ** 2).sum(-1) / (t - 1.0)
     # acceleration of frame i: the mean over terms k = lo..hi (1 <= k <= T-2) of (v2 - v1) / dt with
     # v2 = (p[k+1] - p[k]) / dt and v1 = (p[k] - p[k-1]) / dt, or p[k] - p[k-1] / dt with the bug
     lo, hi = _window_bounds(t, 1, t - 2, sliding_window)
     empty = hi < lo  # no term at all (T < 3): 0/0 = nan, as the reference
     lo, hi = np.where(empty, 1, lo), np.where(empty, 0, hi)
     if acceleration_bug:
-        csum = np.concatenate([np.zeros((1,) + p.shape[1:]), np.cumsum(p, axis=0)])  # csum[k] = sum p[:k]
-        v2_sum = (p[hi + 1] - p[lo]) / frame_time
-        v1_sum = (csum[hi + 1] - csum[lo]) - (csum[hi] - csum[lo - 1]) / frame_time
+        csum = np.concatenate([np.zeros(p.shape[:-1] + (1,)), np.cumsum(p, axis=-1)], axis=-1)  # sum p[..., :k]
+        v2_sum = (p[..., hi + 1] - p[..., lo]) / frame_time
+        v1_sum = (csum[..., hi + 1] - csum[..., lo]) - (csum[..., hi] - csum[..., lo - 1]) / frame_time
         acc = (v2_sum - v1_sum) / frame_time
     else:
-        acc = ((p[hi + 1] - p[hi]) - (p[lo] - p[lo - 1])) / frame_time**2
+        acc = ((p[..., hi + 1] - p[..., hi]) - (p[..., lo] - p[..., lo - 1])) / frame_time**2
     with np.errstate(invalid="ignore", divide="ignore"):
-        acc = acc / np.where(empty, 0, hi - lo + 1)[:, None, None]
-    energy = np.linalg.norm(acc, axis=-1).sum(0) / (t - 1.0)
+        acc = acc / np.where(empty, 0, hi - lo + 1)  # (J, 3, T-1)
+    energy = np.sqrt(acc[:, 0] ** 2 + acc[:, 1] ** 2 + acc[:, 2] ** 2).sum(-1) / (t - 1.0)
     return np.stack([ke_h, ke_v, energy], axis=-1).reshape(-1).astype(np.float32)
