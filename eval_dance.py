@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bailando / edge / lodge reproduce published evaluations; fixed is the corrected one")
     p.add_argument("--fps", type=float, help="frame rate of every input (default: each format's, .npy 30)")
     p.add_argument("--up_axis", choices=("y", "z"), help="up axis of every input (default: each format's, .npy y)")
+    p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model for exact joints of parameter files (SMPL-X "
+                   "npz, AIST++ pkl, FineDance npy); default: the project's skeleton")  # fmt: skip
     p.add_argument("--workers", type=int, default=1, help="processes for the per-sequence features (large GT sets)")
     p.add_argument("--out", type=Path, help="JSON report (default: <pred_dir>/metrics_<protocol>.json)")
     return p
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     report = evaluate(EvalRequest(pred_dir=args.pred_dir, gt_dir=args.gt_dir, audio_dir=args.audio_dir,
                                   beats_dir=args.beats_dir, protocol=args.protocol, fps=args.fps,
-                                  up_axis=args.up_axis, workers=args.workers))  # fmt: skip
+                                  up_axis=args.up_axis, workers=args.workers,
+                                  smplx_model_path=args.smplx_model_path))  # fmt: skip
     out = args.out or args.pred_dir / f"metrics_{args.protocol}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")

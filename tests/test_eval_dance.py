@@ -159,6 +159,12 @@ def test_readers_of_the_common_output_layouts(tmp_path):
     np.testing.assert_allclose(e.joints, j24, atol=1e-12)
     o = read_eval_motion(tmp_path / "ours.npz")
     assert o.joints.shape == (20, 52, 3) and o.expressions.shape == (20, 100)
+    m = synthesize_dance(40, fps=60.0)  # an AIST++ annotation pickle (SMPL poses, 60 fps) through FK, at its rate
+    with open(tmp_path / "aist.pkl", "wb") as f:
+        pickle.dump({"smpl_poses": m.poses[:, :72], "smpl_trans": m.trans * 90.0, "smpl_scaling": np.float32(90.0)},
+                    f)  # fmt: skip
+    a = read_eval_motion(tmp_path / "aist.pkl")
+    assert a.fps == 60 and a.joints.shape == (40, 52, 3) and a.layout == "aistpp (FK)"
 
 
 def test_music_matching_by_name(tmp_path):

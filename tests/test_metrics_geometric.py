@@ -81,3 +81,13 @@ def test_geometric_constants_and_count():
                                                                                          1.50412619e-02])  # fmt: skip
     assert (HL, SW, HW) == (np.linalg.norm(lsh - lel), np.linalg.norm(lsh - rsh), np.linalg.norm(lhip - rhip))
     assert HL == pytest.approx(0.2568, abs=1e-4)  # humerus length of the SMPL template
+
+
+def test_geometric_features_of_z_up_input():
+    p = z_to_y_up(np.loadtxt(realdata("aistpp_edge/true_gKR_sBM_cAll_d30_mKR2_ch02_slice6.csv"),
+                             delimiter=",").reshape(150, 24, 3))  # fmt: skip
+    z_up = p[..., [0, 2, 1]] * np.array([1.0, -1.0, 1.0])  # the same motion stored Z-up
+    np.testing.assert_array_equal(geometric_features(z_up, up_axis="z"), geometric_features(p))
+    assert not np.array_equal(geometric_features(z_up), geometric_features(p))  # the reference's Y-up assumption
+    slower = geometric_features(p, time_per_frame=1 / 30)  # true 30 fps speeds: fewer "fast" frames than at 1/120
+    assert slower[[12, 13, 21, 22, 31]].sum() <= geometric_features(p)[[12, 13, 21, 22, 31]].sum()

@@ -82,3 +82,13 @@ def test_foot_skating_ratio():
         ours = foot_skating_ratio(real)
         np.testing.assert_allclose(ours, reference_skating(real), rtol=1e-12)
         assert all(np.isnan(r) or 0.0 <= r <= 1.0 for r in ours)  # NaN: that foot never touches the ground
+
+
+def test_foot_skating_threshold_follows_the_frame_rate():
+    t = 60
+    joints = np.zeros((t, 24, 3))
+    joints[:, [7, 8], 1] = 0.07
+    joints[:, [7, 10], 0] = np.arange(t)[:, None] * 0.03  # 3 cm per frame: counts 1.5 cm, above 1 cm per 1/30 s
+    assert foot_skating_ratio(joints, fps=30)[0] > 0.9
+    assert foot_skating_ratio(joints, fps=60)[0] > 0.9  # 60 fps: 3 cm per 1/60 s is faster still
+    assert foot_skating_ratio(joints, fps=15)[0] == 0.0  # 15 fps: 1.5 cm per 1/15 s is under 2 cm per frame

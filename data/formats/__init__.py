@@ -30,8 +30,9 @@ class LoadedMotion:
     """A motion file brought to the project's conventions.
 
     Args:
-        joints: (T, J, 3) float32 joint positions, Y-up metres, 30 fps (J = 52, or 22 for body-only sources).
-        smplx: the SMPL-X parameters at 30 fps, or None for joint-only formats.
+        joints: (T, J, 3) float32 joint positions, Y-up metres, 30 fps unless asked otherwise (J = 52, or 22 for
+            body-only sources).
+        smplx: the SMPL-X parameters at the same rate, or None for joint-only formats.
         expressions: (T, 100) FLAME-2020 expression coefficients, zeros where the source has no face.
         has_face: whether the source carries a face.
         fmt: the format the file was read as.
@@ -61,7 +62,7 @@ def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = 
 
 
 def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, up_axis: str | None = None,
-                smplx_model_path: str | Path | None = None) -> LoadedMotion:  # fmt: skip
+                smplx_model_path: str | Path | None = None, out_fps: float | None = FPS) -> LoadedMotion:  # fmt: skip
     """Read any supported motion file.
 
     Args:
@@ -70,8 +71,9 @@ def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, u
         fps: the source frame rate, overriding the file's or the layout's default.
         up_axis: "y" or "z", overriding the layout's default.
         smplx_model_path: SMPL-X model for exact, shaped joints (else the project's skeleton).
+        out_fps: the frame rate to resample to (the project's 30 fps); None keeps the source's (evaluation).
     Returns:
-        `LoadedMotion` at 30 fps, Y-up. Raises `UserError` (one line naming the file) for any bad input.
+        `LoadedMotion` at `out_fps`, Y-up. Raises `UserError` (one line naming the file) for any bad input.
     """
     path = Path(path)
     if path.suffix.lower() == ".bvh":
@@ -85,7 +87,7 @@ def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, u
     if fps is not None:
         motion.fps = float(fps)
     source_fps = motion.fps
-    motion = to_project_frame(motion, path, up_axis or spec.default_up_axis(arrays), FPS)
+    motion = to_project_frame(motion, path, up_axis or spec.default_up_axis(arrays), out_fps or motion.fps)
     if isinstance(motion, JointsMotion):
         no_face = np.zeros((len(motion.joints), FACE_DIM), np.float32)
         return LoadedMotion(motion.joints.astype(np.float32), None, no_face, False, spec.name, source_fps)

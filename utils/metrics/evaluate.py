@@ -55,6 +55,7 @@ class EvalRequest:
         fps: frame rate of the inputs (default: each file's format default, see `utils.metrics.inputs`).
         up_axis: up axis of the inputs (default: each format's).
         workers: processes computing per-sequence features (large ground-truth sets).
+        smplx_model_path: SMPL-X model for the joints of parameter files (else the project's default skeleton).
     """
 
     pred_dir: Path
@@ -65,6 +66,7 @@ class EvalRequest:
     fps: float | None = None
     up_axis: str | None = None
     workers: int = 1
+    smplx_model_path: Path | None = None
 
 
 @dataclass
@@ -104,7 +106,8 @@ def analyse_all(motions: list[EvalMotion], protocol: Protocol, frames: int | Non
 
 def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Protocol, frames: int | None):
     files = list_motion_files(folder, what)
-    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis), f"reading {what}")
+    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path),
+                       f"reading {what}")  # fmt: skip
     motions = report.results
     counts = Counter(m.joints.shape[1] for m in motions)
     if len(counts) > 1:

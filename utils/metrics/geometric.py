@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from data.formats.motion import Z_TO_Y_UP
+from utils.metrics.kinetic import UP_AXES
+
 SMPL_JOINT_NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
                     "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow",
                     "relbow", "lwrist", "rwrist", "lhand", "rhand")  # fmt: skip
@@ -115,15 +118,25 @@ def _predicate(kind: str, names: tuple[str, ...], arg, cur: np.ndarray, prev: np
     raise ValueError(f"unknown predicate kind {kind!r}")
 
 
-def geometric_features(positions: np.ndarray, time_per_frame: float = TIME_PER_FRAME) -> np.ndarray:
-    """The 32 predicates of a sequence (T, 22 or 24, 3) (Y-up, SMPL joint order), averaged over frames 1..T-1.
+def geometric_features(positions: np.ndarray, time_per_frame: float = TIME_PER_FRAME, up_axis: str = "y") -> np.ndarray:
+    """The 32 predicates of a sequence (T, 22 or 24, 3) (SMPL joint order), averaged over frames 1..T-1.
 
-    `time_per_frame` divides the per-frame displacements of the velocity predicates: the reference's 1/120 s
-    whatever the data's rate, or 1/fps for physically meaningful speeds (the `fixed` protocol). -> (32,)
+    Args:
+        positions: (T, 22 | 24, 3) joints, metres.
+        time_per_frame: divides the per-frame displacements of the velocity predicates: the reference's 1/120 s
+            whatever the data's rate, or 1/fps for physically meaningful speeds (the `fixed` protocol).
+        up_axis: the up axis of `positions`; "z" is rotated to the Y-up frame the predicates are written in (the
+            reference always assumes Y-up, which is what `up_axis="y"` on Z-up data reproduces).
+    Returns:
+        (32,) float32: the fraction of frames each predicate holds.
     """
     p = np.asarray(positions, dtype=np.float64)
     if p.ndim != 3 or p.shape[1] < len(SMPL_JOINT_NAMES) - 2 or p.shape[2] != 3:
         raise ValueError(f"positions must be (T, 24, 3) SMPL joints, got {p.shape}")
+    if up_axis not in UP_AXES:
+        raise ValueError(f"up_axis must be one of {tuple(UP_AXES)}, got {up_axis!r}")
+    if up_axis == "z":
+        p = p @ Z_TO_Y_UP.T
     c = np.ascontiguousarray(p.transpose(1, 2, 0))  # (J, 3, T): per-frame maths becomes elementwise over frames
     cur, prev = c[..., 1:], c[..., :-1]
     table = np.stack([_predicate(kind, names, arg, cur, prev, time_per_frame) for kind, names, arg in PREDICATES],

@@ -7,7 +7,7 @@
 | `.pkl` / `.npy` dict | EDGE `full_pose` (T, 24, 3) | 30 fps, Z-up |
 | `.pkl` / `.npy` dict | Bailando `pred_position` (T, 72) | 60 fps, Y-up |
 | `.npz` | our generation output: `joints` (T, 52, 3), `expressions`, `mocap_frame_rate` | its rate, Y-up |
-| other `data.formats` files | SMPL-X / AIST++ / FineDance parameters, BVH: joints by FK | 30 fps, Y-up |
+| other `data.formats` files | SMPL-X / AIST++ / FineDance parameters, BVH: joints by FK | the format's, Y-up |
 
 Joints come back Y-up at the file's own frame rate with the file's own joint count, so every protocol converts them
 from the same starting point. `fps`/`up_axis` given by the user override the defaults for every file.
@@ -83,8 +83,11 @@ def _layout(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, floa
     return None
 
 
-def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | None = None) -> EvalMotion:
-    """Read one file for evaluation (see the module table). Raises `UserError` naming the file for bad input."""
+def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | None = None,
+                     smplx_model_path: str | Path | None = None) -> EvalMotion:  # fmt: skip
+    """Read one file for evaluation (see the module table) at its own frame rate. Parameter files get joints by
+    forward kinematics: through `smplx` with `smplx_model_path`, else on the project's default skeleton. Raises
+    `UserError` naming the file for bad input."""
     path = Path(path)
     arrays = {BVH_KEY: np.array(str(path))} if path.suffix.lower() == ".bvh" else read_container(path)
     found = _layout(arrays, path)
@@ -92,9 +95,9 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
     if found is None and path.suffix.lower() == ".npy" and bare is not None and bare.ndim == 3 and bare.shape[2] == 3:
         raise UserError(f"{path}: joints array {bare.shape}: the joint count must be one of "
                         f"{', '.join(map(str, SUPPORTED_JOINT_COUNTS))}")  # fmt: skip
-    if found is None:  # a parameter file: forward kinematics through the motion readers (30 fps, Y-up)
-        m = load_motion(path, fps=fps, up_axis=up_axis)
-        joints, rate, face, layout = m.joints.astype(np.float64), PROJECT_FPS, m.face, f"{m.fmt} (FK)"
+    if found is None:  # a parameter file: forward kinematics through the motion readers, at the file's rate
+        m = load_motion(path, fps=fps, up_axis=up_axis, smplx_model_path=smplx_model_path, out_fps=None)
+        joints, rate, face, layout = m.joints.astype(np.float64), m.source_fps, m.face, f"{m.fmt} (FK)"
     else:
         joints, rate, up, layout, face = found
         rate = float(fps) if fps is not None else rate

@@ -18,6 +18,7 @@ from utils.metrics.kinetic import UP_AXES
 FOOT_JOINTS = (7, 10, 8, 11)  # left ankle, left toe, right ankle, right toe (SMPL order)
 PFC_SCALE = 10000.0
 FSR_SPEED_THRESHOLD = 0.01  # metres per frame at 30 fps (LODGE)
+FSR_REFERENCE_FPS = 30.0
 
 
 def pfc_sequence(joints: np.ndarray, fps: float = 30.0, up_axis: str = "z") -> float:
@@ -45,14 +46,16 @@ def pfc(sequences: list[np.ndarray], fps: float = 30.0, up_axis: str = "z") -> f
 
 
 def foot_skating_ratio(joints: np.ndarray, up_axis: str = "y", ankle_height: float = 0.08, toe_height: float = 0.05,
-                       speed_threshold: float = FSR_SPEED_THRESHOLD) -> tuple[float, float]:  # fmt: skip
+                       speed_threshold: float = FSR_SPEED_THRESHOLD,
+                       fps: float = FSR_REFERENCE_FPS) -> tuple[float, float]:  # fmt: skip
     """LODGE's `calc_foot_skating_ratio` on SMPL-ordered joints (T, J, 3): (left ratio, right ratio).
 
     Ground = the first frame's toe height (their mean when within 2 cm of each other, else the lower one). A foot
     is in contact on frames where its ankle is within `ankle_height` and its toe within `toe_height` of the ground;
     it slides on contact frames where, for its ankle or its toe, |mean of the two horizontal components of the
-    forward per-frame displacement| exceeds `speed_threshold` (the last frame's displacement is 0). Ratio = sliding
-    frames / contact frames (NaN without contact, as the reference's 0/0). LODGE reports the mean of both.
+    forward per-frame displacement| (0 on the last frame) exceeds `speed_threshold` metres per 1/30 s, LODGE's data
+    rate (at other `fps` the per-frame threshold scales by 30 / fps). Ratio = sliding frames / contact frames (NaN
+    without contact, as the reference's 0/0). LODGE reports the mean of both.
     """
     up = UP_AXES[up_axis]
     flat = [a for a in range(3) if a != up]
@@ -64,7 +67,7 @@ def foot_skating_ratio(joints: np.ndarray, up_axis: str = "y", ankle_height: flo
     for ankle, toe in ((7, 10), (8, 11)):
         contact = (joints[:, ankle, up] <= ground + ankle_height) & (joints[:, toe, up] <= ground + toe_height)
         tangent = np.abs(vel[:, [ankle, toe]].mean(axis=-1))  # (T, 2): |mean of the horizontal components|
-        sliding = contact & (tangent > speed_threshold).any(axis=-1)
+        sliding = contact & (tangent > speed_threshold * FSR_REFERENCE_FPS / fps).any(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratios.append(float(np.float64(sliding.sum()) / contact.sum()))
     return ratios[0], ratios[1]

@@ -183,8 +183,7 @@ def physical_scores(joints: np.ndarray, fps: float, protocol: Protocol) -> dict[
         unit = 1.0 if protocol.fps else (fps / EDGE_FPS) ** 2
         out["PFC"] = physics.pfc_sequence(body, fps, protocol.up_axis) * unit * physics.PFC_SCALE
     if "FSR" in protocol.physics:
-        threshold = physics.FSR_SPEED_THRESHOLD * (30.0 / fps if protocol.fps is None else 1.0)
-        left, right = physics.foot_skating_ratio(body, protocol.up_axis, speed_threshold=threshold)
+        left, right = physics.foot_skating_ratio(body, protocol.up_axis, fps=fps)
         out["FSR"] = float(np.nanmean([left, right])) if np.isfinite([left, right]).any() else float("nan")
     return out
 
