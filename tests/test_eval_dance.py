@@ -167,6 +167,16 @@ def test_readers_of_the_common_output_layouts(tmp_path):
     assert a.fps == 60 and a.joints.shape == (40, 52, 3) and a.layout == "aistpp (FK)"
 
 
+def test_reports_name_every_conversion(tmp_path):
+    folder = write_set(tmp_path / "y", [dance_joints(60, seed=s) for s in range(2)])  # 52 joints, Y-up, 30 fps
+    notes = evaluate(EvalRequest(pred_dir=folder, protocol="edge"))["notes"]
+    assert any("rotated to EDGE's Z-up frame" in n for n in notes)
+    assert any("middle-finger base" in n for n in notes)
+    notes = evaluate(EvalRequest(pred_dir=folder, protocol="bailando"))["notes"]
+    assert any("30 fps linearly interpolated to 60 fps" in n for n in notes)
+    assert not any("Z-up" in n for n in notes)
+
+
 def test_music_matching_by_name(tmp_path):
     index = {s: tmp_path / f"{s}.wav" for s in ("mBR0", "mBR01", "song")}
     assert match_music("gBR_sBM_cAll_d04_mBR0_ch02", index).stem == "mBR0"

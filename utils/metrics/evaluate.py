@@ -30,7 +30,7 @@ from utils.metrics import protocols as proto
 from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
 from utils.metrics.holistic import face_mse
 from utils.metrics.inputs import EvalMotion, list_motion_files, read_eval_motion
-from utils.metrics.joint_sets import SMPL_N_JOINTS, as_52, available, is_exact
+from utils.metrics.joint_sets import as_52, available, is_exact
 from utils.metrics.music_beats import BEAT_FILE_SUFFIXES, beat_frames, read_beat_file, track_beats
 from utils.metrics.protocols import PROTOCOLS, Protocol
 from utils.skeleton import N_BODY_JOINTS
@@ -109,12 +109,11 @@ def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Proto
     report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path),
                        f"reading {what}")  # fmt: skip
     motions = report.results
-    counts = Counter(m.joints.shape[1] for m in motions)
-    if len(counts) > 1:
-        shown = ", ".join(f"{m.name} {m.joints.shape[1]}" for m in motions[:1] + [
-            next(x for x in motions if x.joints.shape[1] != motions[0].joints.shape[1])])  # fmt: skip
-        raise UserError(f"{what} folder {folder} mixes joint counts ({shown}); keep one skeleton per folder")
-    n_joints = next(iter(counts))
+    n_joints = motions[0].joints.shape[1]
+    other = next((m for m in motions if m.joints.shape[1] != n_joints), None)
+    if other is not None:
+        raise UserError(f"{what} folder {folder} mixes joint counts ({motions[0].name}: {n_joints}, {other.name}: "
+                        f"{other.joints.shape[1]}); keep one skeleton per folder")  # fmt: skip
     for joint_set in (protocol.feature_joints, protocol.bas_joints):
         if not available(joint_set, n_joints):
             raise UserError(f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
@@ -278,8 +277,9 @@ def _notes(samples: list[Sample], protocol: Protocol, what: str) -> list[str]:
             how = ("SMPL hand joints 22/23 taken at the middle-finger base" if joint_set == "smpl24"
                    else "SMPL-X jaw and left eye taken at the head joint")  # fmt: skip
             notes.append(f"{what}: {n_joints}-joint input, {how} (an approximation of the reference's joints)")
-    if protocol.name == "edge" and n_joints != SMPL_N_JOINTS:
-        notes.append(f"{what}: converted to EDGE's Z-up frame")
+    if protocol.up_axis == "z" and any(s.motion.source_up_axis != "z" for s in samples):
+        notes.append(f"{what}: Y-up input rotated to EDGE's Z-up frame, not shifted (with the kept precedence "
+                     "bug FID_k depends on absolute positions: EDGE's value only for joints in EDGE's frame)")
     return notes
 
 

@@ -44,6 +44,7 @@ class EvalMotion:
         fps: its frame rate.
         expressions: (T, 100) face coefficients, or None when the file has no face.
         layout: what the file was read as (for the report).
+        source_up_axis: the up axis the file stored its joints in.
     """
 
     name: str
@@ -51,6 +52,7 @@ class EvalMotion:
     fps: float
     expressions: np.ndarray | None
     layout: str
+    source_up_axis: str = "y"
 
 
 def _joint_array(a: np.ndarray) -> np.ndarray | None:
@@ -98,6 +100,7 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
     if found is None:  # a parameter file: forward kinematics through the motion readers, at the file's rate
         m = load_motion(path, fps=fps, up_axis=up_axis, smplx_model_path=smplx_model_path, out_fps=None)
         joints, rate, face, layout = m.joints.astype(np.float64), m.source_fps, m.face, f"{m.fmt} (FK)"
+        up = up_axis or "y"  # the parameter layouts store Y-up unless told otherwise
     else:
         joints, rate, up, layout, face = found
         rate = float(fps) if fps is not None else rate
@@ -117,7 +120,7 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
         face = np.asarray(face, dtype=np.float64)
         if len(face) != len(joints) or not np.isfinite(face).all():
             raise UserError(f"{path}: expressions must be finite and have one row per frame ({len(joints)})")
-    return EvalMotion(path.stem, joints, rate, face, layout)
+    return EvalMotion(path.stem, joints, rate, face, layout, up)
 
 
 def list_motion_files(folder: str | Path, what: str) -> list[Path]:
