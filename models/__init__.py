@@ -1,0 +1,1 @@
+"""Models: the motion tokenizers (`vq`), and later the token transformers."""

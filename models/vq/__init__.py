@@ -1,0 +1,1 @@
+"""Motion tokenizers: EMA quantizer, residual / hierarchical residual quantization, conv encoder-decoder."""

@@ -1,0 +1,150 @@
+"""The motion tokenizer: encoders -> part residual quantizers -> one decoder; `vq_type` vq | rvq | hrvq.
+
+- `vq` / `rvq`: one encoder over the whole feature vector, 1 / Q quantizer layers.
+- `hrvq`: one encoder per part of the layout (body | hands for 623-d, body | hands | face for 723-d), per-part
+  quantizer stacks where each finer part is predicted from the coarser part's code (`PartResidualVQ`), and one
+  decoder over the parts' latents side by side.
+
+Shapes: features (B, T, dim) with T a multiple of the down-sampling (4); tokens (B, P*T/4, Q).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from data.layout import MotionLayout, layout_for_dim
+from models.vq.encdec import Decoder, Encoder
+from models.vq.residual import PartResidualVQ
+
+VQ_TYPES = ("vq", "rvq", "hrvq")
+
+
+@dataclass
+class TokenizerConfig:
+    """Everything that defines a tokenizer's architecture (stored in its checkpoints).
+
+    Args:
+        vq_type: "vq" (one layer), "rvq" or "hrvq".
+        dim: motion feature width (263, 623 or 723).
+        nb_code, code_dim: codebook size and code width.
+        num_quantizers: Q layers (forced to 1 for "vq").
+        width, depth, down_t, stride_t, dilation_growth_rate, activation, dropout: encoder/decoder shape.
+        mu: EMA decay; sample_temperature: stochastic assignment in training (0: off); reset_dead: dead-code reset.
+        quantize_dropout_prob: quantizer dropout.
+    """
+
+    vq_type: str = "rvq"
+    dim: int = 623
+    nb_code: int = 512
+    code_dim: int = 512
+    num_quantizers: int = 6
+    width: int = 512
+    depth: int = 3
+    down_t: int = 2
+    stride_t: int = 2
+    dilation_growth_rate: int = 3
+    activation: str = "relu"
+    dropout: float = 0.2
+    mu: float = 0.99
+    sample_temperature: float = 0.5
+    reset_dead: bool = True
+    quantize_dropout_prob: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.vq_type not in VQ_TYPES:
+            raise ValueError(f"unknown vq_type {self.vq_type!r}; expected one of {', '.join(VQ_TYPES)}")
+        if self.vq_type == "vq":
+            self.num_quantizers = 1
+        layout_for_dim(self.dim)  # raises for an unknown width
+
+    @property
+    def layout(self) -> MotionLayout:
+        return layout_for_dim(self.dim)
+
+    @property
+    def downsampling(self) -> int:
+        return self.stride_t**self.down_t
+
+    @property
+    def part_index(self) -> dict[str, np.ndarray]:
+        """Feature indices of each tokenized part (one part "all" unless hrvq)."""
+        if self.vq_type == "hrvq":
+            return self.layout.part_index
+        return {"all": np.arange(self.dim)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MotionTokenizer(nn.Module):
+    """Encode motion features into discrete tokens and decode them back (see the module docstring)."""
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.parts = tuple(c.part_index)
+        for name, idx in c.part_index.items():
+            self.register_buffer(f"index_{name}", torch.as_tensor(idx, dtype=torch.long), persistent=False)
+        shape = {"width": c.width, "depth": c.depth, "down_t": c.down_t, "stride_t": c.stride_t,
+                 "growth": c.dilation_growth_rate, "activation": c.activation, "dropout": c.dropout}  # fmt: skip
+        self.encoders = nn.ModuleList(Encoder(len(idx), c.code_dim, **shape) for idx in c.part_index.values())
+        self.quantizer = PartResidualVQ(len(self.parts), c.num_quantizers, c.nb_code, c.code_dim, c.mu,
+                                        c.sample_temperature, c.reset_dead, c.quantize_dropout_prob)  # fmt: skip
+        self.decoder = Decoder(len(self.parts) * c.code_dim, c.dim, **shape)  # all parts' latents -> every feature
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.ndim != 3 or x.shape[-1] != self.config.dim:
+            raise ValueError(f"expected motion features (B, T, {self.config.dim}), got {tuple(x.shape)}")
+        if x.shape[1] % self.config.downsampling:
+            raise ValueError(f"the frame count must be a multiple of {self.config.downsampling}, got {x.shape[1]}")
+
+    def latents(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per-part encoder outputs [(B, code_dim, T')] of features (B, T, dim)."""
+        self._check(x)
+        return [enc(x[..., getattr(self, f"index_{n}")].transpose(1, 2)) for n, enc in zip(self.parts, self.encoders,
+                                                                                           strict=True)]  # fmt: skip
+
+    def decode_latents(self, z: list[torch.Tensor]) -> torch.Tensor:
+        """Part latents -> features (B, T, dim)."""
+        return self.decoder(torch.cat(z, dim=1)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, n_layers: int | None = None) -> dict:
+        """Reconstruct features (B, T, dim). -> {"recon", "commit", "indices", "histograms", "n_layers"}"""
+        out = self.quantizer(self.latents(x), n_layers)
+        out["recon"] = self.decode_latents(out.pop("z"))
+        return out
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens of features (B, T, dim): (B, P*T', Q) (nearest codes, all layers)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.quantizer(self.latents(x), self.config.num_quantizers)["indices"]
+        finally:
+            self.train(was_training)
+
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
+        """Features (B, T, dim) from tokens (B, P*T', Q) (layers marked -1 are left out)."""
+        return self.decode_latents(self.quantizer.decode_indices(indices))
+
+    def codebooks(self) -> torch.Tensor:
+        """All codebooks: (P, Q, nb_code, code_dim)."""
+        return torch.stack([torch.stack([q.codebook for q in part]) for part in self.quantizer.quantizers])
+
+
+def ric_index(layout: MotionLayout) -> np.ndarray:
+    """Positions of the joint-position (ric) features of every joint (body and hands) in `layout`'s order."""
+    flat = np.arange(layout.flat_slices["ric"].start, layout.flat_slices["ric"].stop)
+    return layout.grouped_to_flat[flat] if layout.grouped else flat
+
+
+def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, layout: MotionLayout) -> dict[str, torch.Tensor]:
+    """Smooth-L1 on every feature and on the joint positions of body and hands (the ric block). -> named losses"""
+    idx = torch.as_tensor(ric_index(layout), device=x.device)
+    return {"recon": F.smooth_l1_loss(recon, x), "joints": F.smooth_l1_loss(recon[..., idx], x[..., idx])}

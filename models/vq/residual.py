@@ -1,0 +1,108 @@
+"""Residual vector quantization over one or several body parts: VQ, RVQ and HRVQ are one module.
+
+Each part p (body, hands, face; or one part covering everything for VQ/RVQ) has Q quantizers. At layer k, parts are
+quantized from coarse to fine, and a finer part is first *predicted* from the coarser part's code of the same layer
+(DESIGN.md §4, a true residual):
+
+    c = g_p(q_{p-1,k})        (0 for the first part)
+    q = VQ_{p,k}(r_p - c)
+    r_p <- r_p - sg(c + q)
+    z_p = sum_k (c + q)
+
+so every layer of every part quantizes what is still missing, and decoding from indices alone rebuilds z exactly.
+Quantizer dropout (training) keeps the first n layers of *all* parts, n uniform in 1..Q-1, with probability
+`dropout_prob`. Indices are `(B, P * T', Q)`, parts side by side along time; dropped layers are -1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.vq.quantizer import EMAQuantizer, broadcast
+
+
+class PartResidualVQ(nn.Module):
+    """Residual quantizers for `n_parts` parts, coarse to fine.
+
+    Args:
+        n_parts: 1 (VQ / RVQ) or 2-3 (HRVQ: body, hands[, face]).
+        num_quantizers: Q layers per part.
+        nb_code, code_dim, mu, sample_temperature, reset_dead: see `EMAQuantizer`.
+        dropout_prob: probability of quantizer dropout in training.
+    """
+
+    def __init__(self, n_parts: int, num_quantizers: int, nb_code: int, code_dim: int, mu: float = 0.99,
+                 sample_temperature: float = 0.0, reset_dead: bool = True,
+                 dropout_prob: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        self.n_parts, self.num_quantizers, self.dropout_prob = n_parts, num_quantizers, dropout_prob
+        self.quantizers = nn.ModuleList(
+            nn.ModuleList(EMAQuantizer(nb_code, code_dim, mu, sample_temperature, reset_dead)
+                          for _ in range(num_quantizers))
+            for _ in range(n_parts)
+        )  # fmt: skip
+        # g_p: the prediction of part p from the coarser part's code of the same layer (one per finer part)
+        self.conditioners = nn.ModuleList(nn.Conv1d(code_dim, code_dim, 3, padding=1) for _ in range(n_parts - 1))
+
+    def active_layers(self) -> int:
+        """How many layers this forward pass uses (quantizer dropout in training; rank 0 decides under DDP, since
+        every rank must call the same quantizers for their all-reduces to pair up)."""
+        if not (self.training and self.num_quantizers > 1 and self.dropout_prob > 0):
+            return self.num_quantizers
+        n = self.num_quantizers
+        if float(torch.rand(())) < self.dropout_prob:
+            n = int(torch.randint(1, self.num_quantizers, ()))
+        device = self.quantizers[0][0].codebook.device
+        return int(broadcast(torch.tensor(n, device=device)))
+
+    def _quantize(self, quantizer: EMAQuantizer, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        b, d, t = x.shape
+        q, idx, commit, hist = quantizer(x.permute(0, 2, 1).reshape(b * t, d))
+        return q.reshape(b, t, d).permute(0, 2, 1), idx.reshape(b, t), commit, hist
+
+    def forward(self, latents: list[torch.Tensor], n_layers: int | None = None) -> dict:
+        """Quantize part latents [(B, D, T')] * P.
+
+        Returns:
+            {"z": [(B, D, T')] * P quantized latents, "indices": (B, P*T', Q) (-1 for dropped layers),
+             "commit": mean over the used layers of the parts' summed commitment losses,
+             "histograms": [[(K,)] * used layers] * P, "n_layers": layers used}
+        """
+        n = self.active_layers() if n_layers is None else n_layers
+        b, _, t = latents[0].shape
+        residuals = list(latents)
+        z = [torch.zeros_like(x) for x in latents]
+        device = latents[0].device
+        indices = torch.full((b, self.n_parts * t, self.num_quantizers), -1, dtype=torch.long, device=device)
+        histograms: list[list[torch.Tensor]] = [[] for _ in range(self.n_parts)]
+        commit = latents[0].new_zeros((), dtype=torch.float32)
+        for k in range(n):
+            coarser = None
+            for p in range(self.n_parts):
+                c = self.conditioners[p - 1](coarser) if p > 0 else 0.0
+                q, idx, loss, hist = self._quantize(self.quantizers[p][k], residuals[p] - c)
+                z[p] = z[p] + c + q
+                residuals[p] = residuals[p] - (c + q).detach()
+                indices[:, p * t : (p + 1) * t, k] = idx
+                histograms[p].append(hist)
+                commit = commit + loss
+                coarser = q
+        return {"z": z, "indices": indices, "commit": commit / n, "histograms": histograms, "n_layers": n}
+
+    def decode_indices(self, indices: torch.Tensor) -> list[torch.Tensor]:
+        """Part latents [(B, D, T')] * P from indices (B, P*T', Q); layers marked -1 are skipped."""
+        b, pt, q_layers = indices.shape
+        t = pt // self.n_parts
+        z: list[torch.Tensor | float] = [0.0] * self.n_parts
+        for k in range(q_layers):
+            if bool((indices[..., k] < 0).all()):
+                continue
+            coarser = None
+            for p in range(self.n_parts):
+                idx = indices[:, p * t : (p + 1) * t, k].clamp_min(0)
+                q = self.quantizers[p][k].dequantize(idx).permute(0, 2, 1)  # (B, D, T')
+                c = self.conditioners[p - 1](coarser) if p > 0 else 0.0
+                z[p] = z[p] + c + q
+                coarser = q
+        return z  # type: ignore[return-value]
