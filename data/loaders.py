@@ -37,6 +37,18 @@ class _PerWorkerRandom:
         return self._rng
 
 
+_U64 = np.uint64
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """A well-mixed 64-bit hash of every integer of x (uint64 arithmetic, wrapping)."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(x).astype(_U64) + _U64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return z ^ (z >> _U64(31))
+
+
 def _collate(batch: dict | list) -> dict | list:
     """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
     if isinstance(batch, dict | torch.Tensor):
@@ -115,9 +127,11 @@ class TokenizerWindows(Dataset):
         window_size: frames per crop.
         normalize: apply (x - Mean) / Std here (False: do it on the device).
         deterministic: crop i always starts at the i-th valid start (evaluation); else a random start each time.
-        seed: seeds the random crops (per process; give base seed + rank under DDP, so ranks differ).
-    Items: (window_size, D) float32 tensors; a batch is (B, window_size, D). Random crops start at the sampled
-    index's valid start shifted by a random amount, so different indices give different crops.
+        seed: seeds the random crops.
+    Items: (window_size, D) float32 tensors; a batch is (B, window_size, D). A random crop starts at the sampled
+    index's valid start shifted by a hash of (seed, epoch, index): random-looking, different for every index and
+    epoch (`set_epoch`), yet a pure function of them, so resumed runs and DDP ranks see exactly the crops one
+    uninterrupted process would.
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
@@ -132,9 +146,12 @@ class TokenizerWindows(Dataset):
         offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
         valid = [o + np.arange(len(s) - window_size + 1) for o, s in zip(offsets, seqs, strict=True)]
         self.starts = np.concatenate(valid)  # every start whose window stays inside one sequence
-        self.window_size, self.deterministic = window_size, deterministic
-        self.random = _PerWorkerRandom(seed)
+        self.window_size, self.deterministic, self.seed, self.epoch = window_size, deterministic, seed, 0
         self._steps = np.arange(window_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the crops of `epoch`."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -142,7 +159,9 @@ class TokenizerWindows(Dataset):
     def __getitems__(self, indices: list[int]) -> torch.Tensor:
         idx = np.asarray(indices)
         if not self.deterministic:
-            idx = (idx + self.random.get().integers(0, len(self.starts), len(idx))) % len(self.starts)
+            key = splitmix64(np.array([self.seed * 1_000_003 + self.epoch]))[0]
+            shift = splitmix64(idx.astype(_U64) ^ key) % _U64(len(self.starts))
+            idx = ((idx + shift.astype(np.int64)) % len(self.starts)).astype(np.int64)
         starts = self.starts[idx]
         return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
 

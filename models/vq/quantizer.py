@@ -29,6 +29,15 @@ def _all_reduce(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def gather_rows(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows (N, D), concatenated in rank order (equal N on every rank, as with drop_last batches)."""
+    if not _distributed():
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast(t: torch.Tensor) -> torch.Tensor:
     if _distributed():
         dist.broadcast(t, src=0)
@@ -77,7 +86,9 @@ class EMAQuantizer(nn.Module):
 
     # ------------------------------------------------------------------ codebook updates
     def _random_vectors(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        """n vectors drawn from the batch (repeated with small noise when the batch is smaller), same on every rank."""
+        """n vectors drawn from the whole (all ranks') batch (repeated with small noise when it is smaller), drawn on
+        rank 0 and broadcast, so DDP picks what one process with the whole batch would."""
+        x = gather_rows(x)
         if len(x) < n:
             reps = (n + len(x) - 1) // len(x)
             std = 0.01 / self.code_dim**0.5

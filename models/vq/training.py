@@ -1,0 +1,129 @@
+"""The tokenizer stage of the training loop, and `load_vq` that rebuilds a trained tokenizer from its checkpoint.
+
+Loss: Smooth-L1 reconstruction + `--loss_vel` x Smooth-L1 on the joint positions (ric) of body and hands +
+`--commit` x commitment. Validation: MPJPE (mm; all, body, hands) of joints recovered from the reconstructed
+features, the face-coefficient error (723-d data), and codebook usage per part and layer (perplexity, dead codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.loaders import ProcessedData, TokenizerWindows
+from data.paths import dataset_dir
+from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
+from models.vq.quantizer import perplexity
+from utils.checkpoint import load_checkpoint
+from utils.cli import UserError
+from utils.motion_features import recover_from_ric
+from utils.runs import find_run
+from utils.skeleton import N_BODY_JOINTS, N_JOINTS
+from utils.trainer import Trainer
+
+
+def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
+    """The tokenizer architecture named by the options, for `dim`-wide features."""
+    return TokenizerConfig(vq_type=opt.vq_type, dim=dim, nb_code=opt.nb_code, code_dim=opt.code_dim,
+                           num_quantizers=opt.num_quantizers, width=opt.width, depth=opt.depth, down_t=opt.down_t,
+                           stride_t=opt.stride_t, dilation_growth_rate=opt.dilation_growth_rate, activation=opt.vq_act,
+                           dropout=opt.vq_dropout, mu=opt.mu, sample_temperature=opt.sample_temperature,
+                           reset_dead=not opt.no_code_reset,
+                           quantize_dropout_prob=opt.quantize_dropout_prob)  # fmt: skip
+
+
+def evaluation_windows(data: ProcessedData, split: str, window: int) -> TokenizerWindows:
+    """Non-overlapping windows of a split (deterministic), for validation and evaluation."""
+    ds = TokenizerWindows(data, split, window_size=window, deterministic=True)
+    ds.starts = ds.starts[::window]
+    return ds
+
+
+@torch.no_grad()
+def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, mean: np.ndarray, std: np.ndarray,
+                           batch_size: int = 64, device: torch.device | str = "cpu") -> dict[str, float]:  # fmt: skip
+    """MPJPE (mm), face error and codebook usage of a tokenizer on normalised windows."""
+    model.eval()
+    layout = model.config.layout
+    mean_t, std_t = torch.as_tensor(mean, device=device), torch.as_tensor(std, device=device)
+    errors, face_err, counts = [], [], None
+    for lo in range(0, len(windows), batch_size):
+        x = windows.__getitems__(list(range(lo, min(lo + batch_size, len(windows))))).to(device)
+        out = model(x)
+        gt, rec = x * std_t + mean_t, out["recon"].float() * std_t + mean_t
+        errors.append(torch.linalg.norm(recover_from_ric(rec) - recover_from_ric(gt), dim=-1).flatten(0, 1).cpu())
+        if layout.grouped:
+            face_err.append(((rec - gt)[..., layout.part_index["face"]] ** 2).mean().item())
+        hist = torch.stack([torch.stack(h) for h in out["histograms"]]).cpu()  # (P, Q, K)
+        counts = hist if counts is None else counts + hist
+    err = torch.cat(errors) * 1000  # (N frames, J) mm
+    metrics = {"mpjpe_all": err.mean().item(), "mpjpe_body": err[:, :N_BODY_JOINTS].mean().item()}
+    if err.shape[1] == N_JOINTS:
+        metrics["mpjpe_hands"] = err[:, N_BODY_JOINTS:].mean().item()
+    if face_err:
+        metrics["face_mse"] = float(np.mean(face_err))
+    for p, part in enumerate(model.parts):
+        for k in range(counts.shape[1]):
+            metrics[f"perplexity_{part}_{k}"] = perplexity(counts[p, k]).item()
+            metrics[f"dead_codes_{part}_{k}"] = int((counts[p, k] == 0).sum())
+    return metrics
+
+
+class TokenizerTrainer(Trainer):
+    """`train_vq.py`'s stage: VQ / RVQ / HRVQ on the processed dataset's windows."""
+
+    stage = "vq"
+    best_metric = "mpjpe_all"
+
+    def build_data(self):
+        opt = self.opt
+        self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
+        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed)
+        splits = self.data.summary.get("clips_per_split", {})
+        val_split = next((s for s in ("val", "test") if splits.get(s)), None)
+        val = evaluation_windows(self.data, val_split, opt.window_size) if val_split else None
+        return train, val
+
+    def build_model(self) -> MotionTokenizer:
+        if getattr(self.opt, "shared_codebook", False):
+            raise UserError("--shared_codebook is not supported: every layer and part has its own codebook")
+        self.config = config_from_options(self.opt, int(self.data.mean.shape[0]))
+        return MotionTokenizer(self.config)
+
+    def training_step(self, model, batch) -> dict[str, torch.Tensor]:
+        out = model(batch)
+        losses = reconstruction_loss(batch, out["recon"].float(), self.config.layout)
+        losses["commit"] = out["commit"]
+        losses["loss"] = losses["recon"] + self.opt.loss_vel * losses["joints"] + self.opt.commit * out["commit"]
+        return losses
+
+    def evaluate(self, model, dataset) -> dict[str, float]:
+        if not self.accelerator.is_main_process:
+            return {}
+        return reconstruction_metrics(model, dataset, self.data.mean, self.data.std, self.opt.batch_size, self.device)
+
+    def checkpoint_extra(self) -> dict:
+        return {"tokenizer": self.config.to_dict(), "mean": torch.as_tensor(self.data.mean),
+                "std": torch.as_tensor(self.data.std), "dataset": self.opt.dataset_name,
+                "fps": int(self.data.summary.get("fps", 30))}  # fmt: skip
+
+
+def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which: str = "latest",
+            dim: int | None = None, device: str | torch.device = "cpu") -> tuple[MotionTokenizer, dict]:  # fmt: skip
+    """A trained tokenizer rebuilt from its checkpoint alone, and the checkpoint (options, Mean/Std, fps).
+
+    `names` are tried in order (run folders or aliases); `dim` (when given) must match its feature width.
+    """
+    run = find_run(checkpoints_dir, dataset, *names)
+    ckpt = load_checkpoint(run / "model" / f"{which}.tar", map_location=device)
+    if ckpt.get("stage") != "vq" or "tokenizer" not in ckpt:
+        raise UserError(f"{run}: not a tokenizer checkpoint (stage {ckpt.get('stage')!r})")
+    config = TokenizerConfig(**ckpt["tokenizer"])
+    if dim is not None and dim != config.dim:
+        raise UserError(f"{run}: the tokenizer reads {config.dim}-d features, the data has {dim}-d")
+    model = MotionTokenizer(config).to(device)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt

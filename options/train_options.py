@@ -1,0 +1,68 @@
+"""Option groups of the training scripts: the run (name, dataset, checkpoints), the loop, the tokenizer.
+
+Option names and defaults follow the published code (MoMask's `vq_option.py`), so the seed's commands run as written;
+`--quantize_drop_prob` is accepted for `--quantize_dropout_prob`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.vq.model import VQ_TYPES
+from options.data_options import add_dataset_options
+
+
+def add_run_options(p: argparse.ArgumentParser, default_name: str = "test") -> None:
+    """Where a run lives: `<checkpoints_dir>/<dataset_name>/<name>/`."""
+    add_dataset_options(p)
+    p.add_argument("--name", default=default_name, help="run name")
+    p.add_argument("--checkpoints_dir", type=Path, default=Path("checkpoints"), help="root of every run folder")
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU (a missing GPU falls back to it)")
+    p.add_argument("--seed", type=int, default=3407, help="seeds the weights, the data order and the crops")
+
+
+def add_loop_options(p: argparse.ArgumentParser, batch_size: int = 256, max_epoch: int = 50, lr: float = 2e-4,
+                     milestones: tuple[int, ...] = (150000, 250000), warm_up_iter: int = 2000) -> None:  # fmt: skip
+    """The shared training loop (`utils.trainer.Trainer`)."""
+    p.add_argument("--batch_size", type=int, default=batch_size, help="batch per process")
+    p.add_argument("--max_epoch", type=int, default=max_epoch, help="epochs")
+    p.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--lr", type=float, default=lr, help="AdamW learning rate after warm-up")
+    p.add_argument("--weight_decay", type=float, default=0.0, help="AdamW weight decay")
+    p.add_argument("--warm_up_iter", type=int, default=warm_up_iter, help="linear warm-up steps")
+    p.add_argument("--milestones", type=int, nargs="+", default=list(milestones), help="steps where the LR decays")
+    p.add_argument("--gamma", type=float, default=0.1, help="LR decay factor at each milestone")
+    p.add_argument("--grad_clip", type=float, default=1.0, help="gradient-norm clip (0: off)")
+    p.add_argument("--mixed_precision", default="bf16", choices=("bf16", "fp16", "no"), help="autocast on GPU only")
+    p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
+    p.add_argument("--log_every", type=int, default=10, help="steps between logged losses")
+    p.add_argument("--save_latest", type=int, default=500, help="steps between latest.tar saves (0: per epoch)")
+    p.add_argument("--eval_every_e", type=int, default=1, help="epochs between evaluations")
+    p.add_argument("--is_continue", action="store_true", help="resume the run from its latest.tar")
+
+
+def add_tokenizer_options(p: argparse.ArgumentParser) -> None:
+    """The motion tokenizer's architecture and loss (MoMask names and defaults)."""
+    p.add_argument("--vq_type", default="rvq", choices=VQ_TYPES, help="vq (1 layer), rvq or hrvq (body/hands/face)")
+    p.add_argument("--vq_name", help="run name of the tokenizer (train_vq.py stores its run under it)")
+    p.add_argument("--window_size", type=int, default=64, help="training crop, frames")
+    p.add_argument("--nb_code", type=int, default=512, help="codes per codebook")
+    p.add_argument("--code_dim", type=int, default=512, help="code width")
+    p.add_argument("--num_quantizers", type=int, default=3, help="quantizer layers (per part for hrvq)")
+    p.add_argument("--quantize_dropout_prob", "--quantize_drop_prob", type=float, default=0.2,
+                   help="probability of keeping only the first n layers in a training step")  # fmt: skip
+    p.add_argument("--shared_codebook", action="store_true", help="accepted for the seed's commands; not supported")
+    p.add_argument("--mu", type=float, default=0.99, help="EMA decay of the codebooks")
+    p.add_argument("--sample_temperature", type=float, default=0.5, help="stochastic code assignment (0: off)")
+    p.add_argument("--no_code_reset", action="store_true", help="keep dead codes (no reset)")
+    p.add_argument("--width", type=int, default=512, help="encoder/decoder channels")
+    p.add_argument("--depth", type=int, default=3, help="residual blocks per resolution")
+    p.add_argument("--down_t", type=int, default=2, help="temporal down-sampling stages")
+    p.add_argument("--stride_t", type=int, default=2, help="stride of each stage")
+    p.add_argument("--dilation_growth_rate", type=int, default=3, help="dilation growth of the residual blocks")
+    p.add_argument("--vq_act", default="relu", choices=("relu", "silu", "gelu"), help="activation")
+    p.add_argument("--vq_dropout", type=float, default=0.2, help="dropout in the residual blocks")
+    p.add_argument("--commit", type=float, default=0.02, help="commitment loss weight")
+    p.add_argument("--loss_vel", type=float, default=0.5, help="weight of the joint-position (ric) loss, body + hands")
+    p.add_argument("--ext", default="default", help="name of an evaluation or generation output folder")

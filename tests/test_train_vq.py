@@ -1,0 +1,126 @@
+"""The training loop through the tokenizer stage: exact resume, NaN handling, run-name chaining, a 2-process run,
+bad input. Tiny models on the embedded synthetic dataset, CPU."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from create_dataset import main as create_dataset
+from models.vq.training import TokenizerTrainer, load_vq
+from tests.conftest import REPO
+from train_vq import build_parser
+from train_vq import main as train_vq
+from utils.checkpoint import load_checkpoint
+from utils.cli import UserError
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic_vq")
+    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4"])
+    return root
+
+
+def tiny(data_root, checkpoints, *extra):
+    return ["--dataset_name", "synthetic", "--data_root", str(data_root), "--checkpoints_dir", str(checkpoints),
+            "--gpu_id", "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16",
+            "--width", "16", "--depth", "1", "--num_quantizers", "3", "--warm_up_iter", "2", "--log_every", "1",
+            "--save_latest", "0", *extra]  # fmt: skip
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_is_bit_exact(data_root, tmp_path):
+    """8 steps in one go == 3 steps, stop, resume to 8 (stochastic codes, quantizer dropout, dropout all on)."""
+    train_vq(tiny(data_root, tmp_path, "--name", "once", "--vq_type", "hrvq", "--max_steps", "8"))
+    train_vq(tiny(data_root, tmp_path, "--name", "twice", "--vq_type", "hrvq", "--max_steps", "3"))
+    half = load_checkpoint(tmp_path / "synthetic" / "twice" / "model" / "latest.tar")
+    assert half["step"] == 3 and half["step_in_epoch"] == 3
+    train_vq(tiny(data_root, tmp_path, "--name", "twice", "--vq_type", "hrvq", "--max_steps", "8", "--is_continue"))
+    a = load_checkpoint(tmp_path / "synthetic" / "once" / "model" / "latest.tar")
+    b = load_checkpoint(tmp_path / "synthetic" / "twice" / "model" / "latest.tar")
+    assert a["step"] == b["step"] == 8
+    assert states_equal(a["model"], b["model"])
+    assert not states_equal(a["model"], half["model"])
+
+
+class NaNAtStep3(TokenizerTrainer):
+    calls = 0
+
+    def training_step(self, model, batch):
+        losses = super().training_step(model, batch)
+        type(self).calls += 1
+        if type(self).calls == 3:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(data_root, tmp_path):
+    args = build_parser().parse_args(tiny(data_root, tmp_path, "--save_latest", "1", "--max_steps", "6"))
+    run = tmp_path / "synthetic" / "nan"
+    with pytest.raises(UserError, match="non-finite loss at step 3 .* last good checkpoint"):
+        NaNAtStep3(args, run).fit()
+    ckpt = load_checkpoint(run / "model" / "latest.tar")
+    assert ckpt["step"] == 2 and torch.isfinite(torch.cat([v.flatten() for v in ckpt["model"].values()])).all()
+    assert not list((run / "model").glob("*.tmp"))
+
+
+def test_run_names_chain_and_load_vq(data_root, tmp_path, capsys):
+    metrics = train_vq(tiny(data_root, tmp_path, "--name", "hvq", "--vq_name", "hrvq_syn", "--vq_type", "hrvq",
+                            "--batch_size", "64", "--max_epoch", "1"))  # fmt: skip
+    run = tmp_path / "synthetic" / "hrvq_syn"
+    assert (run / "opt.txt").is_file() and (run / "model" / "best.tar").is_file()
+    assert {"mpjpe_all", "mpjpe_body", "mpjpe_hands", "face_mse", "perplexity_hands_2", "dead_codes_face_0"} <= set(
+        metrics)  # fmt: skip
+    model, ckpt = load_vq(tmp_path, "synthetic", "hvq")  # by the alias
+    assert model.config.vq_type == "hrvq" and model.config.dim == 723 and ckpt["options"]["name"] == "hvq"
+    x = torch.zeros(2, 16, 723)
+    assert model.encode(x).shape == (2, 3 * 4, 3)
+    with pytest.raises(UserError, match=r"run 'nope' not found in .*synthetic/; available: hrvq_syn, hvq \(-> "):
+        load_vq(tmp_path, "synthetic", "nope")
+    with pytest.raises(UserError, match="reads 723-d features, the data has 623-d"):
+        load_vq(tmp_path, "synthetic", "hrvq_syn", dim=623)
+    with pytest.raises(SystemExit):
+        train_vq(tiny(data_root, tmp_path, "--name", "hrvq_syn", "--vq_type", "hrvq", "--num_quantizers", "2",
+                      "--is_continue", "--max_steps", "1"))  # fmt: skip
+    assert "trained with a different tokenizer (num_quantizers)" in capsys.readouterr().err
+
+
+def test_bad_options(data_root, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        train_vq(tiny(data_root, tmp_path, "--vq_type", "fsq"))
+    assert e.value.code == 2 and "invalid choice: 'fsq'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        train_vq(tiny(tmp_path / "missing", tmp_path))
+    assert e.value.code == 2 and "no processed dataset here" in capsys.readouterr().err
+
+
+def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
+    """DDP on 2 CPU processes (gloo) gives the codebooks of one process with twice the batch, and one checkpoint.
+
+    Convolutions round differently for batches of 4 and 8 (1e-7), so a vector almost equidistant from two codes can
+    pick either; with 16 codes a third residual layer of this tiny model has such near-ties, so two layers are used.
+    """
+    common = tiny(data_root, tmp_path, "--vq_type", "hrvq", "--max_steps", "4", "--sample_temperature", "0",
+                  "--quantize_dropout_prob", "0", "--no_code_reset", "--vq_dropout", "0",
+                  "--num_quantizers", "2")  # fmt: skip
+    train_vq([*common, "--name", "single", "--batch_size", "8"])
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
+           *common, "--name", "ddp", "--batch_size", "4"]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    a = load_checkpoint(tmp_path / "synthetic" / "single" / "model" / "latest.tar")
+    b = load_checkpoint(tmp_path / "synthetic" / "ddp" / "model" / "latest.tar")
+    assert a["step"] == b["step"] == 4
+    books = [k for k in a["model"] if k.endswith("codebook")]
+    assert len(books) == 6
+    for k in books:
+        torch.testing.assert_close(b["model"][k], a["model"][k], atol=1e-6, rtol=0)
+    assert sorted(p.name for p in (tmp_path / "synthetic" / "ddp" / "model").iterdir()) == ["latest.tar"]

@@ -1,0 +1,50 @@
+"""Run folders and run-name chaining: `<checkpoints_dir>/<dataset>/<run>/` and the aliases between names.
+
+`train_vq.py` stores its run under `--vq_name` (else `--name`) and records `--name` as an alias of it, so later
+commands find the tokenizer by either name (DESIGN.md §5). Aliases live in `<checkpoints_dir>/<dataset>/aliases.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from utils.cli import UserError
+
+ALIASES = "aliases.json"
+
+
+def dataset_runs(checkpoints_dir: str | Path, dataset: str) -> Path:
+    return Path(checkpoints_dir) / dataset
+
+
+def register_alias(checkpoints_dir: str | Path, dataset: str, alias: str, run: str) -> None:
+    """Record that `alias` names the run folder `run`."""
+    if alias == run:
+        return
+    path = dataset_runs(checkpoints_dir, dataset) / ALIASES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table[alias] = run
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+
+
+def available_runs(checkpoints_dir: str | Path, dataset: str) -> list[str]:
+    """Run folders (with a model) and aliases of a dataset."""
+    root = dataset_runs(checkpoints_dir, dataset)
+    runs = sorted(p.name for p in root.glob("*") if (p / "model").is_dir()) if root.is_dir() else []
+    aliases = json.loads((root / ALIASES).read_text()) if (root / ALIASES).is_file() else {}
+    return runs + sorted(f"{a} (-> {r})" for a, r in aliases.items())
+
+
+def find_run(checkpoints_dir: str | Path, dataset: str, *names: str | None) -> Path:
+    """The folder of the first of `names` that is a run or an alias of one; else a one-line error listing them."""
+    root = dataset_runs(checkpoints_dir, dataset)
+    aliases = json.loads((root / ALIASES).read_text()) if (root / ALIASES).is_file() else {}
+    for name in filter(None, names):
+        for candidate in (name, aliases.get(name)):
+            if candidate and (root / candidate / "model").is_dir():
+                return root / candidate
+    shown = ", ".join(available_runs(checkpoints_dir, dataset)) or "none"
+    wanted = "' / '".join(filter(None, names))
+    raise UserError(f"run '{wanted}' not found in {root}/; available: {shown}")
