@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/music_features.py
 	$(BIN)/python bench/loading.py
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/train_vq.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ import argparse
 import logging
 
 from models.vq.training import TokenizerTrainer
-from options.train_options import add_loop_options, add_run_options, add_tokenizer_options
+from options.train_options import tokenizer_parser
 from utils.cli import setup_logging, user_errors_exit
 from utils.runs import dataset_runs, register_alias
 
@@ -22,11 +22,7 @@ logger = logging.getLogger("train_vq")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_options(p)
-    add_loop_options(p)
-    add_tokenizer_options(p)
-    return p
+    return tokenizer_parser(__doc__)
 
 
 @user_errors_exit

@@ -66,3 +66,12 @@ def add_tokenizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--commit", type=float, default=0.02, help="commitment loss weight")
     p.add_argument("--loss_vel", type=float, default=0.5, help="weight of the joint-position (ric) loss, body + hands")
     p.add_argument("--ext", default="default", help="name of an evaluation or generation output folder")
+
+
+def tokenizer_parser(description: str | None = None) -> argparse.ArgumentParser:
+    """Every option of `train_vq.py`: run, loop and tokenizer groups."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_options(p)
+    add_loop_options(p)
+    add_tokenizer_options(p)
+    return p

@@ -1,6 +1,7 @@
 """The training loop through the tokenizer stage: exact resume, NaN handling, run-name chaining, a 2-process run,
 bad input. Tiny models on the embedded synthetic dataset, CPU."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from create_dataset import main as create_dataset
+from eval_vq import main as eval_vq
 from models.vq.training import TokenizerTrainer, load_vq
 from tests.conftest import REPO
 from train_vq import build_parser
@@ -20,7 +22,8 @@ from utils.cli import UserError
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic_vq")
-    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4"])
+    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4",
+                    "--extract-baseline"])  # fmt: skip
     return root
 
 
@@ -89,6 +92,16 @@ def test_run_names_chain_and_load_vq(data_root, tmp_path, capsys):
         train_vq(tiny(data_root, tmp_path, "--name", "hrvq_syn", "--vq_type", "hrvq", "--num_quantizers", "2",
                       "--is_continue", "--max_steps", "1"))  # fmt: skip
     assert "trained with a different tokenizer (num_quantizers)" in capsys.readouterr().err
+    # eval_vq finds the run by --name (here the alias), writes metrics.json and a side-by-side video
+    report = eval_vq(["--name", "hvq", "--ext", "quick", "--dataset_name", "synthetic", "--data_root", str(data_root),
+                      "--checkpoints_dir", str(tmp_path), "--gpu_id", "-1", "--videos", "1",
+                      "--video_seconds", "1"])  # fmt: skip
+    out = run / "eval" / "quick"
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["metrics"] == pytest.approx(report["metrics"]) and written["checkpoint"] == "best"
+    assert {"mpjpe_hands", "face_mse", "BAS", "BAS_gt", "BAS_ratio", "perplexity_body_0"} <= set(written["metrics"])
+    assert written["skipped"] == {"FID_k, Div_k": "needs at least 2 sequences in the split"}  # one test song
+    assert 0 < written["metrics"]["BAS_gt"] <= 1 and len(list(out.glob("*.mp4"))) == 1
 
 
 def test_bad_options(data_root, tmp_path, capsys):
@@ -124,3 +137,15 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
     for k in books:
         torch.testing.assert_close(b["model"][k], a["model"][k], atol=1e-6, rtol=0)
     assert sorted(p.name for p in (tmp_path / "synthetic" / "ddp" / "model").iterdir()) == ["latest.tar"]
+
+
+def test_two_processes_validate_and_keep_the_best(data_root, tmp_path):
+    """A whole DDP epoch: validation runs on rank 0, both ranks join the best.tar save, no rank waits forever."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
+           *tiny(data_root, tmp_path, "--name", "ddp_epoch", "--batch_size", "64", "--max_epoch", "1")]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = load_checkpoint(tmp_path / "synthetic" / "ddp_epoch" / "model" / "best.tar")
+    assert best["epoch"] == 1 and best["metrics"]["mpjpe_all"] > 0 and best["best"] == best["metrics"]["mpjpe_all"]

@@ -117,7 +117,7 @@ class Trainer:
         raise NotImplementedError
 
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
-        """Named validation metrics (main process values; lower `best_metric` is better)."""
+        """Named validation metrics, computed on the main process only (lower `best_metric` is better)."""
         return {}
 
     def checkpoint_extra(self) -> dict:
@@ -240,17 +240,24 @@ class Trainer:
         return state["metrics"]
 
     def _evaluate(self, model, val_set, state, writer, optimizer, scheduler, train_set) -> None:
+        """Validation on the main process; every rank learns whether it improved, so all of them join the save."""
+        from accelerate.utils import broadcast
+
         model.eval()
-        metrics = self.evaluate(self.accelerator.unwrap_model(model), val_set)
+        metrics = self.evaluate(self.accelerator.unwrap_model(model), val_set) if self.accelerator.is_main_process \
+            else {}  # fmt: skip
         model.train()
+        score = float(metrics.get(self.best_metric, math.inf)) if self.best_metric else math.inf
+        score = float(broadcast(torch.tensor([score], dtype=torch.float64, device=self.device))[0])
         state["metrics"] = {k: float(v) for k, v in metrics.items()}
         if writer is not None:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, state["step"])
-        logger.info("epoch %d, step %d: %s", state["epoch"], state["step"],
-                    ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))  # fmt: skip
-        if self.best_metric and metrics.get(self.best_metric, math.inf) < state["best"]:
-            state["best"] = float(metrics[self.best_metric])
+        if metrics:
+            logger.info("epoch %d, step %d: %s", state["epoch"], state["step"],
+                        ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))  # fmt: skip
+        if score < state["best"]:
+            state["best"] = score
             self.save("best", model, optimizer, scheduler, state, train_set)
 
     def _check_finite(self, loss: torch.Tensor, state: dict) -> None:

@@ -148,3 +148,19 @@ def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, layout: MotionLayo
     """Smooth-L1 on every feature and on the joint positions of body and hands (the ric block). -> named losses"""
     idx = torch.as_tensor(ric_index(layout), device=x.device)
     return {"recon": F.smooth_l1_loss(recon, x), "joints": F.smooth_l1_loss(recon[..., idx], x[..., idx])}
+
+
+def local_joint_errors(gt: torch.Tensor | np.ndarray, rec: torch.Tensor | np.ndarray,
+                       layout: MotionLayout) -> torch.Tensor | np.ndarray:  # fmt: skip
+    """Per-frame position errors (m) of joints 1..J-1 relative to the root in the body's facing frame (the ric block).
+
+    This is the pose a tokenizer reconstructs at each frame, without the root trajectory integrated over time (whose
+    drift would otherwise dominate long sequences). (..., T, D) features -> (..., T, J-1); body joints first
+    (21), then the 30 finger joints.
+    """
+    idx = ric_index(layout)
+    diff = rec[..., idx] - gt[..., idx]
+    diff = diff.reshape(diff.shape[:-1] + (-1, 3))
+    if isinstance(diff, torch.Tensor):
+        return torch.linalg.norm(diff, dim=-1)
+    return np.linalg.norm(diff, axis=-1)

@@ -126,7 +126,7 @@ class EMAQuantizer(nn.Module):
 
         Returns:
             quantized (N, D) with straight-through gradients (input dtype), indices (N,), commitment loss
-            MSE(x, sg(q)) (fp32 scalar), and the batch's code histogram (K,) (summed over ranks).
+            MSE(x, sg(q)) (fp32 scalar), and the batch's code histogram (K,) (summed over ranks in training).
         """
         dtype = x.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -136,8 +136,9 @@ class EMAQuantizer(nn.Module):
             indices = self.assign(xf.detach())
             q = self.dequantize(indices)
             commit = F.mse_loss(xf, q.detach())
-            histogram = _all_reduce(torch.bincount(indices, minlength=self.nb_code).float())
-            if self.training:
+            histogram = torch.bincount(indices, minlength=self.nb_code).float()
+            if self.training:  # collectives in training only: evaluation may run on one rank
+                histogram = _all_reduce(histogram)
                 self.update(xf.detach(), indices)
             q = xf + (q - xf).detach()  # straight-through
         return q.to(dtype), indices, commit, histogram

@@ -1,8 +1,9 @@
 """The tokenizer stage of the training loop, and `load_vq` that rebuilds a trained tokenizer from its checkpoint.
 
 Loss: Smooth-L1 reconstruction + `--loss_vel` x Smooth-L1 on the joint positions (ric) of body and hands +
-`--commit` x commitment. Validation: MPJPE (mm; all, body, hands) of joints recovered from the reconstructed
-features, the face-coefficient error (723-d data), and codebook usage per part and layer (perplexity, dead codes).
+`--commit` x commitment. Validation: MPJPE (mm; all, body, hands) of the root-relative joint positions in the body's
+frame (`local_joint_errors`), the face-coefficient error (723-d data), and codebook usage per part and layer
+(perplexity, dead codes).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import torch
 
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
-from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
+from models.vq.model import MotionTokenizer, TokenizerConfig, local_joint_errors, reconstruction_loss
 from models.vq.quantizer import perplexity
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
-from utils.motion_features import recover_from_ric
 from utils.runs import find_run
 from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 from utils.trainer import Trainer
@@ -54,15 +54,15 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
         x = windows.__getitems__(list(range(lo, min(lo + batch_size, len(windows))))).to(device)
         out = model(x)
         gt, rec = x * std_t + mean_t, out["recon"].float() * std_t + mean_t
-        errors.append(torch.linalg.norm(recover_from_ric(rec) - recover_from_ric(gt), dim=-1).flatten(0, 1).cpu())
+        errors.append(local_joint_errors(gt, rec, layout).flatten(0, 1).cpu())
         if layout.grouped:
             face_err.append(((rec - gt)[..., layout.part_index["face"]] ** 2).mean().item())
         hist = torch.stack([torch.stack(h) for h in out["histograms"]]).cpu()  # (P, Q, K)
         counts = hist if counts is None else counts + hist
-    err = torch.cat(errors) * 1000  # (N frames, J) mm
-    metrics = {"mpjpe_all": err.mean().item(), "mpjpe_body": err[:, :N_BODY_JOINTS].mean().item()}
-    if err.shape[1] == N_JOINTS:
-        metrics["mpjpe_hands"] = err[:, N_BODY_JOINTS:].mean().item()
+    err = torch.cat(errors) * 1000  # (N frames, J - 1) mm, root-relative in the facing frame
+    metrics = {"mpjpe_all": err.mean().item(), "mpjpe_body": err[:, : N_BODY_JOINTS - 1].mean().item()}
+    if err.shape[1] == N_JOINTS - 1:
+        metrics["mpjpe_hands"] = err[:, N_BODY_JOINTS - 1 :].mean().item()
     if face_err:
         metrics["face_mse"] = float(np.mean(face_err))
     for p, part in enumerate(model.parts):
@@ -101,8 +101,6 @@ class TokenizerTrainer(Trainer):
         return losses
 
     def evaluate(self, model, dataset) -> dict[str, float]:
-        if not self.accelerator.is_main_process:
-            return {}
         return reconstruction_metrics(model, dataset, self.data.mean, self.data.std, self.opt.batch_size, self.device)
 
     def checkpoint_extra(self) -> dict:

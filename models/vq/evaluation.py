@@ -1,0 +1,129 @@
+"""Evaluating a tokenizer on whole sequences of a split: what `eval_vq.py` reports.
+
+Every sequence of the split is cropped to a multiple of the down-sampling, reconstructed (all quantizer layers) and
+compared with the ground truth:
+- MPJPE (mm; all, body, hands) of the joints relative to the root in the body's facing frame (the pose of each
+  frame, `local_joint_errors`), and `mpjpe_global` of the joints recovered with the root trajectory integrated over
+  the whole sequence (its drift grows with the length);
+- face: mean squared error of the 100 expression coefficients (723-d data);
+- codebook usage per part and layer (perplexity, codes never used);
+- kinetic FID/Div of the reconstructions against the ground-truth sequences (`fixed` protocol features);
+- BAS (`fixed` protocol's BAS_bailando) of reconstructions and of the ground truth with the sequence's music beats
+  (the beat column of the dataset's baseline music features), and their ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from data.layout import layout_for_dim
+from data.loaders import ProcessedData
+from models.vq.model import MotionTokenizer, local_joint_errors
+from models.vq.quantizer import perplexity
+from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from utils.metrics.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
+from utils.motion_features import recover_from_ric
+from utils.skeleton import N_BODY_JOINTS, N_JOINTS
+
+FPS = 30.0
+
+
+@dataclass
+class Reconstruction:
+    """One sequence: name, GT and reconstructed joints (T, J, 3), features (T, D) de-normalised."""
+
+    name: str
+    gt_joints: np.ndarray
+    rec_joints: np.ndarray
+    gt: np.ndarray
+    rec: np.ndarray
+
+
+def music_beat_frames(data: ProcessedData, clip: int) -> np.ndarray | None:
+    """Beat frames (30 fps) of a clip's music from the baseline features' beat column, or None without them."""
+    info = data.summary.get("music", {}).get("baseline")
+    if not info or info.get("mode") != "full_song":
+        return None
+    song = data.clips[clip].get("music", data.clips[clip]["name"])
+    path = data.root / info["dir"] / f"{song}.npy"
+    return np.flatnonzero(np.load(path)[:, -1]) if path.is_file() else None
+
+
+@torch.no_grad()
+def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], device="cpu"):
+    """Reconstructions of whole clips and the code histograms (P, Q, K) over them."""
+    model.eval()
+    mean, std = data.mean.astype(np.float32), data.std.astype(np.float32)
+    ds = model.config.downsampling
+    out, counts = [], None
+    for c in clips:
+        gt = data.motion(c).astype(np.float32)
+        gt = gt[: len(gt) // ds * ds]
+        x = torch.from_numpy((gt - mean) / std)[None].to(device)
+        res = model(x)
+        rec = res["recon"][0].float().cpu().numpy() * std + mean
+        hist = torch.stack([torch.stack(h) for h in res["histograms"]]).cpu()
+        counts = hist if counts is None else counts + hist
+        out.append(Reconstruction(data.clips[c]["name"], recover_from_ric(gt), recover_from_ric(rec), gt, rec))
+    return out, counts
+
+
+def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, clips: list[int],
+                             counts: torch.Tensor | None = None, parts: tuple[str, ...] = ()) -> dict:  # fmt: skip
+    """The metrics of the module docstring from reconstructions (and code histograms)."""
+    layout = layout_for_dim(recs[0].gt.shape[1])
+    err = np.concatenate([local_joint_errors(r.gt, r.rec, layout) for r in recs]) * 1000  # (frames, J - 1) mm
+    m = {"mpjpe_all": float(err.mean()), "mpjpe_body": float(err[:, : N_BODY_JOINTS - 1].mean())}
+    if err.shape[1] == N_JOINTS - 1:
+        m["mpjpe_hands"] = float(err[:, N_BODY_JOINTS - 1 :].mean())
+    m["mpjpe_global"] = float(np.mean([np.linalg.norm(r.rec_joints - r.gt_joints, axis=-1).mean() for r in recs])) \
+        * 1000  # fmt: skip
+    if layout.grouped:
+        m["face_mse"] = float(np.mean([((r.rec[:, -100:] - r.gt[:, -100:]) ** 2).mean() for r in recs]))
+    if counts is not None:
+        for p, part in enumerate(parts):
+            for k in range(counts.shape[1]):
+                m[f"perplexity_{part}_{k}"] = perplexity(counts[p, k]).item()
+                m[f"dead_codes_{part}_{k}"] = int((counts[p, k] == 0).sum())
+    fixed = PROTOCOLS["fixed"]
+    kin = {w: np.stack([sequence_features(feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed, None),
+                                          FPS, fixed)[0] for r in recs]) for w in ("gt", "rec")}  # fmt: skip
+    if len(recs) >= 2:
+        g, p = normalize_by_gt(kin["gt"], kin["rec"])
+        m["FID_k"], m["Div_k"], m["Div_k_gt"] = frechet_distance(p, g), diversity(p), diversity(g)
+    bas = {"gt": [], "rec": []}
+    for r, c in zip(recs, clips, strict=True):
+        beats = music_beat_frames(data, c)
+        if beats is None or not len(beats):
+            continue
+        for w in bas:
+            joints = getattr(r, f"{w}_joints").astype(np.float64)
+            bas[w].append(beat_scores(motion_beats(joints, FPS, fixed), beats, FPS, fixed)["BAS_bailando"])
+    if bas["gt"]:
+        m["BAS"], m["BAS_gt"] = float(np.mean(bas["rec"])), float(np.mean(bas["gt"]))
+        m["BAS_ratio"] = m["BAS"] / m["BAS_gt"] if m["BAS_gt"] > 0 else float("nan")
+    return m
+
+
+def evaluate_tokenizer(model: MotionTokenizer, data: ProcessedData, split: str = "test",
+                       device="cpu") -> tuple[dict, list[Reconstruction]]:  # fmt: skip
+    """`evaluate_reconstructions` of a tokenizer on a split's whole sequences."""
+    clips = data.clip_ids(split)
+    recs, counts = reconstruct(model, data, clips, device)
+    metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts)
+    metrics["sequences"] = len(recs)
+    return metrics, recs
+
+
+def skipped_metrics(metrics: dict) -> dict[str, str]:
+    """Why a metric of the module docstring is missing from `metrics`."""
+    skipped = {}
+    if "FID_k" not in metrics:
+        skipped["FID_k, Div_k"] = "needs at least 2 sequences in the split"
+    if "BAS" not in metrics:
+        skipped["BAS"] = "needs the dataset's baseline music features in full_song mode (create_dataset.py " \
+                         "--extract-baseline)"
+    return skipped
