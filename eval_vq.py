@@ -18,7 +18,7 @@ import torch
 
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
-from models.vq.evaluation import evaluate_tokenizer, skipped_metrics
+from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
 from models.vq.training import load_vq
 from options.data_options import add_dataset_options
 from utils.cli import setup_logging, user_errors_exit
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=3, help="side-by-side videos written (0: none)")
     p.add_argument("--video_seconds", type=float, default=10.0, help="length of each video (from the start)")
     p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+    p.add_argument("--flame_model_path", type=Path, help="FLAME 2020 model (npz/pkl with shapedirs): face error "
+                   "in mm on its vertices (else on the expression coefficients only)")  # fmt: skip
     return p
 
 
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
         which = "latest"
     model, ckpt = load_vq(args.checkpoints_dir, args.dataset_name, run.name, which=which,
                           dim=int(data.mean.shape[0]), device=device)  # fmt: skip
-    metrics, recs = evaluate_tokenizer(model, data, args.split, device)
+    basis = flame_expression_basis(args.flame_model_path) if args.flame_model_path else None
+    metrics, recs = evaluate_tokenizer(model, data, ckpt["mean"].numpy(), ckpt["std"].numpy(), args.split, device,
+                                       basis)  # fmt: skip
     out = run / "eval" / args.ext
     out.mkdir(parents=True, exist_ok=True)
     report = {"run": str(run), "checkpoint": which, "step": int(ckpt["step"]), "split": args.split,

@@ -23,7 +23,7 @@ from data.dataset_build import BuildOptions, build_dataset, prepare_raw
 from data.loaders import ProcessedData
 from data.registry import dataset_spec
 from models.vq.evaluation import Reconstruction, evaluate_reconstructions, reconstruct
-from models.vq.model import MotionTokenizer
+from models.vq.model import MotionTokenizer, tokenizer_std
 from models.vq.training import TokenizerTrainer, config_from_options, load_vq
 from options.train_options import tokenizer_parser
 from utils.checkpoint import load_checkpoint
@@ -68,14 +68,15 @@ def main(argv: list[str] | None = None) -> dict:
     clips = data.clip_ids("test") + data.clip_ids("val")
     result = {"benchmark": "tokenizer_quality", "songs": args.songs, "eval_sequences": len(clips),
               "budget": {"steps": args.steps, "batch": 32, "window": 64, "width": 128, "code_dim": 128,
-                         "nb_code": 256, "depth": 2}, "models": {}}  # fmt: skip
+                         "nb_code": 256, "depth": 2, "feat_bias": 5}, "models": {}}  # fmt: skip
     common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts)]
     opt = tokenizer_parser().parse_args([*common, *architecture(args.steps), "--vq_type", "hrvq",
                                          "--num_quantizers", "6"])  # fmt: skip
     torch.manual_seed(0)
     untrained = MotionTokenizer(config_from_options(opt, int(data.mean.shape[0])))
-    untrained.train()(torch.from_numpy((data.motion(clips[0])[:64] - data.mean) / data.std).float()[None])
-    recs, _ = reconstruct(untrained, data, clips)
+    std = tokenizer_std(data.std, untrained.config.layout, opt.feat_bias)
+    untrained.train()(torch.from_numpy((data.motion(clips[0])[:64] - data.mean) / std).float()[None])
+    recs, _ = reconstruct(untrained, data, clips, data.mean, std)
     result["models"]["untrained HRVQ-6"] = evaluate_reconstructions(recs, data, clips)
     result["models"]["mean pose"] = evaluate_reconstructions(mean_pose(data, clips), data, clips)
     for name, (vq_type, layers) in MODELS.items():
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             TokenizerTrainer(opt, ckpts / "synthetic" / run).fit()
             seconds = time.perf_counter() - t0
-        model, _ = load_vq(ckpts, "synthetic", run, which="latest")
-        recs, counts = reconstruct(model, data, clips)
+        model, ckpt = load_vq(ckpts, "synthetic", run, which="latest")
+        recs, counts = reconstruct(model, data, clips, ckpt["mean"].numpy(), ckpt["std"].numpy())
         metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts)
         result["models"][name] = {"train_s": round(seconds, 1), **metrics}
     for entry in result["models"].values():

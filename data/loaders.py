@@ -128,6 +128,7 @@ class TokenizerWindows(Dataset):
         normalize: apply (x - Mean) / Std here (False: do it on the device).
         deterministic: crop i always starts at the i-th valid start (evaluation); else a random start each time.
         seed: seeds the random crops.
+        std: the Std to normalise with (default the dataset's; the tokenizer's `feat_bias` variant, say).
     Items: (window_size, D) float32 tensors; a batch is (B, window_size, D). A random crop starts at the sampled
     index's valid start shifted by a hash of (seed, epoch, index): random-looking, different for every index and
     epoch (`set_epoch`), yet a pure function of them, so resumed runs and DDP ranks see exactly the crops one
@@ -135,14 +136,14 @@ class TokenizerWindows(Dataset):
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
-                 deterministic: bool = False, seed: int = 0) -> None:  # fmt: skip
+                 deterministic: bool = False, seed: int = 0, std: np.ndarray | None = None) -> None:  # fmt: skip
         seqs = [data.motion(i) for i in data.clip_ids(split)]
         seqs = [s for s in seqs if len(s) >= window_size]
         if not seqs:
             raise UserError(f"{data.root}: no {split} sequence has {window_size} frames")
         self.frames = np.concatenate(seqs).astype(np.float32)  # (sum T, D)
         if normalize:
-            self.frames = (self.frames - data.mean) / data.std
+            self.frames = (self.frames - data.mean) / (data.std if std is None else std)
         offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
         valid = [o + np.arange(len(s) - window_size + 1) for o, s in zip(offsets, seqs, strict=True)]
         self.starts = np.concatenate(valid)  # every start whose window stays inside one sequence
@@ -180,6 +181,7 @@ class MusicMotionClips(Dataset):
         normalize: normalise the motion with the dataset's Mean / Std.
         deterministic: crops start at the window start (evaluation); else at a random offset inside the window.
         seed: seeds the random crops.
+        std: the Std to normalise with (default the dataset's; the tokenizer's `feat_bias` variant, say).
     Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dm,) the clip's mean music feature,
     length (n), sequence (int id of the source sequence: windows of one performance share it), clip (int clip
     index), window (int, within the clip), name (str).

@@ -65,6 +65,8 @@ def add_tokenizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vq_dropout", type=float, default=0.2, help="dropout in the residual blocks")
     p.add_argument("--commit", type=float, default=0.02, help="commitment loss weight")
     p.add_argument("--loss_vel", type=float, default=0.5, help="weight of the joint-position (ric) loss, body + hands")
+    p.add_argument("--feat_bias", type=float, default=5.0, help="root and foot-contact channels weigh this much more "
+                   "(their std is divided by it)")  # fmt: skip
     p.add_argument("--ext", default="default", help="name of an evaluation or generation output folder")
 
 

@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from create_dataset import main as create_dataset
+from data.loaders import ProcessedData, TokenizerWindows
 from eval_vq import main as eval_vq
+from models.vq.evaluation import face_vertex_error, flame_expression_basis
 from models.vq.training import TokenizerTrainer, load_vq
 from tests.conftest import REPO
 from train_vq import build_parser
@@ -93,13 +96,16 @@ def test_run_names_chain_and_load_vq(data_root, tmp_path, capsys):
                       "--is_continue", "--max_steps", "1"))  # fmt: skip
     assert "trained with a different tokenizer (num_quantizers)" in capsys.readouterr().err
     # eval_vq finds the run by --name (here the alias), writes metrics.json and a side-by-side video
+    flame = tmp_path / "flame.npz"
+    np.savez(flame, shapedirs=np.random.default_rng(0).normal(scale=1e-3, size=(40, 3, 400)))  # a stand-in FLAME
     report = eval_vq(["--name", "hvq", "--ext", "quick", "--dataset_name", "synthetic", "--data_root", str(data_root),
-                      "--checkpoints_dir", str(tmp_path), "--gpu_id", "-1", "--videos", "1",
-                      "--video_seconds", "1"])  # fmt: skip
+                      "--checkpoints_dir", str(tmp_path), "--gpu_id", "-1", "--videos", "1", "--video_seconds", "1",
+                      "--flame_model_path", str(flame)])  # fmt: skip
     out = run / "eval" / "quick"
     written = json.loads((out / "metrics.json").read_text())
     assert written["metrics"] == pytest.approx(report["metrics"]) and written["checkpoint"] == "best"
-    assert {"mpjpe_hands", "face_mse", "BAS", "BAS_gt", "BAS_ratio", "perplexity_body_0"} <= set(written["metrics"])
+    assert {"mpjpe_hands", "face_mse", "face_vertex_mm", "BAS", "BAS_gt", "BAS_ratio", "perplexity_body_0"} <= set(
+        written["metrics"])  # fmt: skip
     assert written["skipped"] == {"FID_k, Div_k": "needs at least 2 sequences in the split"}  # one test song
     assert 0 < written["metrics"]["BAS_gt"] <= 1 and len(list(out.glob("*.mp4"))) == 1
 
@@ -118,10 +124,11 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
 
     Convolutions round differently for batches of 4 and 8 (1e-7), so a vector almost equidistant from two codes can
     pick either; with 16 codes a third residual layer of this tiny model has such near-ties, so two layers are used.
+    `--feat_bias 1` keeps every input channel at unit scale, so 1e-6 is about ten float32 ulps of a code.
     """
     common = tiny(data_root, tmp_path, "--vq_type", "hrvq", "--max_steps", "4", "--sample_temperature", "0",
                   "--quantize_dropout_prob", "0", "--no_code_reset", "--vq_dropout", "0",
-                  "--num_quantizers", "2")  # fmt: skip
+                  "--num_quantizers", "2", "--feat_bias", "1")  # fmt: skip
     train_vq([*common, "--name", "single", "--batch_size", "8"])
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
@@ -149,3 +156,32 @@ def test_two_processes_validate_and_keep_the_best(data_root, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     best = load_checkpoint(tmp_path / "synthetic" / "ddp_epoch" / "model" / "best.tar")
     assert best["epoch"] == 1 and best["metrics"]["mpjpe_all"] > 0 and best["best"] == best["metrics"]["mpjpe_all"]
+
+
+def test_face_vertex_error_is_linear_in_the_coefficients(tmp_path):
+    rng = np.random.default_rng(1)
+    dirs = rng.normal(size=(25, 3, 400))
+    np.savez(tmp_path / "flame.npz", shapedirs=dirs)
+    basis = flame_expression_basis(tmp_path / "flame.npz")
+    gt, rec = rng.normal(size=(6, 100)), rng.normal(size=(6, 100))
+    explicit = np.mean([np.linalg.norm(dirs[v, :, 300:] @ (rec[t] - gt[t])) for t in range(6) for v in range(25)])
+    assert face_vertex_error(basis, gt, rec) == pytest.approx(explicit * 1000)
+    assert face_vertex_error(basis, gt, gt) == 0.0
+    np.savez(tmp_path / "bad.npz", shapedirs=dirs[:, :, :300])
+    with pytest.raises(UserError, match="no FLAME `shapedirs`"):
+        flame_expression_basis(tmp_path / "bad.npz")
+
+
+def test_residual_norms_fall_layer_by_layer_in_a_trained_hrvq(data_root, tmp_path):
+    """Each added layer quantizes what is left of every part: the latent error falls with the layers used."""
+    train_vq(tiny(data_root, tmp_path, "--name", "layers", "--vq_type", "hrvq", "--max_steps", "300",
+                  "--quantize_dropout_prob", "0"))  # fmt: skip
+    model, ckpt = load_vq(tmp_path, "synthetic", "layers")
+    windows = TokenizerWindows(ProcessedData(data_root), "val", 16, deterministic=True, std=ckpt["std"].numpy())
+    x = windows.__getitems__(list(range(0, len(windows), 16)))
+    with torch.no_grad():
+        latents = model.latents(x)
+        errors = [[(model.quantizer(latents, n_layers=n)["z"][p] - latents[p]).norm().item() for n in (1, 2, 3)]
+                  for p in range(3)]  # fmt: skip
+    for part in errors:
+        assert part[0] > part[1] > part[2], errors

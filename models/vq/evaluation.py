@@ -5,7 +5,8 @@ compared with the ground truth:
 - MPJPE (mm; all, body, hands) of the joints relative to the root in the body's facing frame (the pose of each
   frame, `local_joint_errors`), and `mpjpe_global` of the joints recovered with the root trajectory integrated over
   the whole sequence (its drift grows with the length);
-- face: mean squared error of the 100 expression coefficients (723-d data);
+- face: mean squared error of the 100 expression coefficients (723-d data), and with a FLAME model the mean vertex
+  error (mm) of the expression blendshapes (neutral shape, zero jaw and neck pose: the part the coefficients move);
 - codebook usage per part and layer (perplexity, codes never used);
 - kinetic FID/Div of the reconstructions against the ground-truth sequences (`fixed` protocol features);
 - BAS (`fixed` protocol's BAS_bailando) of reconstructions and of the ground truth with the sequence's music beats
@@ -15,14 +16,17 @@ compared with the ground truth:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from data.formats.containers import read_container
 from data.layout import layout_for_dim
 from data.loaders import ProcessedData
 from models.vq.model import MotionTokenizer, local_joint_errors
 from models.vq.quantizer import perplexity
+from utils.cli import UserError
 from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
 from utils.metrics.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
 from utils.motion_features import recover_from_ric
@@ -42,6 +46,28 @@ class Reconstruction:
     rec: np.ndarray
 
 
+FLAME_SHAPE_COEFFS, FLAME_EXPRESSION_COEFFS = 300, 100
+
+
+def flame_expression_basis(path: str | Path) -> np.ndarray:
+    """FLAME 2020's expression blendshapes (V, 3, 100) from its model file's `shapedirs` (shape 300 then expression
+    coefficients); read with the safe loader, so a pickle holding chumpy objects must first be saved as npz."""
+    arrays = read_container(path)
+    dirs = arrays.get("shapedirs")
+    need = FLAME_SHAPE_COEFFS + FLAME_EXPRESSION_COEFFS
+    if dirs is None or dirs.ndim != 3 or dirs.shape[1] != 3 or dirs.shape[2] < need:
+        raise UserError(f"{path}: no FLAME `shapedirs` (V, 3, >= {need}) array; give FLAME 2020's model "
+                        "(as npz if its pickle holds chumpy objects)")  # fmt: skip
+    return np.asarray(dirs[:, :, FLAME_SHAPE_COEFFS:need], dtype=np.float64)
+
+
+def face_vertex_error(basis: np.ndarray, gt: np.ndarray, rec: np.ndarray) -> float:
+    """Mean vertex distance (mm) between the faces of two expression sequences (T, 100); blendshapes are linear,
+    so it is the norm of the basis applied to the coefficient difference."""
+    offsets = np.einsum("vck,tk->tvc", basis, np.asarray(rec, np.float64) - gt)  # (T, V, 3) metres
+    return float(np.linalg.norm(offsets, axis=-1).mean() * 1000)
+
+
 def music_beat_frames(data: ProcessedData, clip: int) -> np.ndarray | None:
     """Beat frames (30 fps) of a clip's music from the baseline features' beat column, or None without them."""
     info = data.summary.get("music", {}).get("baseline")
@@ -53,10 +79,12 @@ def music_beat_frames(data: ProcessedData, clip: int) -> np.ndarray | None:
 
 
 @torch.no_grad()
-def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], device="cpu"):
-    """Reconstructions of whole clips and the code histograms (P, Q, K) over them."""
+def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], mean: np.ndarray, std: np.ndarray,
+                device="cpu"):  # fmt: skip
+    """Reconstructions of whole clips and the code histograms (P, Q, K) over them (`mean`/`std`: the statistics
+    the tokenizer was trained with, from its checkpoint)."""
     model.eval()
-    mean, std = data.mean.astype(np.float32), data.std.astype(np.float32)
+    mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     ds = model.config.downsampling
     out, counts = [], None
     for c in clips:
@@ -72,7 +100,8 @@ def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], d
 
 
 def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, clips: list[int],
-                             counts: torch.Tensor | None = None, parts: tuple[str, ...] = ()) -> dict:  # fmt: skip
+                             counts: torch.Tensor | None = None, parts: tuple[str, ...] = (),
+                             flame_basis: np.ndarray | None = None) -> dict:  # fmt: skip
     """The metrics of the module docstring from reconstructions (and code histograms)."""
     layout = layout_for_dim(recs[0].gt.shape[1])
     err = np.concatenate([local_joint_errors(r.gt, r.rec, layout) for r in recs]) * 1000  # (frames, J - 1) mm
@@ -83,6 +112,9 @@ def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, cl
         * 1000  # fmt: skip
     if layout.grouped:
         m["face_mse"] = float(np.mean([((r.rec[:, -100:] - r.gt[:, -100:]) ** 2).mean() for r in recs]))
+        if flame_basis is not None:
+            m["face_vertex_mm"] = float(np.mean([face_vertex_error(flame_basis, r.gt[:, -100:], r.rec[:, -100:])
+                                                 for r in recs]))  # fmt: skip
     if counts is not None:
         for p, part in enumerate(parts):
             for k in range(counts.shape[1]):
@@ -108,12 +140,13 @@ def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, cl
     return m
 
 
-def evaluate_tokenizer(model: MotionTokenizer, data: ProcessedData, split: str = "test",
-                       device="cpu") -> tuple[dict, list[Reconstruction]]:  # fmt: skip
+def evaluate_tokenizer(model: MotionTokenizer, data: ProcessedData, mean: np.ndarray, std: np.ndarray,
+                       split: str = "test", device="cpu",
+                       flame_basis: np.ndarray | None = None) -> tuple[dict, list[Reconstruction]]:  # fmt: skip
     """`evaluate_reconstructions` of a tokenizer on a split's whole sequences."""
     clips = data.clip_ids(split)
-    recs, counts = reconstruct(model, data, clips, device)
-    metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts)
+    recs, counts = reconstruct(model, data, clips, mean, std, device)
+    metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts, flame_basis)
     metrics["sequences"] = len(recs)
     return metrics, recs
 
@@ -123,6 +156,8 @@ def skipped_metrics(metrics: dict) -> dict[str, str]:
     skipped = {}
     if "FID_k" not in metrics:
         skipped["FID_k, Div_k"] = "needs at least 2 sequences in the split"
+    if "face_mse" in metrics and "face_vertex_mm" not in metrics:
+        skipped["face_vertex_mm"] = "needs --flame_model_path (FLAME 2020, licensed: https://flame.is.tue.mpg.de)"
     if "BAS" not in metrics:
         skipped["BAS"] = "needs the dataset's baseline music features in full_song mode (create_dataset.py " \
                          "--extract-baseline)"

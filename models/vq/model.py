@@ -144,6 +144,21 @@ def ric_index(layout: MotionLayout) -> np.ndarray:
     return layout.grouped_to_flat[flat] if layout.grouped else flat
 
 
+def root_and_contact_index(layout: MotionLayout) -> np.ndarray:
+    """Positions of the root channels (rotation velocity, linear velocity, height) and the foot contacts."""
+    flat = np.r_[layout.flat_slices["root"], layout.flat_slices["contacts"]]
+    return layout.grouped_to_flat[flat] if layout.grouped else flat
+
+
+def tokenizer_std(std: np.ndarray, layout: MotionLayout, feat_bias: float) -> np.ndarray:
+    """The dataset's Std with the root and foot-contact channels divided by `feat_bias` (MoMask's `--feat_bias`): those
+    8 channels then weigh `feat_bias` times more in the tokenizer's input and loss, which keeps the root trajectory,
+    integrated over whole sequences, from drifting."""
+    out = np.array(std, dtype=np.float32, copy=True)
+    out[root_and_contact_index(layout)] /= feat_bias
+    return out
+
+
 def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, layout: MotionLayout) -> dict[str, torch.Tensor]:
     """Smooth-L1 on every feature and on the joint positions of body and hands (the ric block). -> named losses"""
     idx = torch.as_tensor(ric_index(layout), device=x.device)

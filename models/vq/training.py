@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data.layout import layout_for_dim
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
-from models.vq.model import MotionTokenizer, TokenizerConfig, local_joint_errors, reconstruction_loss
+from models.vq.model import MotionTokenizer, TokenizerConfig, local_joint_errors, reconstruction_loss, tokenizer_std
 from models.vq.quantizer import perplexity
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
@@ -35,9 +36,9 @@ def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
                            quantize_dropout_prob=opt.quantize_dropout_prob)  # fmt: skip
 
 
-def evaluation_windows(data: ProcessedData, split: str, window: int) -> TokenizerWindows:
+def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.ndarray | None = None) -> TokenizerWindows:
     """Non-overlapping windows of a split (deterministic), for validation and evaluation."""
-    ds = TokenizerWindows(data, split, window_size=window, deterministic=True)
+    ds = TokenizerWindows(data, split, window_size=window, deterministic=True, std=std)
     ds.starts = ds.starts[::window]
     return ds
 
@@ -81,10 +82,12 @@ class TokenizerTrainer(Trainer):
     def build_data(self):
         opt = self.opt
         self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
-        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed)
+        layout = layout_for_dim(int(self.data.mean.shape[0]))
+        self.mean, self.std = self.data.mean.astype(np.float32), tokenizer_std(self.data.std, layout, opt.feat_bias)
+        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed, std=self.std)
         splits = self.data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
-        val = evaluation_windows(self.data, val_split, opt.window_size) if val_split else None
+        val = evaluation_windows(self.data, val_split, opt.window_size, self.std) if val_split else None
         return train, val
 
     def build_model(self) -> MotionTokenizer:
@@ -101,11 +104,11 @@ class TokenizerTrainer(Trainer):
         return losses
 
     def evaluate(self, model, dataset) -> dict[str, float]:
-        return reconstruction_metrics(model, dataset, self.data.mean, self.data.std, self.opt.batch_size, self.device)
+        return reconstruction_metrics(model, dataset, self.mean, self.std, self.opt.batch_size, self.device)
 
     def checkpoint_extra(self) -> dict:
-        return {"tokenizer": self.config.to_dict(), "mean": torch.as_tensor(self.data.mean),
-                "std": torch.as_tensor(self.data.std), "dataset": self.opt.dataset_name,
+        return {"tokenizer": self.config.to_dict(), "mean": torch.as_tensor(self.mean),
+                "std": torch.as_tensor(self.std), "dataset": self.opt.dataset_name,
                 "fps": int(self.data.summary.get("fps", 30))}  # fmt: skip
 
 
