@@ -185,3 +185,29 @@ def test_residual_norms_fall_layer_by_layer_in_a_trained_hrvq(data_root, tmp_pat
                   for p in range(3)]  # fmt: skip
     for part in errors:
         assert part[0] > part[1] > part[2], errors
+
+
+SEED_COMMANDS = (  # the published README's three commands, word for word
+    "--vq_type rvq --name vq0 --vq_name vq0_souldance --gpu_id 0 --dataset_name souldance --batch_size 256 "
+    "--num_quantizers 1 --max_epoch 30 --quantize_dropout_prob 0.2 --gamma 0.05",
+    "--vq_type rvq --name vq5 --vq_name rvq5_souldance --gpu_id 0 --dataset_name souldance --batch_size 256 "
+    "--num_quantizers 6 --max_epoch 30 --quantize_dropout_prob 0.2 --gamma 0.05",
+    "--vq_type hrvq --name hvq5 --vq_name hrvq5_souldance --gpu_id 0 --dataset_name souldance --batch_size 256 "
+    "--num_quantizers 6 --max_epoch 30 --quantize_dropout_prob 0.2 --gamma 0.05",
+)
+
+
+@pytest.mark.parametrize("command", SEED_COMMANDS)
+def test_the_seed_commands_run_as_written(data_root, tmp_path, command, caplog):
+    """As published, then pointed at the synthetic data with tiny sizes (later options win); --gpu_id 0 on a
+    machine without CUDA warns and trains on the CPU."""
+    args = command.split() + ["--dataset_name", "synthetic", "--data_root", str(data_root), "--checkpoints_dir",
+                              str(tmp_path), "--batch_size", "8", "--window_size", "16", "--width", "16", "--depth",
+                              "1", "--nb_code", "16", "--code_dim", "16", "--max_steps", "2"]  # fmt: skip
+    train_vq(args)
+    run = args[args.index("--vq_name") + 1]
+    ckpt = load_checkpoint(tmp_path / "synthetic" / run / "model" / "latest.tar")
+    assert ckpt["step"] == 2 and ckpt["options"]["gamma"] == 0.05 and ckpt["options"]["max_epoch"] == 30
+    assert ckpt["tokenizer"]["num_quantizers"] == (1 if "--num_quantizers 1" in command else 6)
+    if not torch.cuda.is_available():
+        assert "no CUDA device" in caplog.text
