@@ -37,6 +37,16 @@ def tiny(data_root, checkpoints, *extra):
             "--save_latest", "0", *extra]  # fmt: skip
 
 
+def launch_two_processes(args: list[str], cwd) -> None:
+    """`train_vq.py args` as 2 DDP processes on the CPU (gloo), the way DESIGN.md §5 documents it."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
+           *args]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def states_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -130,12 +140,7 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
                   "--quantize_dropout_prob", "0", "--no_code_reset", "--vq_dropout", "0",
                   "--num_quantizers", "2", "--feat_bias", "1")  # fmt: skip
     train_vq([*common, "--name", "single", "--batch_size", "8"])
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
-           *common, "--name", "ddp", "--batch_size", "4"]  # fmt: skip
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    launch_two_processes([*common, "--name", "ddp", "--batch_size", "4"], tmp_path)
     a = load_checkpoint(tmp_path / "synthetic" / "single" / "model" / "latest.tar")
     b = load_checkpoint(tmp_path / "synthetic" / "ddp" / "model" / "latest.tar")
     assert a["step"] == b["step"] == 4
@@ -148,12 +153,8 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
 
 def test_two_processes_validate_and_keep_the_best(data_root, tmp_path):
     """A whole DDP epoch: validation runs on rank 0, both ranks join the best.tar save, no rank waits forever."""
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
-           *tiny(data_root, tmp_path, "--name", "ddp_epoch", "--batch_size", "64", "--max_epoch", "1")]  # fmt: skip
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    launch_two_processes(tiny(data_root, tmp_path, "--name", "ddp_epoch", "--batch_size", "64", "--max_epoch", "1"),
+                         tmp_path)  # fmt: skip
     best = load_checkpoint(tmp_path / "synthetic" / "ddp_epoch" / "model" / "best.tar")
     assert best["epoch"] == 1 and best["metrics"]["mpjpe_all"] > 0 and best["best"] == best["metrics"]["mpjpe_all"]
 
