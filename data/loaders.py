@@ -22,21 +22,6 @@ from utils.cli import UserError
 EXTRACT_FLAGS = ("baseline", "jukebox")  # music types create_dataset.py extracts (--extract-<type>)
 
 
-class _PerWorkerRandom:
-    """A numpy generator per process: DataLoader workers get torch's per-worker seed, so their crops differ."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed, self._key, self._rng = seed, None, None
-
-    def get(self) -> np.random.Generator:
-        info = torch.utils.data.get_worker_info()
-        key = (info.id, info.seed) if info is not None else None
-        if self._rng is None or key != self._key:
-            self._key = key
-            self._rng = np.random.default_rng(self.seed if info is None else [self.seed, info.seed % 2**63])
-        return self._rng
-
-
 _U64 = np.uint64
 
 
@@ -47,6 +32,13 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
         z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
         return z ^ (z >> _U64(31))
+
+
+def hashed_offsets(seed: int, epoch: int, indices: np.ndarray, n: int) -> np.ndarray:
+    """Random-looking offsets in [0, n) that are a pure function of (seed, epoch, index): the crops of a resumed run
+    or of a DDP rank are exactly those one uninterrupted process draws. (B,) -> (B,) int64"""
+    key = splitmix64(np.array([seed * 1_000_003 + epoch]))[0]
+    return (splitmix64(np.asarray(indices).astype(_U64) ^ key) % _U64(n)).astype(np.int64)
 
 
 def _collate(batch: dict | list) -> dict | list:
@@ -160,9 +152,7 @@ class TokenizerWindows(Dataset):
     def __getitems__(self, indices: list[int]) -> torch.Tensor:
         idx = np.asarray(indices)
         if not self.deterministic:
-            key = splitmix64(np.array([self.seed * 1_000_003 + self.epoch]))[0]
-            shift = splitmix64(idx.astype(_U64) ^ key) % _U64(len(self.starts))
-            idx = ((idx + shift.astype(np.int64)) % len(self.starts)).astype(np.int64)
+            idx = (idx + hashed_offsets(self.seed, self.epoch, idx, len(self.starts))) % len(self.starts)
         starts = self.starts[idx]
         return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
 
@@ -180,8 +170,7 @@ class MusicMotionClips(Dataset):
         unit_length: the motion is cropped to a multiple of this (the tokenizer's down-sampling, 4: 150 -> 148).
         normalize: normalise the motion with the dataset's Mean / Std.
         deterministic: crops start at the window start (evaluation); else at a random offset inside the window.
-        seed: seeds the random crops.
-        std: the Std to normalise with (default the dataset's; the tokenizer's `feat_bias` variant, say).
+        seed: seeds the random crops, a pure function of (seed, epoch, index) like `TokenizerWindows`'.
     Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dm,) the clip's mean music feature,
     length (n), sequence (int id of the source sequence: windows of one performance share it), clip (int clip
     index), window (int, within the clip), name (str).
@@ -216,9 +205,12 @@ class MusicMotionClips(Dataset):
         self.names = [data.clips[c]["name"] for c in self.clip]
         seq_ids = {name: k for k, name in enumerate(sorted({c["sequence"] for c in data.clips}))}
         self.sequence = np.array([seq_ids[data.clips[c]["sequence"]] for c in self.clip])
-        self.deterministic = deterministic
-        self.random = _PerWorkerRandom(seed)
+        self.deterministic, self.seed, self.epoch = deterministic, seed, 0
         self._steps = np.arange(self.length)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the crops of `epoch`."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.clip)
@@ -227,7 +219,7 @@ class MusicMotionClips(Dataset):
         idx = np.asarray(indices)
         slack = self.window_frames - self.length
         shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
-            self.random.get().integers(0, slack + 1, len(idx))  # fmt: skip
+            hashed_offsets(self.seed, self.epoch, idx, slack + 1)  # fmt: skip
         frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
         motion = self.motion[frames]
         if self.mode == "per_slice":
