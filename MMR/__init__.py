@@ -1,0 +1,1 @@
+"""MMR: music-motion retrieval (TMR-style encoders into a shared space, contrastive + reconstruction training)."""
