@@ -84,3 +84,36 @@ def test_encoders_shapes_and_padding():
     rec = dec(out[:, 0], mask)
     assert rec.shape == (2, 20, 263) and (rec[1, 12:] == 0).all()
     assert SequenceEncoder(35, latent=32, ff=64, layers=1, vae=False)(x).shape == (2, 1, 32)
+
+
+def test_mmr_model_losses_and_a_few_steps_of_learning():
+    from MMR.model import MMRConfig, MusicMotionRetrieval
+
+    torch.manual_seed(0)
+    cfg = MMRConfig(music_dim=6, motion_dim=10, latent=16, ff=32, layers=1, heads=2, dropout=0.0, w_contrastive=1.0)
+    model = MusicMotionRetrieval(cfg)
+    motion = torch.randn(8, 12, 10)
+    music = motion[..., :6] * 2 + 0.1 * torch.randn(8, 12, 6)  # music that says which motion it belongs to
+    losses = model.losses(motion, music, groups=torch.arange(8))
+    assert set(losses) == {"recons", "kl", "latent", "contrastive", "loss"} and torch.isfinite(losses["loss"])
+    expected = losses["recons"] + 1e-5 * losses["kl"] + 1e-5 * losses["latent"] + losses["contrastive"]
+    assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    model.eval()
+    torch.testing.assert_close(model.encode_music(music), model.encode_music(music))  # eval: the mean, deterministic
+    # learning, shown without the VAE's sampling noise (which slows contrastive learning at this size)
+    torch.manual_seed(0)
+    model = MusicMotionRetrieval(MMRConfig(music_dim=6, motion_dim=10, latent=16, ff=32, layers=1, heads=2,
+                                           dropout=0.0, w_contrastive=1.0, vae=False))  # fmt: skip
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = model.losses(motion, music)["contrastive"].item()
+    for _ in range(60):
+        loss = model.losses(motion, music)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        sims = similarity(model.encode_music(music), model.encode_motion(motion)).numpy()
+        assert model.losses(motion, music)["contrastive"].item() < first
+    metrics = retrieval_metrics(sims)
+    assert metrics["m2d/R01"] >= 75.0 and metrics["d2m/R01"] >= 75.0  # 8 pairs: chance is 12.5 %
