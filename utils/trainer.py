@@ -1,7 +1,8 @@
 """The one training loop of every stage (tokenizer, MMR, masked and residual transformers).
 
 A stage subclasses `Trainer` and fills in hooks: `build_model`, `build_data`, `training_step` (a dict of named
-losses with "loss" the one optimised), `evaluate` (named metrics; `best_metric`, lower is better, picks `best.tar`)
+losses with "loss" the one optimised), `evaluate` (named metrics; `best_metric` picks `best.tar`, lower is better
+unless `best_higher`)
 and `checkpoint_extra` (the stage's config, normalisation statistics: what later stages need to rebuild it). The
 loop does the rest:
 
@@ -97,6 +98,7 @@ class Trainer:
 
     stage = "base"
     best_metric: str | None = None
+    best_higher = False  # True: a higher `best_metric` is better (recall), else lower (errors)
 
     def __init__(self, opt: argparse.Namespace, run_dir: Path) -> None:
         self.opt, self.run_dir = opt, Path(run_dir)
@@ -247,7 +249,8 @@ class Trainer:
         metrics = self.evaluate(self.accelerator.unwrap_model(model), val_set) if self.accelerator.is_main_process \
             else {}  # fmt: skip
         model.train()
-        score = float(metrics.get(self.best_metric, math.inf)) if self.best_metric else math.inf
+        sign = -1.0 if self.best_higher else 1.0
+        score = sign * float(metrics[self.best_metric]) if self.best_metric in metrics else math.inf
         score = float(broadcast(torch.tensor([score], dtype=torch.float64, device=self.device))[0])
         state["metrics"] = {k: float(v) for k, v in metrics.items()}
         if writer is not None:
@@ -256,7 +259,7 @@ class Trainer:
         if metrics:
             logger.info("epoch %d, step %d: %s", state["epoch"], state["step"],
                         ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))  # fmt: skip
-        if score < state["best"]:
+        if score < state["best"]:  # the stored best is sign-adjusted: always "lower is better"
             state["best"] = score
             self.save("best", model, optimizer, scheduler, state, train_set)
 

@@ -1,0 +1,115 @@
+"""The MMR stage of the shared training loop: (music, motion) windows of a processed dataset, TMR loss, retrieval.
+
+Motion is the 263-d body part by default (`motion_part="all"` keeps every feature); both modalities are normalised
+with MMR's own statistics (the dataset's Mean/Std of the part, and the music features' mean/std over the training
+windows), stored in the checkpoint so the embedding script and the MMR loss of later stages use the same. Validation
+embeds every window of the held-out split and reports retrieval both ways on the whole split and on seeded batches
+of 32 (`batch/...`); the best checkpoint has the highest mean R@1 on those batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from data.layout import layout_for_dim
+from data.loaders import MusicMotionClips, ProcessedData
+from data.paths import dataset_dir
+from MMR.losses import similarity
+from MMR.model import MMRConfig, MusicMotionRetrieval
+from MMR.retrieval import batched_retrieval, retrieval_metrics
+from utils.trainer import Trainer
+
+MOTION_PARTS = ("body", "all")
+
+
+def music_statistics(clips: MusicMotionClips) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (floored at 1e-6) of the music features over a split's frames."""
+    music = clips.music.reshape(-1, clips.music.shape[-1]).astype(np.float64)
+    return music.mean(0).astype(np.float32), np.maximum(music.std(0), 1e-6).astype(np.float32)
+
+
+class MMRTrainer(Trainer):
+    """`train_mmr.py`'s stage (options: dataset_name, data_root, music_type, motion_part, model shape, seed, loop)."""
+
+    stage = "mmr"
+    best_metric = "batch/R01"
+    best_higher = True
+
+    def build_data(self):
+        opt = self.opt
+        self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
+        self.layout = layout_for_dim(int(self.data.mean.shape[0]))
+        self.part = np.arange(self.layout.dim) if opt.motion_part == "all" else self.layout.part_index["body"]
+        train = MusicMotionClips(self.data, "train", opt.music_type, normalize=False, seed=opt.seed)
+        self.motion_mean = self.data.mean[self.part].astype(np.float32)
+        self.motion_std = self.data.std[self.part].astype(np.float32)
+        self.music_mean, self.music_std = music_statistics(train)
+        splits = self.data.summary.get("clips_per_split", {})
+        val_split = next((s for s in ("val", "test") if splits.get(s)), None)
+        val = MusicMotionClips(self.data, val_split, opt.music_type, normalize=False, deterministic=True) \
+            if val_split else None  # fmt: skip
+        return train, val
+
+    def build_model(self) -> MusicMotionRetrieval:
+        opt = self.opt
+        self.config = MMRConfig(music_dim=int(self.music_mean.shape[0]), motion_dim=len(self.part), latent=opt.latent,
+                                ff=opt.ff, layers=opt.layers, heads=opt.heads, dropout=opt.dropout, vae=opt.vae,
+                                temperature=opt.temperature)  # fmt: skip
+        self._stats = {k: v.to(self.device) for k, v in self.checkpoint_extra().items() if k.endswith(("mean", "std"))}
+        return MusicMotionRetrieval(self.config)
+
+    def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(motion part, music), both normalised with MMR's statistics. (B, n, D) each"""
+        s = self._stats
+        motion = batch["motion"].to(self.device)[..., torch.as_tensor(self.part, device=self.device)]
+        return (motion - s["motion_mean"]) / s["motion_std"], (batch["music"].to(self.device) - s["music_mean"]) / \
+            s["music_std"]  # fmt: skip
+
+    def training_step(self, model, batch) -> dict[str, torch.Tensor]:
+        motion, music = self.inputs(batch)
+        return model.losses(motion, music, groups=batch["sequence"].to(self.device))
+
+    @torch.no_grad()
+    def embed(self, model: MusicMotionRetrieval, clips: MusicMotionClips, batch_size: int = 64):
+        """(music, motion) embeddings (N, latent) of every clip (deterministic)."""
+        model.eval()
+        music, motion = [], []
+        for lo in range(0, len(clips), batch_size):
+            b = clips.__getitems__(list(range(lo, min(lo + batch_size, len(clips)))))
+            m, a = self.inputs(b)
+            motion.append(model.encode_motion(m).float().cpu())
+            music.append(model.encode_music(a).float().cpu())
+        return torch.cat(music), torch.cat(motion)
+
+    def evaluate(self, model, dataset) -> dict[str, float]:
+        music, motion = self.embed(model, dataset)
+        sims = similarity(music, motion).numpy()
+        out = retrieval_metrics(sims)
+        if len(sims) >= 32:
+            batched = batched_retrieval(sims, 32, repeats=100, seed=0)
+            out.update({f"batch/{k}": v for k, v in batched.items()})
+            out["batch/R01"] = (batched["m2d/R01"] + batched["d2m/R01"]) / 2
+        return out
+
+    def checkpoint_extra(self) -> dict:
+        data = {"music_type": self.opt.music_type, "motion_part": self.opt.motion_part,
+                "motion_dim": int(self.layout.dim)}  # fmt: skip
+        stats = {"motion_mean": self.motion_mean, "motion_std": self.motion_std, "music_mean": self.music_mean,
+                 "music_std": self.music_std}  # fmt: skip
+        return {"mmr": self.config.to_dict(), "data": data, **{k: torch.as_tensor(v) for k, v in stats.items()}}
+
+
+def add_mmr_options(p: argparse.ArgumentParser) -> None:
+    """MMR's model and data options (defaults: the released MMR's)."""
+    p.add_argument("--music_type", default="baseline", help="registered music feature type (baseline, jukebox)")
+    p.add_argument("--motion_part", default="body", choices=MOTION_PARTS, help="263-d body or every feature")
+    p.add_argument("--latent", type=int, default=256, help="embedding width")
+    p.add_argument("--ff", type=int, default=1024, help="feed-forward width")
+    p.add_argument("--layers", type=int, default=6, help="Transformer layers")
+    p.add_argument("--heads", type=int, default=4, help="attention heads")
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout")
+    p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True, help="VAE distribution tokens")
+    p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
