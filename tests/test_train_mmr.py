@@ -1,12 +1,15 @@
 """The MMR stage on the shared training loop, on the embedded synthetic dataset (tiny model, CPU)."""
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
 from create_dataset import main as create_dataset
 from MMR.training import MMRTrainer, add_mmr_options
 from options.train_options import add_loop_options, add_run_options
+from tests.conftest import REPO
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 
@@ -44,3 +47,35 @@ def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path
 def test_missing_music_features_name_the_command(data_root, tmp_path):
     with pytest.raises(UserError, match="create_dataset.py --dataset_name synthetic .*--extract-jukebox"):
         MMRTrainer(options(data_root, "--music_type", "jukebox"), tmp_path / "mmr").fit()
+
+
+def test_hydra_config_composes_for_every_dataset():
+    from hydra import compose, initialize_config_dir
+
+    from MMR.config import DATASETS, as_namespace, register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "MMR" / "configs"), version_base=None):
+        for name in DATASETS:
+            cfg = compose("train_mmr", overrides=["model=mmr", f"data={name}", "run_dir=outputs/mmr_res"])
+            ns = as_namespace(cfg)
+            assert ns.dataset_name == name and ns.latent == 256 and ns.temperature == 0.1 and ns.lr == 1e-4
+            assert cfg.run_dir == "outputs/mmr_res" and ns.batch_size == 128
+
+
+def test_train_mmr_runs_as_the_seed_writes_it(data_root, tmp_path):
+    """`python train_mmr.py model=mmr data=... run_dir=...` from MMR/ (--cfg job) and a tiny run from the root."""
+    job = subprocess.run([sys.executable, "train_mmr.py", "model=mmr", "data=souldance", "run_dir=outputs/mmr_res",
+                          "--cfg", "job"], cwd=REPO / "MMR", capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert job.returncode == 0 and "dataset_name: souldance" in job.stdout, job.stderr[-2000:]
+    bad = subprocess.run([sys.executable, "MMR/train_mmr.py", "data=nosuch", "--cfg", "job"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode != 0 and "Could not find 'data/nosuch'" in bad.stderr
+    run = tmp_path / "mmr_run"
+    train = subprocess.run([sys.executable, "MMR/train_mmr.py", "model=mmr", "data=synthetic",
+                            f"data.data_root={data_root}", "trainer.gpu_id=-1", "trainer.max_steps=3",
+                            "trainer.batch_size=8", "model.layers=1", "model.latent=32", "model.ff=64",
+                            f"run_dir={run}"], cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert train.returncode == 0, train.stderr[-2000:]
+    assert (run / "model" / "latest.tar").is_file() and (run / "hydra" / "config.yaml").is_file()
+    assert load_checkpoint(run / "model" / "latest.tar")["step"] == 3
