@@ -12,18 +12,9 @@ from dataclasses import asdict, dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from MMR.model import MMRShape as ModelOptions
+
 DATASETS = ("souldance", "aistpp", "finedance", "synthetic", "custom")
-
-
-@dataclass
-class ModelOptions:
-    latent: int = 256
-    ff: int = 1024
-    layers: int = 6
-    heads: int = 4
-    dropout: float = 0.1
-    vae: bool = True
-    temperature: float = 0.1
 
 
 @dataclass

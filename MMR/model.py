@@ -20,19 +20,16 @@ from MMR.losses import TEMPERATURE, info_nce, kl_divergence
 
 
 @dataclass
-class MMRConfig:
-    """Architecture and loss weights of an MMR model (stored in its checkpoints).
+class MMRShape:
+    """Architecture and loss weights (the model options of `train_mmr.py`; defaults: the released MMR's).
 
     Args:
-        music_dim, motion_dim: input widths (e.g. 35 baseline / 4800 Jukebox; 263 body motion).
         latent, ff, layers, heads, dropout: the Transformer encoders' and decoder's shape.
         vae: distribution tokens (mu, logvar) instead of one embedding token.
         temperature: InfoNCE temperature.
         w_recons, w_kl, w_latent, w_contrastive: loss weights.
     """
 
-    music_dim: int = 35
-    motion_dim: int = 263
     latent: int = 256
     ff: int = 1024
     layers: int = 6
@@ -44,6 +41,14 @@ class MMRConfig:
     w_kl: float = 1e-5
     w_latent: float = 1e-5
     w_contrastive: float = 0.1
+
+
+@dataclass
+class MMRConfig(MMRShape):
+    """An MMR model: its shape plus the input widths (e.g. 35 baseline / 4800 Jukebox music; 263 body motion)."""
+
+    music_dim: int = 35
+    motion_dim: int = 263
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,6 +10,7 @@ of 32 (`batch/...`); the best checkpoint has the highest mean R@1 on those batch
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from data.layout import layout_for_dim
 from data.loaders import MusicMotionClips, ProcessedData
 from data.paths import dataset_dir
 from MMR.losses import similarity
-from MMR.model import MMRConfig, MusicMotionRetrieval
+from MMR.model import MMRConfig, MMRShape, MusicMotionRetrieval
 from MMR.retrieval import batched_retrieval, retrieval_metrics
 from utils.trainer import Trainer
 
@@ -55,9 +56,8 @@ class MMRTrainer(Trainer):
 
     def build_model(self) -> MusicMotionRetrieval:
         opt = self.opt
-        self.config = MMRConfig(music_dim=int(self.music_mean.shape[0]), motion_dim=len(self.part), latent=opt.latent,
-                                ff=opt.ff, layers=opt.layers, heads=opt.heads, dropout=opt.dropout, vae=opt.vae,
-                                temperature=opt.temperature)  # fmt: skip
+        shape = {f.name: getattr(opt, f.name) for f in fields(MMRShape) if hasattr(opt, f.name)}
+        self.config = MMRConfig(music_dim=int(self.music_mean.shape[0]), motion_dim=len(self.part), **shape)
         self._stats = {k: v.to(self.device) for k, v in self.checkpoint_extra().items() if k.endswith(("mean", "std"))}
         return MusicMotionRetrieval(self.config)
 
