@@ -41,7 +41,7 @@ def hashed_offsets(seed: int, epoch: int, indices: np.ndarray, n: int) -> np.nda
     return (splitmix64(np.asarray(indices).astype(_U64) ^ key) % _U64(n)).astype(np.int64)
 
 
-def _collate(batch: dict | list) -> dict | list:
+def collate_batches(batch: dict | list) -> dict | list:
     """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
     if isinstance(batch, dict | torch.Tensor):
         return batch
@@ -242,4 +242,4 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, workers
     """A DataLoader that fetches whole batches through the dataset's `__getitems__`."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
-                      collate_fn=_collate, generator=generator, persistent_workers=workers > 0)  # fmt: skip
+                      collate_fn=collate_batches, generator=generator, persistent_workers=workers > 0)  # fmt: skip

@@ -33,6 +33,18 @@ def realdata(rel: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """A processed synthetic dataset (4 songs of 20 s, 723-d motion, baseline music) shared by the training tests,
+    which only read it."""
+    from create_dataset import main as create_dataset
+
+    root = tmp_path_factory.mktemp("synthetic_training")
+    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4",
+                    "--extract-baseline"])  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="session")
 def beat2() -> dict[str, np.ndarray]:
     """The BEAT2 SMPL-X capture with fingers and face (real, 30 fps, 1906 frames)."""
     with np.load(realdata("beat2/2_scott_0_1_1.npz"), allow_pickle=True) as f:

@@ -6,20 +6,11 @@ import sys
 
 import pytest
 
-from create_dataset import main as create_dataset
 from MMR.training import MMRTrainer, add_mmr_options
 from options.train_options import add_loop_options, add_run_options
 from tests.conftest import REPO
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic_mmr")
-    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4",
-                    "--extract-baseline"])  # fmt: skip
-    return root
 
 
 def options(data_root, *extra):

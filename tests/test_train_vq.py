@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from create_dataset import main as create_dataset
 from data.loaders import ProcessedData, TokenizerWindows
 from eval_vq import main as eval_vq
 from models.vq.evaluation import face_vertex_error, flame_expression_basis
@@ -20,14 +19,6 @@ from train_vq import build_parser
 from train_vq import main as train_vq
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic_vq")
-    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4",
-                    "--extract-baseline"])  # fmt: skip
-    return root
 
 
 def tiny(data_root, checkpoints, *extra):

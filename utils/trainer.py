@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from data.loaders import collate_batches
 from utils.checkpoint import load_checkpoint, plain, rng_state, save_checkpoint, set_rng_state
 from utils.cli import UserError
 
@@ -85,12 +86,6 @@ def lr_factor(step: int, warm_up: int, milestones: list[int], gamma: float) -> f
     """Linear warm-up over `warm_up` steps, then x gamma at each milestone passed."""
     warm = min(1.0, (step + 1) / warm_up) if warm_up > 0 else 1.0
     return warm * gamma ** sum(step >= m for m in milestones)
-
-
-def _collate(batch):
-    if isinstance(batch, dict | torch.Tensor):  # datasets with __getitems__ give whole batches
-        return batch
-    return torch.utils.data.default_collate(batch)
 
 
 class Trainer:
@@ -147,7 +142,7 @@ class Trainer:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         sampler = EpochSampler(len(dataset), self.opt.seed, epoch, skip_batches * bs * world, shuffle=train)
-        loader = DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=train, collate_fn=_collate,
+        loader = DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=train, collate_fn=collate_batches,
                             num_workers=getattr(self.opt, "workers", 0),
                             generator=torch.Generator().manual_seed(self.opt.seed))  # fmt: skip
         return self.accelerator.prepare(loader)

@@ -68,6 +68,30 @@ def face_vertex_error(basis: np.ndarray, gt: np.ndarray, rec: np.ndarray) -> flo
     return float(np.linalg.norm(offsets, axis=-1).mean() * 1000)
 
 
+def pose_error_metrics(err_m: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """MPJPE (mm) of all, body and (with fingers) hand joints from `local_joint_errors` (..., J - 1) in metres."""
+    err = torch.as_tensor(err_m).reshape(-1, err_m.shape[-1]) * 1000
+    out = {"mpjpe_all": err.mean().item(), "mpjpe_body": err[:, : N_BODY_JOINTS - 1].mean().item()}
+    if err.shape[1] == N_JOINTS - 1:
+        out["mpjpe_hands"] = err[:, N_BODY_JOINTS - 1 :].mean().item()
+    return out
+
+
+def code_histograms(out: dict) -> torch.Tensor:
+    """The tokenizer output's code histograms as one (P, Q, K) tensor on the CPU."""
+    return torch.stack([torch.stack(h) for h in out["histograms"]]).cpu()
+
+
+def codebook_usage(counts: torch.Tensor, parts: tuple[str, ...]) -> dict[str, float]:
+    """Perplexity and never-used codes of every part and layer from code counts (P, Q, K)."""
+    out = {}
+    for p, part in enumerate(parts):
+        for k in range(counts.shape[1]):
+            out[f"perplexity_{part}_{k}"] = perplexity(counts[p, k]).item()
+            out[f"dead_codes_{part}_{k}"] = int((counts[p, k] == 0).sum())
+    return out
+
+
 def music_beat_frames(data: ProcessedData, clip: int) -> np.ndarray | None:
     """Beat frames (30 fps) of a clip's music from the baseline features' beat column, or None without them."""
     info = data.summary.get("music", {}).get("baseline")
@@ -93,7 +117,7 @@ def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], m
         x = torch.from_numpy((gt - mean) / std)[None].to(device)
         res = model(x)
         rec = res["recon"][0].float().cpu().numpy() * std + mean
-        hist = torch.stack([torch.stack(h) for h in res["histograms"]]).cpu()
+        hist = code_histograms(res)
         counts = hist if counts is None else counts + hist
         out.append(Reconstruction(data.clips[c]["name"], recover_from_ric(gt), recover_from_ric(rec), gt, rec))
     return out, counts
@@ -104,26 +128,22 @@ def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, cl
                              flame_basis: np.ndarray | None = None) -> dict:  # fmt: skip
     """The metrics of the module docstring from reconstructions (and code histograms)."""
     layout = layout_for_dim(recs[0].gt.shape[1])
-    err = np.concatenate([local_joint_errors(r.gt, r.rec, layout) for r in recs]) * 1000  # (frames, J - 1) mm
-    m = {"mpjpe_all": float(err.mean()), "mpjpe_body": float(err[:, : N_BODY_JOINTS - 1].mean())}
-    if err.shape[1] == N_JOINTS - 1:
-        m["mpjpe_hands"] = float(err[:, N_BODY_JOINTS - 1 :].mean())
+    m = pose_error_metrics(np.concatenate([local_joint_errors(r.gt, r.rec, layout) for r in recs]))
     m["mpjpe_global"] = float(np.mean([np.linalg.norm(r.rec_joints - r.gt_joints, axis=-1).mean() for r in recs])) \
         * 1000  # fmt: skip
     if layout.grouped:
-        m["face_mse"] = float(np.mean([((r.rec[:, -100:] - r.gt[:, -100:]) ** 2).mean() for r in recs]))
+        face = layout.part_index["face"]
+        m["face_mse"] = float(np.mean([((r.rec[:, face] - r.gt[:, face]) ** 2).mean() for r in recs]))
         if flame_basis is not None:
-            m["face_vertex_mm"] = float(np.mean([face_vertex_error(flame_basis, r.gt[:, -100:], r.rec[:, -100:])
+            m["face_vertex_mm"] = float(np.mean([face_vertex_error(flame_basis, r.gt[:, face], r.rec[:, face])
                                                  for r in recs]))  # fmt: skip
     if counts is not None:
-        for p, part in enumerate(parts):
-            for k in range(counts.shape[1]):
-                m[f"perplexity_{part}_{k}"] = perplexity(counts[p, k]).item()
-                m[f"dead_codes_{part}_{k}"] = int((counts[p, k] == 0).sum())
+        m.update(codebook_usage(counts, parts))
     fixed = PROTOCOLS["fixed"]
-    kin = {w: np.stack([sequence_features(feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed, None),
-                                          FPS, fixed)[0] for r in recs]) for w in ("gt", "rec")}  # fmt: skip
     if len(recs) >= 2:
+        kin = {w: np.stack([sequence_features(feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed,
+                                                           None), FPS, fixed)[0] for r in recs])
+               for w in ("gt", "rec")}  # fmt: skip
         g, p = normalize_by_gt(kin["gt"], kin["rec"])
         m["FID_k"], m["Div_k"], m["Div_k_gt"] = frechet_distance(p, g), diversity(p), diversity(g)
     bas = {"gt": [], "rec": []}

@@ -17,12 +17,11 @@ import torch
 from data.layout import layout_for_dim
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
+from models.vq.evaluation import code_histograms, codebook_usage, pose_error_metrics
 from models.vq.model import MotionTokenizer, TokenizerConfig, local_joint_errors, reconstruction_loss, tokenizer_std
-from models.vq.quantizer import perplexity
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 from utils.runs import find_run
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 from utils.trainer import Trainer
 
 
@@ -58,19 +57,12 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
         errors.append(local_joint_errors(gt, rec, layout).flatten(0, 1).cpu())
         if layout.grouped:
             face_err.append(((rec - gt)[..., layout.part_index["face"]] ** 2).mean().item())
-        hist = torch.stack([torch.stack(h) for h in out["histograms"]]).cpu()  # (P, Q, K)
+        hist = code_histograms(out)  # (P, Q, K)
         counts = hist if counts is None else counts + hist
-    err = torch.cat(errors) * 1000  # (N frames, J - 1) mm, root-relative in the facing frame
-    metrics = {"mpjpe_all": err.mean().item(), "mpjpe_body": err[:, : N_BODY_JOINTS - 1].mean().item()}
-    if err.shape[1] == N_JOINTS - 1:
-        metrics["mpjpe_hands"] = err[:, N_BODY_JOINTS - 1 :].mean().item()
+    metrics = pose_error_metrics(torch.cat(errors))  # root-relative in the facing frame
     if face_err:
         metrics["face_mse"] = float(np.mean(face_err))
-    for p, part in enumerate(model.parts):
-        for k in range(counts.shape[1]):
-            metrics[f"perplexity_{part}_{k}"] = perplexity(counts[p, k]).item()
-            metrics[f"dead_codes_{part}_{k}"] = int((counts[p, k] == 0).sum())
-    return metrics
+    return {**metrics, **codebook_usage(counts, model.parts)}
 
 
 class TokenizerTrainer(Trainer):

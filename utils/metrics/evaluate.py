@@ -28,12 +28,11 @@ from utils.batch import run_batch
 from utils.cli import UserError
 from utils.metrics import protocols as proto
 from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
-from utils.metrics.holistic import face_mse
+from utils.metrics.holistic import face_mse, mpjpe
 from utils.metrics.inputs import EvalMotion, list_motion_files, read_eval_motion
 from utils.metrics.joint_sets import as_52, available, is_exact
 from utils.metrics.music_beats import BEAT_FILE_SUFFIXES, beat_frames, read_beat_file, track_beats
 from utils.metrics.protocols import PROTOCOLS, Protocol
-from utils.skeleton import N_BODY_JOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -249,12 +248,9 @@ def _paired_metrics(pred: list[Sample], gt: list[Sample], metrics: dict, skipped
     if not pairs:
         skipped["MPJPE"] = "no prediction has a ground-truth file of the same name, skeleton, rate and length"
         return 0
-    parts = {"all": slice(None), "body": slice(0, N_BODY_JOINTS)}
-    if available("fingers", pairs[0][0].joints.shape[1]):
-        parts["hands"] = slice(N_BODY_JOINTS, None)
-    for part, sl in parts.items():
-        errs = [np.linalg.norm(as_52(a.joints)[:, sl] - as_52(b.joints)[:, sl], axis=-1).mean() for a, b in pairs]
-        metrics[f"MPJPE_{part}"] = float(np.mean(errs))
+    parts = ("all", "body", "hands") if available("fingers", pairs[0][0].joints.shape[1]) else ("all", "body")
+    for part in parts:
+        metrics[f"MPJPE_{part}"] = float(np.mean([mpjpe(as_52(a.joints), as_52(b.joints), part) for a, b in pairs]))
     faces = [(a.expressions, b.expressions) for a, b in pairs
              if a.expressions is not None and b.expressions is not None]  # fmt: skip
     if faces:

@@ -19,7 +19,8 @@ WRISTS = (20, 21)  # left, right (each hand's 15 finger joints follow in order)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray, part: str = "all") -> float:
-    """Mean Euclidean joint error of (..., T, 52, 3) arrays over a part ("all", "body", "hands")."""
+    """Mean Euclidean joint error of (..., T, 52, 3) arrays over a part ("all", "body", "hands"); on body-only
+    (22 or 24 joint) arrays "all" is every joint."""
     sl = PARTS[part]
     return float(np.linalg.norm(pred[..., sl, :] - gt[..., sl, :], axis=-1).mean())
 
