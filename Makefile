@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/loading.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/train_vq.py
+	$(BIN)/python bench/mmr.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -14,14 +14,12 @@ import json
 import logging
 from pathlib import Path
 
-import torch
-
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
 from models.vq.training import load_vq
 from options.data_options import add_dataset_options
-from utils.cli import setup_logging, user_errors_exit
+from utils.cli import inference_device, setup_logging, user_errors_exit
 from utils.render import render_skeleton_video
 from utils.runs import find_run
 
@@ -44,14 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _device(gpu_id: int) -> torch.device:
-    if gpu_id >= 0 and torch.cuda.is_available():
-        return torch.device("cuda", gpu_id)
-    if gpu_id >= 0:
-        logger.warning("--gpu_id %d: no CUDA device on this machine, evaluating on the CPU", gpu_id)
-    return torch.device("cpu")
-
-
 def _music_file(root: Path, song: str) -> Path | None:
     return next((p for p in sorted((root / "music").glob(f"{song}.*")) if p.suffix != ".npy"), None)
 
@@ -60,7 +50,7 @@ def _music_file(root: Path, song: str) -> Path | None:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
-    device = _device(args.gpu_id)
+    device = inference_device(args.gpu_id)
     data = ProcessedData(dataset_dir(args.dataset_name, args.data_root))
     run = find_run(args.checkpoints_dir, args.dataset_name, args.name, args.ext)
     which = args.which_epoch

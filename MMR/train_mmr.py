@@ -21,7 +21,17 @@ from MMR.training import MMRTrainer
 from utils.cli import UserError
 
 logger = logging.getLogger("train_mmr")
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 register_configs()
+
+
+def check_group_choices(argv: list[str]) -> None:
+    """Refuse an unknown `model=`, `data=` or `trainer=` choice in one line (Hydra's own message spans a screen)."""
+    for arg in argv:
+        group, sep, choice = arg.partition("=")
+        if sep and (CONFIG_DIR / group).is_dir() and not (CONFIG_DIR / group / f"{choice}.yaml").is_file():
+            known = ", ".join(sorted(f.stem for f in (CONFIG_DIR / group).glob("*.yaml")))
+            raise UserError(f"unknown {group}={choice}; choose one of: {known} (MMR/configs/{group}/)")
 
 
 @hydra.main(version_base=None, config_path="configs", config_name="train_mmr")
@@ -36,4 +46,9 @@ def main(cfg) -> None:
 
 
 if __name__ == "__main__":
+    try:
+        check_group_choices(sys.argv[1:])
+    except UserError as error:
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(2)
     main()

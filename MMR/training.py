@@ -18,6 +18,7 @@ import torch
 from data.layout import layout_for_dim
 from data.loaders import MusicMotionClips, ProcessedData
 from data.paths import dataset_dir
+from MMR.embedder import MMREmbedder, MMRInputs, embed_clips, motion_part_index
 from MMR.losses import similarity
 from MMR.model import MMRConfig, MMRShape, MusicMotionRetrieval
 from MMR.retrieval import batched_retrieval, retrieval_metrics
@@ -43,11 +44,14 @@ class MMRTrainer(Trainer):
         opt = self.opt
         self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
         self.layout = layout_for_dim(int(self.data.mean.shape[0]))
-        self.part = np.arange(self.layout.dim) if opt.motion_part == "all" else self.layout.part_index["body"]
+        self.part = motion_part_index(opt.motion_part, self.layout.dim, self.layout.dim)
         train = MusicMotionClips(self.data, "train", opt.music_type, normalize=False, seed=opt.seed)
-        self.motion_mean = self.data.mean[self.part].astype(np.float32)
-        self.motion_std = self.data.std[self.part].astype(np.float32)
-        self.music_mean, self.music_std = music_statistics(train)
+        music_mean, music_std = music_statistics(train)
+        self.mmr_inputs = MMRInputs(self.layout.dim, opt.motion_part, opt.music_type,
+                                    torch.as_tensor(self.data.mean[self.part], dtype=torch.float32),
+                                    torch.as_tensor(self.data.std[self.part], dtype=torch.float32),
+                                    torch.as_tensor(music_mean), torch.as_tensor(music_std))  # fmt: skip
+        self.music_mode, self.clip_frames = train.mode, train.length
         splits = self.data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
         val = MusicMotionClips(self.data, val_split, opt.music_type, normalize=False, deterministic=True) \
@@ -57,35 +61,20 @@ class MMRTrainer(Trainer):
     def build_model(self) -> MusicMotionRetrieval:
         opt = self.opt
         shape = {f.name: getattr(opt, f.name) for f in fields(MMRShape) if hasattr(opt, f.name)}
-        self.config = MMRConfig(music_dim=int(self.music_mean.shape[0]), motion_dim=len(self.part), **shape)
-        self._stats = {k: v.to(self.device) for k, v in self.checkpoint_extra().items() if k.endswith(("mean", "std"))}
+        self.config = MMRConfig(music_dim=len(self.mmr_inputs.music_mean), motion_dim=len(self.part), **shape)
         return MusicMotionRetrieval(self.config)
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """(motion part, music), both normalised with MMR's statistics. (B, n, D) each"""
-        s = self._stats
-        motion = batch["motion"].to(self.device)[..., torch.as_tensor(self.part, device=self.device)]
-        return (motion - s["motion_mean"]) / s["motion_std"], (batch["music"].to(self.device) - s["music_mean"]) / \
-            s["music_std"]  # fmt: skip
+        """(motion part, music), both normalised with MMR's statistics. (B, n, P), (B, n, Dm)"""
+        x = self.mmr_inputs
+        return x.motion(batch["motion"].to(self.device)), x.music(batch["music"].to(self.device))
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         motion, music = self.inputs(batch)
         return model.losses(motion, music, groups=batch["sequence"].to(self.device))
 
-    @torch.no_grad()
-    def embed(self, model: MusicMotionRetrieval, clips: MusicMotionClips, batch_size: int = 64):
-        """(music, motion) embeddings (N, latent) of every clip (deterministic)."""
-        model.eval()
-        music, motion = [], []
-        for lo in range(0, len(clips), batch_size):
-            b = clips.__getitems__(list(range(lo, min(lo + batch_size, len(clips)))))
-            m, a = self.inputs(b)
-            motion.append(model.encode_motion(m).float().cpu())
-            music.append(model.encode_music(a).float().cpu())
-        return torch.cat(music), torch.cat(motion)
-
     def evaluate(self, model, dataset) -> dict[str, float]:
-        music, motion = self.embed(model, dataset)
+        music, motion = embed_clips(MMREmbedder(model, self.mmr_inputs, {}), dataset)
         sims = similarity(music, motion).numpy()
         out = retrieval_metrics(sims)
         if len(sims) >= 32:
@@ -95,11 +84,9 @@ class MMRTrainer(Trainer):
         return out
 
     def checkpoint_extra(self) -> dict:
-        data = {"music_type": self.opt.music_type, "motion_part": self.opt.motion_part,
-                "motion_dim": int(self.layout.dim)}  # fmt: skip
-        stats = {"motion_mean": self.motion_mean, "motion_std": self.motion_std, "music_mean": self.music_mean,
-                 "music_std": self.music_std}  # fmt: skip
-        return {"mmr": self.config.to_dict(), "data": data, **{k: torch.as_tensor(v) for k, v in stats.items()}}
+        data = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "motion_part": self.opt.motion_part,
+                "motion_dim": int(self.layout.dim), "clip_frames": int(self.clip_frames)}  # fmt: skip
+        return {"mmr": self.config.to_dict(), "data": data, **self.mmr_inputs.tensors()}
 
 
 def add_mmr_options(p: argparse.ArgumentParser) -> None:

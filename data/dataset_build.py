@@ -276,11 +276,16 @@ def prepare_raw(opts: BuildOptions, synthetic_songs: int = 8) -> None:
 
 
 def previous_music(opts: BuildOptions) -> dict[str, str]:
-    """Music types (and their modes) of the last build, so a re-run without the flags keeps them."""
+    """Music types (and their modes) of the last build, so a re-run without the flags keeps them. Features made by a
+    trained model (`mmr`) are dropped: the rebuilt windows may differ, so they are made again by their command."""
     summary = opts.out / "summary.json"
     if not summary.is_file():
         return {}
-    return {t: info["mode"] for t, info in json.loads(summary.read_text()).get("music", {}).items()}
+    music = json.loads(summary.read_text()).get("music", {})
+    for t in [t for t in music if music_feature(t).made_by]:
+        logger.warning("%s music features are dropped by the rebuild; make them again: %s", t,
+                       music_feature(t).made_by)  # fmt: skip
+    return {t: info["mode"] for t, info in music.items() if not music_feature(t).made_by}
 
 
 def build_dataset(opts: BuildOptions) -> dict:

@@ -17,10 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from data.audio_extraction.registry import music_feature
 from utils.cli import UserError
-
-EXTRACT_FLAGS = ("baseline", "jukebox")  # music types create_dataset.py extracts (--extract-<type>)
-
 
 _U64 = np.uint64
 
@@ -103,9 +101,12 @@ class ProcessedData:
         """The folder of a music feature type and its mode, or a one-line error naming the command to run."""
         info = self.summary["music"].get(music_type)
         if info is None:
-            how = (f"python create_dataset.py --dataset_name {self.summary['dataset']} --data_root {self.root.parent} "
-                   f"--extract-{music_type} [--feature_mode full_song|per_slice]") if music_type in EXTRACT_FLAGS \
-                else "the command that makes them (see the README)"  # fmt: skip
+            feature = music_feature(music_type)  # an unknown type: one line listing the known ones
+            if feature.made_by:
+                how = feature.made_by.replace("<dataset>", f"{self.summary['dataset']} --data_root {self.root.parent}")
+            else:
+                how = (f"python create_dataset.py --dataset_name {self.summary['dataset']} --data_root "
+                       f"{self.root.parent} --extract-{music_type} [--feature_mode full_song|per_slice]")  # fmt: skip
             raise UserError(f"{self.root}: music features {music_type!r} were not extracted; run {how}")
         return self.root / info["dir"], info["mode"]
 
@@ -179,6 +180,9 @@ class MusicMotionClips(Dataset):
     def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
                  normalize: bool = True, deterministic: bool = False, seed: int = 0) -> None:  # fmt: skip
         music_dir, self.mode = data.music_dir(music_type)
+        if music_feature(music_type).fps != data.summary.get("fps", 30):
+            raise UserError(f"{music_type!r} music features are one row per window, not per frame: use them as a "
+                            "clip condition, with a frame-level type (baseline, jukebox) for the clips")  # fmt: skip
         ids = data.clip_ids(split)
         windows = data.windows[np.isin(data.windows[:, 0], ids)]
         if not len(windows):

@@ -112,8 +112,8 @@ def test_registry_entry():
         spec.extract("any.wav")
     with pytest.raises(UserError, match="no mode 'per_slice'"):
         spec.extract("any.wav", mode="per_slice")
-    with pytest.raises(UserError, match="unknown music feature 'mmr'"):
-        music_feature("mmr")
+    with pytest.raises(UserError, match="unknown music feature 'mert'; known: baseline, jukebox, mmr"):
+        music_feature("mert")
     assert music_feature("baseline").dim == 35
 
 

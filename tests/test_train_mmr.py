@@ -29,7 +29,8 @@ def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path
     assert all(0 <= metrics[k] <= 100 for k in metrics if "/R" in k)
     ckpt = load_checkpoint(tmp_path / "mmr" / "model" / "latest.tar")
     assert ckpt["stage"] == "mmr" and ckpt["mmr"]["motion_dim"] == 263 and ckpt["mmr"]["music_dim"] == 35
-    assert ckpt["data"] == {"music_type": "baseline", "motion_part": "body", "motion_dim": 723}
+    assert ckpt["data"] == {"music_type": "baseline", "music_mode": "full_song", "motion_part": "body",
+                            "motion_dim": 723, "clip_frames": 148}  # fmt: skip
     assert ckpt["music_std"].shape == (35,) and (ckpt["music_std"] > 0).all() and ckpt["motion_mean"].shape == (263,)
     with pytest.raises(UserError, match=r"trained with a different mmr \(motion_dim\)"):
         MMRTrainer(options(data_root, "--motion_part", "all", "--is_continue"), tmp_path / "mmr").fit()
@@ -59,9 +60,11 @@ def test_train_mmr_runs_as_the_seed_writes_it(data_root, tmp_path):
     job = subprocess.run([sys.executable, "train_mmr.py", "model=mmr", "data=souldance", "run_dir=outputs/mmr_res",
                           "--cfg", "job"], cwd=REPO / "MMR", capture_output=True, text=True, timeout=120)  # fmt: skip
     assert job.returncode == 0 and "dataset_name: souldance" in job.stdout, job.stderr[-2000:]
-    bad = subprocess.run([sys.executable, "MMR/train_mmr.py", "data=nosuch", "--cfg", "job"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert bad.returncode != 0 and "Could not find 'data/nosuch'" in bad.stderr
+    for group, known in (("data", "aistpp, custom, finedance, souldance, synthetic"), ("model", "mmr")):
+        bad = subprocess.run([sys.executable, "MMR/train_mmr.py", f"{group}=nosuch", "--cfg", "job"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert bad.returncode == 2 and bad.stderr == f"error: unknown {group}=nosuch; choose one of: {known} " \
+            f"(MMR/configs/{group}/)\n"  # fmt: skip
     run = tmp_path / "mmr_run"
     train = subprocess.run([sys.executable, "MMR/train_mmr.py", "model=mmr", "data=synthetic",
                             f"data.data_root={data_root}", "trainer.gpu_id=-1", "trainer.max_steps=3",

@@ -19,6 +19,17 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
+def inference_device(gpu_id: int):
+    """`--gpu_id` as a torch device for inference: that GPU, or the CPU (with a warning when CUDA is missing)."""
+    import torch
+
+    if gpu_id >= 0 and torch.cuda.is_available():
+        return torch.device("cuda", gpu_id)
+    if gpu_id >= 0:
+        logger.warning("--gpu_id %d: no CUDA device on this machine, running on the CPU", gpu_id)
+    return torch.device("cpu")
+
+
 def user_errors_exit(fn: Callable) -> Callable:
     """Wrap a CLI `main`: expected user errors end with one line on stderr and exit code 2, no traceback."""
 

@@ -1,8 +1,8 @@
 """Music feature types by name: width, frame rate, extraction modes and the functions that compute them.
 
 Dataset building, training and generation look features up here (`music_feature("baseline")`), so a checkpoint
-that records a feature name and mode can recompute exactly the same features for new music. MMR embeddings
-register themselves here when their model lands.
+that records a feature name and mode can recompute exactly the same features for new music. `mmr` (a trained
+MMR's embeddings of 5 s windows) needs a model, so `made_by` names the command that makes it for a dataset.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.audio_extraction import baseline, jukebox
+from data.audio_extraction import baseline, jukebox, mmr
 from utils.cli import UserError
 
 MODES = ("full_song", "per_slice")  # DESIGN.md §3: once per song and windowed, or EDGE's per 5 s slice
@@ -25,21 +25,24 @@ class MusicFeatureType:
 
     Args:
         name: registry name (recorded in datasets and checkpoints).
-        dim: feature width per frame.
+        dim: feature width per row (None: set by the model that makes them, e.g. the MMR's latent width).
         fps: frames per second (30: aligned with motion frames).
         modes: extraction modes it supports, the first being the default.
         description: one line for docs and errors.
         song: full_song extractor, path (+ options) -> (L, dim) float32.
         slices: per_slice extractor, path (+ options) -> (n_slices, 150, dim) float32 (5 s windows, 0.5 s stride).
+        made_by: for features computed from a trained model, the command that adds them to a processed dataset
+            (create_dataset.py extracts the others).
     """
 
     name: str
-    dim: int
+    dim: int | None
     fps: float
     modes: tuple[str, ...]
     description: str
     song: Callable[..., np.ndarray] | None = None
     slices: Callable[..., np.ndarray] | None = None
+    made_by: str | None = None
 
     @property
     def default_mode(self) -> str:
@@ -55,7 +58,7 @@ class MusicFeatureType:
             raise UserError(f"music feature {self.name!r} has no mode {mode!r}; modes: {', '.join(self.modes)}")
         fn = self.song if mode == "full_song" else self.slices
         feats = fn(Path(path), **options)
-        if feats.shape[-1] != self.dim:
+        if self.dim is not None and feats.shape[-1] != self.dim:
             raise ValueError(f"{self.name} extractor returned width {feats.shape[-1]}, expected {self.dim}")
         return feats
 
@@ -91,4 +94,9 @@ register_music_feature(MusicFeatureType(
     name="jukebox", dim=jukebox.JUKEBOX_DIM, fps=jukebox.FPS, modes=("full_song",),
     description="OpenAI Jukebox top-prior layer 66 (optional jukebox-infer package and local weights; untested here)",
     song=jukebox.song_features,
+))  # fmt: skip
+register_music_feature(MusicFeatureType(
+    name="mmr", dim=None, fps=mmr.FPS, modes=("full_song",),
+    description="a trained MMR's music embedding of the 5 s window at every 0.5 s (option run=<MMR run folder>)",
+    song=mmr.song_features, made_by="python MMR/mmr_music_feat256.py --run_dir <MMR run> --dataset_name <dataset>",
 ))  # fmt: skip

@@ -1,0 +1,102 @@
+"""Benchmark: MMR training and embedding throughput (clips of 148 frames per second); prints JSON.
+
+    python bench/mmr.py [--steps 2] [--device cpu|cuda] [--configs paper small] [--music_dims 35 4800]
+
+`paper`: the released MMR (latent 256, ff 1024, 6 layers, 4 heads, VAE), training batch 128; `small`: the one the
+synthetic retrieval experiment trains (latent 64, ff 128, 2 layers), batch 32. Training = both encoders, the
+decoder twice, the TMR loss, backward and AdamW; embedding = both encoders in eval mode (music and motion of each
+clip), batch 256. Music 35-d (baseline) and 4800-d (Jukebox); motion 263-d. Random inputs (the cost does not depend
+on the data). On CUDA also bf16 autocast and `torch.compile`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import torch
+
+from MMR.model import MMRConfig, MusicMotionRetrieval
+from utils.timing import machine_info
+
+CONFIGS = {
+    "paper": ({"latent": 256, "ff": 1024, "layers": 6, "heads": 4}, 128),
+    "small": ({"latent": 64, "ff": 128, "layers": 2, "heads": 4}, 32),
+}
+CLIP_FRAMES, MOTION_DIM, EMBED_BATCH = 148, 263, 256
+
+
+def rate(fn: Callable[[], None], items: int, steps: int, device: str) -> float:
+    """Items per second over `steps` calls after one warm-up call."""
+    fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return items * steps / (time.perf_counter() - t0)
+
+
+def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf16: bool,
+            compile_model: bool) -> dict[str, float]:  # fmt: skip
+    """(training clips/s, embedding clips/s) of one configuration."""
+    torch.manual_seed(0)
+    model = MusicMotionRetrieval(MMRConfig(music_dim=music_dim, motion_dim=MOTION_DIM, **shape)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    losses = torch.compile(model.losses) if compile_model else model.losses
+    motion, music = torch.randn(batch, CLIP_FRAMES, MOTION_DIM, device=device), \
+        torch.randn(batch, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
+    groups = torch.arange(batch, device=device)
+
+    def train_step():
+        model.train()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            loss = losses(motion, music, groups=groups)["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    e_motion, e_music = torch.randn(EMBED_BATCH, CLIP_FRAMES, MOTION_DIM, device=device), \
+        torch.randn(EMBED_BATCH, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
+
+    @torch.no_grad()
+    def embed():
+        model.eval()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            model.encode_music(e_music), model.encode_motion(e_motion)
+
+    return {"train_clips_per_s": round(rate(train_step, batch, steps, device), 1),
+            "embed_clips_per_s": round(rate(embed, EMBED_BATCH, steps, device), 1)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=2, help="timed calls per configuration")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="which sizes")
+    p.add_argument("--music_dims", nargs="+", type=int, default=[35, 4800], help="music feature widths")
+    args = p.parse_args(argv)
+    result = {"benchmark": "mmr", "clip_frames": CLIP_FRAMES, "device": args.device, "steps": args.steps,
+              "embed_batch": EMBED_BATCH, "results": []}  # fmt: skip
+    variants = [(False, False)] + ([(True, False), (True, True)] if args.device == "cuda" else [])
+    for name in args.configs:
+        shape, batch = CONFIGS[name]
+        for music_dim in args.music_dims:
+            for bf16, compiled in variants:
+                rates = measure(shape, batch, music_dim, args.steps, args.device, bf16, compiled)
+                result["results"].append({"config": name, "music_dim": music_dim, "batch": batch,
+                                          "precision": "bf16" if bf16 else "fp32", "compile": compiled,
+                                          **rates})  # fmt: skip
+    result["machine"] = machine_info()
+    if args.device == "cuda":
+        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
