@@ -88,12 +88,13 @@ class MMREmbedder:
         data: the checkpoint's data record (music_type, music_mode, clip_frames, motion_dim, ...).
         source: where it was loaded from (for messages).
         options: the training options (dataset_name, data_root, ...).
+        step: the training step of the checkpoint.
     """
 
     def __init__(self, model: MusicMotionRetrieval, inputs: MMRInputs, data: dict, source: str = "",
-                 options: dict | None = None) -> None:  # fmt: skip
+                 options: dict | None = None, step: int = -1) -> None:  # fmt: skip
         self.model, self.inputs, self.data, self.source = model.eval(), inputs, data, source
-        self.options = options or {}
+        self.options, self.step = options or {}, step
         self.device = next(model.parameters()).device
 
     @property
@@ -173,4 +174,4 @@ def load_mmr(run: str | Path, which: str = "best", device: str | torch.device = 
     inputs = MMRInputs(motion_dim=int(data["motion_dim"]), motion_part=data["motion_part"],
                        music_type=data["music_type"], **{k: ckpt[k].float() for k in
                        ("motion_mean", "motion_std", "music_mean", "music_std")})  # fmt: skip
-    return MMREmbedder(model, inputs, data, str(path), ckpt.get("options"))
+    return MMREmbedder(model, inputs, data, str(path), ckpt.get("options"), int(ckpt.get("step", -1)))

@@ -44,3 +44,14 @@ def batched_retrieval(sims: np.ndarray, batch: int = 32, repeats: int = 100, see
         idx = rng.choice(n, batch, replace=False)
         runs.append(retrieval_metrics(np.asarray(sims)[np.ix_(idx, idx)]))
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+
+
+def retrieval_report(sims: np.ndarray, batch: int = 32, repeats: int = 100, seed: int = 0) -> dict[str, float]:
+    """Whole-set metrics, `batch/...` means over seeded random batches (when there are enough pairs) and `batch/R01`,
+    the mean R@1 of both directions on those batches (what `best.tar` maximises)."""
+    out = retrieval_metrics(sims)
+    if len(sims) >= batch:
+        batched = batched_retrieval(sims, batch, repeats, seed)
+        out.update({f"batch/{k}": v for k, v in batched.items()})
+        out["batch/R01"] = (batched["m2d/R01"] + batched["d2m/R01"]) / 2
+    return out

@@ -21,7 +21,7 @@ from data.paths import dataset_dir
 from MMR.embedder import MMREmbedder, MMRInputs, embed_clips, motion_part_index
 from MMR.losses import similarity
 from MMR.model import MMRConfig, MMRShape, MusicMotionRetrieval
-from MMR.retrieval import batched_retrieval, retrieval_metrics
+from MMR.retrieval import retrieval_report
 from utils.trainer import Trainer
 
 MOTION_PARTS = ("body", "all")
@@ -75,13 +75,7 @@ class MMRTrainer(Trainer):
 
     def evaluate(self, model, dataset) -> dict[str, float]:
         music, motion = embed_clips(MMREmbedder(model, self.mmr_inputs, {}), dataset)
-        sims = similarity(music, motion).numpy()
-        out = retrieval_metrics(sims)
-        if len(sims) >= 32:
-            batched = batched_retrieval(sims, 32, repeats=100, seed=0)
-            out.update({f"batch/{k}": v for k, v in batched.items()})
-            out["batch/R01"] = (batched["m2d/R01"] + batched["d2m/R01"]) / 2
-        return out
+        return retrieval_report(similarity(music, motion).numpy())
 
     def checkpoint_extra(self) -> dict:
         data = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "motion_part": self.opt.motion_part,

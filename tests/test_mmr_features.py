@@ -8,9 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
+from data.audio_extraction.mmr import embed_song
 from data.audio_extraction.registry import music_feature
 from data.loaders import MusicMotionClips, ProcessedData
 from MMR.embedder import load_mmr
+from MMR.eval_mmr import main as eval_mmr
 from MMR.losses import similarity
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.retrieval import retrieval_metrics
@@ -81,6 +83,9 @@ def test_loaded_mmr_reproduces_the_validation_of_training(mmr_run):
     sims = similarity(embedder.music(batch["music"]), embedder.motion(batch["motion"])).numpy()
     ours = retrieval_metrics(sims)
     assert all(ours[k] == pytest.approx(metrics[k], abs=1e-9) for k in ours)
+    report = eval_mmr(["--run_dir", str(run), "--split", "val", "--gpu_id", "-1"])  # the CLI: same numbers, JSON
+    assert report["metrics"] == pytest.approx(ours) and report["windows"] == len(val) and report["step"] > 0
+    assert json.loads((run / "eval" / "retrieval_val.json").read_text())["metrics"] == pytest.approx(ours)
     with pytest.raises(UserError, match="reads 'baseline' music features \\(35-d\\); got 4800-d"):
         embedder.music(np.zeros((1, 148, 4800), np.float32))
     assert embedder.motion(batch["motion"][:2, :, :263]).shape == (2, 32)  # already the body part: same slice
@@ -108,6 +113,10 @@ def test_feature_script_writes_registers_and_matches_the_audio_path(mmr_run, tmp
         k = n_windows - 1  # the last window: frames [15k, 15k + 148)
         np.testing.assert_allclose(windows[k], embedder.music(baseline[None, 15 * k: 15 * k + 148])[0], atol=1e-5)
         np.testing.assert_allclose(segments[2], embedder.music(baseline[None, 60:90])[0], atol=1e-5)
+    slices = baseline[np.arange(n_windows)[:, None] * 15 + np.arange(150)]  # per_slice layout: (n, 150, 35)
+    from_slices, from_song = embed_song(slices, embedder), embed_song(baseline, embedder)
+    np.testing.assert_allclose(from_slices[0], from_song[0], atol=1e-5)
+    np.testing.assert_allclose(from_slices[1], from_song[1][: len(from_slices[1])], atol=1e-5)
     with pytest.raises(UserError, match="one row per window, not per frame"):
         MusicMotionClips(data, "train", "mmr")
     song = data.clips[0].get("music", data.clips[0]["name"])

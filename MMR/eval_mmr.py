@@ -1,0 +1,81 @@
+"""Retrieval of a trained MMR on held-out sequences: R@1/2/3/5/10 and MedR both ways, whole split and batches of 32.
+
+    cd MMR && python eval_mmr.py                                   # run outputs/mmr_res, its dataset's test split
+    python MMR/eval_mmr.py --run_dir outputs/mmr_synthetic --split val --gpu_id -1
+
+Embeds every window of the split (music and body motion, the checkpoint's own features and normalisation) and
+ranks each window's partner among all windows (`m2d`: music -> dance, `d2m`: dance -> music; ties count half),
+then on `--repeats` seeded random batches of `--batch` windows (TMR's "guo" protocol: chance R@1 = 1 / batch).
+Writes `<run_dir>/eval/retrieval_<split>.json` and TensorBoard scalars under `<run_dir>/eval/`; logs a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from torch.utils.tensorboard import SummaryWriter
+
+from data.loaders import MusicMotionClips, ProcessedData
+from data.paths import dataset_dir
+from MMR.embedder import embed_clips, load_mmr
+from MMR.losses import similarity
+from MMR.mmr_music_feat256 import find_run
+from MMR.retrieval import retrieval_report
+from utils.cli import inference_device, setup_logging, user_errors_exit
+
+logger = logging.getLogger("eval_mmr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_dir", default="outputs/mmr_res", help="MMR run folder (train_mmr.py run_dir) or .tar file")
+    p.add_argument("--which", default="best", choices=("best", "latest"), help="checkpoint of the run")
+    p.add_argument("--dataset_name", help="processed dataset (default: the one MMR was trained on)")
+    p.add_argument("--data_root", type=Path, help="its folder (default: data/<dataset_name>/)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="held-out split")
+    p.add_argument("--batch", type=int, default=32, help="windows per random batch")
+    p.add_argument("--repeats", type=int, default=100, help="random batches")
+    p.add_argument("--seed", type=int, default=0, help="seeds the batches")
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+    return p
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> dict:
+    setup_logging()
+    args = build_parser().parse_args(argv)
+    run = find_run(args.run_dir)
+    embedder = load_mmr(run, args.which, inference_device(args.gpu_id))
+    name = args.dataset_name or embedder.options.get("dataset_name", "souldance")
+    root = args.data_root or (None if args.dataset_name else embedder.options.get("data_root"))
+    data = ProcessedData(dataset_dir(name, root))
+    clips = MusicMotionClips(data, args.split, embedder.music_type, normalize=False, deterministic=True)
+    music, motion = embed_clips(embedder, clips)
+    metrics = retrieval_report(similarity(music, motion).numpy(), args.batch, args.repeats, args.seed)
+    report = {"checkpoint": embedder.source, "step": embedder.step,
+              "dataset": str(data.root), "split": args.split, "windows": len(clips),
+              "sequences": len(set(clips.sequence.tolist())), "batch": args.batch, "repeats": args.repeats,
+              "seed": args.seed, "chance_R01": 100 / args.batch, "metrics": metrics}  # fmt: skip
+    out = (run if run.is_dir() else run.parent) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"retrieval_{args.split}.json").write_text(json.dumps(report, indent=1) + "\n")
+    with SummaryWriter(str(out)) as writer:
+        for k, v in metrics.items():
+            writer.add_scalar(f"{args.split}/{k}", v, report["step"])
+    rows = [f"{'':10s}{'R@1':>8s}{'R@2':>8s}{'R@3':>8s}{'R@5':>8s}{'R@10':>8s}{'MedR':>8s}"]
+    for prefix in ("", "batch/"):
+        for way in ("m2d", "d2m"):
+            if f"{prefix}{way}/R01" in metrics:
+                values = [metrics[f"{prefix}{way}/{k}"] for k in ("R01", "R02", "R03", "R05", "R10", "MedR")]
+                rows.append(f"{prefix + way:10s}" + "".join(f"{v:8.2f}" for v in values))
+    logger.info("%d windows of %d %s sequences (chance R@1 %.2f %% per batch)\n%s\nreport -> %s", len(clips),
+                report["sequences"], args.split, report["chance_R01"], "\n".join(rows),
+                out / f"retrieval_{args.split}.json")  # fmt: skip
+    return report
+
+
+if __name__ == "__main__":
+    main()
