@@ -12,6 +12,7 @@ starting at frame k * stride), `segment_embeddings` its 1 s segments (the matchi
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,13 @@ import numpy as np
 import torch
 
 from data.layout import layout_for_dim
+from data.loaders import ProcessedData
+from data.paths import dataset_dir
 from MMR.model import MMRConfig, MusicMotionRetrieval
 from utils.checkpoint import load_checkpoint
-from utils.cli import UserError
+from utils.cli import UserError, inference_device
 
+MMR_DIR = Path(__file__).resolve().parent
 SEGMENT_FRAMES = 30  # 1 s at 30 fps: the unit of the MMR matching score
 
 
@@ -107,20 +111,20 @@ class MMREmbedder:
         return int(self.data.get("clip_frames", 148))
 
     @torch.no_grad()
-    def music(self, feats: torch.Tensor | np.ndarray, batch_size: int = 256) -> torch.Tensor:
-        """Music features (B, T, Dm) -> (B, latent) on the CPU."""
+    def _encode(self, kind: str, feats: torch.Tensor | np.ndarray, batch_size: int) -> torch.Tensor:
+        prepare = self.inputs.music if kind == "music" else self.inputs.motion
+        encode = self.model.encode_music if kind == "music" else self.model.encode_motion
         x = torch.as_tensor(np.asarray(feats, dtype=np.float32) if isinstance(feats, np.ndarray) else feats)
-        out = [self.model.encode_music(self.inputs.music(x[i: i + batch_size].to(self.device)))
-               for i in range(0, len(x), batch_size)]  # fmt: skip
+        out = [encode(prepare(x[i: i + batch_size].to(self.device))) for i in range(0, len(x), batch_size)]
         return torch.cat(out).float().cpu() if out else torch.zeros(0, self.model.config.latent)
 
-    @torch.no_grad()
+    def music(self, feats: torch.Tensor | np.ndarray, batch_size: int = 256) -> torch.Tensor:
+        """Music features (B, T, Dm) -> (B, latent) on the CPU."""
+        return self._encode("music", feats, batch_size)
+
     def motion(self, feats: torch.Tensor | np.ndarray, batch_size: int = 256) -> torch.Tensor:
         """Motion features (B, T, D) (dataset features, not normalised) -> (B, latent) on the CPU."""
-        x = torch.as_tensor(np.asarray(feats, dtype=np.float32) if isinstance(feats, np.ndarray) else feats)
-        out = [self.model.encode_motion(self.inputs.motion(x[i: i + batch_size].to(self.device)))
-               for i in range(0, len(x), batch_size)]  # fmt: skip
-        return torch.cat(out).float().cpu() if out else torch.zeros(0, self.model.config.latent)
+        return self._encode("motion", feats, batch_size)
 
     def window_embeddings(self, music: np.ndarray, stride: int, window: int = 150) -> np.ndarray:
         """The music embedding of every `window`-frame window of a song at `stride` frames (row k starts at frame
@@ -136,8 +140,7 @@ class MMREmbedder:
         dropped). kind: "music" or "motion". (T, D) -> (T // segment, latent)"""
         n = len(feats) // segment
         pieces = np.asarray(feats[: n * segment], dtype=np.float32).reshape(n, segment, -1)
-        encode = self.music if kind == "music" else self.motion
-        return encode(pieces).numpy()
+        return self._encode(kind, pieces, 256).numpy()
 
 
 def embed_clips(embedder: MMREmbedder, clips, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,6 +151,36 @@ def embed_clips(embedder: MMREmbedder, clips, batch_size: int = 256) -> tuple[to
         music.append(embedder.music(batch["music"]))
         motion.append(embedder.motion(batch["motion"]))
     return torch.cat(music), torch.cat(motion)
+
+
+def find_mmr_run(run_dir: str | Path) -> Path:
+    """A run folder or checkpoint as given (from the current folder), else relative to MMR/ (the seed runs there)."""
+    for candidate in (Path(run_dir), MMR_DIR / run_dir):
+        if candidate.exists():
+            return candidate
+    raise UserError(f"MMR run {str(run_dir)!r} not found (looked in {Path.cwd()} and {MMR_DIR}); train it first: "
+                    f"cd MMR && python train_mmr.py model=mmr data=<dataset> run_dir={run_dir}")  # fmt: skip
+
+
+def add_mmr_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of the scripts that use a trained MMR: which run, which checkpoint, which dataset, which device."""
+    p.add_argument("--run_dir", default="outputs/mmr_res", help="MMR run folder (train_mmr.py run_dir) or .tar file")
+    p.add_argument("--which", default="best", choices=("best", "latest"), help="checkpoint of the run")
+    p.add_argument("--dataset_name", help="processed dataset (default: the one MMR was trained on)")
+    p.add_argument("--data_root", type=Path, help="its folder (default: data/<dataset_name>/)")
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+
+
+def mmr_and_dataset(args: argparse.Namespace, need_data: bool = True) -> tuple[Path, MMREmbedder, ProcessedData | None]:
+    """(run folder or file, the loaded MMR, the processed dataset: `--dataset_name`/`--data_root`, else the one the
+    MMR was trained on) from `add_mmr_run_options`' options."""
+    run = find_mmr_run(args.run_dir)
+    embedder = load_mmr(run, args.which, inference_device(args.gpu_id))
+    if not need_data:
+        return run, embedder, None
+    name = args.dataset_name or embedder.options.get("dataset_name", "souldance")
+    root = args.data_root or (None if args.dataset_name else embedder.options.get("data_root"))
+    return run, embedder, ProcessedData(dataset_dir(name, root))
 
 
 def resolve_checkpoint(run: str | Path, which: str = "best") -> Path:

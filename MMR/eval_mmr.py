@@ -14,32 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
-from data.loaders import MusicMotionClips, ProcessedData
-from data.paths import dataset_dir
-from MMR.embedder import embed_clips, load_mmr
+from data.loaders import MusicMotionClips
+from MMR.embedder import add_mmr_run_options, embed_clips, mmr_and_dataset
 from MMR.losses import similarity
-from MMR.mmr_music_feat256 import find_run
 from MMR.retrieval import retrieval_report
-from utils.cli import inference_device, setup_logging, user_errors_exit
+from utils.cli import setup_logging, user_errors_exit
 
 logger = logging.getLogger("eval_mmr")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run_dir", default="outputs/mmr_res", help="MMR run folder (train_mmr.py run_dir) or .tar file")
-    p.add_argument("--which", default="best", choices=("best", "latest"), help="checkpoint of the run")
-    p.add_argument("--dataset_name", help="processed dataset (default: the one MMR was trained on)")
-    p.add_argument("--data_root", type=Path, help="its folder (default: data/<dataset_name>/)")
+    add_mmr_run_options(p)
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="held-out split")
     p.add_argument("--batch", type=int, default=32, help="windows per random batch")
     p.add_argument("--repeats", type=int, default=100, help="random batches")
     p.add_argument("--seed", type=int, default=0, help="seeds the batches")
-    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
     return p
 
 
@@ -47,11 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     args = build_parser().parse_args(argv)
-    run = find_run(args.run_dir)
-    embedder = load_mmr(run, args.which, inference_device(args.gpu_id))
-    name = args.dataset_name or embedder.options.get("dataset_name", "souldance")
-    root = args.data_root or (None if args.dataset_name else embedder.options.get("data_root"))
-    data = ProcessedData(dataset_dir(name, root))
+    run, embedder, data = mmr_and_dataset(args)
     clips = MusicMotionClips(data, args.split, embedder.music_type, normalize=False, deterministic=True)
     music, motion = embed_clips(embedder, clips)
     metrics = retrieval_report(similarity(music, motion).numpy(), args.batch, args.repeats, args.seed)

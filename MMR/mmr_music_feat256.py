@@ -27,35 +27,20 @@ from tqdm import tqdm
 
 from data.audio_extraction.mmr import STRIDE_FRAMES, WINDOW_FRAMES, embed_song, source_features
 from data.loaders import ProcessedData
-from data.paths import dataset_dir
-from MMR.embedder import SEGMENT_FRAMES, MMREmbedder, load_mmr
+from MMR.embedder import SEGMENT_FRAMES, MMREmbedder, add_mmr_run_options, mmr_and_dataset
 from utils.audio import MUSIC_SUFFIXES
-from utils.cli import UserError, inference_device, setup_logging, user_errors_exit
+from utils.cli import UserError, setup_logging, user_errors_exit
 
 logger = logging.getLogger("mmr_music_feat256")
-MMR_DIR = Path(__file__).resolve().parent
 FEATURE_DIR = "music/mmr"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run_dir", default="outputs/mmr_res", help="MMR run folder (train_mmr.py run_dir) or .tar file")
-    p.add_argument("--which", default="best", choices=("best", "latest"), help="checkpoint of the run")
-    p.add_argument("--dataset_name", help="processed dataset to encode (default: the one MMR was trained on)")
-    p.add_argument("--data_root", type=Path, help="its folder (default: data/<dataset_name>/)")
+    add_mmr_run_options(p)
     p.add_argument("--audio", type=Path, help="a music file or a folder of them, instead of a dataset")
     p.add_argument("--out_dir", type=Path, help="where --audio embeddings go (default: <run_dir>/music_feats/)")
-    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
     return p
-
-
-def find_run(run_dir: str) -> Path:
-    """The run as given (from the current folder), else relative to MMR/ (the seed runs from there)."""
-    for candidate in (Path(run_dir), MMR_DIR / run_dir):
-        if candidate.exists():
-            return candidate
-    raise UserError(f"MMR run {run_dir!r} not found (looked in {Path.cwd()} and {MMR_DIR}); train it first: "
-                    f"cd MMR && python train_mmr.py model=mmr data=<dataset> run_dir={run_dir}")  # fmt: skip
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -114,15 +99,10 @@ def encode_audio(embedder: MMREmbedder, audio: Path, out_dir: Path) -> list[Path
 def main(argv: list[str] | None = None) -> dict | list[Path]:
     setup_logging()
     args = build_parser().parse_args(argv)
-    run = find_run(args.run_dir)
-    embedder = load_mmr(run, args.which, inference_device(args.gpu_id))
+    run, embedder, data = mmr_and_dataset(args, need_data=args.audio is None)
     if args.audio is not None:
         return encode_audio(embedder, args.audio, args.out_dir or (run if run.is_dir() else run.parent) / "music_feats")
-    name = args.dataset_name or embedder.options.get("dataset_name", "souldance")
-    root = args.data_root or (None if args.dataset_name else embedder.options.get("data_root"))
-    data = ProcessedData(dataset_dir(name, root))
     return encode_dataset(embedder, data)
-
 
 if __name__ == "__main__":
     main()

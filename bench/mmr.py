@@ -13,32 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 
 import torch
 
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from utils.timing import machine_info
+from utils.timing import items_per_second, machine_info
 
 CONFIGS = {
     "paper": ({"latent": 256, "ff": 1024, "layers": 6, "heads": 4}, 128),
     "small": ({"latent": 64, "ff": 128, "layers": 2, "heads": 4}, 32),
 }
 CLIP_FRAMES, MOTION_DIM, EMBED_BATCH = 148, 263, 256
-
-
-def rate(fn: Callable[[], None], items: int, steps: int, device: str) -> float:
-    """Items per second over `steps` calls after one warm-up call."""
-    fn()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return items * steps / (time.perf_counter() - t0)
 
 
 def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf16: bool,
@@ -69,8 +54,8 @@ def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
             model.encode_music(e_music), model.encode_motion(e_motion)
 
-    return {"train_clips_per_s": round(rate(train_step, batch, steps, device), 1),
-            "embed_clips_per_s": round(rate(embed, EMBED_BATCH, steps, device), 1)}  # fmt: skip
+    return {"train_clips_per_s": round(items_per_second(train_step, batch, steps, device), 1),
+            "embed_clips_per_s": round(items_per_second(embed, EMBED_BATCH, steps, device), 1)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -91,9 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
                 result["results"].append({"config": name, "music_dim": music_dim, "batch": batch,
                                           "precision": "bf16" if bf16 else "fp32", "compile": compiled,
                                           **rates})  # fmt: skip
-    result["machine"] = machine_info()
-    if args.device == "cuda":
-        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    result["machine"] = machine_info(args.device)
     print(json.dumps(result, indent=2))
     return result
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
 from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
-from utils.timing import machine_info
+from utils.timing import items_per_second, machine_info
 
 CONFIGS = {
     "paper": ({"width": 512, "depth": 3, "nb_code": 512, "code_dim": 512, "num_quantizers": 6}, 256),
@@ -45,15 +44,7 @@ def step_rate(vq_type: str, dim: int, shape: dict, batch: int, steps: int, devic
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - t0)
+    return items_per_second(step, batch, steps, device)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,9 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
                                           "precision": "bf16" if bf16 else "fp32", "compile": compiled,
                                           "samples_per_s": round(rate, 1),
                                           "s_per_step": round(batch / rate, 3)})  # fmt: skip
-    result["machine"] = machine_info()
-    if args.device == "cuda":
-        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    result["machine"] = machine_info(args.device)
     print(json.dumps(result, indent=2))
     return result
 

@@ -21,7 +21,23 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def machine_info() -> dict:
-    """CPU, core count and library versions, for the JSON a benchmark prints."""
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+def items_per_second(fn: Callable[[], object], items: int, calls: int, device: str = "cpu") -> float:
+    """`items` x `calls` / wall-clock seconds of `calls` calls of `fn` after one warm-up call (CUDA synchronised)."""
+    fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return items * calls / (time.perf_counter() - t0)
+
+
+def machine_info(device: str = "cpu") -> dict:
+    """CPU, core count and library versions (and the GPU's name when `device` is cuda), for a benchmark's JSON."""
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "numpy": np.__version__, "torch": torch.__version__}  # fmt: skip
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
