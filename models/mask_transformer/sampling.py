@@ -1,0 +1,91 @@
+"""Sampling tokens from the MAGE transformers: guidance, top-k filtering, confidence-based unmasking, in-painting.
+
+`generate_base`: every free position starts as [MASK]; at step s of `time_steps` (t = s / (steps - 1)), the
+round(n_free * cos(pi t / 2)) (>= 1) least confident free tokens are masked again and resampled from the guided,
+top-k filtered logits at `temperature`; a token's confidence is its probability under the guided logits (no
+filter, no temperature), and tokens kept at a step are never masked again (MoMask). `generate_residual`: layers
+1..Q-1 in turn, each drawn once from its guided, filtered logits. Given tokens (`given` >= 0) stay fixed in every
+layer: that is how a dance continues across windows (the overlap with the previous window is given).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from models.mask_transformer.masking import cosine_schedule
+from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer
+
+
+def guided_logits(model: torch.nn.Module, scale: float, *inputs: torch.Tensor, **condition) -> torch.Tensor:
+    """Classifier-free guidance: uncond + scale * (cond - uncond) of `model(*inputs, **condition, drop=...)` with
+    the condition kept / dropped for the whole batch. scale 1: the conditional logits alone."""
+    b, device = inputs[0].shape[0], inputs[0].device
+    cond = model(*inputs, **condition, drop=torch.zeros(b, dtype=torch.bool, device=device))
+    if scale == 1:
+        return cond
+    uncond = model(*inputs, **condition, drop=torch.ones(b, dtype=torch.bool, device=device))
+    return uncond + scale * (cond - uncond)
+
+
+def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Keep the top ceil((1 - ratio) * n) logits of the last axis (ratio 0.9: 10 %), the rest -inf."""
+    k = max(1, math.ceil((1 - ratio) * logits.shape[-1]))
+    kth = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A categorical draw per position at `temperature` (0: argmax). (..., n) -> (...)"""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    flat = probs.reshape(-1, probs.shape[-1])
+    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+
+
+@torch.no_grad()
+def generate_base(model: MaskTransformer, valid: torch.Tensor, clip: torch.Tensor | None = None,
+                  music: torch.Tensor | None = None, given: torch.Tensor | None = None, time_steps: int = 18,
+                  cond_scale: float = 4.0, temperature: float = 1.0, topkr: float = 0.9,
+                  generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """Base-layer codes (B, L) for real positions `valid` (B, L); `given` (B, L): codes to keep, -1 where free."""
+    b, n = valid.shape
+    given = torch.full_like(valid, -1, dtype=torch.long) if given is None else given
+    free = valid & (given < 0)
+    ids = torch.where(free, model.mask_id, torch.where(valid, given, model.pad_id))
+    scores = torch.where(free, 0.0, math.inf)  # confidence; fixed tokens are never masked
+    n_free = free.sum(-1)
+    for step in range(time_steps):
+        t = torch.tensor(step / max(time_steps - 1, 1), device=valid.device)
+        count = (n_free * cosine_schedule(t)).round().clamp(min=1).long()
+        ranks = scores.argsort(dim=-1).argsort(dim=-1)
+        masked = (ranks < count[:, None]) & free
+        ids = torch.where(masked, model.mask_id, ids)
+        logits = guided_logits(model, cond_scale, ids, valid, clip=clip, music=music)
+        filtered = top_k_filter(logits, topkr)
+        pred = draw(filtered, temperature, generator)
+        ids = torch.where(masked, pred, ids)
+        confidence = torch.softmax(logits, dim=-1).gather(-1, pred[..., None])[..., 0]
+        scores = torch.where(masked, confidence, torch.where(free, 1e5, math.inf))
+    return torch.where(valid, ids, -1)
+
+
+@torch.no_grad()
+def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: torch.Tensor,
+                      clip: torch.Tensor | None = None, music: torch.Tensor | None = None,
+                      given: torch.Tensor | None = None, cond_scale: float = 5.0, temperature: float = 0.8,
+                      topkr: float = 0.9, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """All layers (B, L, Q) from the base layer (B, L); `given` (B, L, Q): codes to keep in any layer, -1 free."""
+    b, n = base.shape
+    q = model.config.num_quantizers
+    ids = torch.full((b, n, q), -1, dtype=torch.long, device=base.device)
+    ids[..., 0] = base
+    given = torch.full_like(ids, -1) if given is None else given
+    for j in range(1, q):
+        layer = torch.full((b,), j, dtype=torch.long, device=base.device)
+        logits = guided_logits(model, cond_scale, ids, layer, valid, clip=clip, music=music)
+        pred = draw(top_k_filter(logits, topkr), temperature, generator)
+        ids[..., j] = torch.where(given[..., j] >= 0, given[..., j], pred)
+    return ids.masked_fill(~valid[..., None], -1)
