@@ -172,13 +172,16 @@ class MusicMotionClips(Dataset):
         normalize: normalise the motion with the dataset's Mean / Std.
         deterministic: crops start at the window start (evaluation); else at a random offset inside the window.
         seed: seeds the random crops, a pure function of (seed, epoch, index) like `TokenizerWindows`'.
-    Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dm,) the clip's mean music feature,
-    length (n), sequence (int id of the source sequence: windows of one performance share it), clip (int clip
-    index), window (int, within the clip), name (str).
+        clip_type: a per-window music feature type (`mmr`) whose row for each window becomes `music_clip`.
+        clip_dir: a folder of the `clip_type` tables (`<song>.npy`) other than the dataset's.
+    Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dc,) the window's `clip_type` row (else
+    the mean of its music features), length (n), sequence (int id of the source sequence: windows of one performance
+    share it), clip (int clip index), window (int, within the clip), name (str).
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
-                 normalize: bool = True, deterministic: bool = False, seed: int = 0) -> None:  # fmt: skip
+                 normalize: bool = True, deterministic: bool = False, seed: int = 0,
+                 clip_type: str | None = None, clip_dir: Path | None = None) -> None:  # fmt: skip
         music_dir, self.mode = data.music_dir(music_type)
         if music_feature(music_type).fps != data.summary.get("fps", 30):
             raise UserError(f"{music_type!r} music features are one row per window, not per frame: use them as a "
@@ -211,6 +214,23 @@ class MusicMotionClips(Dataset):
         self.sequence = np.array([seq_ids[data.clips[c]["sequence"]] for c in self.clip])
         self.deterministic, self.seed, self.epoch = deterministic, seed, 0
         self._steps = np.arange(self.length)
+        self.clip_rows = self._clip_rows(data, clip_type, clip_dir, songs, song_of_clip[row], windows) \
+            if clip_type else None  # fmt: skip
+
+    @staticmethod
+    def _clip_rows(data: ProcessedData, clip_type: str, clip_dir: Path | None, songs: np.ndarray,
+                   song_of_window: np.ndarray, windows: np.ndarray) -> np.ndarray:  # fmt: skip
+        """The `clip_type` row of every window (row k of a song: the window starting at frame k * stride)."""
+        clip_dir = Path(clip_dir) if clip_dir is not None else data.music_dir(clip_type)[0]
+        info = data.summary["music"].get(clip_type, {})
+        stride = int(info.get("stride_frames", data.summary["window"]["stride_frames"]))
+        missing = [n for n in songs if not (clip_dir / f"{n}.npy").is_file()]
+        if missing:
+            raise UserError(f"{clip_dir}: no {clip_type} features for {len(missing)} songs (e.g. {missing[0]}.npy); "
+                            f"run {music_feature(clip_type).made_by or 'their extraction'}")  # fmt: skip
+        tables = [np.load(clip_dir / f"{n}.npy").astype(np.float32) for n in songs]
+        row = np.minimum(windows[:, 1] // stride, np.array([len(t) - 1 for t in tables])[song_of_window])
+        return np.stack([tables[s][r] for s, r in zip(song_of_window, row, strict=True)])  # (N, Dc)
 
     def set_epoch(self, epoch: int) -> None:
         """Use the crops of `epoch`."""
@@ -231,7 +251,8 @@ class MusicMotionClips(Dataset):
         else:
             music = self.music[(self.music_start[idx] + shift)[:, None] + self._steps]
         return {"motion": torch.from_numpy(motion), "music": torch.from_numpy(music),
-                "music_clip": torch.from_numpy(music.mean(1)), "length": torch.full((len(idx),), self.length),
+                "music_clip": torch.from_numpy(music.mean(1) if self.clip_rows is None else self.clip_rows[idx]),
+                "length": torch.full((len(idx),), self.length),
                 "sequence": torch.from_numpy(self.sequence[idx]), "clip": torch.from_numpy(self.clip[idx]),
                 "window": torch.from_numpy(self.window_in_clip[idx]),
                 "name": [self.names[i] for i in idx]}  # fmt: skip

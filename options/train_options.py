@@ -77,3 +77,31 @@ def tokenizer_parser(description: str | None = None) -> argparse.ArgumentParser:
     add_loop_options(p)
     add_tokenizer_options(p)
     return p
+
+
+def add_transformer_options(p: argparse.ArgumentParser) -> None:
+    """The transformer stages' model, conditioning and masking options (defaults: the paper's)."""
+    p.add_argument("--vq_name", required=True, help="tokenizer run (train_vq.py --vq_name or --name)")
+    p.add_argument("--hrvq", action="store_true", help="the seed's flag: checked against the tokenizer's type")
+    p.add_argument("--music_type", default="baseline", help="frame-level music features (registered type)")
+    p.add_argument("--music_dir", help="folder of MMR window features per song (default / missing: the dataset's)")
+    p.add_argument("--music_cond", default="both", choices=("clip", "frame", "both"), help="music conditioning")
+    p.add_argument("--latent_dim", type=int, default=384, help="Transformer width")
+    p.add_argument("--ff_size", type=int, default=1024, help="feed-forward width")
+    p.add_argument("--n_layers", type=int, default=8, help="Transformer blocks")
+    p.add_argument("--n_heads", type=int, default=6, help="attention heads")
+    p.add_argument("--dim_head", type=int, help="head width (default latent_dim // n_heads, 64 if not divisible)")
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout")
+    p.add_argument("--cond_drop_prob", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
+    p.add_argument("--random_prob", type=float, default=0.1, help="masked positions replaced by a random code")
+    p.add_argument("--mask_prob", type=float, default=0.7, help="of the others, the share that becomes [MASK]")
+
+
+def transformer_parser(description: str | None = None) -> argparse.ArgumentParser:
+    """Every option of `train_m2m.py` / `train_res.py`: run, loop (the paper's AdamW 2e-4, batch 64, 2,000 warm-up
+    steps, decay x gamma at 50k) and transformer groups."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_options(p)
+    add_loop_options(p, batch_size=64, max_epoch=500, lr=2e-4, milestones=(50000,), warm_up_iter=2000)
+    add_transformer_options(p)
+    return p

@@ -119,6 +119,12 @@ def test_feature_script_writes_registers_and_matches_the_audio_path(mmr_run, tmp
     np.testing.assert_allclose(from_slices[1], from_song[1][: len(from_slices[1])], atol=1e-5)
     with pytest.raises(UserError, match="one row per window, not per frame"):
         MusicMotionClips(data, "train", "mmr")
+    clips = MusicMotionClips(data, "train", "baseline", clip_type="mmr")  # the transformers' clip condition
+    batch = clips.__getitems__([0, len(clips) - 1])
+    for i, (name, k) in enumerate(zip(batch["name"], batch["window"].tolist(), strict=True)):
+        song = data.clips[int(batch["clip"][i])].get("music", name)
+        np.testing.assert_array_equal(batch["music_clip"][i].numpy(),
+                                      np.load(root / "processed" / "music" / "mmr" / f"{song}.npy")[k])  # fmt: skip
     song = data.clips[0].get("music", data.clips[0]["name"])
     audio = root / "music" / f"{song}.wav"
     written = mmr_music_feat256(["--run_dir", str(run), "--gpu_id", "-1", "--audio", str(audio), "--out_dir",

@@ -1,0 +1,197 @@
+"""The masked (`train_m2m.py`) and residual (`train_res.py`) transformer stages, and `load_m2m` / `load_res`.
+
+Both read (motion, music) windows of a processed dataset, turn the motion into tokens with the frozen tokenizer
+(`--vq_name`, rebuilt from its checkpoint; its Mean/Std normalise the motion), and condition on the window's music:
+the MMR embedding of the window (`mmr` features written by `MMR/mmr_music_feat256.py`, or a `--music_dir` of the
+same per-song tables) and/or frame-level features (`--music_type`, normalised with statistics stored in the
+checkpoint). Masked: cosine-schedule masking of the base layer, cross-entropy on the masked positions. Residual:
+a layer j drawn uniformly from 1..Q-1, cross-entropy on every real position of layer j. Validation: token accuracy
+under a fixed masking (seeded), `best.tar` by the highest accuracy. Checkpoints record the transformer config, the
+tokenizer run and checkpoint, the music configuration and statistics, so `load_m2m` / `load_res` rebuild all of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data.loaders import MusicMotionClips, ProcessedData
+from data.paths import dataset_dir
+from MMR.training import music_statistics
+from models.mask_transformer.masking import mask_tokens
+from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
+from models.vq.training import load_vq
+from utils.checkpoint import load_checkpoint
+from utils.cli import UserError
+from utils.runs import find_run
+from utils.trainer import Trainer
+
+logger = logging.getLogger(__name__)
+CLIP_TYPE = "mmr"
+
+
+class TokenTrainer(Trainer):
+    """What both transformer stages share: data, the frozen tokenizer, conditioning, checkpoint contents."""
+
+    best_metric = "acc"
+    best_higher = True
+    model_class: type = MaskTransformer
+
+    def build_data(self):
+        opt = self.opt
+        data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
+        dim = int(data.mean.shape[0])
+        self.vq, vq_ckpt = load_vq(opt.checkpoints_dir, opt.dataset_name, opt.vq_name, dim=dim)
+        if getattr(opt, "hrvq", False) and self.vq.config.vq_type != "hrvq":
+            raise UserError(f"--hrvq given but tokenizer {opt.vq_name!r} is a {self.vq.config.vq_type}")
+        self.vq_run = find_run(opt.checkpoints_dir, opt.dataset_name, opt.vq_name)
+        self.vq.requires_grad_(False)
+        self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
+        down = self.vq.config.downsampling
+        clip_type = CLIP_TYPE if opt.music_cond in ("clip", "both") else None
+        self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
+        kwargs = {"music_type": opt.music_type, "unit_length": down, "normalize": False, "clip_type": clip_type,
+                  "clip_dir": self.clip_dir}  # fmt: skip
+        train = MusicMotionClips(data, "train", seed=opt.seed, **kwargs)
+        splits = data.summary.get("clips_per_split", {})
+        val_split = next((s for s in ("val", "test") if splits.get(s)), None)
+        val = MusicMotionClips(data, val_split, deterministic=True, **kwargs) if val_split else None
+        mean, std = music_statistics(train)
+        self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
+        self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
+        self.times = train.length // down
+        return train, val
+
+    @staticmethod
+    def _clip_dir(data: ProcessedData, music_dir: str | None) -> Path:
+        """The MMR features used as clip condition: `--music_dir` when it exists, else the dataset's own."""
+        if music_dir and Path(music_dir).is_dir():
+            return Path(music_dir)
+        registered, _ = data.music_dir(CLIP_TYPE)  # one line naming mmr_music_feat256.py when missing
+        if music_dir:
+            logger.warning("--music_dir %s does not exist: using the dataset's MMR features %s", music_dir, registered)
+        return registered
+
+    def build_model(self):
+        opt, vq = self.opt, self.vq.config
+        shape = {f.name: getattr(opt, f.name) for f in fields(TransformerConfig) if hasattr(opt, f.name)}
+        self.config = TransformerConfig(**{**shape, "nb_code": vq.nb_code, "parts": len(self.vq.parts),
+                                           "times": self.times, "num_quantizers": vq.num_quantizers,
+                                           "clip_dim": self.clip_dim or 256, "music_dim": len(self.music_mean),
+                                           "downsampling": vq.downsampling})  # fmt: skip
+        self.vq.to(self.device)
+        return self.model_class(self.config)
+
+    def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm))."""
+        motion = (batch["motion"].to(self.device) - self.vq_mean.to(self.device)) / self.vq_std.to(self.device)
+        tokens = self.vq.encode(motion)
+        clip = batch["music_clip"].to(self.device) if self.clip_dim else None
+        music = (batch["music"].to(self.device) - self.music_mean.to(self.device)) / self.music_std.to(self.device)
+        return tokens, clip, music
+
+    def checkpoint_extra(self) -> dict:
+        music = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "music_cond": self.opt.music_cond,
+                 "clip_type": CLIP_TYPE if self.clip_dim else None,
+                 "clip_dir": str(self.clip_dir) if self.clip_dir else None}  # fmt: skip
+        return {"transformer": self.config.to_dict(), "music": music,
+                "tokenizer": {"run": self.vq_run.name, "vq_type": self.vq.config.vq_type},
+                "music_mean": self.music_mean, "music_std": self.music_std}  # fmt: skip
+
+    @torch.no_grad()
+    def evaluate(self, model, dataset) -> dict[str, float]:
+        generator = torch.Generator(device=self.device).manual_seed(0)  # the same masks at every validation
+        correct = total = 0.0
+        losses = []
+        for lo in range(0, len(dataset), self.opt.batch_size):
+            batch = dataset.__getitems__(list(range(lo, min(lo + self.opt.batch_size, len(dataset)))))
+            logits, target, where = self.predict(model, batch, generator)
+            correct += float((logits.argmax(-1) == target)[where].sum())
+            total += float(where.sum())
+            losses.append(float(F.cross_entropy(logits[where], target[where])))
+        return {"acc": correct / max(total, 1), "ce": float(np.mean(losses))}
+
+    def training_step(self, model, batch) -> dict[str, torch.Tensor]:
+        logits, target, where = self.predict(model, batch)
+        loss = F.cross_entropy(logits[where].float(), target[where])
+        acc = (logits.argmax(-1) == target)[where].float().mean()
+        return {"loss": loss, "acc": acc.detach()}
+
+    def predict(self, model, batch: dict, generator: torch.Generator | None = None):
+        """(logits (B, L, nb_code), targets (B, L), positions scored (B, L) bool) of a batch."""
+        raise NotImplementedError
+
+
+class MaskedTrainer(TokenTrainer):
+    """`train_m2m.py`'s stage: the masked transformer on base-layer tokens."""
+
+    stage = "m2m"
+    model_class = MaskTransformer
+
+    def predict(self, model, batch, generator=None):
+        tokens, clip, music = self.inputs(batch)
+        ids = tokens[..., 0]
+        valid = torch.ones_like(ids, dtype=torch.bool)
+        m = self.config
+        x, chosen = mask_tokens(ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob,
+                                generator=generator)  # fmt: skip
+        drop = None if generator is None else torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
+        return model(x, valid, clip, music, drop=drop), ids, chosen
+
+
+class ResidualTrainer(TokenTrainer):
+    """`train_res.py`'s stage: the residual transformer on layers 1..Q-1."""
+
+    stage = "res"
+    model_class = ResidualTransformer
+
+    def predict(self, model, batch, generator=None):
+        tokens, clip, music = self.inputs(batch)
+        b, q = tokens.shape[0], tokens.shape[-1]
+        if q < 2:
+            raise UserError("the tokenizer has one quantizer layer: there is nothing for a residual transformer")
+        layer = torch.randint(1, q, (b,), device=tokens.device, generator=generator)
+        valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        drop = None if generator is None else torch.zeros(b, dtype=torch.bool, device=tokens.device)
+        target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
+        return model(tokens, layer, valid, clip, music, drop=drop), target, valid
+
+
+def train_transformer(trainer_class: type[TokenTrainer], argv: list[str] | None, description: str) -> dict:
+    """`train_m2m.py` / `train_res.py`: parse the options, train into `<checkpoints_dir>/<dataset>/<name>/`."""
+    from options.train_options import transformer_parser
+    from utils.runs import dataset_runs
+
+    args = transformer_parser(description).parse_args(argv)
+    run_dir = dataset_runs(args.checkpoints_dir, args.dataset_name) / args.name
+    metrics = trainer_class(args, run_dir).fit()
+    logger.info("%s transformer run -> %s (%s)", "masked" if trainer_class.stage == "m2m" else "residual", run_dir,
+                ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()) or "no validation")  # fmt: skip
+    return metrics
+
+
+def load_transformer(checkpoints_dir: str | Path, dataset: str, name: str, stage: str, which: str = "latest",
+                     device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:  # fmt: skip
+    """A trained masked (`stage` "m2m") or residual ("res") transformer rebuilt from its checkpoint, and the
+    checkpoint (its tokenizer run, music configuration and statistics)."""
+    run = find_run(checkpoints_dir, dataset, name)
+    ckpt = load_checkpoint(run / "model" / f"{which}.tar", map_location=device)
+    if ckpt.get("stage") != stage or "transformer" not in ckpt:
+        raise UserError(f"{run}: not a {'masked' if stage == 'm2m' else 'residual'} transformer checkpoint "
+                        f"(stage {ckpt.get('stage')!r})")  # fmt: skip
+    model = (MaskTransformer if stage == "m2m" else ResidualTransformer)(TransformerConfig(**ckpt["transformer"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), ckpt
+
+
+def load_m2m(checkpoints_dir: str | Path, dataset: str, name: str, **kw) -> tuple[MaskTransformer, dict]:
+    return load_transformer(checkpoints_dir, dataset, name, "m2m", **kw)
+
+
+def load_res(checkpoints_dir: str | Path, dataset: str, name: str, **kw) -> tuple[ResidualTransformer, dict]:
+    return load_transformer(checkpoints_dir, dataset, name, "res", **kw)

@@ -1,0 +1,96 @@
+"""The masked and residual transformer stages on the embedded synthetic dataset (tiny models, CPU): the seed's
+commands, checkpoints that rebuild everything, exact resume, conditioning sources and one-line errors."""
+
+import shutil
+
+import pytest
+import torch
+
+from data.loaders import MusicMotionClips, ProcessedData
+from MMR.mmr_music_feat256 import main as mmr_music_feat256
+from MMR.training import MMRTrainer
+from models.mask_transformer.sampling import generate_base, generate_residual
+from models.mask_transformer.training import load_m2m, load_res
+from tests.test_train_mmr import options as mmr_options
+from train_m2m import main as train_m2m
+from train_res import main as train_res
+from train_vq import main as train_vq
+from utils.checkpoint import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def prepared(data_root, tmp_path_factory):
+    """A copy of the synthetic dataset with a tiny HRVQ and RVQ, a tiny MMR and its window features."""
+    base = tmp_path_factory.mktemp("m2m")
+    root, ckpts = base / "synthetic", base / "checkpoints"
+    shutil.copytree(data_root, root)
+    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
+              "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width", "16",
+              "--depth", "1", "--num_quantizers", "3", "--warm_up_iter", "2", "--save_latest", "0", "--max_steps",
+              "4"]  # fmt: skip
+    train_vq([*common, "--vq_type", "hrvq", "--name", "hvq", "--vq_name", "hrvq3_synthetic"])
+    train_vq([*common, "--vq_type", "rvq", "--name", "rvq3_synthetic"])
+    MMRTrainer(mmr_options(root, "--max_steps", "2", "--batch_size", "8"), base / "mmr").fit()
+    mmr_music_feat256(["--run_dir", str(base / "mmr"), "--gpu_id", "-1", "--which", "latest"])
+    return root, ckpts
+
+
+def tiny(root, ckpts, *extra):
+    return ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id", "-1",
+            "--batch_size", "8", "--latent_dim", "32", "--ff_size", "64", "--n_layers", "1", "--warm_up_iter", "2",
+            "--save_latest", "0", "--log_every", "1", *extra]  # fmt: skip
+
+
+def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
+    root, ckpts = prepared
+    # the seed's flags (--latent_dim 256 --n_heads 6 in the paper: 6 heads that do not divide the width), tiny
+    m = train_m2m(tiny(root, ckpts, "--name", "mtrans_hrvq3", "--vq_name", "hvq", "--n_heads", "6", "--max_epoch",
+                       "1", "--music_dir", "/MMR/datasets/mmr_music_feats"))  # fmt: skip
+    assert 0 <= m["acc"] <= 1 and m["ce"] > 0
+    r = train_res(tiny(root, ckpts, "--name", "res_hrvq3", "--vq_name", "hvq", "--cond_drop_prob", "0.1", "--lr",
+                       "2e-4", "--gamma", "0.1", "--n_heads", "6", "--hrvq", "--max_epoch", "1"))  # fmt: skip
+    assert 0 <= r["acc"] <= 1
+    base_model, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq3")
+    res_model, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq3")
+    assert ckpt["tokenizer"] == {"run": "hrvq3_synthetic", "vq_type": "hrvq"} and res_ckpt["stage"] == "res"
+    assert ckpt["music"]["music_cond"] == "both" and ckpt["music"]["clip_dir"].endswith("music/mmr")
+    c = base_model.config
+    assert (c.parts, c.times, c.num_quantizers, c.nb_code, c.clip_dim, c.music_dim) == (3, 37, 3, 16, 32, 35)
+    data = ProcessedData(root)
+    clips = MusicMotionClips(data, "test", "baseline", normalize=False, deterministic=True, clip_type="mmr")
+    batch = clips.__getitems__([0, 1])
+    music = (batch["music"] - ckpt["music_mean"]) / ckpt["music_std"]
+    valid = torch.ones(2, 3 * 37, dtype=torch.bool)
+    ids = generate_base(base_model, valid, batch["music_clip"], music, time_steps=4)
+    tokens = generate_residual(res_model, ids, valid, batch["music_clip"], music)
+    assert tokens.shape == (2, 111, 3) and (tokens >= 0).all()
+
+
+def test_resume_is_exact(prepared):
+    root, ckpts = prepared
+    for name, extra in (("once", ["--max_steps", "6"]), ("twice", ["--max_steps", "2"]),
+                        ("twice", ["--max_steps", "6", "--is_continue"])):  # fmt: skip
+        train_m2m(tiny(root, ckpts, "--name", name, "--vq_name", "rvq3_synthetic", "--dropout", "0.1", *extra))
+    a = load_checkpoint(ckpts / "synthetic" / "once" / "model" / "latest.tar")
+    b = load_checkpoint(ckpts / "synthetic" / "twice" / "model" / "latest.tar")
+    assert a["step"] == b["step"] == 6 and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_frame_conditioning_needs_no_mmr_and_errors_are_one_line(prepared, tmp_path, capsys):
+    root, ckpts = prepared
+    train_res(tiny(root, ckpts, "--name", "res_frame", "--vq_name", "rvq3_synthetic", "--music_cond", "frame",
+                   "--max_steps", "1", "--max_epoch", "1"))  # fmt: skip
+    capsys.readouterr()
+    assert load_checkpoint(ckpts / "synthetic" / "res_frame" / "model" / "latest.tar")["music"]["clip_type"] is None
+    bare = tmp_path / "bare"  # the dataset without MMR features
+    shutil.copytree(root / "processed", bare / "processed")
+    summary = (bare / "processed" / "summary.json").read_text().replace('"mmr":', '"removed":')
+    (bare / "processed" / "summary.json").write_text(summary)
+    cases = [(["--vq_name", "hvq", "--data_root", str(bare)], "'mmr' were not extracted; run python MMR/mmr_music"),
+             (["--vq_name", "rvq3_synthetic", "--hrvq"], "--hrvq given but tokenizer 'rvq3_synthetic' is a rvq"),
+             (["--vq_name", "nope"], "run 'nope' not found in")]
+    for extra, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            train_m2m([*tiny(root, ckpts, "--name", "bad"), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err

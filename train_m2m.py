@@ -1,0 +1,26 @@
+"""Train the masked transformer (base-layer tokens) of MAGE on a processed dataset, conditioned on its music.
+
+    python3 train_m2m.py --name mtrans_hrvq5 --gpu_id 0 --dataset_name souldance --vq_name hrvq5_souldance \\
+        --latent_dim 256 --music_dir '/MMR/datasets/mmr_music_feats'
+
+Needs the tokenizer run `--vq_name` (train_vq.py) and, for `--music_cond clip|both` (default both), the dataset's
+MMR window features (`MMR/mmr_music_feat256.py`; a `--music_dir` that does not exist falls back to them, saying so).
+The run goes to `<checkpoints_dir>/<dataset_name>/<name>/`: `opt.txt`, `opt.json`, `model/latest.tar`,
+`model/best.tar` (highest validation token accuracy), TensorBoard logs. Several GPUs: `accelerate launch
+--multi_gpu --num_processes N train_m2m.py ...`. Resume: add `--is_continue`.
+"""
+
+from __future__ import annotations
+
+from models.mask_transformer.training import MaskedTrainer, train_transformer
+from utils.cli import setup_logging, user_errors_exit
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> dict:
+    setup_logging()
+    return train_transformer(MaskedTrainer, argv, __doc__)
+
+
+if __name__ == "__main__":
+    main()
