@@ -95,6 +95,11 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cond_drop_prob", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     p.add_argument("--random_prob", type=float, default=0.1, help="masked positions replaced by a random code")
     p.add_argument("--mask_prob", type=float, default=0.7, help="of the others, the share that becomes [MASK]")
+    p.add_argument("--mmr_loss", action="store_true", help="add the MMR loss (decoded prediction vs the music)")
+    p.add_argument("--mmr_loss_weight", type=float, default=0.5, help="weight of the MMR loss (the release's)")
+    p.add_argument("--mmr_temperature", type=float, default=0.7, help="InfoNCE temperature of the MMR loss")
+    p.add_argument("--gumbel_tau", type=float, default=0.01, help="Gumbel-softmax temperature of the MMR loss")
+    p.add_argument("--mmr_run", help="MMR run of the MMR loss (default: the one that made the dataset's features)")
 
 
 def transformer_parser(description: str | None = None) -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ from data.loaders import MusicMotionClips, ProcessedData
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.training import MMRTrainer
 from models.mask_transformer.sampling import generate_base, generate_residual
-from models.mask_transformer.training import load_m2m, load_res
+from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_res
+from options.train_options import transformer_parser
 from tests.test_train_mmr import options as mmr_options
 from train_m2m import main as train_m2m
 from train_res import main as train_res
@@ -48,12 +49,14 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
                        "1", "--music_dir", "/MMR/datasets/mmr_music_feats"))  # fmt: skip
     assert 0 <= m["acc"] <= 1 and m["ce"] > 0
     r = train_res(tiny(root, ckpts, "--name", "res_hrvq3", "--vq_name", "hvq", "--cond_drop_prob", "0.1", "--lr",
-                       "2e-4", "--gamma", "0.1", "--n_heads", "6", "--hrvq", "--max_epoch", "1"))  # fmt: skip
+                       "2e-4", "--gamma", "0.1", "--n_heads", "6", "--mmr_loss", "--hrvq",
+                       "--max_epoch", "1"))  # fmt: skip
     assert 0 <= r["acc"] <= 1
     base_model, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq3")
     res_model, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq3")
     assert ckpt["tokenizer"] == {"run": "hrvq3_synthetic", "vq_type": "hrvq"} and res_ckpt["stage"] == "res"
     assert ckpt["music"]["music_cond"] == "both" and ckpt["music"]["clip_dir"].endswith("music/mmr")
+    assert ckpt["mmr_loss"] is None and res_ckpt["mmr_loss"]["weight"] == 0.5 and res_ckpt["mmr_loss"]["mmr"]
     c = base_model.config
     assert (c.parts, c.times, c.num_quantizers, c.nb_code, c.clip_dim, c.music_dim) == (3, 37, 3, 16, 32, 35)
     data = ProcessedData(root)
@@ -94,3 +97,26 @@ def test_frame_conditioning_needs_no_mmr_and_errors_are_one_line(prepared, tmp_p
             train_m2m([*tiny(root, ckpts, "--name", "bad"), *extra])
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize(("trainer_class", "vq_name"), [(MaskedTrainer, "hvq"), (ResidualTrainer, "hvq"),
+                                                        (MaskedTrainer, "rvq3_synthetic")])  # fmt: skip
+def test_mmr_loss_gradients_reach_the_transformer_and_not_the_frozen_models(prepared, tmp_path, trainer_class,
+                                                                             vq_name):  # fmt: skip
+    root, ckpts = prepared
+    opt = transformer_parser().parse_args(tiny(root, ckpts, "--name", "grad", "--vq_name", vq_name, "--mmr_loss",
+                                               "--music_cond", "frame"))  # fmt: skip
+    trainer = trainer_class(opt, tmp_path / "grad")
+    train, _ = trainer.build_data()
+    model = trainer.build_model().train()
+    batch = train.__getitems__(list(range(0, len(train), len(train) // 8))[:8])  # windows of several sequences
+    assert len(set(batch["sequence"].tolist())) > 1
+    losses = trainer.training_step(model, batch)
+    assert torch.isfinite(losses["mmr"]) and losses["mmr"] > 0
+    assert torch.allclose(losses["loss"], losses["ce"] + 0.5 * losses["mmr"])
+    model.zero_grad()
+    losses["mmr"].backward()  # the MMR term alone reaches the transformer through the Gumbel-softmax weights
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    frozen = [*trainer.vq.parameters(), *trainer.mmr.model.parameters()]
+    assert all(not p.requires_grad and p.grad is None for p in frozen)

@@ -140,6 +140,11 @@ def test_tokenizer_shapes_and_eval_forward_equals_decode_encode(vq_type, dim, pa
     assert out["recon"].shape == x.shape
     torch.testing.assert_close(model.decode(tokens), out["recon"], atol=1e-5, rtol=1e-5)
     assert model.codebooks().shape == (parts, q, 16, 8)
+    one_hot = torch.nn.functional.one_hot(tokens, 16).float().requires_grad_()  # hard codes as weights: same decode
+    decoded = model.decode_weights(one_hot)
+    torch.testing.assert_close(decoded, out["recon"], atol=1e-5, rtol=1e-5)
+    decoded.sum().backward()  # and the weights get gradients (the MMR loss path)
+    assert one_hot.grad is not None and one_hot.grad.abs().sum() > 0
 
 
 def test_tokenizer_rejects_bad_input():

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 
 from data.loaders import MusicMotionClips, ProcessedData
 from data.paths import dataset_dir
+from MMR.embedder import MMREmbedder, load_mmr
+from MMR.losses import info_nce
 from MMR.training import music_statistics
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
@@ -53,7 +55,9 @@ class TokenTrainer(Trainer):
         self.vq.requires_grad_(False)
         self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
         down = self.vq.config.downsampling
-        clip_type = CLIP_TYPE if opt.music_cond in ("clip", "both") else None
+        self.use_clip = opt.music_cond in ("clip", "both")
+        self.mmr_loss = getattr(opt, "mmr_loss", False)
+        clip_type = CLIP_TYPE if self.use_clip or self.mmr_loss else None  # the MMR loss compares with them too
         self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
         kwargs = {"music_type": opt.music_type, "unit_length": down, "normalize": False, "clip_type": clip_type,
                   "clip_dir": self.clip_dir}  # fmt: skip
@@ -65,7 +69,20 @@ class TokenTrainer(Trainer):
         self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
         self.times = train.length // down
+        self.mmr = self._load_mmr(data, opt) if self.mmr_loss else None
         return train, val
+
+    def _load_mmr(self, data: ProcessedData, opt) -> MMREmbedder:
+        """The frozen MMR of the MMR loss: `--mmr_run`, else the run that made the dataset's `mmr` features."""
+        run = opt.mmr_run or data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint")
+        if not run:
+            raise UserError("--mmr_loss needs the MMR that made the music embeddings: pass --mmr_run <MMR run folder>")
+        mmr = load_mmr(run)
+        mmr.model.requires_grad_(False)
+        if mmr.model.config.latent != self.clip_dim:
+            raise UserError(f"{mmr.source}: a {mmr.model.config.latent}-d MMR, but the music embeddings are "
+                            f"{self.clip_dim}-d; embed the music with this MMR (MMR/mmr_music_feat256.py)")  # fmt: skip
+        return mmr
 
     @staticmethod
     def _clip_dir(data: ProcessedData, music_dir: str | None) -> Path:
@@ -82,24 +99,30 @@ class TokenTrainer(Trainer):
         shape = {f.name: getattr(opt, f.name) for f in fields(TransformerConfig) if hasattr(opt, f.name)}
         self.config = TransformerConfig(**{**shape, "nb_code": vq.nb_code, "parts": len(self.vq.parts),
                                            "times": self.times, "num_quantizers": vq.num_quantizers,
-                                           "clip_dim": self.clip_dim or 256, "music_dim": len(self.music_mean),
+                                           "clip_dim": self.clip_dim if self.use_clip else 256,
+                                           "music_dim": len(self.music_mean),
                                            "downsampling": vq.downsampling})  # fmt: skip
         self.vq.to(self.device)
+        if self.mmr is not None:
+            self.mmr.model.to(self.device)
+            self.mmr.device = self.device
         return self.model_class(self.config)
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm))."""
         motion = (batch["motion"].to(self.device) - self.vq_mean.to(self.device)) / self.vq_std.to(self.device)
         tokens = self.vq.encode(motion)
-        clip = batch["music_clip"].to(self.device) if self.clip_dim else None
+        clip = batch["music_clip"].to(self.device) if self.use_clip else None
         music = (batch["music"].to(self.device) - self.music_mean.to(self.device)) / self.music_std.to(self.device)
         return tokens, clip, music
 
     def checkpoint_extra(self) -> dict:
         music = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "music_cond": self.opt.music_cond,
-                 "clip_type": CLIP_TYPE if self.clip_dim else None,
+                 "clip_type": CLIP_TYPE if self.use_clip else None,
                  "clip_dir": str(self.clip_dir) if self.clip_dir else None}  # fmt: skip
-        return {"transformer": self.config.to_dict(), "music": music,
+        mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
+                    "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source} if self.mmr is not None else None
+        return {"transformer": self.config.to_dict(), "music": music, "mmr_loss": mmr_loss,
                 "tokenizer": {"run": self.vq_run.name, "vq_type": self.vq.config.vq_type},
                 "music_mean": self.music_mean, "music_std": self.music_std}  # fmt: skip
 
@@ -110,20 +133,43 @@ class TokenTrainer(Trainer):
         losses = []
         for lo in range(0, len(dataset), self.opt.batch_size):
             batch = dataset.__getitems__(list(range(lo, min(lo + self.opt.batch_size, len(dataset)))))
-            logits, target, where = self.predict(model, batch, generator)
+            out = self.predict(model, batch, generator)
+            logits, target, where = out["logits"], out["target"], out["where"]
             correct += float((logits.argmax(-1) == target)[where].sum())
             total += float(where.sum())
             losses.append(float(F.cross_entropy(logits[where], target[where])))
         return {"acc": correct / max(total, 1), "ce": float(np.mean(losses))}
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
-        logits, target, where = self.predict(model, batch)
-        loss = F.cross_entropy(logits[where].float(), target[where])
-        acc = (logits.argmax(-1) == target)[where].float().mean()
-        return {"loss": loss, "acc": acc.detach()}
+        out = self.predict(model, batch)
+        logits, target, where = out["logits"], out["target"], out["where"]
+        losses = {"ce": F.cross_entropy(logits[where].float(), target[where])}
+        losses["acc"] = (logits.argmax(-1) == target)[where].float().mean().detach()
+        losses["loss"] = losses["ce"]
+        if self.mmr is not None:
+            losses["mmr"] = self.mmr_term(out, batch)
+            losses["loss"] = losses["ce"] + self.opt.mmr_loss_weight * losses["mmr"]
+        return losses
 
-    def predict(self, model, batch: dict, generator: torch.Generator | None = None):
-        """(logits (B, L, nb_code), targets (B, L), positions scored (B, L) bool) of a batch."""
+    def mmr_term(self, out: dict, batch: dict) -> torch.Tensor:
+        """InfoNCE between the MMR motion embedding of the decoded prediction and the window's music embedding.
+
+        The predicted layer's codes become Gumbel-softmax weights (`--gumbel_tau`) where the loss applies (one-hot
+        true codes elsewhere and in the other layers); the frozen tokenizer decodes them, the features are
+        de-normalised, MMR-normalised and body-sliced, and the frozen MMR motion encoder embeds them."""
+        tokens, logits = out["tokens"], out["logits"].float()
+        weights = F.one_hot(tokens, self.config.nb_code).float()  # (B, L, Q, K)
+        soft = F.gumbel_softmax(logits, tau=self.opt.gumbel_tau, hard=False, dim=-1)  # (B, L, K)
+        here = out["where"][:, :, None, None] & out["layer_mask"][:, None, :, None]  # (B, L, Q, 1)
+        weights = torch.where(here, soft[:, :, None, :], weights)
+        features = self.vq.decode_weights(weights) * self.vq_std.to(self.device) + self.vq_mean.to(self.device)
+        z_motion = self.mmr.model.encode_motion(self.mmr.inputs.motion(features.float()))
+        z_music = batch["music_clip"].to(self.device)
+        return info_nce(z_motion, z_music, self.opt.mmr_temperature, batch["sequence"].to(self.device))
+
+    def predict(self, model, batch: dict, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """logits (B, L, nb_code), target (B, L), where (B, L) bool (the positions scored), tokens (B, L, Q),
+        layer_mask (B, Q) bool (the layer predicted) of a batch."""
         raise NotImplementedError
 
 
@@ -141,7 +187,10 @@ class MaskedTrainer(TokenTrainer):
         x, chosen = mask_tokens(ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob,
                                 generator=generator)  # fmt: skip
         drop = None if generator is None else torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
-        return model(x, valid, clip, music, drop=drop), ids, chosen
+        layer_mask = torch.zeros(len(ids), tokens.shape[-1], dtype=torch.bool, device=ids.device)
+        layer_mask[:, 0] = True
+        return {"logits": model(x, valid, clip, music, drop=drop), "target": ids, "where": chosen, "tokens": tokens,
+                "layer_mask": layer_mask}  # fmt: skip
 
 
 class ResidualTrainer(TokenTrainer):
@@ -159,7 +208,9 @@ class ResidualTrainer(TokenTrainer):
         valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         drop = None if generator is None else torch.zeros(b, dtype=torch.bool, device=tokens.device)
         target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
-        return model(tokens, layer, valid, clip, music, drop=drop), target, valid
+        layer_mask = torch.arange(q, device=tokens.device)[None] == layer[:, None]
+        return {"logits": model(tokens, layer, valid, clip, music, drop=drop), "target": target, "where": valid,
+                "tokens": tokens, "layer_mask": layer_mask}  # fmt: skip
 
 
 def train_transformer(trainer_class: type[TokenTrainer], argv: list[str] | None, description: str) -> dict:

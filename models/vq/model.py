@@ -133,6 +133,10 @@ class MotionTokenizer(nn.Module):
         """Features (B, T, dim) from tokens (B, P*T', Q) (layers marked -1 are left out)."""
         return self.decode_latents(self.quantizer.decode_indices(indices))
 
+    def decode_weights(self, weights: torch.Tensor) -> torch.Tensor:
+        """Features (B, T, dim) from code weights (B, P*T', Q, K) (differentiable in the weights)."""
+        return self.decode_latents(self.quantizer.decode_weights(weights))
+
     def codebooks(self) -> torch.Tensor:
         """All codebooks: (P, Q, nb_code, code_dim)."""
         return torch.stack([torch.stack([q.codebook for q in part]) for part in self.quantizer.quantizers])

@@ -92,16 +92,25 @@ class PartResidualVQ(nn.Module):
 
     def decode_indices(self, indices: torch.Tensor) -> list[torch.Tensor]:
         """Part latents [(B, D, T')] * P from indices (B, P*T', Q); layers marked -1 are skipped."""
-        b, pt, q_layers = indices.shape
-        t = pt // self.n_parts
+        t = indices.shape[1] // self.n_parts
+        layers = [k for k in range(indices.shape[2]) if not bool((indices[..., k] < 0).all())]
+        return self._decode(layers, lambda p, k: self.quantizers[p][k].dequantize(
+            indices[:, p * t : (p + 1) * t, k].clamp_min(0)))  # fmt: skip
+
+    def decode_weights(self, weights: torch.Tensor) -> list[torch.Tensor]:
+        """Part latents from code weights (B, P*T', Q, K) (one-hot for hard codes, probabilities for soft ones):
+        each layer's code is the weighted sum of its codebook, so gradients reach the weights."""
+        t = weights.shape[1] // self.n_parts
+        return self._decode(range(weights.shape[2]), lambda p, k: weights[:, p * t : (p + 1) * t, k].to(
+            self.quantizers[p][k].codebook.dtype) @ self.quantizers[p][k].codebook)  # fmt: skip
+
+    def _decode(self, layers, code) -> list[torch.Tensor]:
+        """Sum over `layers` of (prediction from the coarser part + code) per part; `code(p, k)` -> (B, T', D)."""
         z: list[torch.Tensor | float] = [0.0] * self.n_parts
-        for k in range(q_layers):
-            if bool((indices[..., k] < 0).all()):
-                continue
+        for k in layers:
             coarser = None
             for p in range(self.n_parts):
-                idx = indices[:, p * t : (p + 1) * t, k].clamp_min(0)
-                q = self.quantizers[p][k].dequantize(idx).permute(0, 2, 1)  # (B, D, T')
+                q = code(p, k).permute(0, 2, 1)  # (B, D, T')
                 c = self.conditioners[p - 1](coarser) if p > 0 else 0.0
                 z[p] = z[p] + c + q
                 coarser = q
