@@ -100,6 +100,11 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mmr_temperature", type=float, default=0.7, help="InfoNCE temperature of the MMR loss")
     p.add_argument("--gumbel_tau", type=float, default=0.01, help="Gumbel-softmax temperature of the MMR loss")
     p.add_argument("--mmr_run", help="MMR run of the MMR loss (default: the one that made the dataset's features)")
+    p.add_argument("--eval_windows", type=int, default=32, help="validation windows generated and scored (FID, BAS, "
+                   "MMR matching score; 0: token accuracy only)")  # fmt: skip
+    p.add_argument("--eval_time_steps", type=int, default=10, help="unmasking steps of the validation's generation")
+    p.add_argument("--best_metric", default="acc", choices=("acc", "ce", "FID_k", "FID_g", "BAS", "MMR_MS", "MMR_cos"),
+                   help="validation metric that picks best.tar")
 
 
 def transformer_parser(description: str | None = None) -> argparse.ArgumentParser:

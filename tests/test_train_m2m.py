@@ -3,6 +3,7 @@ commands, checkpoints that rebuild everything, exact resume, conditioning source
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,10 +49,13 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     m = train_m2m(tiny(root, ckpts, "--name", "mtrans_hrvq3", "--vq_name", "hvq", "--n_heads", "6", "--max_epoch",
                        "1", "--music_dir", "/MMR/datasets/mmr_music_feats"))  # fmt: skip
     assert 0 <= m["acc"] <= 1 and m["ce"] > 0
+    assert {"FID_k", "FID_g", "Div_k", "BAS", "BAS_gt", "MMR_MS", "MMR_cos"} <= set(m)  # decoded generated windows
+    assert all(np.isfinite(m[k]) for k in ("FID_k", "BAS", "MMR_MS")) and 0 <= m["BAS"] <= 1
     r = train_res(tiny(root, ckpts, "--name", "res_hrvq3", "--vq_name", "hvq", "--cond_drop_prob", "0.1", "--lr",
                        "2e-4", "--gamma", "0.1", "--n_heads", "6", "--mmr_loss", "--hrvq",
                        "--max_epoch", "1"))  # fmt: skip
-    assert 0 <= r["acc"] <= 1
+    assert 0 <= r["acc"] <= 1 and "FID_k" in r
+    assert (ckpts / "synthetic" / "res_hrvq3" / "model" / "best.tar").is_file()
     base_model, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq3")
     res_model, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq3")
     assert ckpt["tokenizer"] == {"run": "hrvq3_synthetic", "vq_type": "hrvq"} and res_ckpt["stage"] == "res"

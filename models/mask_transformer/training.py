@@ -25,7 +25,9 @@ from data.paths import dataset_dir
 from MMR.embedder import MMREmbedder, load_mmr
 from MMR.losses import info_nce
 from MMR.training import music_statistics
+from models.mask_transformer.evaluation import HIGHER_IS_BETTER, dance_metrics
 from models.mask_transformer.masking import mask_tokens
+from models.mask_transformer.sampling import generate_base, generate_residual
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.training import load_vq
 from utils.checkpoint import load_checkpoint
@@ -40,9 +42,12 @@ CLIP_TYPE = "mmr"
 class TokenTrainer(Trainer):
     """What both transformer stages share: data, the frozen tokenizer, conditioning, checkpoint contents."""
 
-    best_metric = "acc"
-    best_higher = True
     model_class: type = MaskTransformer
+
+    def __init__(self, opt, run_dir: Path) -> None:
+        super().__init__(opt, run_dir)
+        self.best_metric = getattr(opt, "best_metric", "acc")
+        self.best_higher = HIGHER_IS_BETTER[self.best_metric]
 
     def build_data(self):
         opt = self.opt
@@ -70,7 +75,18 @@ class TokenTrainer(Trainer):
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
         self.times = train.length // down
         self.mmr = self._load_mmr(data, opt) if self.mmr_loss else None
+        self.eval_mmr = self.mmr if self.mmr is not None else self._evaluation_mmr(data, opt.music_type)
         return train, val
+
+    @staticmethod
+    def _evaluation_mmr(data: ProcessedData, music_type: str) -> MMREmbedder | None:
+        """The MMR of the validation's matching score: the one that made the dataset's `mmr` features, if any and if
+        it reads the frame-level music type the transformer reads."""
+        checkpoint = data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint")
+        if not checkpoint or not Path(checkpoint).is_file():
+            return None
+        mmr = load_mmr(checkpoint)
+        return mmr if mmr.music_type == music_type else None
 
     def _load_mmr(self, data: ProcessedData, opt) -> MMREmbedder:
         """The frozen MMR of the MMR loss: `--mmr_run`, else the run that made the dataset's `mmr` features."""
@@ -138,7 +154,26 @@ class TokenTrainer(Trainer):
             correct += float((logits.argmax(-1) == target)[where].sum())
             total += float(where.sum())
             losses.append(float(F.cross_entropy(logits[where], target[where])))
-        return {"acc": correct / max(total, 1), "ce": float(np.mean(losses))}
+        metrics = {"acc": correct / max(total, 1), "ce": float(np.mean(losses))}
+        n = min(getattr(self.opt, "eval_windows", 0), len(dataset))
+        if n >= 2:  # generated windows, decoded: the dance metrics
+            batch = dataset.__getitems__(np.unique(np.linspace(0, len(dataset) - 1, n).round().astype(int)).tolist())
+            tokens, clip, music = self.inputs(batch)
+            valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)
+            tokens = self.generate(model, tokens, valid, clip, music, generator)
+            gen = (self.vq.decode(tokens).float() * self.vq_std.to(self.device) + self.vq_mean.to(self.device)).cpu()
+            raw_music = batch["music"].numpy()
+            beats = [np.flatnonzero(m[:, -1]) for m in raw_music] if self.opt.music_type == "baseline" else None
+            metrics.update(dance_metrics(batch["motion"].numpy(), gen.numpy(), beats, self.eval_mmr,
+                                         raw_music if self.eval_mmr is not None else None))  # fmt: skip
+        if self.best_metric not in metrics:
+            logger.warning("--best_metric %s is not measured here (%s): best.tar is not updated", self.best_metric,
+                           ", ".join(metrics))  # fmt: skip
+        return metrics
+
+    def generate(self, model, tokens: torch.Tensor, valid: torch.Tensor, clip, music, generator) -> torch.Tensor:
+        """Tokens (B, L, Q) with this stage's layers generated from the music and the others kept."""
+        raise NotImplementedError
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         out = self.predict(model, batch)
@@ -193,6 +228,13 @@ class MaskedTrainer(TokenTrainer):
                 "layer_mask": layer_mask}  # fmt: skip
 
 
+    def generate(self, model, tokens, valid, clip, music, generator):
+        out = tokens.clone()
+        out[..., 0] = generate_base(model, valid, clip, music, time_steps=self.opt.eval_time_steps, cond_scale=4.0,
+                                    generator=generator)  # fmt: skip
+        return out
+
+
 class ResidualTrainer(TokenTrainer):
     """`train_res.py`'s stage: the residual transformer on layers 1..Q-1."""
 
@@ -211,6 +253,10 @@ class ResidualTrainer(TokenTrainer):
         layer_mask = torch.arange(q, device=tokens.device)[None] == layer[:, None]
         return {"logits": model(tokens, layer, valid, clip, music, drop=drop), "target": target, "where": valid,
                 "tokens": tokens, "layer_mask": layer_mask}  # fmt: skip
+
+    def generate(self, model, tokens, valid, clip, music, generator):
+        return generate_residual(model, tokens[..., 0], valid, clip, music, cond_scale=5.0, temperature=0.8,
+                                 generator=generator)  # fmt: skip
 
 
 def train_transformer(trainer_class: type[TokenTrainer], argv: list[str] | None, description: str) -> dict:

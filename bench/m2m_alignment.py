@@ -1,0 +1,173 @@
+"""Does MAGE follow the music? BAS with the own music vs another song's, on held-out synthetic songs; prints JSON.
+
+    python bench/m2m_alignment.py [--songs 256] [--seconds 8] [--steps 1500] [--out_dir outputs/m2m_alignment]
+
+Builds the synthetic dataset (baseline music; sequences split 50 / 25 / 25), trains a small RVQ tokenizer, a small
+MMR (and embeds the music with it), then one masked transformer per music conditioning (`clip`, `frame`, `both`)
+and one residual transformer (`both`), all tiny and on CPU. For every held-out (test) song it generates the first
+window (148 frames) from the song's music (guidance 4, 18 steps; residual layers guidance 5, temperature 0.8),
+decodes it with the tokenizer and scores its beat alignment (BAS_bailando, `fixed` protocol, sigma 3 frames) with
+the song's ground-truth beats and with the next test song's beats. A sign-flip permutation test (10,000 draws) of the
+paired differences asks whether the own music scores higher (one-sided p). Controls: the same checkpoints with the
+music condition dropped (guidance scale 0: the unconditional model) and the ground-truth dances (the ceiling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.dataset_build import BuildOptions, build_dataset
+from data.loaders import MusicMotionClips, ProcessedData
+from data.registry import dataset_spec
+from data.synthetic_dance import build_dataset as make_synthetic
+from MMR.mmr_music_feat256 import main as mmr_music_feat256
+from MMR.training import MMRTrainer
+from models.mask_transformer.sampling import generate_base, generate_residual
+from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_res
+from models.vq.training import TokenizerTrainer, load_vq
+from options.train_options import tokenizer_parser, transformer_parser
+from utils.checkpoint import load_checkpoint
+from utils.metrics.protocols import PROTOCOLS, beat_scores, motion_beats
+from utils.motion_features import recover_from_ric
+from utils.timing import machine_info
+
+FPS = 30
+CONDS = ("clip", "frame", "both")
+
+
+def permutation_p(diff: np.ndarray, draws: int = 10000, seed: int = 0) -> float:
+    """One-sided p of mean(diff) > 0 under random sign flips of the paired differences."""
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(draws, len(diff)))
+    null = (signs * diff).mean(1)
+    return float(((null >= diff.mean()).sum() + 1) / (draws + 1))
+
+
+def bas(features: np.ndarray, beat_times: np.ndarray) -> float:
+    """BAS_bailando (`fixed` protocol) of a feature window (T, D) starting at 0 s with beats (s)."""
+    fixed = PROTOCOLS["fixed"]
+    joints = recover_from_ric(features.astype(np.float64))
+    beats = np.round(beat_times[beat_times < len(features) / FPS] * FPS).astype(int)
+    return float(beat_scores(motion_beats(joints, FPS, fixed), beats, FPS, fixed)["BAS_bailando"])
+
+
+def gap(own: list[float], other: list[float]) -> dict[str, float]:
+    own_a, other_a = np.asarray(own), np.asarray(other)
+    return {"BAS_own": round(float(own_a.mean()), 4), "BAS_other": round(float(other_a.mean()), 4),
+            "gap": round(float((own_a - other_a).mean()), 4), "p": permutation_p(own_a - other_a)}  # fmt: skip
+
+
+def prepare(args: argparse.Namespace, root: Path, ckpts: Path) -> None:
+    """Dataset, tokenizer, MMR and its music features (skipped when already there)."""
+    if not (root / "processed" / "summary.json").is_file():
+        make_synthetic(root, songs=args.songs, seconds=args.seconds, seed=100)
+        build_dataset(BuildOptions(root=root, spec=dataset_spec("synthetic"), music_types=("baseline",),
+                                   split_ratios=(0.5, 0.25, 0.25), workers=2))  # fmt: skip
+    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
+              "-1", "--seed", "0"]  # fmt: skip
+    if not (ckpts / "synthetic" / "rvq" / "model" / "latest.tar").is_file():
+        vq_opt = tokenizer_parser().parse_args([
+            *common, "--name", "rvq", "--vq_type", "rvq", "--num_quantizers", "3", "--batch_size", "32",
+                  "--window_size", "64", "--nb_code", "256", "--code_dim", "128", "--width", "128", "--depth", "2",
+                  "--max_steps", str(args.vq_steps), "--max_epoch", "10000", "--warm_up_iter", "100", "--lr", "5e-4",
+                  "--milestones", str(int(args.vq_steps * 0.8)), "--save_latest", "0", "--eval_every_e", "10000"])
+        TokenizerTrainer(vq_opt, ckpts / "synthetic" / "rvq").fit()
+    mmr_run = ckpts / "mmr"
+    if not (mmr_run / "model" / "latest.tar").is_file():
+        opt = argparse.Namespace(
+            dataset_name="synthetic", data_root=str(root), music_type="baseline", motion_part="body", name="mmr",
+            latent=64, ff=128, layers=2, heads=4, dropout=0.1, vae=False, temperature=0.1, w_recons=1.0, w_kl=1e-5,
+            w_latent=1e-5, w_contrastive=0.1, seed=1234, gpu_id=-1, batch_size=32, max_epoch=10**6,
+            max_steps=args.mmr_steps, lr=2e-4, weight_decay=0.0, warm_up_iter=100, milestones=[10**9], gamma=0.1,
+            grad_clip=1.0, mixed_precision="no", workers=0, log_every=100, save_latest=0, eval_every_e=10**6,
+            is_continue=False)  # fmt: skip
+        MMRTrainer(opt, mmr_run).fit()
+    if "mmr" not in ProcessedData(root).summary["music"]:
+        mmr_music_feat256(["--run_dir", str(mmr_run), "--which", "latest", "--gpu_id", "-1"])
+
+
+def train_transformers(args: argparse.Namespace, root: Path, ckpts: Path) -> dict[str, float]:
+    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
+              "-1", "--vq_name", "rvq", "--batch_size", "32", "--latent_dim", "128", "--ff_size", "256", "--n_layers",
+              "4", "--n_heads", "4", "--dropout", "0.1", "--max_steps", str(args.steps), "--max_epoch", "10000",
+              "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--lr", "5e-4", "--save_latest",
+              "0", "--eval_every_e", "10000", "--seed", "0"]  # fmt: skip
+    seconds = {}
+    runs = [*((f"m2m_{c}", MaskedTrainer, c) for c in CONDS), ("res_both", ResidualTrainer, "both")]
+    for name, trainer, cond in runs:
+        latest = ckpts / "synthetic" / name / "model" / "latest.tar"
+        if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
+            continue
+        t0 = time.perf_counter()
+        opt = transformer_parser().parse_args([*common, "--name", name, "--music_cond", cond])
+        trainer(opt, ckpts / "synthetic" / name).fit()
+        seconds[name] = round(time.perf_counter() - t0, 1)
+    return seconds
+
+
+@torch.no_grad()
+def generate(cond: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> np.ndarray:
+    """Decoded features (B, T, D) of the first window of each song from its music (guidance `scale`)."""
+    base, ckpt = load_m2m(ckpts, "synthetic", f"m2m_{cond}")
+    res, res_ckpt = load_res(ckpts, "synthetic", "res_both")
+    vq, vq_ckpt = load_vq(ckpts, "synthetic", "rvq")
+    g = torch.Generator().manual_seed(seed)
+    valid = torch.ones(len(batch["music"]), base.config.parts * base.config.times, dtype=torch.bool)
+
+    def condition(c: dict) -> tuple[torch.Tensor | None, torch.Tensor]:
+        music = (batch["music"] - c["music_mean"]) / c["music_std"]
+        return (batch["music_clip"] if c["music"]["clip_type"] else None), music
+
+    clip, music = condition(ckpt)
+    ids = generate_base(base, valid, clip, music, time_steps=18, cond_scale=scale, generator=g)
+    clip, music = condition(res_ckpt)
+    tokens = generate_residual(res, ids, valid, clip, music, cond_scale=5.0 if scale else 0.0, temperature=0.8,
+                               generator=g)  # fmt: skip
+    return (vq.decode(tokens) * vq_ckpt["std"] + vq_ckpt["mean"]).numpy()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--songs", type=int, default=256, help="synthetic songs (a quarter are held out for testing)")
+    p.add_argument("--seconds", type=float, default=8.0, help="length of each song")
+    p.add_argument("--vq_steps", type=int, default=1500, help="tokenizer training steps")
+    p.add_argument("--mmr_steps", type=int, default=1000, help="MMR training steps")
+    p.add_argument("--steps", type=int, default=1500, help="training steps of each transformer")
+    p.add_argument("--out_dir", type=Path, default=Path("outputs/m2m_alignment"), help="dataset and runs")
+    args = p.parse_args(argv)
+    logging.disable(logging.INFO)
+    torch.set_num_threads(2)
+    root, ckpts = args.out_dir / "synthetic", args.out_dir / "checkpoints"
+    prepare(args, root, ckpts)
+    train_s = train_transformers(args, root, ckpts)
+    data = ProcessedData(root)
+    test = MusicMotionClips(data, "test", "baseline", normalize=False, deterministic=True, clip_type="mmr")
+    first = [i for i in range(len(test)) if test.window_in_clip[i] == 0]  # the first window of every test song
+    batch = test.__getitems__(first)
+    beats = [np.asarray(json.loads((root / "meta" / f"{n}.json").read_text())["beat_times_s"]) for n in batch["name"]]
+    other = beats[1:] + beats[:1]  # the next test song's beats
+    result = {"benchmark": "m2m_alignment", "songs": args.songs, "seconds": args.seconds, "test_songs": len(first),
+              "steps": {"vq": args.vq_steps, "mmr": args.mmr_steps, "transformers": args.steps}, "train_s": train_s,
+              "bas": {}}  # fmt: skip
+    gt = batch["motion"].numpy()
+    result["bas"]["ground truth"] = gap([bas(m, b) for m, b in zip(gt, beats, strict=True)],
+                                        [bas(m, b) for m, b in zip(gt, other, strict=True)])  # fmt: skip
+    for cond in CONDS:
+        for label, scale in ((cond, 4.0), (f"{cond}, condition dropped", 0.0)):
+            dances = generate(cond, ckpts, batch, scale)
+            result["bas"][label] = gap([bas(m, b) for m, b in zip(dances, beats, strict=True)],
+                                       [bas(m, b) for m, b in zip(dances, other, strict=True)])  # fmt: skip
+    result["machine"] = machine_info()
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
