@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/train_vq.py
 	$(BIN)/python bench/mmr.py
+	$(BIN)/python bench/train_m2m.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -207,4 +207,4 @@ def load_mmr(run: str | Path, which: str = "best", device: str | torch.device = 
     inputs = MMRInputs(motion_dim=int(data["motion_dim"]), motion_part=data["motion_part"],
                        music_type=data["music_type"], **{k: ckpt[k].float() for k in
                        ("motion_mean", "motion_std", "music_mean", "music_std")})  # fmt: skip
-    return MMREmbedder(model, inputs, data, str(path), ckpt.get("options"), int(ckpt.get("step", -1)))
+    return MMREmbedder(model, inputs, data, str(path.resolve()), ckpt.get("options"), int(ckpt.get("step", -1)))

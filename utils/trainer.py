@@ -234,6 +234,9 @@ class Trainer:
         self.save("latest", model, optimizer, scheduler, state, train_set)
         if writer is not None:
             writer.close()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            acc.wait_for_everyone()
+            torch.distributed.destroy_process_group()  # before exit: a live gloo group can abort a rank at teardown
         return state["metrics"]
 
     def _evaluate(self, model, val_set, state, writer, optimizer, scheduler, train_set) -> None:
