@@ -99,6 +99,16 @@ def test_guidance_scale_one_is_conditional_and_dropped_condition_is_ignored(musi
     assert not torch.allclose(model(ids, valid, clip * 5, music * 5, drop=no), cond)  # kept: it is seen
 
 
+def test_the_seed_width_and_head_count_run():
+    """`--latent_dim 256 --n_heads 6`: 256 / 6 does not divide, heads are 64-d (the release fails here)."""
+    c = TransformerConfig(**{**TINY, "latent_dim": 256, "n_heads": 6, "n_layers": 1})
+    assert c.head_dim == 64
+    model = MaskTransformer(c).eval()
+    ids, clip, music = inputs(c)
+    assert model(ids, torch.ones_like(ids, dtype=torch.bool), clip, music).shape == (2, 24, 16)
+    assert TransformerConfig(latent_dim=384, n_heads=6).head_dim == 64 and TransformerConfig(dim_head=32).head_dim == 32
+
+
 def test_padded_positions_do_not_influence_real_ones_and_dim_head_is_free():
     c = TransformerConfig(**{**TINY, "latent_dim": 32, "n_heads": 6})  # 32 / 6 does not divide: 64-d heads
     assert c.head_dim == 64

@@ -60,6 +60,7 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     res_model, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq3")
     assert ckpt["tokenizer"] == {"run": "hrvq3_synthetic", "vq_type": "hrvq"} and res_ckpt["stage"] == "res"
     assert ckpt["music"]["music_cond"] == "both" and ckpt["music"]["clip_dir"].endswith("music/mmr")
+    assert ckpt["music"]["clip_mmr"].endswith("mmr/model/latest.tar")
     assert ckpt["mmr_loss"] is None and res_ckpt["mmr_loss"]["weight"] == 0.5 and res_ckpt["mmr_loss"]["mmr"]
     c = base_model.config
     assert (c.parts, c.times, c.num_quantizers, c.nb_code, c.clip_dim, c.music_dim) == (3, 37, 3, 16, 32, 35)

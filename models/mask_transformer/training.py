@@ -64,6 +64,8 @@ class TokenTrainer(Trainer):
         self.mmr_loss = getattr(opt, "mmr_loss", False)
         clip_type = CLIP_TYPE if self.use_clip or self.mmr_loss else None  # the MMR loss compares with them too
         self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
+        # the MMR checkpoint that made the clip embeddings (recorded: generation embeds new music with it)
+        self.clip_mmr = data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint") if clip_type else None
         kwargs = {"music_type": opt.music_type, "unit_length": down, "normalize": False, "clip_type": clip_type,
                   "clip_dir": self.clip_dir}  # fmt: skip
         train = MusicMotionClips(data, "train", seed=opt.seed, **kwargs)
@@ -135,7 +137,8 @@ class TokenTrainer(Trainer):
     def checkpoint_extra(self) -> dict:
         music = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "music_cond": self.opt.music_cond,
                  "clip_type": CLIP_TYPE if self.use_clip else None,
-                 "clip_dir": str(self.clip_dir) if self.clip_dir else None}  # fmt: skip
+                 "clip_dir": str(self.clip_dir) if self.clip_dir else None,
+                 "clip_mmr": self.clip_mmr}  # fmt: skip
         mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
                     "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source} if self.mmr is not None else None
         return {"transformer": self.config.to_dict(), "music": music, "mmr_loss": mmr_loss,
