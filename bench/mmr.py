@@ -11,13 +11,12 @@ on the data). On CUDA also bf16 autocast and `torch.compile`.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch
 
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from utils.timing import items_per_second, machine_info
+from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
 
 CONFIGS = {
     "paper": ({"latent": 256, "ff": 1024, "layers": 6, "heads": 4}, 128),
@@ -59,15 +58,12 @@ def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=2, help="timed calls per configuration")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="which sizes")
+    p = speed_parser(__doc__, CONFIGS)
     p.add_argument("--music_dims", nargs="+", type=int, default=[35, 4800], help="music feature widths")
     args = p.parse_args(argv)
     result = {"benchmark": "mmr", "clip_frames": CLIP_FRAMES, "device": args.device, "steps": args.steps,
               "embed_batch": EMBED_BATCH, "results": []}  # fmt: skip
-    variants = [(False, False)] + ([(True, False), (True, True)] if args.device == "cuda" else [])
+    variants = precision_variants(args.device)
     for name in args.configs:
         shape, batch = CONFIGS[name]
         for music_dim in args.music_dims:

@@ -11,7 +11,6 @@ On CUDA also bf16 autocast and `torch.compile`.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
-from utils.timing import items_per_second, machine_info
+from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
 
 CONFIGS = {
     "paper": ({"latent_dim": 384, "n_layers": 8, "n_heads": 6, "ff_size": 1024}, 64),
@@ -58,13 +57,10 @@ def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=2, help="timed steps per configuration")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="which sizes")
+    p = speed_parser(__doc__, CONFIGS)
     args = p.parse_args(argv)
     result = {"benchmark": "train_m2m", "grid": GRID, "device": args.device, "steps": args.steps, "results": []}
-    variants = [(False, False)] + ([(True, False), (True, True)] if args.device == "cuda" else [])
+    variants = precision_variants(args.device)
     for name in args.configs:
         shape, batch = CONFIGS[name]
         for kind in ("m2m", "res"):

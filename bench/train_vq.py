@@ -9,14 +9,13 @@ random inputs (the step cost does not depend on the data). On CUDA also bf16 aut
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch
 
 from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
-from utils.timing import items_per_second, machine_info
+from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
 
 CONFIGS = {
     "paper": ({"width": 512, "depth": 3, "nb_code": 512, "code_dim": 512, "num_quantizers": 6}, 256),
@@ -48,13 +47,10 @@ def step_rate(vq_type: str, dim: int, shape: dict, batch: int, steps: int, devic
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=2, help="timed steps per configuration")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), help="which sizes")
+    p = speed_parser(__doc__, CONFIGS)
     args = p.parse_args(argv)
     result = {"benchmark": "train_vq", "window": WINDOW, "device": args.device, "steps": args.steps, "results": []}
-    variants = [(False, False)] + ([(True, False), (True, True)] if args.device == "cuda" else [])
+    variants = precision_variants(args.device)
     for name in args.configs:
         shape, batch = CONFIGS[name]
         for vq_type, dim in (("rvq", 623), ("hrvq", 723)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -41,3 +42,18 @@ def machine_info(device: str = "cpu") -> dict:
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
+
+
+def speed_parser(description: str, configs: dict) -> argparse.ArgumentParser:
+    """The options of a training-speed benchmark: timed steps, device, which of `configs`."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=2, help="timed steps per configuration")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
+    p.add_argument("--configs", nargs="+", default=list(configs), choices=list(configs), help="which sizes")
+    return p
+
+
+def precision_variants(device: str) -> list[tuple[bool, bool]]:
+    """(bf16, torch.compile) settings to time: fp32 everywhere, plus bf16 and bf16 + compile on CUDA (never bf16 on
+    the CPU, where it is about 100x slower)."""
+    return [(False, False)] + ([(True, False), (True, True)] if device == "cuda" else [])
