@@ -16,7 +16,7 @@ import json
 import torch
 
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
+from utils.timing import items_per_second, machine_info, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"latent": 256, "ff": 1024, "layers": 6, "heads": 4}, 128),
@@ -36,13 +36,9 @@ def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf
         torch.randn(batch, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
     groups = torch.arange(batch, device=device)
 
-    def train_step():
+    def loss():
         model.train()
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-            loss = losses(motion, music, groups=groups)["loss"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        return losses(motion, music, groups=groups)["loss"]
 
     e_motion, e_music = torch.randn(EMBED_BATCH, CLIP_FRAMES, MOTION_DIM, device=device), \
         torch.randn(EMBED_BATCH, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
@@ -53,7 +49,7 @@ def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
             model.encode_music(e_music), model.encode_motion(e_motion)
 
-    return {"train_clips_per_s": round(items_per_second(train_step, batch, steps, device), 1),
+    return {"train_clips_per_s": round(training_rate(loss, opt, batch, steps, device, bf16), 1),
             "embed_clips_per_s": round(items_per_second(embed, EMBED_BATCH, steps, device), 1)}  # fmt: skip
 
 

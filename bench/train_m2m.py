@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
-from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
+from utils.timing import machine_info, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"latent_dim": 384, "n_layers": 8, "n_heads": 6, "ff_size": 1024}, 64),
@@ -39,21 +39,17 @@ def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16:
     clip, music = torch.randn(batch, c.clip_dim, device=device), torch.randn(batch, c.times * 4, c.music_dim,
                                                                               device=device)  # fmt: skip
 
-    def step():
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-            if kind == "m2m":
-                x, where = mask_tokens(tokens[..., 0], valid, c.nb_code, c.nb_code)
-                logits, target = forward(x, valid, clip, music), tokens[..., 0]
-            else:
-                layer = torch.randint(1, c.num_quantizers, (batch,), device=device)
-                logits, where = forward(tokens, layer, valid, clip, music), valid
-                target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
-            loss = F.cross_entropy(logits[where].float(), target[where])
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+    def loss():
+        if kind == "m2m":
+            x, where = mask_tokens(tokens[..., 0], valid, c.nb_code, c.nb_code)
+            logits, target = forward(x, valid, clip, music), tokens[..., 0]
+        else:
+            layer = torch.randint(1, c.num_quantizers, (batch,), device=device)
+            logits, where = forward(tokens, layer, valid, clip, music), valid
+            target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
+        return F.cross_entropy(logits[where].float(), target[where])
 
-    return items_per_second(step, batch, steps, device)
+    return training_rate(loss, opt, batch, steps, device, bf16)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -15,7 +15,7 @@ import torch
 
 from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
-from utils.timing import items_per_second, machine_info, precision_variants, speed_parser
+from utils.timing import machine_info, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"width": 512, "depth": 3, "nb_code": 512, "code_dim": 512, "num_quantizers": 6}, 256),
@@ -34,16 +34,12 @@ def step_rate(vq_type: str, dim: int, shape: dict, batch: int, steps: int, devic
     forward = torch.compile(model) if compile_model else model
     x = torch.randn(batch, WINDOW, dim, device=device)
 
-    def step():
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-            out = forward(x)
-            losses = reconstruction_loss(x, out["recon"].float(), layout)
-            loss = losses["recon"] + 0.5 * losses["joints"] + 0.02 * out["commit"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+    def loss():
+        out = forward(x)
+        losses = reconstruction_loss(x, out["recon"].float(), layout)
+        return losses["recon"] + 0.5 * losses["joints"] + 0.02 * out["commit"]
 
-    return items_per_second(step, batch, steps, device)
+    return training_rate(loss, opt, batch, steps, device, bf16)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -35,6 +35,20 @@ def items_per_second(fn: Callable[[], object], items: int, calls: int, device: s
     return items * calls / (time.perf_counter() - t0)
 
 
+def training_rate(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, batch: int, steps: int,
+                  device: str = "cpu", bf16: bool = False) -> float:  # fmt: skip
+    """Samples per second of training steps (loss under optional bf16 autocast, backward, optimizer step)."""
+
+    def step():
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return items_per_second(step, batch, steps, device)
+
+
 def machine_info(device: str = "cpu") -> dict:
     """CPU, core count and library versions (and the GPU's name when `device` is cuda), for a benchmark's JSON."""
     info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
