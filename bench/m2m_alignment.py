@@ -29,9 +29,9 @@ from data.registry import dataset_spec
 from data.synthetic_dance import build_dataset as make_synthetic
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.training import MMRTrainer
-from models.mask_transformer.sampling import generate_base, generate_residual
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_res
-from models.vq.training import TokenizerTrainer, load_vq
+from models.mask_transformer.sampling import generate
+from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_mage
+from models.vq.training import TokenizerTrainer
 from options.train_options import tokenizer_parser, transformer_parser
 from utils.checkpoint import load_checkpoint
 from utils.metrics.protocols import PROTOCOLS, beat_scores, motion_beats
@@ -113,24 +113,14 @@ def train_transformers(args: argparse.Namespace, root: Path, ckpts: Path) -> dic
 
 
 @torch.no_grad()
-def generate(cond: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> np.ndarray:
-    """Decoded features (B, T, D) of the first window of each song from its music (guidance `scale`)."""
-    base, ckpt = load_m2m(ckpts, "synthetic", f"m2m_{cond}")
-    res, res_ckpt = load_res(ckpts, "synthetic", "res_both")
-    vq, vq_ckpt = load_vq(ckpts, "synthetic", "rvq")
-    g = torch.Generator().manual_seed(seed)
-    valid = torch.ones(len(batch["music"]), base.config.parts * base.config.times, dtype=torch.bool)
-
-    def condition(c: dict) -> tuple[torch.Tensor | None, torch.Tensor]:
-        music = (batch["music"] - c["music_mean"]) / c["music_std"]
-        return (batch["music_clip"] if c["music"]["clip_type"] else None), music
-
-    clip, music = condition(ckpt)
-    ids = generate_base(base, valid, clip, music, time_steps=18, cond_scale=scale, generator=g)
-    clip, music = condition(res_ckpt)
-    tokens = generate_residual(res, ids, valid, clip, music, cond_scale=5.0 if scale else 0.0, temperature=0.8,
-                               generator=g)  # fmt: skip
-    return (vq.decode(tokens) * vq_ckpt["std"] + vq_ckpt["mean"]).numpy()
+def dances(cond: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> np.ndarray:
+    """Decoded features (B, T, D) of the first window of each song from its music (guidance `scale`; 0: none)."""
+    mage = load_mage(ckpts, "synthetic", f"m2m_{cond}", "res_both")
+    valid = torch.ones(len(batch["music"]), mage.base.config.parts * mage.base.config.times, dtype=torch.bool)
+    clip, music = mage.condition(batch["music"], batch["music_clip"])
+    tokens = generate(mage.base, mage.res, valid, clip, music, cond_scale=scale, res_cond_scale=5.0 if scale else 0.0,
+                      generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    return mage.decode(tokens).numpy()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -161,9 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
                                         [bas(m, b) for m, b in zip(gt, other, strict=True)])  # fmt: skip
     for cond in CONDS:
         for label, scale in ((cond, 4.0), (f"{cond}, condition dropped", 0.0)):
-            dances = generate(cond, ckpts, batch, scale)
-            result["bas"][label] = gap([bas(m, b) for m, b in zip(dances, beats, strict=True)],
-                                       [bas(m, b) for m, b in zip(dances, other, strict=True)])  # fmt: skip
+            gen = dances(cond, ckpts, batch, scale)
+            result["bas"][label] = gap([bas(m, b) for m, b in zip(gen, beats, strict=True)],
+                                       [bas(m, b) for m, b in zip(gen, other, strict=True)])  # fmt: skip
     result["machine"] = machine_info()
     print(json.dumps(result, indent=2))
     return result

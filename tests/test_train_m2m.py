@@ -10,14 +10,15 @@ import torch
 from data.loaders import MusicMotionClips, ProcessedData
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.training import MMRTrainer
-from models.mask_transformer.sampling import generate_base, generate_residual
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_res
+from models.mask_transformer.sampling import generate
+from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_mage, load_res
 from options.train_options import transformer_parser
 from tests.test_train_mmr import options as mmr_options
 from train_m2m import main as train_m2m
 from train_res import main as train_res
 from train_vq import main as train_vq
 from utils.checkpoint import load_checkpoint
+from utils.cli import UserError
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +68,16 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     data = ProcessedData(root)
     clips = MusicMotionClips(data, "test", "baseline", normalize=False, deterministic=True, clip_type="mmr")
     batch = clips.__getitems__([0, 1])
-    music = (batch["music"] - ckpt["music_mean"]) / ckpt["music_std"]
+    mage = load_mage(ckpts, "synthetic", "mtrans_hrvq3", "res_hrvq3", vq_name="hrvq3_synthetic")  # all from ckpts
+    assert mage.vq.config.vq_type == "hrvq" and mage.mmr is not None and mage.mmr.music_type == "baseline"
     valid = torch.ones(2, 3 * 37, dtype=torch.bool)
-    ids = generate_base(base_model, valid, batch["music_clip"], music, time_steps=4)
-    tokens = generate_residual(res_model, ids, valid, batch["music_clip"], music)
-    assert tokens.shape == (2, 111, 3) and (tokens >= 0).all()
+    clip, music = mage.condition(batch["music"], batch["music_clip"])
+    tokens = generate(mage.base, mage.res, valid, clip, music, time_steps=4)
+    assert tokens.shape == (2, 111, 3) and (tokens >= 0).all() and mage.decode(tokens).shape == (2, 148, 723)
+    base_only = generate(mage.base, None, valid, clip, music, time_steps=4)
+    assert (base_only[..., 1:] == -1).all() and mage.decode(base_only).shape == (2, 148, 723)
+    with pytest.raises(UserError, match="trained on tokenizer 'hrvq3_synthetic', not 'rvq3_synthetic'"):
+        load_mage(ckpts, "synthetic", "mtrans_hrvq3", vq_name="rvq3_synthetic")
 
 
 def test_resume_is_exact(prepared):

@@ -89,3 +89,20 @@ def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: tor
         pred = draw(top_k_filter(logits, topkr), temperature, generator)
         ids[..., j] = torch.where(given[..., j] >= 0, given[..., j], pred)
     return ids.masked_fill(~valid[..., None], -1)
+
+
+def generate(base_model: MaskTransformer, res_model: ResidualTransformer | None, valid: torch.Tensor,
+             clip: torch.Tensor | None = None, music: torch.Tensor | None = None, given: torch.Tensor | None = None,
+             time_steps: int = 18, cond_scale: float = 4.0, temperature: float = 1.0, topkr: float = 0.9,
+             res_cond_scale: float = 5.0, res_temperature: float = 0.8,
+             generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """Tokens (B, L, Q) of every layer: the base layer by `generate_base`, the others by `generate_residual` (without
+    a residual model, layers >= 1 are -1 and the tokenizer decodes the base layer alone). `given` (B, L, Q): codes to
+    keep (in-painting), -1 where free."""
+    base = generate_base(base_model, valid, clip, music, None if given is None else given[..., 0], time_steps,
+                         cond_scale, temperature, topkr, generator)  # fmt: skip
+    if res_model is None:
+        q = base_model.config.num_quantizers
+        return torch.cat([base[..., None], base.new_full((*base.shape, q - 1), -1)], dim=-1)
+    return generate_residual(res_model, base, valid, clip, music, given, res_cond_scale, res_temperature, topkr,
+                             generator)  # fmt: skip

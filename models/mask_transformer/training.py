@@ -13,7 +13,7 @@ tokenizer run and checkpoint, the music configuration and statistics, so `load_m
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +295,64 @@ def load_m2m(checkpoints_dir: str | Path, dataset: str, name: str, **kw) -> tupl
 
 def load_res(checkpoints_dir: str | Path, dataset: str, name: str, **kw) -> tuple[ResidualTransformer, dict]:
     return load_transformer(checkpoints_dir, dataset, name, "res", **kw)
+
+
+@dataclass
+class MAGEModels:
+    """Everything generation needs, rebuilt from the transformer checkpoints alone.
+
+    Args:
+        base, res: the masked and (optional) residual transformers; base_ckpt: the masked one's checkpoint.
+        vq, vq_mean, vq_std: the tokenizer they were trained on and its normalisation.
+        mmr: the MMR that made the clip embeddings (None for `frame` conditioning or when its file is gone).
+        music_mean, music_std: the frame-level music normalisation.
+    """
+
+    base: MaskTransformer
+    res: ResidualTransformer | None
+    base_ckpt: dict
+    vq: torch.nn.Module
+    vq_mean: torch.Tensor
+    vq_std: torch.Tensor
+    mmr: MMREmbedder | None
+    music_mean: torch.Tensor
+    music_std: torch.Tensor
+
+    @property
+    def music(self) -> dict:
+        """The music configuration (music_type, music_mode, music_cond, clip_type, clip_mmr, ...)."""
+        return self.base_ckpt["music"]
+
+    def condition(self, music: torch.Tensor, clip: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(clip condition, normalised frame-level music) from raw music features (B, T, Dm) and the windows' MMR
+        embeddings (B, Dc) (a model conditioned on frames only ignores the latter)."""
+        return clip, (music - self.music_mean) / self.music_std
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Dataset features (B, T, D) of tokens (B, L, Q)."""
+        return self.vq.decode(tokens) * self.vq_std + self.vq_mean
+
+
+def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: str | None = None,
+              vq_name: str | None = None, which: str = "latest",
+              device: str | torch.device = "cpu") -> MAGEModels:  # fmt: skip
+    """The masked transformer `name`, the residual `res_name` (optional), their tokenizer (recorded in the
+    checkpoint; `vq_name`, when given, must be the same run) and the MMR of their clip condition."""
+    base, ckpt = load_m2m(checkpoints_dir, dataset, name, which=which, device=device)
+    res = None
+    if res_name:
+        res, res_ckpt = load_res(checkpoints_dir, dataset, res_name, which=which, device=device)
+        if res_ckpt["tokenizer"] != ckpt["tokenizer"]:
+            raise UserError(f"{name!r} and {res_name!r} were trained on different tokenizers "
+                            f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']})")  # fmt: skip
+        if res_ckpt["music"]["music_type"] != ckpt["music"]["music_type"]:
+            raise UserError(f"{name!r} and {res_name!r} read different music features "
+                            f"({ckpt['music']['music_type']} vs {res_ckpt['music']['music_type']})")  # fmt: skip
+    run = ckpt["tokenizer"]["run"]
+    if vq_name and find_run(checkpoints_dir, dataset, vq_name).name != run:
+        raise UserError(f"{name!r} was trained on tokenizer {run!r}, not {vq_name!r}")
+    vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, device=device)
+    clip_mmr = ckpt["music"].get("clip_mmr")
+    mmr = load_mmr(clip_mmr, device=device) if clip_mmr and Path(clip_mmr).is_file() else None
+    return MAGEModels(base, res, ckpt, vq, vq_ckpt["mean"].float().to(device), vq_ckpt["std"].float().to(device),
+                      mmr, ckpt["music_mean"].to(device), ckpt["music_std"].to(device))  # fmt: skip
