@@ -10,6 +10,8 @@ import torch
 from data.loaders import MusicMotionClips, ProcessedData
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.training import MMRTrainer
+from models.mask_transformer import longform
+from models.mask_transformer.longform import window_starts
 from models.mask_transformer.sampling import generate
 from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_mage, load_res
 from options.train_options import transformer_parser
@@ -131,3 +133,44 @@ def test_mmr_loss_gradients_reach_the_transformer_and_not_the_frozen_models(prep
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
     frozen = [*trainer.vq.parameters(), *trainer.mmr.model.parameters()]
     assert all(not p.requires_grad and p.grad is None for p in frozen)
+
+
+@pytest.fixture(scope="module")
+def mage_stack(prepared):
+    """A tiny masked + residual pair on the HRVQ, loaded back as a whole stack."""
+    root, ckpts = prepared
+    train_m2m(tiny(root, ckpts, "--name", "long_m2m", "--vq_name", "hvq", "--max_steps", "2", "--eval_windows", "0"))
+    train_res(tiny(root, ckpts, "--name", "long_res", "--vq_name", "hvq", "--max_steps", "2", "--eval_windows", "0"))
+    return root, load_mage(ckpts, "synthetic", "long_m2m", "long_res")
+
+
+def test_window_starts_cover_the_song_with_the_overlap():
+    assert window_starts(100, 37, 8) == [0, 29, 58, 63] and window_starts(37, 37, 8) == [0]
+    assert window_starts(20, 37, 8) == [0] and window_starts(74, 37, 0) == [0, 37]
+    with pytest.raises(UserError, match="overlap must be in"):
+        window_starts(100, 37, 37)
+
+
+@pytest.mark.parametrize("frames", [45, 148, 301])
+def test_long_generation_has_the_music_length_and_keeps_the_overlap(mage_stack, frames, monkeypatch):
+    root, mage = mage_stack
+    data = ProcessedData(root)
+    song = data.clips[0].get("music", data.clips[0]["name"])
+    music = np.load(root / "processed" / "music" / "baseline_full_song" / f"{song}.npy")
+    music = np.concatenate([music, music])[:frames]
+    calls = []  # (given tokens kept in every layer, how many were given) per window
+
+    def recording(*args, **kwargs):
+        out = generate(*args, **kwargs)
+        given = args[5]
+        calls.append((bool((out[given >= 0] == given[given >= 0]).all()), int((given >= 0).sum())))
+        return out
+
+    monkeypatch.setattr(longform, "generate", recording)
+    features, tokens = longform.generate_long(mage, music, overlap=8, time_steps=3, progress=False)
+    assert features.shape == (frames, 723) and np.isfinite(features).all()
+    assert tokens.shape == (3, -(-frames // 4), 3) and (tokens >= 0).all()
+    assert all(kept for kept, _ in calls) and len(calls) == len(window_starts(-(-frames // 4), 37, 8))
+    assert all(n > 0 for _, n in calls[1:])  # every later window was given its overlap
+    again, _ = longform.generate_long(mage, music, overlap=8, time_steps=3, progress=False)
+    np.testing.assert_array_equal(features, again)  # seeded

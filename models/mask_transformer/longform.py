@@ -1,0 +1,75 @@
+"""Any-length generation: window by window in token space, the overlap held fixed in every layer, one decode.
+
+A song of T frames (30 fps) is padded to a multiple of the down-sampling (4) and covered by windows of the
+transformers' `times` token times (37 = 148 frames) that start every `times - overlap` token times, the last one
+ending at the song's end. Each window is conditioned on its own music (frame-level features and, for clip
+conditioning, the MMR embedding of the window's music) and generated with `sampling.generate`, the tokens it shares
+with earlier windows given (in-painting in every quantizer layer), so the dance continues across windows. The
+whole token sequence is decoded at once and cut to T frames; music shorter than a window is one shorter window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models.mask_transformer.sampling import generate
+from utils.cli import UserError
+
+
+def window_starts(total: int, window: int, overlap: int) -> list[int]:
+    """Token-time starts of the windows covering [0, total) (stride window - overlap, the last ending at total)."""
+    if not 0 <= overlap < window:
+        raise UserError(f"the overlap must be in [0, {window}) token times, got {overlap}")
+    if total <= window:
+        return [0]
+    return sorted({*range(0, total - window, window - overlap), total - window})
+
+
+@torch.no_grad()
+def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None, overlap: int = 8, seed: int = 0,
+                  progress: bool = True, **sampling) -> tuple[np.ndarray, torch.Tensor]:  # fmt: skip
+    """Dance features (T, D) and tokens (P, T', Q) for raw frame-level music features (T, Dm) of any length.
+
+    Args:
+        mage: `training.MAGEModels` (transformers, tokenizer, MMR, normalisations).
+        music: the frame-level features the transformers read (their type and mode), 30 fps.
+        clip_source: the features the MMR reads, frame-aligned (default `music`, when the MMR reads that type).
+        overlap: token times shared by consecutive windows (8 = 32 frames).
+        sampling: `sampling.generate` options (time_steps, cond_scale, temperature, topkr, res_cond_scale, ...).
+    """
+    c = mage.base.config
+    down, width, parts, layers = c.downsampling, c.times, c.parts, c.num_quantizers
+    frames = len(music)
+    if frames < down:
+        raise UserError(f"music of {frames} frames is too short to dance to (at least {down})")
+    if mage.mmr is not None and clip_source is None:
+        if mage.mmr.music_type != mage.music["music_type"]:
+            raise UserError(f"the MMR reads {mage.mmr.music_type!r} music features, pass them as clip_source")
+        clip_source = music
+    total = math.ceil(frames / down)
+    padded = np.concatenate([music, np.repeat(music[-1:], total * down - frames, axis=0)]).astype(np.float32)
+    tokens = torch.full((parts, total, layers), -1, dtype=torch.long)
+    generator = torch.Generator().manual_seed(seed)
+    starts = window_starts(total, width, overlap)
+    for start in tqdm(starts, desc="windows", unit="window", disable=not progress or len(starts) == 1):
+        n = min(width, total - start)
+        window = np.zeros((width * down, padded.shape[1]), np.float32)
+        window[: n * down] = padded[start * down: (start + n) * down]
+        clip = None
+        if mage.mmr is not None:
+            span = clip_source[start * down: min((start + n) * down, len(clip_source))]
+            clip = mage.mmr.music(span[None, : mage.mmr.clip_frames])
+        clip, normalised = mage.condition(torch.from_numpy(window)[None], clip)
+        valid = torch.zeros(parts, width, dtype=torch.bool)
+        valid[:, :n] = True
+        given = torch.full((parts, width, layers), -1, dtype=torch.long)
+        given[:, :n] = tokens[:, start: start + n]
+        out = generate(mage.base, mage.res, valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers),
+                       generator=generator, **sampling)  # fmt: skip
+        tokens[:, start: start + n] = out.reshape(parts, width, layers)[:, :n]
+    features = mage.decode(tokens.reshape(1, parts * total, layers))[0, :frames]
+    return features.numpy(), tokens
