@@ -80,6 +80,8 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     assert (base_only[..., 1:] == -1).all() and mage.decode(base_only).shape == (2, 148, 723)
     with pytest.raises(UserError, match="trained on tokenizer 'hrvq3_synthetic', not 'rvq3_synthetic'"):
         load_mage(ckpts, "synthetic", "mtrans_hrvq3", vq_name="rvq3_synthetic")
+    with pytest.raises(UserError, match="conditioned on MMR embeddings but its MMR .* is not available"):
+        load_mage(ckpts, "synthetic", "mtrans_hrvq3", mmr_run=str(ckpts / "no_such_mmr"))
 
 
 def test_resume_is_exact(prepared):

@@ -334,10 +334,11 @@ class MAGEModels:
 
 
 def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: str | None = None,
-              vq_name: str | None = None, which: str = "latest",
-              device: str | torch.device = "cpu") -> MAGEModels:  # fmt: skip
+              vq_name: str | None = None, which: str = "latest", device: str | torch.device = "cpu",
+              mmr_run: str | Path | None = None) -> MAGEModels:  # fmt: skip
     """The masked transformer `name`, the residual `res_name` (optional), their tokenizer (recorded in the
-    checkpoint; `vq_name`, when given, must be the same run) and the MMR of their clip condition."""
+    checkpoint; `vq_name`, when given, must be the same run) and the MMR of their clip condition (recorded;
+    `mmr_run` overrides it)."""
     base, ckpt = load_m2m(checkpoints_dir, dataset, name, which=which, device=device)
     res = None
     if res_name:
@@ -352,7 +353,11 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
     if vq_name and find_run(checkpoints_dir, dataset, vq_name).name != run:
         raise UserError(f"{name!r} was trained on tokenizer {run!r}, not {vq_name!r}")
     vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, device=device)
-    clip_mmr = ckpt["music"].get("clip_mmr")
-    mmr = load_mmr(clip_mmr, device=device) if clip_mmr and Path(clip_mmr).is_file() else None
+    clip_mmr = mmr_run or ckpt["music"].get("clip_mmr")
+    mmr = load_mmr(clip_mmr, device=device) if clip_mmr and Path(clip_mmr).exists() else None
+    uses_clip = [m for m in (base, res) if m is not None and m.config.music_cond in ("clip", "both")]
+    if uses_clip and mmr is None:
+        raise UserError(f"{name!r} is conditioned on MMR embeddings but its MMR ({clip_mmr or 'not recorded'}) is not "
+                        "available; pass the MMR run (--mmr_run)")  # fmt: skip
     return MAGEModels(base, res, ckpt, vq, vq_ckpt["mean"].float().to(device), vq_ckpt["std"].float().to(device),
                       mmr, ckpt["music_mean"].to(device), ckpt["music_std"].to(device))  # fmt: skip
