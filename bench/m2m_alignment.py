@@ -10,6 +10,7 @@ decodes it with the tokenizer and scores its beat alignment (BAS_bailando, `fixe
 the song's ground-truth beats and with the next test song's beats. A sign-flip permutation test (10,000 draws) of the
 paired differences asks whether the own music scores higher (one-sided p). Controls: the same checkpoints with the
 music condition dropped (guidance scale 0: the unconditional model) and the ground-truth dances (the ceiling).
+`--mmr_loss` adds a `both` masked transformer trained with the MMR loss.
 """
 
 from __future__ import annotations
@@ -100,22 +101,24 @@ def train_transformers(args: argparse.Namespace, root: Path, ckpts: Path) -> dic
               "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--lr", "5e-4", "--save_latest",
               "0", "--eval_every_e", "10000", "--seed", "0"]  # fmt: skip
     seconds = {}
-    runs = [*((f"m2m_{c}", MaskedTrainer, c) for c in CONDS), ("res_both", ResidualTrainer, "both")]
-    for name, trainer, cond in runs:
+    runs = [*((f"m2m_{c}", MaskedTrainer, c, []) for c in CONDS), ("res_both", ResidualTrainer, "both", [])]
+    if args.mmr_loss:
+        runs.append(("m2m_both_mmrloss", MaskedTrainer, "both", ["--mmr_loss", "--mmr_run", str(ckpts / "mmr")]))
+    for name, trainer, cond, extra in runs:
         latest = ckpts / "synthetic" / name / "model" / "latest.tar"
         if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
             continue
         t0 = time.perf_counter()
-        opt = transformer_parser().parse_args([*common, "--name", name, "--music_cond", cond])
+        opt = transformer_parser().parse_args([*common, "--name", name, "--music_cond", cond, *extra])
         trainer(opt, ckpts / "synthetic" / name).fit()
         seconds[name] = round(time.perf_counter() - t0, 1)
     return seconds
 
 
 @torch.no_grad()
-def dances(cond: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> np.ndarray:
+def dances(name: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> np.ndarray:
     """Decoded features (B, T, D) of the first window of each song from its music (guidance `scale`; 0: none)."""
-    mage = load_mage(ckpts, "synthetic", f"m2m_{cond}", "res_both")
+    mage = load_mage(ckpts, "synthetic", name, "res_both", mmr_run=ckpts / "mmr")
     valid = torch.ones(len(batch["music"]), mage.base.config.parts * mage.base.config.times, dtype=torch.bool)
     clip, music = mage.condition(batch["music"], batch["music_clip"])
     tokens = generate(mage.base, mage.res, valid, clip, music, cond_scale=scale, res_cond_scale=5.0 if scale else 0.0,
@@ -130,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--vq_steps", type=int, default=1500, help="tokenizer training steps")
     p.add_argument("--mmr_steps", type=int, default=1000, help="MMR training steps")
     p.add_argument("--steps", type=int, default=1500, help="training steps of each transformer")
+    p.add_argument("--mmr_loss", action="store_true", help="also a `both` model trained with --mmr_loss")
     p.add_argument("--out_dir", type=Path, default=Path("outputs/m2m_alignment"), help="dataset and runs")
     args = p.parse_args(argv)
     logging.disable(logging.INFO)
@@ -149,9 +153,10 @@ def main(argv: list[str] | None = None) -> dict:
     gt = batch["motion"].numpy()
     result["bas"]["ground truth"] = gap([bas(m, b) for m, b in zip(gt, beats, strict=True)],
                                         [bas(m, b) for m, b in zip(gt, other, strict=True)])  # fmt: skip
-    for cond in CONDS:
+    variants = [(c, f"m2m_{c}") for c in CONDS] + ([("both + MMR loss", "m2m_both_mmrloss")] if args.mmr_loss else [])
+    for cond, name in variants:
         for label, scale in ((cond, 4.0), (f"{cond}, condition dropped", 0.0)):
-            gen = dances(cond, ckpts, batch, scale)
+            gen = dances(name, ckpts, batch, scale)
             result["bas"][label] = gap([bas(m, b) for m, b in zip(gen, beats, strict=True)],
                                        [bas(m, b) for m, b in zip(gen, other, strict=True)])  # fmt: skip
     result["machine"] = machine_info()

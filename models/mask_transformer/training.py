@@ -328,6 +328,7 @@ class MAGEModels:
         embeddings (B, Dc) (a model conditioned on frames only ignores the latter)."""
         return clip, (music - self.music_mean) / self.music_std
 
+    @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Dataset features (B, T, D) of tokens (B, L, Q)."""
         return self.vq.decode(tokens) * self.vq_std + self.vq_mean
