@@ -17,15 +17,14 @@ from the current folder and then from `MMR/`.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from data.audio_extraction.mmr import STRIDE_FRAMES, WINDOW_FRAMES, embed_song, source_features
+from data.dataset_build import save_atomic, write_summary
 from data.loaders import ProcessedData
 from MMR.embedder import SEGMENT_FRAMES, MMREmbedder, add_mmr_run_options, mmr_and_dataset
 from utils.audio import MUSIC_SUFFIXES
@@ -43,13 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, array.astype(np.float32))
-    os.replace(tmp, path)
-
-
 def encode_dataset(embedder: MMREmbedder, data: ProcessedData) -> dict:
     """Write the `mmr` features of every song of a processed dataset and register them in its summary."""
     source_dir, mode = data.music_dir(embedder.music_type)  # one line naming create_dataset when missing
@@ -63,17 +55,15 @@ def encode_dataset(embedder: MMREmbedder, data: ProcessedData) -> dict:
     out = data.root / FEATURE_DIR
     for song in tqdm(songs, desc="mmr music", unit="song"):
         windows, segments = embed_song(np.load(source_dir / f"{song}.npy"), embedder, stride, frames)
-        _save(out / f"{song}.npy", windows)
-        _save(out / "segments" / f"{song}.npy", segments)
+        save_atomic(out / f"{song}.npy", windows)
+        save_atomic(out / "segments" / f"{song}.npy", segments)
     info = {"mode": "full_song", "dim": int(windows.shape[-1]), "dir": FEATURE_DIR, "segments_dir":
             f"{FEATURE_DIR}/segments", "stride_frames": stride, "window_frames": frames,
             "segment_frames": SEGMENT_FRAMES, "source": {"type": embedder.music_type, "mode": mode},
             "checkpoint": embedder.source}  # fmt: skip
     summary = dict(data.summary)
     summary["music"] = {**summary["music"], "mmr": info}
-    tmp = data.root / ".summary.tmp.json"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, data.root / "summary.json")
+    write_summary(data.root, summary)
     logger.info("%d songs -> %s (window every %d frames, 1 s segments)", len(songs), out, stride)
     return info
 
@@ -88,8 +78,8 @@ def encode_audio(embedder: MMREmbedder, audio: Path, out_dir: Path) -> list[Path
     written = []
     for f in tqdm(files, desc="mmr music", unit="file"):
         windows, segments = embed_song(source_features(f, embedder), embedder)
-        _save(out_dir / f"{f.stem}.npy", windows)
-        _save(out_dir / "segments" / f"{f.stem}.npy", segments)
+        save_atomic(out_dir / f"{f.stem}.npy", windows)
+        save_atomic(out_dir / "segments" / f"{f.stem}.npy", segments)
         written.append(out_dir / f"{f.stem}.npy")
     logger.info("%d files -> %s", len(files), out_dir)
     return written

@@ -94,3 +94,15 @@ def add_mmr_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=0.1, help="dropout")
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True, help="VAE distribution tokens")
     p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
+
+
+def mmr_parser() -> argparse.ArgumentParser:
+    """The MMR stage's options as an argparse parser (run, loop, model and data; Hydra's `train_mmr.py` composes the
+    same fields), for scripts and experiments that train MMR without Hydra."""
+    from options.train_options import add_loop_options, add_run_options
+
+    p = argparse.ArgumentParser()
+    add_run_options(p, default_name="mmr")
+    add_loop_options(p, batch_size=128, max_epoch=500, lr=1e-4, milestones=(10**9,), warm_up_iter=0)
+    add_mmr_options(p)
+    return p

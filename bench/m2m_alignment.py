@@ -29,7 +29,7 @@ from data.loaders import MusicMotionClips, ProcessedData
 from data.registry import dataset_spec
 from data.synthetic_dance import build_dataset as make_synthetic
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
-from MMR.training import MMRTrainer
+from MMR.training import MMRTrainer, mmr_parser
 from models.mask_transformer.sampling import generate
 from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_mage
 from models.vq.training import TokenizerTrainer
@@ -82,13 +82,11 @@ def prepare(args: argparse.Namespace, root: Path, ckpts: Path) -> None:
         TokenizerTrainer(vq_opt, ckpts / "synthetic" / "rvq").fit()
     mmr_run = ckpts / "mmr"
     if not (mmr_run / "model" / "latest.tar").is_file():
-        opt = argparse.Namespace(
-            dataset_name="synthetic", data_root=str(root), music_type="baseline", motion_part="body", name="mmr",
-            latent=64, ff=128, layers=2, heads=4, dropout=0.1, vae=False, temperature=0.1, w_recons=1.0, w_kl=1e-5,
-            w_latent=1e-5, w_contrastive=0.1, seed=1234, gpu_id=-1, batch_size=32, max_epoch=10**6,
-            max_steps=args.mmr_steps, lr=2e-4, weight_decay=0.0, warm_up_iter=100, milestones=[10**9], gamma=0.1,
-            grad_clip=1.0, mixed_precision="no", workers=0, log_every=100, save_latest=0, eval_every_e=10**6,
-            is_continue=False)  # fmt: skip
+        opt = mmr_parser().parse_args([
+            *common[:4], "--gpu_id", "-1", "--latent", "64", "--ff", "128", "--layers", "2", "--no-vae", "--seed",
+            "1234", "--batch_size", "32", "--max_epoch", str(10**6), "--max_steps", str(args.mmr_steps), "--lr", "2e-4",
+            "--warm_up_iter", "100", "--mixed_precision", "no", "--log_every", "100", "--save_latest", "0",
+            "--eval_every_e", str(10**6)])  # fmt: skip
         MMRTrainer(opt, mmr_run).fit()
     if "mmr" not in ProcessedData(root).summary["music"]:
         mmr_music_feat256(["--run_dir", str(mmr_run), "--which", "latest", "--gpu_id", "-1"])

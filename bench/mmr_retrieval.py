@@ -36,7 +36,7 @@ from MMR.embedder import MMREmbedder, embed_clips, load_mmr
 from MMR.losses import similarity
 from MMR.model import MusicMotionRetrieval
 from MMR.retrieval import retrieval_report
-from MMR.training import MMRTrainer
+from MMR.training import MMRTrainer, mmr_parser
 from utils.checkpoint import load_checkpoint
 from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.timing import machine_info
@@ -46,14 +46,13 @@ CHANCE_R01 = 100 / 32
 
 def options(root: Path, args: argparse.Namespace) -> argparse.Namespace:
     """The trainer's options: a small MMR (TMR's losses and weights) and the experiment's budget."""
-    return argparse.Namespace(
-        dataset_name="synthetic", data_root=str(root), music_type="baseline", motion_part="body", name="mmr",
-        latent=args.latent, ff=args.ff, layers=args.layers, heads=4, dropout=0.1, vae=args.vae, temperature=0.1,
-        w_recons=1.0, w_kl=1e-5, w_latent=1e-5, w_contrastive=0.1, seed=1234, gpu_id=-1, batch_size=args.batch_size,
-        max_epoch=10**6, max_steps=args.steps, lr=args.lr, weight_decay=0.0, warm_up_iter=100,
-        milestones=[int(args.steps * 0.8)], gamma=0.1, grad_clip=1.0, mixed_precision="no", workers=0, log_every=100,
-        save_latest=0, eval_every_e=args.eval_every_e, is_continue=False,
-    )  # fmt: skip
+    return mmr_parser().parse_args([
+        "--dataset_name", "synthetic", "--data_root", str(root), "--latent", str(args.latent), "--ff", str(args.ff),
+        "--layers", str(args.layers), "--vae" if args.vae else "--no-vae", "--seed", "1234", "--gpu_id", "-1",
+        "--batch_size", str(args.batch_size), "--max_epoch", str(10**6), "--max_steps", str(args.steps), "--lr",
+        str(args.lr), "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--mixed_precision", "no",
+        "--log_every", "100", "--save_latest", "0", "--eval_every_e", str(args.eval_every_e),
+    ])  # fmt: skip
 
 
 def build(root: Path, songs: int, seconds: float) -> ProcessedData:

@@ -100,7 +100,7 @@ class BuildOptions:
         return round(self.stride * self.fps)
 
 
-def _save_atomic(path: Path, array: np.ndarray | dict) -> None:
+def save_atomic(path: Path, array: np.ndarray | dict) -> None:
     """Write an array (.npy) or a dict of arrays (.npz) whole, then rename: no half-written file survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -109,6 +109,13 @@ def _save_atomic(path: Path, array: np.ndarray | dict) -> None:
     else:
         np.save(tmp, array)
     os.replace(tmp, path)
+
+
+def write_summary(folder: Path, summary: dict) -> None:
+    """`summary.json` of a processed dataset, written whole then renamed (it is what marks the build finished)."""
+    tmp = folder / ".summary.tmp.json"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, folder / "summary.json")
 
 
 # ------------------------------------------------------------------------------------------------ per-clip steps
@@ -139,7 +146,7 @@ def motion_step(stem: str, motion_path: Path, opts: BuildOptions) -> dict:
         arrays = {"feats": feats, "source": np.array(key)}
         if m.face is not None:
             arrays["face"] = m.face[:-1]  # rows follow the T-1 features
-        _save_atomic(cache, arrays)
+        save_atomic(cache, arrays)
     with np.load(cache) as f:
         frames, face = int(f["feats"].shape[0]), "face" in f.files
     if frames < opts.window_frames:
@@ -157,7 +164,7 @@ def music_step(music_path: Path, music_type: str, mode: str, opts: BuildOptions)
         extra = dict(opts.music_options.get(music_type, {}))
         if mode == "per_slice":
             extra.update(stride=opts.stride, length=opts.length)
-        _save_atomic(out, music_feature(music_type).extract(music_path, mode, **extra).astype(np.float32))
+        save_atomic(out, music_feature(music_type).extract(music_path, mode, **extra).astype(np.float32))
     return int(np.load(out, mmap_mode="r").shape[0])
 
 
@@ -328,12 +335,10 @@ def build_dataset(opts: BuildOptions) -> dict:
     if not train:
         logger.warning("no clip in the train split: Mean/Std come from every clip")
     mean, std = block_stats(train or [opts.out / "motion" / f"{c}.npy" for c in clips])
-    _save_atomic(opts.out / "Mean.npy", mean)
-    _save_atomic(opts.out / "Std.npy", std)
+    save_atomic(opts.out / "Mean.npy", mean)
+    save_atomic(opts.out / "Std.npy", std)
     summary = make_summary(clips, split_of, windows, dim, skipped, motion, music_modes, opts)
-    tmp = opts.out / ".summary.tmp.json"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, opts.out / "summary.json")
+    write_summary(opts.out, summary)
     return summary
 
 
@@ -344,7 +349,7 @@ def write_motion(clips: list[str], face: bool, opts: BuildOptions) -> int:
         out = opts.out / "motion" / f"{clip}.npy"
         with np.load(opts.out / "cache" / "motion" / f"{clip}.npz") as f:
             feats = layout.from_flat(f["feats"], f["face"] if face else None)
-        _save_atomic(out, feats.astype(np.float32))
+        save_atomic(out, feats.astype(np.float32))
     return layout.dim
 
 
@@ -370,7 +375,7 @@ def window_rows(clips: list[str], counts: dict[str, int], opts: BuildOptions) ->
 
 def write_index(clips: list[str], split_of: dict[str, str], windows: np.ndarray, music_of: dict[str, str],
                 opts: BuildOptions) -> None:  # fmt: skip
-    _save_atomic(opts.out / "windows.npy", windows)
+    save_atomic(opts.out / "windows.npy", windows)
     info = [{"name": c, "sequence": opts.spec.sequence_of(c), "split": split_of[c], "music": music_of[c]}
             for c in clips]  # fmt: skip
     (opts.out / "clips.json").write_text(json.dumps(info, indent=1))

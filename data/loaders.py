@@ -229,8 +229,10 @@ class MusicMotionClips(Dataset):
             raise UserError(f"{clip_dir}: no {clip_type} features for {len(missing)} songs (e.g. {missing[0]}.npy); "
                             f"run {music_feature(clip_type).made_by or 'their extraction'}")  # fmt: skip
         tables = [np.load(clip_dir / f"{n}.npy").astype(np.float32) for n in songs]
-        row = np.minimum(windows[:, 1] // stride, np.array([len(t) - 1 for t in tables])[song_of_window])
-        return np.stack([tables[s][r] for s, r in zip(song_of_window, row, strict=True)])  # (N, Dc)
+        lengths = np.array([len(t) for t in tables])
+        row = np.minimum(windows[:, 1] // stride, lengths[song_of_window] - 1)
+        offsets = np.cumsum(lengths) - lengths  # first row of each song in the stacked tables
+        return np.concatenate(tables)[offsets[song_of_window] + row]  # (N, Dc)
 
     def set_epoch(self, epoch: int) -> None:
         """Use the crops of `epoch`."""
