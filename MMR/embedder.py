@@ -13,6 +13,7 @@ starting at frame k * stride), `segment_embeddings` its 1 s segments (the matchi
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +31,10 @@ MMR_DIR = Path(__file__).resolve().parent
 SEGMENT_FRAMES = 30  # 1 s at 30 fps: the unit of the MMR matching score
 
 
+@functools.lru_cache(maxsize=16)
 def motion_part_index(motion_part: str, width: int, motion_dim: int) -> np.ndarray:
     """Feature indices of an MMR's motion part ("body": by name, from any layout; "all": every feature of the
-    `motion_dim`-d data it was trained on) in features of `width`."""
+    `motion_dim`-d data it was trained on) in features of `width` (cached: called on every batch; do not modify)."""
     if motion_part == "all":
         if width != motion_dim:
             raise UserError(f"this MMR reads every feature of {motion_dim}-d motion; got {width}-d")

@@ -121,6 +121,7 @@ class TokenTrainer(Trainer):
                                            "music_dim": len(self.music_mean),
                                            "downsampling": vq.downsampling})  # fmt: skip
         self.vq.to(self.device)
+        self.norm = {k: getattr(self, k).to(self.device) for k in ("vq_mean", "vq_std", "music_mean", "music_std")}
         if self.mmr is not None:
             self.mmr.model.to(self.device)
             self.mmr.device = self.device
@@ -128,10 +129,11 @@ class TokenTrainer(Trainer):
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm))."""
-        motion = (batch["motion"].to(self.device) - self.vq_mean.to(self.device)) / self.vq_std.to(self.device)
+        n = self.norm
+        motion = (batch["motion"].to(self.device) - n["vq_mean"]) / n["vq_std"]
         tokens = self.vq.encode(motion)
         clip = batch["music_clip"].to(self.device) if self.use_clip else None
-        music = (batch["music"].to(self.device) - self.music_mean.to(self.device)) / self.music_std.to(self.device)
+        music = (batch["music"].to(self.device) - n["music_mean"]) / n["music_std"]
         return tokens, clip, music
 
     def checkpoint_extra(self) -> dict:
@@ -164,7 +166,7 @@ class TokenTrainer(Trainer):
             tokens, clip, music = self.inputs(batch)
             valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=self.device)
             tokens = self.generate(model, tokens, valid, clip, music, generator)
-            gen = (self.vq.decode(tokens).float() * self.vq_std.to(self.device) + self.vq_mean.to(self.device)).cpu()
+            gen = (self.vq.decode(tokens).float() * self.norm["vq_std"] + self.norm["vq_mean"]).cpu()
             raw_music = batch["music"].numpy()
             beats = [np.flatnonzero(m[:, -1]) for m in raw_music] if self.opt.music_type == "baseline" else None
             metrics.update(dance_metrics(batch["motion"].numpy(), gen.numpy(), beats, self.eval_mmr,
@@ -200,7 +202,7 @@ class TokenTrainer(Trainer):
         soft = F.gumbel_softmax(logits, tau=self.opt.gumbel_tau, hard=False, dim=-1)  # (B, L, K)
         here = out["where"][:, :, None, None] & out["layer_mask"][:, None, :, None]  # (B, L, Q, 1)
         weights = torch.where(here, soft[:, :, None, :], weights)
-        features = self.vq.decode_weights(weights) * self.vq_std.to(self.device) + self.vq_mean.to(self.device)
+        features = self.vq.decode_weights(weights) * self.norm["vq_std"] + self.norm["vq_mean"]
         z_motion = self.mmr.model.encode_motion(self.mmr.inputs.motion(features.float()))
         z_music = batch["music_clip"].to(self.device)
         return info_nce(z_motion, z_music, self.opt.mmr_temperature, batch["sequence"].to(self.device))
