@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from data.loaders import ProcessedData
-from data.paths import dataset_dir
+from data.paths import dataset_dir, song_audio
 from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
 from models.vq.training import load_vq
 from options.data_options import add_dataset_options
@@ -40,10 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flame_model_path", type=Path, help="FLAME 2020 model (npz/pkl with shapedirs): face error "
                    "in mm on its vertices (else on the expression coefficients only)")  # fmt: skip
     return p
-
-
-def _music_file(root: Path, song: str) -> Path | None:
-    return next((p for p in sorted((root / "music").glob(f"{song}.*")) if p.suffix != ".npy"), None)
 
 
 @user_errors_exit
@@ -71,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     n = max(2, round(args.video_seconds * 30))
     for r in recs[: args.videos]:
         render_skeleton_video([r.gt_joints[:n], r.rec_joints[:n]], out / f"{r.name}.mp4",
-                              titles=["ground truth", "tokens"], audio=_music_file(raw, r.name))  # fmt: skip
+                              titles=["ground truth", "tokens"], audio=song_audio(raw, r.name))  # fmt: skip
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k.startswith(("mpjpe", "face", "FID", "BAS")))
     logger.info("%s: %s -> %s", run.name, shown, out)
     return report

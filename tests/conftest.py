@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -22,6 +24,13 @@ def load_script(name: str, folder: Path = MOTION_SCRIPTS) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def streams(path) -> str:
+    """ffmpeg's description of a media file's streams."""
+    res = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
+                         text=True)  # fmt: skip
+    return res.stderr
 
 
 def realdata(rel: str) -> Path:

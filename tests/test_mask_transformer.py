@@ -94,7 +94,8 @@ def test_guidance_scale_one_is_conditional_and_dropped_condition_is_ignored(musi
     cond = model(ids, valid, clip, music, drop=no)
     assert torch.equal(guided_logits(model, 1.0, ids, valid, clip=clip, music=music), cond)
     uncond = model(ids, valid, clip, music, drop=~no)
-    assert torch.allclose(guided_logits(model, 3.0, ids, valid, clip=clip, music=music), uncond + 3 * (cond - uncond))
+    assert torch.allclose(guided_logits(model, 3.0, ids, valid, clip=clip, music=music), uncond + 3 * (cond - uncond),
+                          atol=1e-5)  # one doubled batch: float summation order differs
     assert torch.equal(model(ids, valid, clip * 5, music * 5, drop=~no), uncond)  # dropped: the music is unseen
     assert not torch.allclose(model(ids, valid, clip * 5, music * 5, drop=no), cond)  # kept: it is seen
 

@@ -3,7 +3,6 @@ and write files a person can open: joints, 623/723-d features, mp4/gif videos, P
 
 import pickle
 import struct
-import subprocess
 
 import imageio.v2 as imageio
 import imageio_ffmpeg
@@ -12,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from data.synthetic_dance import synthesize_dance
-from tests.conftest import load_script
+from tests.conftest import load_script, streams
 from utils.kinematics import fk_axis_angle
 
 SCRIPTS = ("raw_pose_processing", "motion_representation", "plot_3d_global", "plot_feature")
@@ -27,13 +26,6 @@ def png_size(path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
-
-
-def streams(path) -> str:
-    """ffmpeg's description of a media file's streams."""
-    res = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
-                         text=True)  # fmt: skip
-    return res.stderr
 
 
 def test_without_data_each_script_says_what_to_run_first(tmp_path, monkeypatch, mods, capsys):

@@ -123,10 +123,15 @@ def inverse_kinematics(joints: np.ndarray, skeleton: Skeleton | None = None) -> 
     return local.numpy(), trans.numpy()
 
 
+def smplx_poses(local: np.ndarray) -> np.ndarray:
+    """SMPL-X `poses (..., 165)` axis-angle (jaw and eyes zero) of the 52 joints' local rotations (..., 52, 3, 3)."""
+    rotvec = matrix_to_axis_angle(local)  # (..., 52, 3)
+    poses = np.zeros(rotvec.shape[:-2] + (SMPLX_N_JOINTS, 3), dtype=np.float32)
+    poses[..., SMPLX_JOINT_INDICES, :] = rotvec
+    return poses.reshape(poses.shape[:-2] + (-1,))
+
+
 def ik_axis_angle(joints: np.ndarray, skeleton: Skeleton | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`inverse_kinematics` as SMPL-X `poses (T, 165)` (jaw and eyes zero) and `trans (T, 3)`."""
     local, trans = inverse_kinematics(joints, skeleton)
-    rotvec = matrix_to_axis_angle(local)  # (T, 52, 3)
-    poses = np.zeros(rotvec.shape[:-2] + (SMPLX_N_JOINTS, 3), dtype=np.float32)
-    poses[..., SMPLX_JOINT_INDICES, :] = rotvec
-    return poses.reshape(poses.shape[:-2] + (-1,)), trans.astype(np.float32)
+    return smplx_poses(local), trans.astype(np.float32)

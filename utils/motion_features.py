@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
 from data.layout import MotionLayout, layout_for_dim
 from utils.rotation import cont6d_to_matrix, qbetween, qinv, qmul, qrot, quat_to_cont6d
@@ -287,3 +287,22 @@ def recover_from_rot(data: np.ndarray | torch.Tensor, offsets: np.ndarray | torc
     cont6d = torch.cat([quat_to_cont6d(r_rot)[..., None, :], rot6d], dim=-2)  # (..., T, J, 6)
     joints = FeatureSkeleton(n).forward_kinematics_cont6d(cont6d, r_pos, torch.as_tensor(off, dtype=flat.dtype))
     return joints.numpy() if as_numpy else joints
+
+
+def recentre_root(features: np.ndarray, window: int = 300) -> np.ndarray:
+    """Features (T, D) whose root no longer wanders off: the slow drift of the root's ground-plane path (its moving
+    average over `window` frames, taken relative to the first frame) is removed from the root velocities, so the
+    dance keeps its steps and turns but stays around where it started. Everything else is unchanged."""
+    layout = layout_for_dim(features.shape[-1])
+    parts = layout.split(features)
+    root = np.array(parts["root"], dtype=np.float32)  # (T, 4) [rot vel, x vel, z vel, y], heading frame
+    r_rot, r_pos = recover_root_rot_pos(torch.from_numpy(root))
+    path = r_pos.numpy()[:, [0, 2]]  # (T, 2) ground-plane root positions
+    drift = uniform_filter1d(path, size=min(window, len(path)), axis=0, mode="nearest")
+    kept = path - (drift - drift[:1])
+    step = np.zeros((len(path), 3), np.float32)
+    step[1:, [0, 2]] = np.diff(kept, axis=0)
+    local = qrot(r_rot, torch.from_numpy(step)).numpy()  # world step into the previous frame's heading frame
+    root[:-1, 1:3] = local[1:, [0, 2]]
+    parts["root"] = root
+    return layout.merge(parts).astype(features.dtype)

@@ -48,9 +48,9 @@ FORMAT = MotionFormat(
 )
 
 
-def save_smplx_npz(path: str | Path, motion: SMPLXMotion) -> Path:
+def save_smplx_npz(path: str | Path, motion: SMPLXMotion, **extra: np.ndarray) -> Path:
     """Write SMPL-X motion in the BEAT2/EMAGE layout (neutral SMPL-X 2020, 100 expression coefficients, 300 betas:
-    fewer are zero-padded, as EMAGE's loaders reshape them to 300)."""
+    fewer are zero-padded, as EMAGE's loaders reshape them to 300); `extra` arrays are stored beside them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     betas300 = np.zeros(BEAT2_N_BETAS, np.float32)
@@ -65,5 +65,6 @@ def save_smplx_npz(path: str | Path, motion: SMPLXMotion) -> Path:
         mocap_frame_rate=np.array(round(motion.fps), dtype=np.int32),
         gender=np.array("neutral"),
         model=np.array("smplx2020"),
+        **extra,
     )
     return path

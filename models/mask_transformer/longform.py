@@ -52,8 +52,9 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
         clip_source = music
     total = math.ceil(frames / down)
     padded = np.concatenate([music, np.repeat(music[-1:], total * down - frames, axis=0)]).astype(np.float32)
-    tokens = torch.full((parts, total, layers), -1, dtype=torch.long)
-    generator = torch.Generator().manual_seed(seed)
+    device = mage.music_mean.device
+    tokens = torch.full((parts, total, layers), -1, dtype=torch.long, device=device)
+    generator = torch.Generator(device).manual_seed(seed)
     starts = window_starts(total, width, overlap)
     for start in tqdm(starts, desc="windows", unit="window", disable=not progress or len(starts) == 1):
         n = min(width, total - start)
@@ -62,14 +63,14 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
         clip = None
         if mage.mmr is not None:
             span = clip_source[start * down: min((start + n) * down, len(clip_source))]
-            clip = mage.mmr.music(span[None, : mage.mmr.clip_frames])
-        clip, normalised = mage.condition(torch.from_numpy(window)[None], clip)
-        valid = torch.zeros(parts, width, dtype=torch.bool)
+            clip = mage.mmr.music(span[None, : mage.mmr.clip_frames]).to(device)
+        clip, normalised = mage.condition(torch.from_numpy(window).to(device)[None], clip)
+        valid = torch.zeros(parts, width, dtype=torch.bool, device=device)
         valid[:, :n] = True
-        given = torch.full((parts, width, layers), -1, dtype=torch.long)
+        given = torch.full((parts, width, layers), -1, dtype=torch.long, device=device)
         given[:, :n] = tokens[:, start: start + n]
         out = generate(mage.base, mage.res, valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers),
                        generator=generator, **sampling)  # fmt: skip
         tokens[:, start: start + n] = out.reshape(parts, width, layers)[:, :n]
     features = mage.decode(tokens.reshape(1, parts * total, layers))[0, :frames]
-    return features.numpy(), tokens
+    return features.float().cpu().numpy(), tokens.cpu()

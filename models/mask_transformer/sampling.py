@@ -20,12 +20,16 @@ from models.mask_transformer.transformer import MaskTransformer, ResidualTransfo
 
 def guided_logits(model: torch.nn.Module, scale: float, *inputs: torch.Tensor, **condition) -> torch.Tensor:
     """Classifier-free guidance: uncond + scale * (cond - uncond) of `model(*inputs, **condition, drop=...)` with
-    the condition kept / dropped for the whole batch. scale 1: the conditional logits alone."""
+    the condition kept / dropped, both in one forward pass of a doubled batch. scale 1: the conditional logits."""
     b, device = inputs[0].shape[0], inputs[0].device
-    cond = model(*inputs, **condition, drop=torch.zeros(b, dtype=torch.bool, device=device))
     if scale == 1:
-        return cond
-    uncond = model(*inputs, **condition, drop=torch.ones(b, dtype=torch.bool, device=device))
+        return model(*inputs, **condition, drop=torch.zeros(b, dtype=torch.bool, device=device))
+
+    def twice(x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else torch.cat([x, x])
+
+    drop = torch.arange(2 * b, device=device) >= b
+    cond, uncond = model(*map(twice, inputs), **{k: twice(v) for k, v in condition.items()}, drop=drop).split(b)
     return uncond + scale * (cond - uncond)
 
 

@@ -103,23 +103,24 @@ def analyse_all(motions: list[EvalMotion], protocol: Protocol, frames: int | Non
         return list(_progress(pool.map(job, motions, chunksize=chunks), desc, total=len(motions)))
 
 
-def _read_and_analyse(folder: Path, what: str, req: EvalRequest, protocol: Protocol, frames: int | None):
-    files = list_motion_files(folder, what)
-    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path),
-                       f"reading {what}")  # fmt: skip
-    motions = report.results
+def _check_joint_sets(motions: list[EvalMotion], protocol: Protocol, what: str, where: str) -> None:
+    """One skeleton per set, and the joints the protocol reads."""
     n_joints = motions[0].joints.shape[1]
     other = next((m for m in motions if m.joints.shape[1] != n_joints), None)
     if other is not None:
-        raise UserError(f"{what} folder {folder} mixes joint counts ({motions[0].name}: {n_joints}, {other.name}: "
+        raise UserError(f"{what} {where} mixes joint counts ({motions[0].name}: {n_joints}, {other.name}: "
                         f"{other.joints.shape[1]}); keep one skeleton per folder")  # fmt: skip
     for joint_set in (protocol.feature_joints, protocol.bas_joints):
         if not available(joint_set, n_joints):
             raise UserError(f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
                             f"{what} files have {n_joints} joints: use --protocol lodge or fixed")  # fmt: skip
-    samples = analyse_all(motions, protocol, frames, req.workers, f"features ({what})")
-    skipped = [{"file": str(f), "reason": r} for f, r in report.skipped]
-    return samples, skipped
+
+
+def _read_motions(folder: Path, what: str, req: EvalRequest) -> tuple[list[EvalMotion], list[dict]]:
+    files = list_motion_files(folder, what)
+    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path),
+                       f"reading {what}")  # fmt: skip
+    return report.results, [{"file": str(f), "reason": r} for f, r in report.skipped]
 
 
 def _progress(items, desc: str, total: int | None = None):
@@ -128,7 +129,8 @@ def _progress(items, desc: str, total: int | None = None):
 
 
 # ------------------------------------------------------------------ music
-def _music_index(folder: Path | None, suffixes: tuple[str, ...]) -> dict[str, Path]:
+def music_index(folder: Path | None, suffixes: tuple[str, ...] = MUSIC_SUFFIXES) -> dict[str, Path]:
+    """The files of a folder with one of `suffixes`, by stem (empty without a folder)."""
     if folder is None:
         return {}
     if not Path(folder).is_dir():
@@ -280,17 +282,35 @@ def _notes(samples: list[Sample], protocol: Protocol, what: str) -> list[str]:
 
 
 def evaluate(req: EvalRequest) -> dict:
-    """Run an evaluation (see the module docstring for the report)."""
+    """Run an evaluation of folders (see the module docstring for the report)."""
     if req.protocol not in PROTOCOLS:
         raise UserError(f"unknown protocol {req.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    protocol = PROTOCOLS[req.protocol]
-    audio = _music_index(req.audio_dir, MUSIC_SUFFIXES)
-    beats = _music_index(req.beats_dir, BEAT_FILE_SUFFIXES)
-    pred, skipped_files = _read_and_analyse(Path(req.pred_dir), "prediction", req, protocol, protocol.pred_frames)
+    audio = music_index(req.audio_dir, MUSIC_SUFFIXES)
+    beats = music_index(req.beats_dir, BEAT_FILE_SUFFIXES)
+    pred, skipped_files = _read_motions(Path(req.pred_dir), "prediction", req)
+    _check_joint_sets(pred, PROTOCOLS[req.protocol], "prediction", f"folder {req.pred_dir}")
     gt = []
     if req.gt_dir is not None:
-        gt, gt_skipped = _read_and_analyse(Path(req.gt_dir), "ground-truth", req, protocol, protocol.gt_frames)
+        gt, gt_skipped = _read_motions(Path(req.gt_dir), "ground-truth", req)
+        _check_joint_sets(gt, PROTOCOLS[req.protocol], "ground-truth", f"folder {req.gt_dir}")
         skipped_files += gt_skipped
+    return evaluate_motions(pred, gt, req.protocol, audio, beats, req.workers, skipped_files)
+
+
+def evaluate_motions(pred_motions: list[EvalMotion], gt_motions: list[EvalMotion], protocol_name: str,
+                     audio: dict[str, Path] | None = None, beats: dict[str, Path] | None = None, workers: int = 1,
+                     skipped_files: list[dict] | None = None) -> dict:  # fmt: skip
+    """The report of motions already in memory (`evaluate` reads them from folders). `audio` / `beats`: music
+    files / beat files by name, matched to the motions by `match_music`."""
+    if protocol_name not in PROTOCOLS:
+        raise UserError(f"unknown protocol {protocol_name!r}; expected one of {', '.join(PROTOCOLS)}")
+    protocol = PROTOCOLS[protocol_name]
+    audio, beats = audio or {}, beats or {}
+    for motions, what in ((pred_motions, "prediction"), (gt_motions, "ground-truth")):
+        if motions:
+            _check_joint_sets(motions, protocol, what, "set")
+    pred = analyse_all(pred_motions, protocol, protocol.pred_frames, workers, "features (prediction)")
+    gt = analyse_all(gt_motions, protocol, protocol.gt_frames, workers, "features (ground-truth)")
     metrics, skipped, warnings, per_sample, dims = {}, {}, [], {}, {}
     _distribution_metrics(pred, gt, protocol, metrics, skipped, warnings, dims)
     n_bas = _beat_alignment(pred, protocol, audio, beats, per_sample, metrics, skipped)
@@ -314,7 +334,7 @@ def evaluate(req: EvalRequest) -> dict:
         "counts": {"pred": len(pred), "gt": len(gt), "bas": n_bas, "paired": n_paired, "feature_dims": dims},
         "metrics": metrics,
         "skipped": skipped,
-        "skipped_files": skipped_files,
+        "skipped_files": skipped_files or [],
         "notes": _notes(pred, protocol, "pred") + (_notes(gt, protocol, "gt") if gt else []),
         "warnings": warnings,
         "per_sample": {k: {m: _json_number(v) for m, v in per_sample[k].items()} for k in sorted(per_sample)},

@@ -1,0 +1,129 @@
+"""Dances for music files and for a dataset's test split: the library behind `gen_m2m.py`.
+
+`generate_for_files` makes one dance per music file (features computed on the fly as the checkpoint was trained,
+any length, window by window: `longform.generate_long`) and writes npz, BVH and mp4 (`utils.dance_export`); a bad
+file is skipped and listed. `generate_test_split` makes `repeat_times` dances for every clip of a processed split,
+scores them against the split's ground truth under a published protocol (`utils.metrics.evaluate`) plus the MMR
+matching score, and writes the same files (videos for the first few).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from data.layout import layout_for_dim
+from data.loaders import ProcessedData
+from models.mask_transformer.longform import generate_long
+from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
+from utils.batch import BatchReport, run_batch, unique_outputs
+from utils.dance_export import dance_from_features, export_dance, rigid_dance
+from utils.metrics.evaluate import evaluate_motions, music_index
+from utils.metrics.inputs import EvalMotion
+from utils.metrics.mmr_matching import embedded_matching_scores
+from utils.motion_features import recentre_root
+
+logger = logging.getLogger(__name__)
+
+FPS = 30
+
+
+@dataclass
+class GenerationOptions:
+    """How dances are sampled (defaults: the release's gen_m2m settings) and post-processed.
+
+    Args:
+        time_steps, cond_scale, temperature, topkr: masked transformer (28 steps, CFG 4, temperature 1, top 10 %).
+        res_cond_scale, res_temperature: residual transformer (CFG 5, temperature 0.8).
+        overlap: token times shared by consecutive windows (8 = 32 frames).
+        recentre_s: remove the root's slow drift over this many seconds (0: off; see `recentre_root`).
+    """
+
+    time_steps: int = 28
+    cond_scale: float = 4.0
+    temperature: float = 1.0
+    topkr: float = 0.9
+    res_cond_scale: float = 5.0
+    res_temperature: float = 0.8
+    overlap: int = 8
+    recentre_s: float = 0.0
+
+    def sampling(self) -> dict:
+        """The keyword arguments of `sampling.generate`."""
+        out = asdict(self)
+        del out["overlap"], out["recentre_s"]
+        return out
+
+
+def dance_for_music(mage, song: SongMusic, opts: GenerationOptions, seed: int = 0,
+                    progress: bool = True) -> np.ndarray:  # fmt: skip
+    """Dataset features (song.frames, D) of one dance for a song."""
+    features, _ = generate_long(mage, song.music, song.clip_source, opts.overlap, seed, progress, **opts.sampling())
+    if opts.recentre_s > 0:
+        features = recentre_root(features, round(opts.recentre_s * FPS))
+    return features
+
+
+def root_drift(joints: np.ndarray) -> float:
+    """Distance (m) on the ground between the root's first and last positions of joints (T, J, 3)."""
+    return float(np.linalg.norm(joints[-1, 0, [0, 2]] - joints[0, 0, [0, 2]]))
+
+
+def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,
+                       render: bool = True) -> BatchReport:  # fmt: skip
+    """One dance per music file into `out_dir` (`<stem>.npz`, `.bvh`, `.mp4`); bad files are skipped and listed."""
+
+    def one(path: Path) -> dict:
+        song = file_music(mage, path)
+        dance = rigid_dance(dance_for_music(mage, song, opts, seed))
+        paths = export_dance(dance, out_dir, song.name, song.audio, render)
+        logger.info("%s: %d frames (%.1f s), root drift %.2f m -> %s", path.name, song.frames, song.frames / FPS,
+                    root_drift(dance.joints), ", ".join(p.name for p in paths.values()))  # fmt: skip
+        return {"music": str(path), "frames": song.frames, **{k: str(v) for k, v in paths.items()}}
+
+    if len(files) == 1:  # a single file: its problem is the command's one-line error
+        return BatchReport(done=[(files[0], one(files[0]))])
+    return run_batch(files, unique_outputs(one, files, files[0].parent), "music files", out_dir)
+
+
+def _eval_motion(name: str, joints: np.ndarray, face: np.ndarray | None, layout: str) -> EvalMotion:
+    return EvalMotion(name, joints.astype(np.float64), float(FPS), None if face is None else face.astype(np.float64),
+                      layout)  # fmt: skip
+
+
+def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: Path, opts: GenerationOptions,
+                        protocol: str = "fixed", split: str = "test", repeat_times: int = 1, seed: int = 0,
+                        videos: int = 3) -> dict:  # fmt: skip
+    """Dances for every clip of `split` (`repeat_times` each, named `<clip>` or `<clip>_r<k>`), their files in
+    `out_dir` (mp4 for the first `videos`), and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
+    ids = data.clip_ids(split)
+    pred, gt, gen_feats, gt_feats, musics = [], [], [], [], []
+    for i, clip in enumerate(tqdm(ids, desc=f"{split} clips", unit="clip")):
+        song = dataset_music(mage, data, clip, dataset_root)
+        truth = data.motion(clip).astype(np.float32)
+        gt_joints, gt_face = dance_from_features(truth)
+        has_face = layout_for_dim(truth.shape[-1]).face_dim > 0
+        gt.append(_eval_motion(song.name, gt_joints, gt_face if has_face else None, "ground truth"))
+        for r in range(repeat_times):
+            name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
+            dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
+            export_dance(dance, out_dir, name, song.audio, render=len(pred) < videos)
+            pred.append(_eval_motion(name, dance.joints, dance.expressions if has_face else None, "generated"))
+            gen_feats.append(dance.features)
+            gt_feats.append(truth)
+            musics.append(song.music if song.clip_source is None else song.clip_source)
+    audio = music_index(dataset_root / "music") if (dataset_root / "music").is_dir() else {}
+    report = evaluate_motions(pred, gt, protocol, audio)
+    if mage.mmr is not None:
+        for suffix, feats in (("", gen_feats), ("_gt", gt_feats)):
+            scores = embedded_matching_scores(mage.mmr, feats, musics)
+            report["metrics"][f"MMR_MS{suffix}"] = scores["MMR_MS"]
+            report["metrics"][f"MMR_cos{suffix}"] = scores["MMR_cos"]
+    else:
+        report["skipped"]["MMR_MS"] = "the transformers have no MMR (frame conditioning without --mmr_run)"
+    report["counts"]["repeat_times"] = repeat_times
+    return report

@@ -1,0 +1,58 @@
+"""Options of `gen_m2m.py`: which runs, what music, how to sample, what to write.
+
+Names and defaults follow the release's `EvalM2MOptions` (`--ext`, `--which_epoch`, `--repeat_times`, `--cond_scale`,
+`--temperature`, `--topkr`, `--time_steps`, `--seed`, `--music_dir`), so the seed's command runs as written; the
+sampling defaults are the values the release's gen_m2m actually uses (28 steps, CFG 4; residual CFG 5 at 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.mask_transformer.generation import GenerationOptions
+from options.data_options import add_dataset_options
+from utils.metrics.protocols import PROTOCOLS
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """Runs, inputs, sampling and outputs of a generation."""
+    add_dataset_options(p)
+    d = GenerationOptions()
+    p.add_argument("--name", required=True, help="masked transformer run (train_m2m.py --name)")
+    p.add_argument("--res_name", help="residual transformer run (train_res.py --name); without it the base layer alone")
+    p.add_argument("--vq_name", help="tokenizer run; checked against the one the transformers were trained on")
+    p.add_argument("--mmr_run", type=Path, help="MMR run or checkpoint for clip conditioning (default: the one the "
+                   "masked transformer's checkpoint records)")  # fmt: skip
+    p.add_argument("--checkpoints_dir", type=Path, default=Path("checkpoints"), help="root of the run folders")
+    p.add_argument("--which_epoch", default="latest", choices=("latest", "best"), help="which checkpoints")
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU (a missing GPU falls back to it)")
+    p.add_argument("--ext", default="default", help="outputs go to <out_root>/<ext>/")
+    p.add_argument("--out_root", type=Path, default=Path("generation"), help="root of the output folders")
+    p.add_argument("--music", type=Path, help="a music file or a folder of them (wav, mp3, ogg, flac, mp4, ...): one "
+                   "dance each, any length; without it: the dataset's --split, evaluated")  # fmt: skip
+    p.add_argument("--music_dir", type=Path, help="the MMR music features of training (accepted for the seed's "
+                   "command; generation embeds each window's music with the checkpoint's MMR)")  # fmt: skip
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="clips generated (no --music)")
+    p.add_argument("--protocol", default="fixed", choices=tuple(PROTOCOLS),
+                   help="evaluation protocol of the split (fixed: the corrected one, with hand and face metrics)")
+    p.add_argument("--repeat_times", type=int, default=1, help="dances per music of the split")
+    p.add_argument("--videos", type=int, default=3, help="split mode: mp4 for the first N dances (0: none)")
+    p.add_argument("--no_render", action="store_true", help="skip the mp4 videos (npz and BVH only)")
+    p.add_argument("--seed", type=int, default=10107, help="seeds the sampling")
+    s = p.add_argument_group("sampling")
+    s.add_argument("--time_steps", type=int, default=d.time_steps, help="masked transformer unmasking steps")
+    s.add_argument("--cond_scale", type=float, default=d.cond_scale, help="classifier-free guidance, base layer")
+    s.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature, base layer")
+    s.add_argument("--topkr", type=float, default=d.topkr, help="top-k filter: drop this fraction of the codes")
+    s.add_argument("--res_cond_scale", type=float, default=d.res_cond_scale, help="guidance, residual layers")
+    s.add_argument("--res_temperature", type=float, default=d.res_temperature, help="temperature, residual layers")
+    s.add_argument("--overlap", type=int, default=d.overlap, help="token times shared by consecutive windows "
+                   "(4 frames each)")  # fmt: skip
+    s.add_argument("--recentre", type=float, default=d.recentre_s, metavar="SECONDS",
+                   help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)")
+
+
+def generation_options(args: argparse.Namespace) -> GenerationOptions:
+    return GenerationOptions(args.time_steps, args.cond_scale, args.temperature, args.topkr, args.res_cond_scale,
+                             args.res_temperature, args.overlap, args.recentre)  # fmt: skip

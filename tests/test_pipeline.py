@@ -1,0 +1,231 @@
+"""The published README's commands chained end to end on the synthetic dataset (tiny sizes, CPU):
+create_dataset -> train_vq -> train_mmr -> mmr_music_feat256 -> train_m2m -> train_res -> gen_m2m -> eval_vq, each as
+the seed writes it (plus `--dataset_name synthetic` and tiny-size flags), in a fresh working folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import soundfile as sf
+
+from data.loaders import ProcessedData
+from data.synthetic_dance import SR, plan_song, render_music
+from MMR.embedder import load_mmr
+from models.mask_transformer.longform import window_starts
+from models.mask_transformer.training import load_m2m, load_mage, load_res
+from models.vq.training import load_vq
+from tests.conftest import REPO, realdata, streams
+from utils.bvh import read_bvh
+from utils.checkpoint import load_checkpoint
+from utils.metrics.continuity import border_frames, continuity_report, joint_speed
+from utils.motion_features import recover_from_ric
+from utils.skeleton import JOINT_NAMES
+
+TINY_VQ = ["--window_size", "32", "--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1",
+           "--warm_up_iter", "10", "--max_steps", "300", "--save_latest", "0", "--batch_size", "32",
+           "--lr", "1e-3"]  # fmt: skip
+TINY_MMR = ["trainer.gpu_id=-1", "trainer.max_steps=40", "trainer.batch_size=16", "model.layers=1", "model.latent=32",
+            "model.ff=64"]  # fmt: skip
+TINY_TRANS = ["--batch_size", "16", "--latent_dim", "64", "--ff_size", "128", "--n_layers", "2", "--warm_up_iter",
+              "10", "--max_steps", "400", "--save_latest", "0", "--lr", "1e-3", "--eval_windows", "4"]  # fmt: skip
+SONGS = 8
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, *cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-3000:]}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> dict:
+    """A fresh working folder where the seed's commands ran in order; their durations."""
+    work = tmp_path_factory.mktemp("pipeline")
+    (work / "MMR").mkdir()
+    env = {**os.environ, "DANCE_DATA_DIR": str(work / "data")}
+    steps = {
+        "create_dataset": (["create_dataset.py", "--extract-baseline", "--dataset_name", "synthetic",
+                            "--synthetic_songs", str(SONGS)], work),  # fmt: skip
+        "train_vq": ([*"train_vq.py --vq_type hrvq --name hvq5 --vq_name hrvq5_synthetic --gpu_id 0 --dataset_name "
+                      "synthetic --batch_size 256 --num_quantizers 6 --max_epoch 30 --quantize_dropout_prob 0.2 "
+                      "--gamma 0.05".split(), *TINY_VQ], work),  # fmt: skip
+        "train_mmr": ([str(REPO / "MMR" / "train_mmr.py"), "model=mmr", "data=synthetic", "run_dir=outputs/mmr_res",
+                       *TINY_MMR], work / "MMR"),  # fmt: skip
+        "mmr_music_feat256": ([str(REPO / "MMR" / "mmr_music_feat256.py"), "--gpu_id", "-1", "--which", "latest"],
+                              work / "MMR"),  # fmt: skip
+        "train_m2m": ([*"train_m2m.py --name mtrans_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name "
+                       "hrvq5_synthetic --latent_dim 256 --music_dir /MMR/datasets/mmr_music_feats".split(),
+                       *TINY_TRANS], work),  # fmt: skip
+        "train_res": ([*"train_res.py --name res_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name hrvq5_synthetic "
+                       "--cond_drop_prob 0.1 --lr 2e-4 --gamma 0.1 --latent_dim 256 --n_heads 6 --mmr_loss "
+                       "--hrvq".split(), *TINY_TRANS], work),  # fmt: skip
+        "gen_m2m": ("gen_m2m.py --gpu_id 0 --ext eval_synthetic --name mtrans_hrvq5 --vq_name hrvq5_synthetic "
+                    "--res_name res_hrvq5 --dataset_name synthetic --music_dir /datasets/mmr_souldance_music_feats "
+                    "--videos 1".split(), work),  # fmt: skip
+        "eval_vq": ("eval_vq.py --gpu_id 0 --name rvq_nq6_dc512_nc512_noshare_qdp0.2 --dataset_name synthetic --ext "
+                    "hrvq5_synthetic --videos 0".split(), work),  # fmt: skip
+    }
+    seconds = {}
+    for name, (cmd, cwd) in steps.items():
+        script = cmd[0] if cmd[0].startswith("/") else str(REPO / cmd[0])
+        t0 = time.perf_counter()
+        run([script, *cmd[1:]], cwd, env)
+        seconds[name] = time.perf_counter() - t0
+    print("pipeline seconds:", json.dumps({k: round(v, 1) for k, v in seconds.items()}))
+    return {"work": work, "env": env, "seconds": seconds, "ckpts": work / "checkpoints",
+            "data": ProcessedData(work / "data" / "synthetic")}  # fmt: skip
+
+
+def test_the_seed_commands_chain_and_every_checkpoint_reloads(pipeline):
+    ckpts, data, work = pipeline["ckpts"], pipeline["data"], pipeline["work"]
+    vq, _ = load_vq(ckpts, "synthetic", "hvq5")  # by the alias train_vq.py records
+    assert vq.config.vq_type == "hrvq" and vq.config.num_quantizers == 6
+    mmr = load_mmr(work / "MMR" / "outputs" / "mmr_res", "latest")
+    assert mmr.music_type == "baseline" and (data.root / "music" / "mmr").is_dir()
+    base, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq5")
+    res, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq5")
+    assert ckpt["tokenizer"]["run"] == "hrvq5_synthetic" and res_ckpt["mmr_loss"]["weight"] > 0
+    assert base.config.latent_dim == 64 and res.config.n_heads == 6
+    mage = load_mage(ckpts, "synthetic", "mtrans_hrvq5", "res_hrvq5", vq_name="hrvq5_synthetic")
+    assert mage.mmr is not None and mage.res is not None
+    report = json.loads((ckpts / "synthetic" / "hrvq5_synthetic" / "eval" / "hrvq5_synthetic" /
+                         "metrics.json").read_text())  # fmt: skip
+    assert report["vq_type"] == "hrvq" and np.isfinite(report["metrics"]["mpjpe_all"])
+
+
+def test_split_generation_writes_dances_and_metrics(pipeline):
+    out, data = pipeline["work"] / "generation" / "eval_synthetic", pipeline["data"]
+    report = json.loads((out / "metrics.json").read_text())
+    test_clips = data.clip_ids("test")
+    assert report["protocol"] == "fixed" and report["counts"]["pred"] == len(test_clips) == report["counts"]["gt"]
+    m = report["metrics"]
+    for key in ("BAS", "PFC", "MPJPE_all", "MMR_MS", "MMR_MS_gt", "MMR_cos"):
+        assert np.isfinite(m[key]), key
+    assert report["sampling"]["time_steps"] == 28 and report["sampling"]["res_cond_scale"] == 5.0
+    for clip in test_clips:
+        name = data.clips[clip]["name"]
+        with np.load(out / f"{name}.npz") as f:
+            joints, poses = f["joints"], f["poses"]
+            assert joints.shape == (len(data.motion(clip)), 52, 3) and np.isfinite(joints).all()
+            assert poses.shape == (len(joints), 165) and f["expressions"].shape == (len(joints), 100)
+            assert f["trans"].shape == (len(joints), 3) and int(f["mocap_frame_rate"]) == 30
+            assert f["features"].shape == (len(joints), 723)
+        bvh = read_bvh(out / f"{name}.bvh")
+        back = bvh.positions[:, bvh.index(JOINT_NAMES)]  # metres, our joint order
+        assert np.abs(back - joints).max() < 0.01
+    videos = sorted(out.glob("*.mp4"))
+    assert len(videos) == 1  # --videos 1
+    info = streams(videos[0])
+    assert "Video: h264" in info and "Audio: aac" in info
+    frames, secs = imageio_ffmpeg.count_frames_and_secs(str(videos[0]))
+    assert frames == len(np.load(out / f"{videos[0].stem}.npz")["joints"]) and abs(secs - frames / 30) < 0.1
+
+
+def write_song(path: Path, seconds: float, seed: int = 1234) -> Path:
+    plan = plan_song(seed, seconds)
+    sf.write(path, render_music(plan), SR)
+    return path
+
+
+@pytest.fixture(scope="module")
+def training_speed(pipeline) -> float:
+    """Mean joint speed (m/s) of the training dances."""
+    data = pipeline["data"]
+    return float(np.mean([joint_speed(recover_from_ric(data.motion(i).astype(np.float64)))
+                          for i in data.clip_ids("train")]))  # fmt: skip
+
+
+@pytest.mark.parametrize("song", ["synthetic_3min", "karissa_hobbs_lets_go_fishin"])
+def test_long_songs_give_one_continuous_dance(pipeline, training_speed, tmp_path, song):
+    if song == "synthetic_3min":
+        music = write_song(tmp_path / "three_minutes.wav", 180.0)
+    else:
+        music = realdata("librosa_data/karissa_hobbs_lets_go_fishin.ogg")
+    info = sf.info(music)
+    cmd = [str(REPO / "gen_m2m.py"), "--gpu_id", "-1", "--name", "mtrans_hrvq5", "--res_name", "res_hrvq5",
+           "--dataset_name", "synthetic", "--ext", "long", "--music", str(music), "--no_render"]  # fmt: skip
+    run(cmd, pipeline["work"], pipeline["env"])
+    out = pipeline["work"] / "generation" / "long"
+    with np.load(out / f"{music.stem}.npz") as f:
+        joints = f["joints"]
+    assert len(joints) == round(30 * info.frames / info.samplerate) and np.isfinite(joints).all()
+    assert not (out / f"{music.stem}.mp4").exists()
+    mage_cfg = load_checkpoint(pipeline["ckpts"] / "synthetic" / "mtrans_hrvq5" / "model" / "latest.tar")["transformer"]
+    starts = window_starts(math.ceil(len(joints) / 4), mage_cfg["times"], 8)
+    rep = continuity_report(joints, border_frames(starts, 8), training_speed)
+    print(song, json.dumps({k: round(v, 3) for k, v in rep.items()}))
+    assert len(starts) > 20
+    assert rep["speed_inside_p5"] <= rep["speed_border_mean"] <= rep["speed_inside_p95"]
+    assert rep["speed_border_p95"] <= rep["speed_inside_p99"]  # no spikes where windows meet
+    assert 0.5 <= rep["mean_speed_ratio"] <= 2.0
+    assert rep["min_stretch_ratio"] >= 0.25
+    assert np.isfinite(rep["root_drift_m"])
+
+
+def gen(pipeline, *args: str) -> dict:
+    """`gen_m2m.main` in this process, in the pipeline's working folder."""
+    from gen_m2m import main
+
+    argv = ["--gpu_id", "-1", "--name", "mtrans_hrvq5", "--res_name", "res_hrvq5", "--dataset_name", "synthetic",
+            "--checkpoints_dir", str(pipeline["ckpts"]), "--data_root", str(pipeline["work"] / "data" / "synthetic"),
+            "--out_root", str(pipeline["work"] / "generation"), "--no_render", *args]  # fmt: skip
+    return main(argv)
+
+
+def one_line_error(capsys, pipeline, *args: str) -> str:
+    """The error line of a run that must fail (progress bars of the run aside)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        gen(pipeline, *args)
+    lines = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if line.strip()]
+    assert exit_info.value.code == 2 and lines[-1].startswith("error: ") and "Traceback" not in lines, lines
+    assert sum(line.startswith("error: ") for line in lines) == 1
+    return lines[-1]
+
+
+def test_bad_music_ends_in_one_line_and_a_folder_run_skips_it(pipeline, tmp_path, capsys):
+    sr = 22050
+    t = np.arange(int(3 * sr)) / sr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    sf.write(bad / "good.wav", 0.5 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0), sr)
+    sf.write(bad / "silent.wav", np.zeros_like(t), sr)
+    sf.write(bad / "short.wav", 0.5 * np.sin(2 * np.pi * 220 * t[: sr // 2]), sr)
+    (bad / "broken.mp3").write_bytes(b"not music at all" * 100)
+    imageio_ffmpeg_writer = imageio_ffmpeg.write_frames(str(bad / "mute.mp4"), (64, 64), fps=30)
+    imageio_ffmpeg_writer.send(None)
+    for _ in range(60):
+        imageio_ffmpeg_writer.send(np.zeros((64, 64, 3), np.uint8).tobytes())
+    imageio_ffmpeg_writer.close()
+    expected = {"silent.wav": "silent", "short.wav": "0.50 s of music; at least 1 s", "broken.mp3": "not a readable",
+                "mute.mp4": "has no audio track"}  # fmt: skip
+    for name, words in expected.items():
+        assert words in one_line_error(capsys, pipeline, "--ext", "bad", "--music", str(bad / name))
+    report = gen(pipeline, "--ext", "folder", "--music", str(bad))
+    assert [Path(d["music"]).name for d in report["done"]] == ["good.wav"]
+    assert {Path(f).name for f, _ in report["skipped"]} == set(expected)
+    with np.load(pipeline["work"] / "generation" / "folder" / "good.npz") as f:
+        assert f["joints"].shape == (90, 52, 3)
+    missing = one_line_error(capsys, pipeline, "--music", str(tmp_path / "nothing.wav"))
+    assert "not found" in missing
+
+
+def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, capsys):
+    from train_vq import main as train_vq
+
+    train_vq(["--vq_type", "rvq", "--name", "other_vq", "--dataset_name", "synthetic", "--data_root",
+              str(pipeline["work"] / "data" / "synthetic"), "--checkpoints_dir", str(pipeline["ckpts"]), "--gpu_id",
+              "-1", "--max_steps", "1", "--batch_size", "4", "--window_size", "16", "--nb_code", "8", "--code_dim",
+              "8", "--width", "8", "--depth", "1"])  # fmt: skip
+    err = one_line_error(capsys, pipeline, "--vq_name", "other_vq")
+    assert "'mtrans_hrvq5' was trained on tokenizer 'hrvq5_synthetic', not 'other_vq'" in err
+    assert "not found" in one_line_error(capsys, pipeline, "--res_name", "no_such_run")

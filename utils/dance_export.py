@@ -1,0 +1,85 @@
+"""A generated dance as the files people use: npz (joints, features, SMPL-X parameters), BVH and an mp4 with music.
+
+`dance_from_features` turns 623/723-d features into joints `(T, 52, 3)` (`recover_from_ric`) and the face
+expressions `(T, 100)` (zeros without a face block). Joints predicted position by position need not keep their
+bone lengths, so `export_dance` first fits them to one rigid skeleton (the default one with the dance's median bone
+lengths: inverse kinematics, then forward kinematics), and every output describes that same motion: `<name>.npz`
+with joints, features (as generated), `poses (T, 165)` and `trans (T, 3)` (SMPL-X semantics), `expressions`,
+`mocap_frame_rate` (the BEAT2/EMAGE keys, so SMPL-X tools read it), `<name>.bvh` (re-imports to the same joints)
+and `<name>.mp4`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data.formats.motion import SMPLXMotion
+from data.formats.smplx_npz import save_smplx_npz
+from data.layout import FACE_DIM, layout_for_dim
+from utils.bvh import write_bvh
+from utils.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
+from utils.motion_features import recover_from_ric
+from utils.render import render_skeleton_video
+from utils.skeleton import Skeleton, default_skeleton
+
+logger = logging.getLogger(__name__)
+
+FPS = 30.0
+
+
+def dance_from_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(joints (T, J, 3) float32 Y-up metres, expressions (T, 100) float32) of features (T, 263|623|723)."""
+    layout = layout_for_dim(features.shape[-1])
+    joints = recover_from_ric(features.astype(np.float64)).astype(np.float32)
+    face = layout.split(features)["face"] if layout.face_dim else np.zeros((len(features), FACE_DIM))
+    return joints, np.asarray(face, dtype=np.float32)
+
+
+@dataclass
+class Dance:
+    """A generated dance on one rigid skeleton.
+
+    Args:
+        features: (T, D) as generated; joints: (T, 52, 3) float32 Y-up metres; poses: (T, 165) SMPL-X axis-angle;
+        trans: (T, 3); expressions: (T, 100) (zeros without a face); skeleton: the rest skeleton of them all.
+    """
+
+    features: np.ndarray
+    joints: np.ndarray
+    poses: np.ndarray
+    trans: np.ndarray
+    expressions: np.ndarray
+    skeleton: Skeleton
+
+    @property
+    def has_face(self) -> bool:
+        return layout_for_dim(self.features.shape[-1]).face_dim > 0
+
+
+def rigid_dance(features: np.ndarray) -> Dance:
+    """The dance of features (T, 623|723) on the default skeleton with its median bone lengths."""
+    raw, expressions = dance_from_features(features)
+    skeleton = default_skeleton().fitted_to(raw)
+    local, trans = inverse_kinematics(raw, skeleton)  # (T, 52, 3, 3), (T, 3)
+    joints = forward_kinematics(local, raw[:, 0].astype(np.float64), skeleton)[0].astype(np.float32)
+    return Dance(features.astype(np.float32), joints, smplx_poses(local), trans.astype(np.float32), expressions,
+                 skeleton)  # fmt: skip
+
+
+def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
+                 render: bool = True) -> dict[str, Path]:  # fmt: skip
+    """Write `<name>.npz`, `<name>.bvh` and (with `render`) `<name>.mp4` (the music `audio` muxed in) of a dance
+    at 30 fps. Returns {"npz", "bvh", "mp4"} -> path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"npz": out_dir / f"{name}.npz", "bvh": out_dir / f"{name}.bvh"}
+    smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
+    save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
+    write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton)
+    if render:
+        paths["mp4"] = render_skeleton_video(dance.joints, out_dir / f"{name}.mp4", FPS, audio=audio, titles=[name])
+    return paths
