@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 demo: install
-	$(BIN)/python demo.py $(if $(MOTION),--motion $(MOTION)) $(if $(OUT),--out_dir $(OUT))
+	$(BIN)/python demo.py $(if $(MUSIC),--music $(MUSIC)) $(if $(OUT),--out_dir $(OUT)) $(if $(QUICK),--quick)
 
 bench: install
 	$(BIN)/python bench/motion_representation.py
@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/train_vq.py
 	$(BIN)/python bench/mmr.py
 	$(BIN)/python bench/train_m2m.py
+	$(BIN)/python bench/generate.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

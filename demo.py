@@ -1,6 +1,12 @@
-"""`make demo`: a motion (MOTION=path, or one the project makes) -> joints -> 623/723-d features -> joints -> video.
+"""`make demo`: the whole pipeline, small, on this machine: a synthetic dataset, a tokenizer, an MMR, the masked and
+residual transformers, then a dance for a song none of them has heard (or your music) and the test-split metrics.
 
-    python demo.py [--motion FILE] [--out_dir outputs/demo] [--seconds 10] [--smplx_model_path P]
+    python demo.py [--music path/to/song.mp3] [--out_dir outputs/demo] [--seconds 30] [--quick]
+
+Each stage runs the project's own command (create_dataset, train_vq, MMR training, mmr_music_feat256, train_m2m,
+train_res, gen_m2m) with small sizes; a stage whose output exists is not run again (delete `<out_dir>` to start
+over). About 8 minutes on 2 CPU cores (`--quick`: tiny sizes and few steps, about 1 minute, a much worse dance).
+Outputs: `<out_dir>/generation/<song>.{npz,bvh,mp4}`, `<out_dir>/generation/test/metrics.json`, `summary.json`.
 """
 
 from __future__ import annotations
@@ -8,57 +14,113 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from pathlib import Path
 
-import numpy as np
+import soundfile as sf
 
-from data.formats import motion_to_joints, read_joints
-from data.layout import FACE_DIM, MotionLayout
-from data.synthetic_dance import synthesize_dance
+from create_dataset import main as create_dataset
+from data.synthetic_dance import SR, plan_song, render_music
+from gen_m2m import main as gen_m2m
+from MMR.mmr_music_feat256 import main as mmr_music_feat256
+from MMR.training import MMRTrainer, mmr_parser
+from train_m2m import main as train_m2m
+from train_res import main as train_res
+from train_vq import main as train_vq
 from utils.cli import setup_logging, user_errors_exit
-from utils.motion_features import joints_to_features, recover_from_ric
-from utils.render import render_skeleton_video
 
 logger = logging.getLogger("demo")
+
+DATASET = "synthetic"
+NEW_SONG_SEED = 90_001  # far from the dataset's song seeds (0, 1, ...): a song no stage has heard
+# sizes and steps: (default, --quick)
+PRESETS = {
+    "songs": (32, 8),
+    "vq": (["--nb_code", "256", "--code_dim", "64", "--width", "96", "--depth", "2", "--num_quantizers", "4",
+            "--window_size", "64", "--batch_size", "64", "--lr", "1e-3", "--max_steps", "1000"],
+           ["--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1", "--num_quantizers", "3",
+            "--window_size", "32", "--batch_size", "32", "--lr", "1e-3", "--max_steps", "300"]),
+    "mmr": (["--latent", "64", "--ff", "128", "--layers", "2", "--batch_size", "32", "--max_steps", "150",
+             "--eval_every_e", "3"],
+            ["--latent", "32", "--ff", "64", "--layers", "1", "--batch_size", "16", "--max_steps", "40"]),
+    "transformer": (["--latent_dim", "128", "--ff_size", "256", "--n_layers", "3", "--n_heads", "4", "--batch_size",
+                     "24", "--lr", "1e-3", "--max_steps", "700", "--eval_windows", "8", "--eval_every_e", "15"],
+                    ["--latent_dim", "64", "--ff_size", "128", "--n_layers", "2", "--batch_size", "16", "--lr",
+                     "1e-3", "--max_steps", "300", "--eval_windows", "4", "--eval_every_e", "10"]),
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--motion", type=Path, help="SMPL-X .npz or joints .npy; default: a generated 120 bpm dance")
-    p.add_argument("--out_dir", type=Path, default=Path("outputs/demo"), help="where the outputs go")
-    p.add_argument("--seconds", type=float, default=10.0, help="length rendered (and generated), seconds")
-    p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model for exact joints from an .npz")
+    p.add_argument("--music", type=Path, help="your music file (wav, mp3, ogg, flac, mp4, ...); default: a new "
+                   "synthetic song")  # fmt: skip
+    p.add_argument("--out_dir", type=Path, default=Path("outputs/demo"), help="where everything goes")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the new synthetic song")
+    p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about 1 minute; a poor dance)")
     return p
+
+
+def _stage(name: str, done: Path, seconds: dict, fn, *args) -> None:
+    """Run a stage unless its output `done` exists; record its duration."""
+    if done.exists():
+        logger.info("%s: %s exists, skipping (delete it to run again)", name, done)
+        return
+    logger.info("=== %s", name)
+    t0 = time.perf_counter()
+    fn(*args)
+    seconds[name] = round(time.perf_counter() - t0, 1)
 
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
-    n = max(2, round(30 * args.seconds))
-    if args.motion is None:
-        motion = synthesize_dance(n)
-        joints, face = motion_to_joints(motion, args.smplx_model_path), motion.expressions
-    else:
-        joints, face = read_joints(args.motion, args.smplx_model_path)
-        joints, face = joints[:n], None if face is None else face[:n]
-    mf = joints_to_features(joints)  # (T-1, 623)
-    layout = MotionLayout(joints.shape[1], FACE_DIM if face is not None else 0)
-    feats = layout.from_flat(mf.features, None if face is None else face[:-1])  # (T-1, 723) with a face
-    recovered = recover_from_ric(feats)  # (T-1, J, 3)
-    err = np.linalg.norm(recovered - mf.positions[:-1], axis=-1)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    np.save(args.out_dir / "joints.npy", joints)
-    np.save(args.out_dir / f"features_{feats.shape[-1]}.npy", feats)
-    np.save(args.out_dir / "recovered_joints.npy", recovered)
-    video = render_skeleton_video([mf.positions[:-1], recovered], args.out_dir / "demo.mp4",
-                                  titles=["input (canonical)", f"from {feats.shape[-1]}-d features"])  # fmt: skip
-    summary = {"frames": len(joints), "feature_dim": feats.shape[-1], "mean_error_m": float(err.mean()),
-               "max_error_m": float(err.max()), "video": str(video)}  # fmt: skip
-    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    logger.info("round trip error mean %.2e m, max %.2e m", err.mean(), err.max())
-    logger.info("outputs in %s: demo.mp4, joints.npy, features_%d.npy, recovered_joints.npy, summary.json",
-                args.out_dir, feats.shape[-1])  # fmt: skip
+    k = 1 if args.quick else 0
+    out = args.out_dir
+    root, ckpts, mmr_run = out / "data" / DATASET, out / "checkpoints", out / "mmr"
+    runs = ckpts / DATASET
+    common = ["--dataset_name", DATASET, "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id", "-1",
+              "--warm_up_iter", "50", "--save_latest", "0", "--log_every", "50"]  # fmt: skip
+    seconds: dict[str, float] = {}
+    _stage("dataset", root / "processed" / "summary.json", seconds, create_dataset,
+           ["--dataset_name", DATASET, "--data_root", str(root), "--synthetic_songs", str(PRESETS["songs"][k]),
+            "--extract-baseline"])  # fmt: skip
+    _stage("tokenizer (HRVQ)", runs / "hrvq_demo" / "model" / "latest.tar", seconds, train_vq,
+           [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]])  # fmt: skip
+    mmr_opts = mmr_parser().parse_args([*common[:4], "--gpu_id", "-1", "--warm_up_iter", "20", "--save_latest", "0",
+                                        "--log_every", "50", *PRESETS["mmr"][k]])  # fmt: skip
+    _stage("MMR", mmr_run / "model" / "latest.tar", seconds, lambda: MMRTrainer(mmr_opts, mmr_run).fit())
+    _stage("MMR music features", root / "processed" / "music" / "mmr", seconds, mmr_music_feat256,
+           ["--run_dir", str(mmr_run), "--gpu_id", "-1", "--which", "latest"])  # fmt: skip
+    _stage("masked transformer", runs / "mtrans_demo" / "model" / "latest.tar", seconds, train_m2m,
+           [*common, "--name", "mtrans_demo", "--vq_name", "hrvq_demo", *PRESETS["transformer"][k]])  # fmt: skip
+    _stage("residual transformer", runs / "rtrans_demo" / "model" / "latest.tar", seconds, train_res,
+           [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]])
+    music = args.music
+    if music is None:
+        plan = plan_song(NEW_SONG_SEED, args.seconds)
+        music = out / "music" / f"{plan.name}.wav"
+        music.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(music, render_music(plan), SR)
+        logger.info("new song: %s (%.0f BPM, %s, %.0f s)", music, plan.bpm, plan.style, plan.seconds)
+    gen = ["--gpu_id", "-1", "--name", "mtrans_demo", "--res_name", "rtrans_demo", "--dataset_name", DATASET,
+           "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--out_root", str(out)]  # fmt: skip
+    t0 = time.perf_counter()
+    dance = gen_m2m([*gen, "--ext", "generation", "--music", str(music)])["done"][0]
+    seconds["dance"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    report = gen_m2m([*gen, "--ext", "generation/test", "--videos", "0"])
+    seconds["test split + metrics"] = round(time.perf_counter() - t0, 1)
+    summary = {"music": str(music), "dance": {k: v for k, v in dance.items() if k != "music"},
+               "metrics": str(out / "generation" / "test" / "metrics.json"),
+               "test_metrics": {k: report["metrics"][k] for k in ("FID_k", "Div_k", "BAS", "BAS_gt", "PFC", "MMR_MS",
+                                                                   "MMR_MS_gt") if k in report["metrics"]},
+               "seconds": seconds}  # fmt: skip
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
+    logger.info("demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  summary: %s",
+                sum(seconds.values()), dance["frames"], music, "\n".join(lines), summary["metrics"],
+                out / "summary.json")  # fmt: skip
     return summary
 
 

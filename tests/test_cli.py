@@ -1,6 +1,5 @@
 """Scripts through their real parsers and from the folders the seed README runs them in; the demo end to end."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 from data.synthetic_dance import synthesize_dance
-from tests.conftest import REPO, realdata
+from tests.conftest import REPO, realdata, streams
 
 # Every script, with the folder the seed README (or our README) runs it from.
 SCRIPT_DIRS = [REPO, REPO / "data" / "motion_representation" / "src", REPO / "MMR", REPO / "bench"]
@@ -95,11 +94,15 @@ def test_truncated_and_missing_files(tmp_path):
 
 
 def test_demo_end_to_end(tmp_path):
+    """`make demo` (its --quick sizes): every stage trained, a dance for a new song with video, the split's metrics;
+    a second run reuses every stage."""
     from demo import main
 
-    summary = main(["--seconds", "1.5", "--out_dir", str(tmp_path)])
-    assert summary["feature_dim"] == 723 and summary["max_error_m"] < 1e-3
-    video = tmp_path / "demo.mp4"
-    assert video.stat().st_size > 10_000 and video.read_bytes()[4:8] == b"ftyp"
-    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 45
-    assert np.load(tmp_path / "features_723.npy").shape == (44, 723)
+    summary = main(["--quick", "--seconds", "6", "--out_dir", str(tmp_path)])
+    assert set(summary["seconds"]) >= {"dataset", "tokenizer (HRVQ)", "MMR", "masked transformer", "dance"}
+    with np.load(summary["dance"]["npz"]) as f:
+        assert f["joints"].shape == (180, 52, 3) and f["poses"].shape == (180, 165)
+    assert Path(summary["dance"]["bvh"]).is_file() and "Audio: aac" in streams(summary["dance"]["mp4"])
+    assert np.isfinite(summary["test_metrics"]["BAS"]) and Path(summary["metrics"]).is_file()
+    again = main(["--quick", "--seconds", "3", "--out_dir", str(tmp_path)])
+    assert set(again["seconds"]) == {"dance", "test split + metrics"}
