@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--music", type=Path, help="your music file (wav, mp3, ogg, flac, mp4, ...); default: a new "
                    "synthetic song")  # fmt: skip
-    p.add_argument("--out_dir", type=Path, default=Path("outputs/demo"), help="where everything goes")
+    p.add_argument("--out_dir", type=Path, help="where everything goes (default: outputs/demo, outputs/demo_quick "
+                   "with --quick, so the two never reuse each other's models)")  # fmt: skip
     p.add_argument("--seconds", type=float, default=30.0, help="length of the new synthetic song")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about 1 minute; a poor dance)")
     return p
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
     k = 1 if args.quick else 0
-    out = args.out_dir
+    out = args.out_dir or Path("outputs/demo_quick" if args.quick else "outputs/demo")
     root, ckpts, mmr_run = out / "data" / DATASET, out / "checkpoints", out / "mmr"
     runs = ckpts / DATASET
     common = ["--dataset_name", DATASET, "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id", "-1",

@@ -15,7 +15,8 @@ import logging
 from pathlib import Path
 
 from data.loaders import ProcessedData
-from data.paths import dataset_dir, song_audio
+from data.paths import dataset_dir
+from data.registry import music_files
 from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
 from models.vq.training import load_vq
 from options.data_options import add_dataset_options
@@ -65,9 +66,11 @@ def main(argv: list[str] | None = None) -> dict:
     (out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
     raw = dataset_dir(args.dataset_name, args.data_root)
     n = max(2, round(args.video_seconds * 30))
+    audio = music_files(data.summary["dataset"], raw)
+    song_of = {c["name"]: audio.get(c.get("music", c["name"])) for c in data.clips}
     for r in recs[: args.videos]:
         render_skeleton_video([r.gt_joints[:n], r.rec_joints[:n]], out / f"{r.name}.mp4",
-                              titles=["ground truth", "tokens"], audio=song_audio(raw, r.name))  # fmt: skip
+                              titles=["ground truth", "tokens"], audio=song_of.get(r.name))  # fmt: skip
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k.startswith(("mpjpe", "face", "FID", "BAS")))
     logger.info("%s: %s -> %s", run.name, shown, out)
     return report

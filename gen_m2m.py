@@ -21,11 +21,9 @@ import logging
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
-from models.mask_transformer.generation import generate_for_files, generate_test_split
+from models.mask_transformer.generation import generate_for_files, generate_test_split, music_paths
 from models.mask_transformer.training import load_mage
 from options.generation_options import add_generation_options, generation_options
-from utils.audio import MUSIC_SUFFIXES
-from utils.batch import list_files
 from utils.cli import UserError, inference_device, setup_logging, user_errors_exit
 from utils.metrics.evaluate import format_table
 
@@ -44,6 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     if args.repeat_times < 1:
         raise UserError(f"--repeat_times must be at least 1, got {args.repeat_times}")
+    opts = generation_options(args)
     device = inference_device(args.gpu_id)
     mage = load_mage(args.checkpoints_dir, args.dataset_name, args.name, args.res_name, args.vq_name,
                      args.which_epoch, device, args.mmr_run)  # fmt: skip
@@ -51,15 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
         logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
                     args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip
     out = args.out_root / args.ext
-    opts = generation_options(args)
     if args.music is not None:
-        if args.music.is_dir():
-            files = list_files(args.music, MUSIC_SUFFIXES)
-        elif args.music.is_file():
-            files = [args.music]
-        else:
-            raise UserError(f"{args.music}: music file or folder not found")
-        report = generate_for_files(mage, files, out, opts, args.seed, render=not args.no_render)
+        report = generate_for_files(mage, music_paths(args.music), out, opts, args.seed, render=not args.no_render)
         return {"done": [r for _, r in report.done], "skipped": [(str(f), r) for f, r in report.skipped]}
     root = dataset_dir(args.dataset_name, args.data_root)
     music_feature(mage.music["music_type"])  # a checkpoint of an unknown feature type: one line

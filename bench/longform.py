@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
 from models.mask_transformer.generation import GenerationOptions, dance_for_music
@@ -74,9 +75,10 @@ def main(argv: list[str] | None = None) -> dict:
             t0 = time.perf_counter()
             dance = rigid_dance(dance_for_music(mage, song, opts, args.seed, progress=False))
             seconds = time.perf_counter() - t0
-            starts = window_starts(math.ceil(song.frames / 4), mage.base.config.times, opts.overlap)
-            report = continuity_report(dance.joints, border_frames(starts, opts.overlap), train_speed)
-            result["songs"][path.stem] = {"seconds": round(song.frames / 30, 1), "windows": len(starts),
+            c = mage.base.config
+            starts = window_starts(math.ceil(song.frames / c.downsampling), c.times, opts.overlap)
+            report = continuity_report(dance.joints, border_frames(starts, c.times, c.downsampling), train_speed)
+            result["songs"][path.stem] = {"seconds": round(song.frames / FPS, 1), "windows": len(starts),
                                           "compute_s": round(seconds, 1),
                                           **{k: round(v, 3) for k, v in report.items()}}  # fmt: skip
     print(json.dumps(result, indent=2))

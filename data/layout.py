@@ -23,7 +23,8 @@ from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 FACE_DIM = 100  # FLAME-2020 expression coefficients (EMAGE / BEAT2 convention)
-ROOT_DIM = 4
+ROOT_DIM = 4  # the root block: [rotation velocity about Y | XZ velocity (heading frame) | height]
+ROOT_ROT_VEL, ROOT_LIN_VEL, ROOT_HEIGHT = 0, slice(1, 3), 3  # inside the root block
 CONTACT_DIM = 4
 FLAT_BLOCKS = ("root", "ric", "rot6d", "vel", "contacts")
 

@@ -34,8 +34,3 @@ def dataset_dir(name: str = DEFAULT_DATASET, data_root: str | Path | None = None
     if name == "souldance" and not folder.exists() and legacy.exists() and "DANCE_DATA_DIR" not in os.environ:
         return legacy
     return folder
-
-
-def song_audio(dataset_root: str | Path, song: str) -> Path | None:
-    """The music file of a dataset song (`<dataset>/music/<song>.<ext>`), or None when it is not there."""
-    return next((p for p in sorted((Path(dataset_root) / "music").glob(f"{song}.*")) if p.suffix != ".npy"), None)

@@ -100,6 +100,11 @@ def find_files(root: Path, dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> 
     return {}
 
 
+def music_files(dataset: str, root: str | Path) -> dict[str, Path]:
+    """The raw music files of a dataset folder by stem (in the dataset layout's music folders)."""
+    return find_files(Path(root), dataset_spec(dataset).music_dirs, MUSIC_SUFFIXES)
+
+
 def raw_pairs(spec: DatasetSpec, root: Path) -> tuple[dict[str, tuple[Path, Path]], list[tuple[str, str]]]:
     """(stem -> (motion, music)) for every motion with its music, and (item, reason) for every unpaired file."""
     motions = find_files(root, spec.motion_dirs, spec.motion_suffixes)

@@ -54,5 +54,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
 
 
 def generation_options(args: argparse.Namespace) -> GenerationOptions:
-    return GenerationOptions(args.time_steps, args.cond_scale, args.temperature, args.topkr, args.res_cond_scale,
-                             args.res_temperature, args.overlap, args.recentre)  # fmt: skip
+    """The sampling options of parsed `add_generation_options` arguments (checked: one line when out of range)."""
+    return GenerationOptions(time_steps=args.time_steps, cond_scale=args.cond_scale, temperature=args.temperature,
+                             topkr=args.topkr, res_cond_scale=args.res_cond_scale,
+                             res_temperature=args.res_temperature, overlap=args.overlap,
+                             recentre_s=args.recentre)  # fmt: skip

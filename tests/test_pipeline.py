@@ -20,6 +20,7 @@ import soundfile as sf
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
 from MMR.embedder import load_mmr
+from models.mask_transformer.generation import GenerationOptions
 from models.mask_transformer.longform import window_starts
 from models.mask_transformer.training import load_m2m, load_mage, load_res
 from models.vq.training import load_vq
@@ -27,6 +28,7 @@ from tests.conftest import REPO, realdata, streams
 from utils.bvh import read_bvh
 from utils.checkpoint import load_checkpoint
 from utils.metrics.continuity import border_frames, continuity_report, joint_speed
+from utils.metrics.evaluate import EvalRequest, evaluate
 from utils.motion_features import recover_from_ric
 from utils.skeleton import JOINT_NAMES
 
@@ -121,7 +123,9 @@ def test_split_generation_writes_dances_and_metrics(pipeline):
             assert f["features"].shape == (len(joints), 723)
         bvh = read_bvh(out / f"{name}.bvh")
         back = bvh.positions[:, bvh.index(JOINT_NAMES)]  # metres, our joint order
-        assert np.abs(back - joints).max() < 0.01
+        assert np.abs(back - joints).max() < 5e-5
+    again = evaluate(EvalRequest(pred_dir=out, protocol="fixed"))  # eval_dance.py reads the folder (npz, not bvh)
+    assert again["counts"]["pred"] == len(test_clips) and again["metrics"]["PFC"] == pytest.approx(m["PFC"])
     videos = sorted(out.glob("*.mp4"))
     assert len(videos) == 1  # --videos 1
     info = streams(videos[0])
@@ -160,8 +164,9 @@ def test_long_songs_give_one_continuous_dance(pipeline, training_speed, tmp_path
     assert len(joints) == round(30 * info.frames / info.samplerate) and np.isfinite(joints).all()
     assert not (out / f"{music.stem}.mp4").exists()
     mage_cfg = load_checkpoint(pipeline["ckpts"] / "synthetic" / "mtrans_hrvq5" / "model" / "latest.tar")["transformer"]
-    starts = window_starts(math.ceil(len(joints) / 4), mage_cfg["times"], 8)
-    rep = continuity_report(joints, border_frames(starts, 8), training_speed)
+    down, width = mage_cfg["downsampling"], mage_cfg["times"]
+    starts = window_starts(math.ceil(len(joints) / down), width, GenerationOptions().overlap)
+    rep = continuity_report(joints, border_frames(starts, width, down), training_speed)
     print(song, json.dumps({k: round(v, 3) for k, v in rep.items()}))
     assert len(starts) > 20
     assert rep["speed_inside_p5"] <= rep["speed_border_mean"] <= rep["speed_inside_p95"]
@@ -217,6 +222,8 @@ def test_bad_music_ends_in_one_line_and_a_folder_run_skips_it(pipeline, tmp_path
         assert f["joints"].shape == (90, 52, 3)
     missing = one_line_error(capsys, pipeline, "--music", str(tmp_path / "nothing.wav"))
     assert "not found" in missing
+    assert "--time_steps 0 is out of range" in one_line_error(capsys, pipeline, "--music", str(bad / "good.wav"),
+                                                              "--time_steps", "0")  # fmt: skip
 
 
 def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, capsys):
@@ -229,3 +236,15 @@ def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, c
     err = one_line_error(capsys, pipeline, "--vq_name", "other_vq")
     assert "'mtrans_hrvq5' was trained on tokenizer 'hrvq5_synthetic', not 'other_vq'" in err
     assert "not found" in one_line_error(capsys, pipeline, "--res_name", "no_such_run")
+
+
+def test_repeat_times_gives_named_samples_per_music(pipeline):
+    data = pipeline["data"]
+    report = gen(pipeline, "--ext", "repeats", "--repeat_times", "2", "--protocol", "lodge", "--split", "val")
+    names = sorted(report["per_sample"])
+    clips = [data.clips[i]["name"] for i in data.clip_ids("val")]
+    assert names == sorted(f"{c}_r{k}" for c in clips for k in range(2))
+    assert report["protocol"] == "lodge" and report["counts"]["repeat_times"] == 2 and report["runs"]["split"] == "val"
+    first, second = (np.load(pipeline["work"] / "generation" / "repeats" / f"{clips[0]}_r{k}.npz")["joints"]
+                     for k in range(2))  # fmt: skip
+    assert first.shape == second.shape and not np.allclose(first, second)  # two different samples

@@ -24,6 +24,8 @@ def inference_device(gpu_id: int):
     import torch
 
     if gpu_id >= 0 and torch.cuda.is_available():
+        if gpu_id >= torch.cuda.device_count():
+            raise UserError(f"--gpu_id {gpu_id}: this machine has {torch.cuda.device_count()} GPU(s)")
         return torch.device("cuda", gpu_id)
     if gpu_id >= 0:
         logger.warning("--gpu_id %d: no CUDA device on this machine, running on the CPU", gpu_id)

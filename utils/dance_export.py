@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats.motion import SMPLXMotion
+from data.formats.motion import FPS, SMPLXMotion
 from data.formats.smplx_npz import save_smplx_npz
 from data.layout import FACE_DIM, layout_for_dim
 from utils.bvh import write_bvh
@@ -28,7 +28,6 @@ from utils.skeleton import Skeleton, default_skeleton
 
 logger = logging.getLogger(__name__)
 
-FPS = 30.0
 
 
 def dance_from_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

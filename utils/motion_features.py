@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
-from data.layout import MotionLayout, layout_for_dim
+from data.layout import ROOT_LIN_VEL, MotionLayout, layout_for_dim
 from utils.rotation import cont6d_to_matrix, qbetween, qinv, qmul, qrot, quat_to_cont6d
 from utils.skeleton import (
     FACE_JOINTS,
@@ -295,7 +295,7 @@ def recentre_root(features: np.ndarray, window: int = 300) -> np.ndarray:
     dance keeps its steps and turns but stays around where it started. Everything else is unchanged."""
     layout = layout_for_dim(features.shape[-1])
     parts = layout.split(features)
-    root = np.array(parts["root"], dtype=np.float32)  # (T, 4) [rot vel, x vel, z vel, y], heading frame
+    root = np.array(parts["root"], dtype=np.float32)  # (T, 4) [rot vel, x vel, z vel, height], heading frame
     r_rot, r_pos = recover_root_rot_pos(torch.from_numpy(root))
     path = r_pos.numpy()[:, [0, 2]]  # (T, 2) ground-plane root positions
     drift = uniform_filter1d(path, size=min(window, len(path)), axis=0, mode="nearest")
@@ -303,6 +303,6 @@ def recentre_root(features: np.ndarray, window: int = 300) -> np.ndarray:
     step = np.zeros((len(path), 3), np.float32)
     step[1:, [0, 2]] = np.diff(kept, axis=0)
     local = qrot(r_rot, torch.from_numpy(step)).numpy()  # world step into the previous frame's heading frame
-    root[:-1, 1:3] = local[1:, [0, 2]]
+    root[:-1, ROOT_LIN_VEL] = local[1:, [0, 2]]
     parts["root"] = root
     return layout.merge(parts).astype(features.dtype)

@@ -16,20 +16,22 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.layout import layout_for_dim
+from data.formats.motion import FPS
 from data.loaders import ProcessedData
+from data.registry import music_files
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
-from utils.batch import BatchReport, run_batch, unique_outputs
-from utils.dance_export import dance_from_features, export_dance, rigid_dance
-from utils.metrics.evaluate import evaluate_motions, music_index
+from utils.audio import MUSIC_SUFFIXES
+from utils.batch import BatchReport, list_files, run_batch, unique_outputs
+from utils.cli import UserError
+from utils.dance_export import export_dance, rigid_dance
+from utils.metrics.evaluate import evaluate_motions
 from utils.metrics.inputs import EvalMotion
 from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.motion_features import recentre_root
 
 logger = logging.getLogger(__name__)
 
-FPS = 30
 
 
 @dataclass
@@ -52,6 +54,17 @@ class GenerationOptions:
     overlap: int = 8
     recentre_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        limits = {"time_steps": (self.time_steps, 1, None), "cond_scale": (self.cond_scale, 0, None),
+                  "temperature": (self.temperature, 0, None), "topkr": (self.topkr, 0, 1),
+                  "res_cond_scale": (self.res_cond_scale, 0, None),
+                  "res_temperature": (self.res_temperature, 0, None), "overlap": (self.overlap, 0, None),
+                  "recentre": (self.recentre_s, 0, None)}  # flag: (value, lowest, below this)  # fmt: skip
+        for flag, (value, low, high) in limits.items():
+            if value < low or (high is not None and value >= high):
+                span = f"in [{low}, {high})" if high is not None else f">= {low}"
+                raise UserError(f"--{flag} {value} is out of range: it must be {span}")
+
     def sampling(self) -> dict:
         """The keyword arguments of `sampling.generate`."""
         out = asdict(self)
@@ -71,6 +84,15 @@ def dance_for_music(mage, song: SongMusic, opts: GenerationOptions, seed: int = 
 def root_drift(joints: np.ndarray) -> float:
     """Distance (m) on the ground between the root's first and last positions of joints (T, J, 3)."""
     return float(np.linalg.norm(joints[-1, 0, [0, 2]] - joints[0, 0, [0, 2]]))
+
+
+def music_paths(path: Path) -> list[Path]:
+    """The music files `--music` names: a file, or the music files of a folder."""
+    if path.is_dir():
+        return list_files(path, MUSIC_SUFFIXES)
+    if not path.is_file():
+        raise UserError(f"{path}: music file or folder not found")
+    return [path]
 
 
 def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,
@@ -101,22 +123,23 @@ def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: 
     """Dances for every clip of `split` (`repeat_times` each, named `<clip>` or `<clip>_r<k>`), their files in
     `out_dir` (mp4 for the first `videos`), and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
     ids = data.clip_ids(split)
-    pred, gt, gen_feats, gt_feats, musics = [], [], [], [], []
+    files = music_files(data.summary["dataset"], dataset_root)
+    pred, gt, gen_feats, gt_feats, musics, audio = [], [], [], [], [], {}
     for i, clip in enumerate(tqdm(ids, desc=f"{split} clips", unit="clip")):
-        song = dataset_music(mage, data, clip, dataset_root)
-        truth = data.motion(clip).astype(np.float32)
-        gt_joints, gt_face = dance_from_features(truth)
-        has_face = layout_for_dim(truth.shape[-1]).face_dim > 0
-        gt.append(_eval_motion(song.name, gt_joints, gt_face if has_face else None, "ground truth"))
+        song = dataset_music(mage, data, clip, files)
+        truth = rigid_dance(data.motion(clip).astype(np.float32))  # scored like the generated dances
+        has_face = truth.has_face
+        gt.append(_eval_motion(song.name, truth.joints, truth.expressions if has_face else None, "ground truth"))
         for r in range(repeat_times):
             name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
             dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
             export_dance(dance, out_dir, name, song.audio, render=len(pred) < videos)
             pred.append(_eval_motion(name, dance.joints, dance.expressions if has_face else None, "generated"))
             gen_feats.append(dance.features)
-            gt_feats.append(truth)
+            gt_feats.append(truth.features)
+            if song.audio is not None:
+                audio[name] = audio[song.name] = song.audio
             musics.append(song.music if song.clip_source is None else song.clip_source)
-    audio = music_index(dataset_root / "music") if (dataset_root / "music").is_dir() else {}
     report = evaluate_motions(pred, gt, protocol, audio)
     if mage.mmr is not None:
         for suffix, feats in (("", gen_feats), ("_gt", gt_feats)):

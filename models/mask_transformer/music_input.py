@@ -4,8 +4,10 @@ A checkpoint records the music feature type and mode it was trained on (`baselin
 conditioning, the MMR whose music encoder reads its own type. `file_music` computes both for any music file with
 the registry's extractors (the same code that built the training data), one row per output frame: a song of d
 seconds gives round(30 d) frames. `dataset_music` reads them from a processed dataset instead. Per-slice features
-(EDGE's 5 s slices every 0.5 s) become frame-level by taking every frame from the slice that starts at or before it
-on a 5 s grid, so each frame keeps the values its slice computation gave it.
+(EDGE's 5 s slices every 0.5 s; the dataset's stride for dataset songs) become frame-level by taking every frame
+from the slice that starts at or before it on a 5 s grid, so each frame keeps the values its slice computation gave
+it; a generation window can then span two slice computations, which a training window never does (full_song music,
+the default, has no such seam).
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from data.audio_extraction.registry import music_feature
+from data.formats.motion import FPS
 from data.loaders import ProcessedData
-from data.paths import song_audio
 from utils.audio import load_audio
 from utils.cli import UserError
 
-FPS = 30
 MIN_SECONDS = 1.0  # shorter music is refused: not a dance
 SILENCE_PEAK = 1e-4  # peak amplitude under which a file counts as silent
 SLICE_STRIDE_FRAMES = 15  # per_slice features: one 150-frame slice every 0.5 s
@@ -46,14 +47,15 @@ class SongMusic:
     audio: Path | None = None
 
 
-def slices_to_frames(slices: np.ndarray, frames: int) -> np.ndarray:
-    """Frame-level features (frames, D) from per-slice features (n, 150, D) at a 15-frame stride: frame t comes
-    from the last slice on the 150-frame grid that starts at or before it (the last slice covers the tail)."""
+def slices_to_frames(slices: np.ndarray, frames: int, stride: int = SLICE_STRIDE_FRAMES) -> np.ndarray:
+    """Frame-level features (frames, D) from per-slice features (n, L, D) whose slice k starts at frame k * stride:
+    frame t comes from the last slice on the L-frame grid that starts at or before it (the last slice covers the
+    tail)."""
     n, length = slices.shape[:2]
-    per_grid = length // SLICE_STRIDE_FRAMES  # slices between two grid slices (10)
+    per_grid = max(1, length // stride)  # slices between two grid slices (10 for 5 s slices every 0.5 s)
     t = np.arange(frames)
-    k = np.minimum(t // length * per_grid, n - 1)
-    offset = np.minimum(t - k * SLICE_STRIDE_FRAMES, length - 1)
+    k = np.minimum(t // (per_grid * stride) * per_grid, n - 1)
+    offset = np.minimum(t - k * stride, length - 1)
     return slices[k, offset]
 
 
@@ -98,12 +100,14 @@ def _dataset_features(data: ProcessedData, music_type: str, mode: str, song: str
     if have != mode:
         raise UserError(f"{data.root}: {music_type!r} features are {have}, the checkpoint was trained on {mode}")
     feats = np.load(folder / f"{song}.npy").astype(np.float32)
-    return slices_to_frames(feats, frames) if feats.ndim == 3 else fit_frames(feats, frames)
+    if feats.ndim == 3:  # per_slice, at the dataset's window stride
+        return slices_to_frames(feats, frames, int(data.summary["window"]["stride_frames"]))
+    return fit_frames(feats, frames)
 
 
-def dataset_music(mage, data: ProcessedData, clip: int, dataset_root: Path | None = None) -> SongMusic:
-    """The music of clip `clip` of a processed dataset (its motion's length) as `mage` reads it; the audio file is
-    looked up in `dataset_root`'s `music/` folder."""
+def dataset_music(mage, data: ProcessedData, clip: int, audio: dict[str, Path] | None = None) -> SongMusic:
+    """The music of clip `clip` of a processed dataset (its motion's length) as `mage` reads it; `audio`: the
+    dataset's music files by song (`data.registry.music_files`), for the video and the beats."""
     info = data.clips[clip]
     song, frames = info.get("music", info["name"]), len(data.motion(clip))
     cfg = mage.music
@@ -112,5 +116,4 @@ def dataset_music(mage, data: ProcessedData, clip: int, dataset_root: Path | Non
     if mage.mmr is not None and mage.mmr.music_type != cfg["music_type"]:
         clip_source = _dataset_features(data, mage.mmr.music_type, mage.mmr.data.get("music_mode", "full_song"),
                                         song, frames)  # fmt: skip
-    audio = song_audio(dataset_root, song) if dataset_root is not None else None
-    return SongMusic(info["name"], frames, music, clip_source, audio)
+    return SongMusic(info["name"], frames, music, clip_source, (audio or {}).get(song))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FPS = 30
+from data.formats.motion import FPS
 
 
 def joint_speed(joints: np.ndarray, fps: float = FPS) -> np.ndarray:
@@ -18,12 +18,13 @@ def joint_speed(joints: np.ndarray, fps: float = FPS) -> np.ndarray:
     return np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps
 
 
-def border_frames(starts: list[int], overlap: int, downsampling: int = 4) -> np.ndarray:
-    """Frames where windows meet: each later window's first frame and the first frame of its fresh tokens."""
+def border_frames(starts: list[int], width: int, downsampling: int = 4) -> np.ndarray:
+    """Frames where windows of `width` token times starting at `starts` meet: each later window's first frame and
+    the first frame of its fresh tokens (the end of the window before it)."""
     if len(starts) < 2:
         return np.zeros(0, dtype=np.int64)
-    s = np.asarray(starts[1:]) * downsampling
-    return np.unique(np.concatenate([s, s + overlap * downsampling]))
+    s = np.asarray(starts)
+    return np.unique(np.concatenate([s[1:], s[:-1] + width])) * downsampling
 
 
 def continuity_report(joints: np.ndarray, borders: np.ndarray, reference_speed: float, border: int = 3,

@@ -124,11 +124,14 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
 
 
 def list_motion_files(folder: str | Path, what: str) -> list[Path]:
-    """The evaluable files of a folder, sorted; a missing or empty folder, or two files of one name, is an error."""
+    """The evaluable files of a folder, sorted; a missing or empty folder, or two files of one name, is an error
+    (except `<name>.npz` + `<name>.bvh`, as gen_m2m.py writes them: the npz is read)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{what} folder {folder} not found")
     files = list_files(folder, EVAL_SUFFIXES)
+    npz = {p.stem for p in files if p.suffix.lower() == ".npz"}
+    files = [p for p in files if not (p.suffix.lower() == ".bvh" and p.stem in npz)]
     stems = [p.stem for p in files]
     clashes = sorted({s for s in stems if stems.count(s) > 1})
     if clashes:
