@@ -80,3 +80,15 @@ def test_frechet_distance_and_diversity():
     gt, pred = normalize_by_gt(a, a[:10] * 3)
     np.testing.assert_allclose(gt.mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(pred, (a[:10] * 3 - a.mean(0)) / (a.std(0) + 1e-10))
+
+
+def test_constant_gt_dimensions_dominate_published_fid_and_are_left_out_under_fixed():
+    rng = np.random.default_rng(2)
+    gt, pred = rng.normal(size=(40, 6)), rng.normal(size=(40, 6)) + 0.3
+    gt[:, 2], pred[:, 2] = 1.0, 1.01  # a predicate the GT never changes; the predictions differ by a hair
+    published = frechet_distance(*normalize_by_gt(gt, pred)[::-1])
+    assert published > 1e10  # (0.01 / 1e-10)^2: the quirk the published protocols keep
+    g, p = normalize_by_gt(gt, pred, drop_constant=True)
+    assert g.shape == p.shape == (40, 5)
+    rest = np.delete(np.arange(6), 2)
+    assert frechet_distance(p, g) == pytest.approx(frechet_distance(*normalize_by_gt(gt[:, rest], pred[:, rest])[::-1]))

@@ -34,7 +34,8 @@ def dance_metrics(gt: np.ndarray, gen: np.ndarray, beats: list[np.ndarray] | Non
         feats = {w: [sequence_features(feature_view(j, fixed, None), FPS, fixed) for j in js]
                  for w, js in joints.items()}  # fmt: skip
         for i, kind in enumerate(("k", "g")):
-            g, p = normalize_by_gt(np.stack([f[i] for f in feats["gt"]]), np.stack([f[i] for f in feats["gen"]]))
+            g, p = normalize_by_gt(np.stack([f[i] for f in feats["gt"]]), np.stack([f[i] for f in feats["gen"]]),
+                                   fixed.drop_constant)  # fmt: skip
             out[f"FID_{kind}"], out[f"Div_{kind}"], out[f"Div_{kind}_gt"] = frechet_distance(p, g), diversity(p), \
                 diversity(g)  # fmt: skip
     if beats is not None:

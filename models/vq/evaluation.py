@@ -144,7 +144,7 @@ def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, cl
         kin = {w: np.stack([sequence_features(feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed,
                                                            None), FPS, fixed)[0] for r in recs])
                for w in ("gt", "rec")}  # fmt: skip
-        g, p = normalize_by_gt(kin["gt"], kin["rec"])
+        g, p = normalize_by_gt(kin["gt"], kin["rec"], fixed.drop_constant)
         m["FID_k"], m["Div_k"], m["Div_k_gt"] = frechet_distance(p, g), diversity(p), diversity(g)
     bas = {"gt": [], "rec": []}
     for r, c in zip(recs, clips, strict=True):

@@ -27,7 +27,7 @@ from utils.audio import MUSIC_SUFFIXES
 from utils.batch import run_batch
 from utils.cli import UserError
 from utils.metrics import protocols as proto
-from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from utils.metrics.fid import CONSTANT_STD, diversity, frechet_distance, normalize_by_gt
 from utils.metrics.holistic import face_mse, mpjpe
 from utils.metrics.inputs import EvalMotion, list_motion_files, read_eval_motion
 from utils.metrics.joint_sets import as_52, available, is_exact
@@ -214,13 +214,17 @@ def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protoc
             skipped[names] = f"needs at least 2 samples per set (pred {len(p)}, gt {len(g)})"
             continue
         g_raw = np.stack(g).astype(np.float64)
-        g_n, p_n = normalize_by_gt(g_raw, np.stack(p).astype(np.float64))
+        g_n, p_n = normalize_by_gt(g_raw, np.stack(p).astype(np.float64), protocol.drop_constant)
         for n, which in ((len(p), "predictions"), (len(g), "ground truth")):
             if n < dims[key]:
                 warnings.append(f"FID_{suffix}: {n} {which} for {dims[key]}-d features: the covariance is "
                                 "rank-deficient and the value unstable")  # fmt: skip
-        constant = int((g_raw.std(axis=0) < 1e-8).sum())
-        if constant:
+        constant = int((g_raw.std(axis=0) < CONSTANT_STD).sum())
+        if constant and protocol.drop_constant:
+            metrics[f"FID_{suffix}_dims"] = dims[key] - constant
+            warnings.append(f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
+                            f"truth and left out of FID_{suffix} and Div_{suffix} (FID_{suffix}_dims)")  # fmt: skip
+        elif constant:
             warnings.append(f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
                             "truth; the reference's normalisation divides them by 1e-10, so any prediction that "
                             "differs there dominates FID and Div")  # fmt: skip

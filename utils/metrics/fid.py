@@ -1,9 +1,11 @@
 """Fréchet distance and diversity of feature sets, with the GT-only normalisation of the reference code.
 
 `normalize_by_gt` z-scores both sets with the ground truth's mean and std (+1e-10), as Bailando's
-`metrics_new.normalize` and mint's `calculate_frechet_feature_distance` do (not pooled statistics). `frechet_distance`
-follows Bailando's `calc_fid`: `scipy.linalg.sqrtm` of the covariance product, an eps=1e-5 diagonal offset when that
-is not finite, and the real part kept. `diversity` is the mean pairwise Euclidean distance (`calculate_avg_distance`).
+`metrics_new.normalize` and mint's `calculate_frechet_feature_distance` do (not pooled statistics); under the
+`fixed` protocol the dimensions that never vary over the ground truth are left out instead of divided by 1e-10.
+`frechet_distance` follows Bailando's `calc_fid`: `scipy.linalg.sqrtm` of the covariance product, an eps=1e-5
+diagonal offset when that is not finite, and the real part kept. `diversity` is the mean pairwise Euclidean distance
+(`calculate_avg_distance`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ from scipy.spatial.distance import pdist
 SQRTM_EPS = 1e-5
 
 
-def normalize_by_gt(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N_gt, D), (N_pred, D) -> both z-scored with the GT statistics only."""
+CONSTANT_STD = 1e-8  # a GT feature whose std is below this never varies
+
+
+def normalize_by_gt(gt: np.ndarray, pred: np.ndarray, drop_constant: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(N_gt, D), (N_pred, D) -> both z-scored with the GT statistics only. `drop_constant` (the `fixed` protocol)
+    leaves out the dimensions that never vary over the GT, which the reference divides by 1e-10 instead."""
     mean, std = gt.mean(axis=0), gt.std(axis=0)
+    if drop_constant:
+        keep = std >= CONSTANT_STD
+        gt, pred, mean, std = gt[:, keep], pred[:, keep], mean[keep], std[keep]
     return (gt - mean) / (std + 1e-10), (pred - mean) / (std + 1e-10)
 
 

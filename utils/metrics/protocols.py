@@ -67,6 +67,8 @@ class Protocol:
         scale_beat_params: beat sigma / smoothing / FACT order given at 60 fps and scaled to the data's rate.
         physics: the physical metrics reported ("PFC", "FSR").
         holistic: hand and face metrics.
+        drop_constant: FID/Div leave out feature dimensions constant over the GT (the published code divides them
+            by 1e-10, so any prediction that differs there dominates).
     """
 
     name: str
@@ -89,6 +91,7 @@ class Protocol:
     scale_beat_params: bool
     physics: tuple[str, ...]
     holistic: bool
+    drop_constant: bool = False
 
     def rate(self, fps: float) -> float:
         """The frame rate data at `fps` is evaluated at."""
@@ -124,7 +127,8 @@ PROTOCOLS = {
                  feature_joints="body22", pred_frames=None, gt_frames=None, root="first_frame",
                  kinetic_frame_time=None, geometric_time_per_frame=None, acceleration_bug=False, fid_eps=1e-5,
                  bas="BAS_bailando", bas_joints="body22", fact_frames=None, truncate_music=True,
-                 beat_tracker="fixed", scale_beat_params=True, physics=("PFC", "FSR"), holistic=True),
+                 beat_tracker="fixed", scale_beat_params=True, physics=("PFC", "FSR"), holistic=True,
+                 drop_constant=True),
     )
 }  # fmt: skip
 
