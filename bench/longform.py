@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
 from models.mask_transformer.generation import GenerationOptions, dance_for_music
-from models.mask_transformer.longform import window_starts
+from models.mask_transformer.longform import song_window_starts
 from models.mask_transformer.music_input import file_music
 from models.mask_transformer.training import load_mage
 from utils.dance_export import rigid_dance
-from utils.metrics.continuity import border_frames, continuity_report, joint_speed
-from utils.motion_features import recover_from_ric
+from utils.metrics.continuity import border_frames, continuity_report, mean_speed
 
 REAL_SONG = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "librosa_data" / \
     "karissa_hobbs_lets_go_fishin.ogg"  # fmt: skip
@@ -57,8 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     ckpts = args.checkpoints_dir or args.out_dir / "checkpoints"
     data = ProcessedData(args.data_root or args.out_dir / "data" / args.dataset_name)
-    train_speed = float(np.mean([joint_speed(recover_from_ric(data.motion(i).astype(np.float64)))
-                                 for i in data.clip_ids("train")]))  # fmt: skip
+    train_speed = mean_speed([data.motion(i) for i in data.clip_ids("train")])
     mage = load_mage(ckpts, args.dataset_name, args.name, args.res_name)
     opts = GenerationOptions(time_steps=args.time_steps, res_cond_scale=args.res_cond_scale, overlap=args.overlap,
                              recentre_s=args.recentre)  # fmt: skip
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
             dance = rigid_dance(dance_for_music(mage, song, opts, args.seed, progress=False))
             seconds = time.perf_counter() - t0
             c = mage.base.config
-            starts = window_starts(math.ceil(song.frames / c.downsampling), c.times, opts.overlap)
+            starts = song_window_starts(song.frames, c.times, opts.overlap, c.downsampling)
             report = continuity_report(dance.joints, border_frames(starts, c.times, c.downsampling), train_speed)
             result["songs"][path.stem] = {"seconds": round(song.frames / FPS, 1), "windows": len(starts),
                                           "compute_s": round(seconds, 1),

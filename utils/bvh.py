@@ -96,7 +96,8 @@ def _dfs_order(skeleton: Skeleton) -> list[int]:
     return order
 
 
-def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton: Skeleton | None = None) -> Path:
+def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton: Skeleton | None = None,
+              rotations: np.ndarray | None = None) -> Path:  # fmt: skip
     """Write joint positions as a BVH of `skeleton` (default: the project's 52-joint skeleton).
 
     Args:
@@ -105,6 +106,7 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
         fps: frame rate written as `Frame Time`.
         skeleton: the rest skeleton the rotations are solved for; default: the project's skeleton fitted to the
             clip's bone lengths. Positions come back exactly when the joints have this skeleton's proportions.
+        rotations: (T, J, 3, 3) local rotations of `skeleton` already solved for these joints (skips the IK).
     Returns:
         The written path.
     """
@@ -112,7 +114,7 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
     skeleton = skeleton or default_skeleton().fitted_to(joints)
     if joints.ndim != 3 or joints.shape[1:] != (skeleton.n_joints, 3):
         raise ValueError(f"joints must be (T, {skeleton.n_joints}, 3), got {joints.shape}")
-    local, _ = inverse_kinematics(joints, skeleton)  # (T, J, 3, 3)
+    local = inverse_kinematics(joints, skeleton)[0] if rotations is None else rotations  # (T, J, 3, 3)
     euler = np.degrees(matrix_to_euler(local, ROT_ORDER))  # (T, J, 3)
     order = _dfs_order(skeleton)
     frames = np.concatenate([joints[:, 0, :], euler[:, order, :].reshape(len(joints), -1)], axis=1)  # (T, 3 + 3J)

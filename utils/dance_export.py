@@ -11,7 +11,6 @@ and `<name>.mp4`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,6 @@ from utils.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
 from utils.motion_features import recover_from_ric
 from utils.render import render_skeleton_video
 from utils.skeleton import Skeleton, default_skeleton
-
-logger = logging.getLogger(__name__)
-
 
 
 def dance_from_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,16 +39,22 @@ class Dance:
     """A generated dance on one rigid skeleton.
 
     Args:
-        features: (T, D) as generated; joints: (T, 52, 3) float32 Y-up metres; poses: (T, 165) SMPL-X axis-angle;
-        trans: (T, 3); expressions: (T, 100) (zeros without a face); skeleton: the rest skeleton of them all.
+        features: (T, D) as generated; joints: (T, 52, 3) float32 Y-up metres; rotations: (T, 52, 3, 3) local
+        rotations of `skeleton` that give the joints; trans: (T, 3); expressions: (T, 100) (zeros without a face);
+        skeleton: the rest skeleton of them all.
     """
 
     features: np.ndarray
     joints: np.ndarray
-    poses: np.ndarray
+    rotations: np.ndarray
     trans: np.ndarray
     expressions: np.ndarray
     skeleton: Skeleton
+
+    @property
+    def poses(self) -> np.ndarray:
+        """SMPL-X `poses (T, 165)` axis-angle."""
+        return smplx_poses(self.rotations)
 
     @property
     def has_face(self) -> bool:
@@ -65,8 +67,7 @@ def rigid_dance(features: np.ndarray) -> Dance:
     skeleton = default_skeleton().fitted_to(raw)
     local, trans = inverse_kinematics(raw, skeleton)  # (T, 52, 3, 3), (T, 3)
     joints = forward_kinematics(local, raw[:, 0].astype(np.float64), skeleton)[0].astype(np.float32)
-    return Dance(features.astype(np.float32), joints, smplx_poses(local), trans.astype(np.float32), expressions,
-                 skeleton)  # fmt: skip
+    return Dance(features.astype(np.float32), joints, local, trans.astype(np.float32), expressions, skeleton)
 
 
 def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
@@ -78,7 +79,7 @@ def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path
     paths = {"npz": out_dir / f"{name}.npz", "bvh": out_dir / f"{name}.bvh"}
     smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
     save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
-    write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton)
+    write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton, dance.rotations)
     if render:
         paths["mp4"] = render_skeleton_video(dance.joints, out_dir / f"{name}.mp4", FPS, audio=audio, titles=[name])
     return paths

@@ -24,14 +24,13 @@ from models.mask_transformer.music_input import SongMusic, dataset_music, file_m
 from utils.audio import MUSIC_SUFFIXES
 from utils.batch import BatchReport, list_files, run_batch, unique_outputs
 from utils.cli import UserError
-from utils.dance_export import export_dance, rigid_dance
+from utils.dance_export import Dance, export_dance, rigid_dance
 from utils.metrics.evaluate import evaluate_motions
 from utils.metrics.inputs import EvalMotion
 from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.motion_features import recentre_root
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -112,9 +111,9 @@ def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationO
     return run_batch(files, unique_outputs(one, files, files[0].parent), "music files", out_dir)
 
 
-def _eval_motion(name: str, joints: np.ndarray, face: np.ndarray | None, layout: str) -> EvalMotion:
-    return EvalMotion(name, joints.astype(np.float64), float(FPS), None if face is None else face.astype(np.float64),
-                      layout)  # fmt: skip
+def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:
+    face = dance.expressions.astype(np.float64) if dance.has_face else None
+    return EvalMotion(name, dance.joints.astype(np.float64), float(FPS), face, layout)
 
 
 def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: Path, opts: GenerationOptions,
@@ -124,26 +123,31 @@ def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: 
     `out_dir` (mp4 for the first `videos`), and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
     ids = data.clip_ids(split)
     files = music_files(data.summary["dataset"], dataset_root)
-    pred, gt, gen_feats, gt_feats, musics, audio = [], [], [], [], [], {}
+    pred, gt, audio = [], [], {}
+    features = {"": [], "_gt": []}  # dances (and GT) with their music, for the matching score
+    musics = {"": [], "_gt": []}
     for i, clip in enumerate(tqdm(ids, desc=f"{split} clips", unit="clip")):
         song = dataset_music(mage, data, clip, files)
+        mmr_music = song.music if song.clip_source is None else song.clip_source
         truth = rigid_dance(data.motion(clip).astype(np.float32))  # scored like the generated dances
-        has_face = truth.has_face
-        gt.append(_eval_motion(song.name, truth.joints, truth.expressions if has_face else None, "ground truth"))
+        gt.append(_eval_motion(song.name, truth, "ground truth"))
+        features["_gt"].append(truth.features)
+        musics["_gt"].append(mmr_music)
+        if song.audio is not None:
+            audio[song.name] = song.audio
         for r in range(repeat_times):
             name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
             dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
             export_dance(dance, out_dir, name, song.audio, render=len(pred) < videos)
-            pred.append(_eval_motion(name, dance.joints, dance.expressions if has_face else None, "generated"))
-            gen_feats.append(dance.features)
-            gt_feats.append(truth.features)
+            pred.append(_eval_motion(name, dance, "generated"))
+            features[""].append(dance.features)
+            musics[""].append(mmr_music)
             if song.audio is not None:
-                audio[name] = audio[song.name] = song.audio
-            musics.append(song.music if song.clip_source is None else song.clip_source)
+                audio[name] = song.audio
     report = evaluate_motions(pred, gt, protocol, audio)
     if mage.mmr is not None:
-        for suffix, feats in (("", gen_feats), ("_gt", gt_feats)):
-            scores = embedded_matching_scores(mage.mmr, feats, musics)
+        for suffix in features:
+            scores = embedded_matching_scores(mage.mmr, features[suffix], musics[suffix])
             report["metrics"][f"MMR_MS{suffix}"] = scores["MMR_MS"]
             report["metrics"][f"MMR_cos{suffix}"] = scores["MMR_cos"]
     else:

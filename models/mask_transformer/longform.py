@@ -29,6 +29,11 @@ def window_starts(total: int, window: int, overlap: int) -> list[int]:
     return sorted({*range(0, total - window, window - overlap), total - window})
 
 
+def song_window_starts(frames: int, width: int, overlap: int, downsampling: int) -> list[int]:
+    """Token-time starts of the windows `generate_long` uses for a song of `frames` frames."""
+    return window_starts(math.ceil(frames / downsampling), width, overlap)
+
+
 @torch.no_grad()
 def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None, overlap: int = 8, seed: int = 0,
                   progress: bool = True, **sampling) -> tuple[np.ndarray, torch.Tensor]:  # fmt: skip
@@ -55,7 +60,7 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
     device = mage.music_mean.device
     tokens = torch.full((parts, total, layers), -1, dtype=torch.long, device=device)
     generator = torch.Generator(device).manual_seed(seed)
-    starts = window_starts(total, width, overlap)
+    starts = song_window_starts(frames, width, overlap, down)
     for start in tqdm(starts, desc="windows", unit="window", disable=not progress or len(starts) == 1):
         n = min(width, total - start)
         window = np.zeros((width * down, padded.shape[1]), np.float32)

@@ -83,15 +83,21 @@ def file_features(path: str | Path, music_type: str, mode: str, frames: int) -> 
     return slices_to_frames(feats, frames) if feats.ndim == 3 else fit_frames(feats, frames)
 
 
+def _separate_mmr_music(mage) -> tuple[str, str] | None:
+    """(type, mode) of the music the MMR reads when it is not the transformers' own, else None."""
+    if mage.mmr is None or mage.mmr.music_type == mage.music["music_type"]:
+        return None
+    return mage.mmr.music_type, mage.mmr.data.get("music_mode", "full_song")
+
+
 def file_music(mage, path: str | Path) -> SongMusic:
     """The music of a file as `mage` (a `training.MAGEModels`) reads it."""
     path = Path(path)
     frames = music_frames(path)
     cfg = mage.music
     music = file_features(path, cfg["music_type"], cfg["music_mode"], frames)
-    clip_source = None
-    if mage.mmr is not None and mage.mmr.music_type != cfg["music_type"]:
-        clip_source = file_features(path, mage.mmr.music_type, mage.mmr.data.get("music_mode", "full_song"), frames)
+    mmr_music = _separate_mmr_music(mage)
+    clip_source = None if mmr_music is None else file_features(path, *mmr_music, frames)
     return SongMusic(path.stem, frames, music, clip_source, path)
 
 
@@ -112,8 +118,6 @@ def dataset_music(mage, data: ProcessedData, clip: int, audio: dict[str, Path] |
     song, frames = info.get("music", info["name"]), len(data.motion(clip))
     cfg = mage.music
     music = _dataset_features(data, cfg["music_type"], cfg["music_mode"], song, frames)
-    clip_source = None
-    if mage.mmr is not None and mage.mmr.music_type != cfg["music_type"]:
-        clip_source = _dataset_features(data, mage.mmr.music_type, mage.mmr.data.get("music_mode", "full_song"),
-                                        song, frames)  # fmt: skip
+    mmr_music = _separate_mmr_music(mage)
+    clip_source = None if mmr_music is None else _dataset_features(data, *mmr_music, song, frames)
     return SongMusic(info["name"], frames, music, clip_source, (audio or {}).get(song))

@@ -11,11 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from data.formats.motion import FPS
+from utils.motion_features import recover_from_ric
 
 
 def joint_speed(joints: np.ndarray, fps: float = FPS) -> np.ndarray:
     """Mean joint speed per frame step (m/s). (T, J, 3) -> (T-1,)"""
     return np.linalg.norm(np.diff(joints, axis=0), axis=-1).mean(-1) * fps
+
+
+def mean_speed(features: list[np.ndarray], fps: float = FPS) -> float:
+    """Mean joint speed (m/s) over dances given as motion features (T, D) (e.g. a training split's)."""
+    return float(np.mean([joint_speed(recover_from_ric(f.astype(np.float64)), fps) for f in features]))
 
 
 def border_frames(starts: list[int], width: int, downsampling: int = 4) -> np.ndarray:
