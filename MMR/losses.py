@@ -38,10 +38,11 @@ def info_nce(x: torch.Tensor, y: torch.Tensor, temperature: float = TEMPERATURE,
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, mu_ref: torch.Tensor | None = None,
                   logvar_ref: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """Mean KL(N(mu, var) || N(mu_ref, var_ref)) over the batch, summed over dimensions (reference N(0, I) when
-    omitted), as TEMOS computes its four KL terms. (B, D) -> scalar"""
+    """KL(N(mu, var) || N(mu_ref, var_ref)) averaged over the batch *and* the dimensions (reference N(0, I) when
+    omitted), as TEMOS and TMR compute their four KL terms (`kl_divergence(q, p).mean()`): a sum over the D latent
+    dimensions would make the stated weight D times larger. (B, D) -> scalar"""
     if mu_ref is None:
         mu_ref, logvar_ref = torch.zeros_like(mu), torch.zeros_like(logvar)
     var, var_ref = logvar.exp(), logvar_ref.exp()
     kl = 0.5 * (logvar_ref - logvar + (var + (mu - mu_ref) ** 2) / var_ref - 1)
-    return kl.sum(-1).mean()
+    return kl.mean()

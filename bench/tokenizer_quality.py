@@ -2,10 +2,12 @@
 
     python bench/tokenizer_quality.py [--songs 16] [--steps 1500] [--out_dir outputs/tokenizer_quality]
 
-Builds the synthetic dataset (723-d: body, fingers, face; baseline music), then trains VQ (1 layer), RVQ (6) and
-HRVQ (6 per part) with the same small architecture and the same number of steps, and reports on the test and
-validation sequences: MPJPE (mm; all, body, hands), face error, BAS of the reconstructions relative to the ground
-truth's, plus two references: an untrained HRVQ and the mean pose (the dataset's Mean features on every frame).
+Builds the synthetic dataset (723-d: body, fingers, face; baseline music), then trains VQ (1 layer), RVQ (6),
+HRVQ (6 per part) and HRVQ without its conditioner (independent per-part RVQs: the ablation) with the same small
+architecture and the same number of steps, and reports on the test and validation sequences: MPJPE (mm; all, body,
+hands), face error, BAS of the reconstructions relative to the ground truth's, the HRVQ conditioner's ||c|| / ||r||
+per finer part and layer, plus two references: an untrained HRVQ and the mean pose (the dataset's Mean features on
+every frame).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from utils.checkpoint import load_checkpoint
 from utils.motion_features import recover_from_ric
 from utils.timing import machine_info
 
-MODELS = {"VQ-1": ("rvq", 1), "RVQ-6": ("rvq", 6), "HRVQ-6": ("hrvq", 6)}
+MODELS = {"VQ-1": ("rvq", 1, []), "RVQ-6": ("rvq", 6, []), "HRVQ-6": ("hrvq", 6, []),
+          "HRVQ-6-nocond": ("hrvq", 6, ["--no_conditioner"])}
 
 
 def architecture(steps: int) -> list[str]:
@@ -51,11 +54,28 @@ def mean_pose(data: ProcessedData, clips: list[int]) -> list[Reconstruction]:
     return out
 
 
+@torch.no_grad()
+def conditioner_ratios(model: MotionTokenizer, data: ProcessedData, clips: list[int], ckpt: dict) -> dict[str, float]:
+    """The HRVQ conditioner's ||c|| / ||r|| per finer part and layer, averaged over the evaluation sequences."""
+    mean, std = ckpt["mean"].numpy(), ckpt["std"].numpy()
+    ratios = []
+    for c in clips:
+        x = (data.motion(c) - mean) / std
+        x = torch.from_numpy(x[: len(x) // 4 * 4]).float()[None]
+        ratios.append(model.eval()(x)["cond_ratio"])
+    if not ratios or ratios[0].numel() == 0:
+        return {}
+    mean_ratio = torch.stack(ratios).mean(0)  # (P-1, Q)
+    return {f"cond_ratio_{model.parts[p + 1]}": [round(float(v), 3) for v in mean_ratio[p]]
+            for p in range(mean_ratio.shape[0])}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--songs", type=int, default=16, help="synthetic songs of 20 s")
     p.add_argument("--steps", type=int, default=1500, help="training steps per tokenizer")
     p.add_argument("--out_dir", type=Path, default=Path("outputs/tokenizer_quality"), help="dataset and runs")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="tokenizers to train")
     args = p.parse_args(argv)
     logging.disable(logging.INFO)
     torch.set_num_threads(2)
@@ -79,11 +99,12 @@ def main(argv: list[str] | None = None) -> dict:
     recs, _ = reconstruct(untrained, data, clips, data.mean, std)
     result["models"]["untrained HRVQ-6"] = evaluate_reconstructions(recs, data, clips)
     result["models"]["mean pose"] = evaluate_reconstructions(mean_pose(data, clips), data, clips)
-    for name, (vq_type, layers) in MODELS.items():
+    for name in args.models:
+        vq_type, layers, extra = MODELS[name]
         run = name.lower().replace("-", "")
         t0 = time.perf_counter()
         opt = tokenizer_parser().parse_args([*common, *architecture(args.steps), "--vq_type", vq_type,
-                                             "--num_quantizers", str(layers), "--name", run])  # fmt: skip
+                                             "--num_quantizers", str(layers), "--name", run, *extra])  # fmt: skip
         latest = ckpts / "synthetic" / run / "model" / "latest.tar"
         if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
             seconds = float("nan")  # trained by an earlier run of this script: evaluated again only
@@ -93,7 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
         model, ckpt = load_vq(ckpts, "synthetic", run, which="latest")
         recs, counts = reconstruct(model, data, clips, ckpt["mean"].numpy(), ckpt["std"].numpy())
         metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts)
-        result["models"][name] = {"train_s": round(seconds, 1), **metrics}
+        result["models"][name] = {"train_s": round(seconds, 1), **metrics,
+                                  **conditioner_ratios(model, data, clips, ckpt)}  # fmt: skip
     for entry in result["models"].values():
         for k in list(entry):
             if k.startswith(("perplexity", "dead_codes")):

@@ -176,7 +176,8 @@ class MusicMotionClips(Dataset):
         clip_dir: a folder of the `clip_type` tables (`<song>.npy`) other than the dataset's.
     Items: dict with motion (n, D), music (n, Dm) frame-aligned, music_clip (Dc,) the window's `clip_type` row (else
     the mean of its music features), length (n), sequence (int id of the source sequence: windows of one performance
-    share it), clip (int clip index), window (int, within the clip), name (str).
+    share it), clip (int clip index), window (int, within the clip), start (int, the crop's first frame within its
+    clip), name (str).
     """
 
     def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
@@ -204,7 +205,8 @@ class MusicMotionClips(Dataset):
         row = np.searchsorted(ids, self.clip)  # position of each window's clip among the split's clips
         motion_offsets = np.cumsum([0] + [len(m) for m in motion[:-1]])
         song_offsets = np.cumsum([0] + [len(m) for m in music[:-1]])[song_of_clip]  # per clip
-        self.motion_start = motion_offsets[row] + windows[:, 1]
+        self.window_start = windows[:, 1]  # frame within the clip
+        self.motion_start = motion_offsets[row] + self.window_start
         _, first, inverse = np.unique(self.clip, return_index=True, return_inverse=True)  # windows are clip-ordered
         self.window_in_clip = np.arange(len(windows)) - first[inverse]
         # per_slice: window k of a clip is its song's slice k; full_song: music frames align with motion frames
@@ -257,6 +259,7 @@ class MusicMotionClips(Dataset):
                 "length": torch.full((len(idx),), self.length),
                 "sequence": torch.from_numpy(self.sequence[idx]), "clip": torch.from_numpy(self.clip[idx]),
                 "window": torch.from_numpy(self.window_in_clip[idx]),
+                "start": torch.from_numpy(self.window_start[idx] + shift),
                 "name": [self.names[i] for i in idx]}  # fmt: skip
 
     def __getitem__(self, index: int) -> dict:

@@ -56,6 +56,8 @@ def add_tokenizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mu", type=float, default=0.99, help="EMA decay of the codebooks")
     p.add_argument("--sample_temperature", type=float, default=0.5, help="stochastic code assignment (0: off)")
     p.add_argument("--no_code_reset", action="store_true", help="keep dead codes (no reset)")
+    p.add_argument("--no_conditioner", action="store_true", help="hrvq: no prediction of a finer part from the "
+                   "coarser part's code (independent per-part RVQs; the ablation)")  # fmt: skip
     p.add_argument("--width", type=int, default=512, help="encoder/decoder channels")
     p.add_argument("--depth", type=int, default=3, help="residual blocks per resolution")
     p.add_argument("--down_t", type=int, default=2, help="temporal down-sampling stages")
@@ -95,6 +97,12 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cond_drop_prob", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     p.add_argument("--random_prob", type=float, default=0.1, help="masked positions replaced by a random code")
     p.add_argument("--mask_prob", type=float, default=0.7, help="of the others, the share that becomes [MASK]")
+    p.add_argument("--cont_prob", type=float, default=0.5, help="share of training windows whose first --cont_tokens "
+                   "token times are given in every layer (continuation, as long-form generation uses it)")
+    p.add_argument("--cont_tokens", type=int, default=8, help="token times given to a continued window (gen_m2m.py "
+                   "--overlap)")
+    p.add_argument("--parallel_parts", action="store_true", help="residual transformer: all parts of a layer in one "
+                   "pass (default: body -> hands -> face, each given the coarser parts' codes)")
     p.add_argument("--mmr_loss", action="store_true", help="add the MMR loss (decoded prediction vs the music)")
     p.add_argument("--mmr_loss_weight", type=float, default=0.5, help="weight of the MMR loss (the release's)")
     p.add_argument("--mmr_temperature", type=float, default=0.7, help="InfoNCE temperature of the MMR loss")

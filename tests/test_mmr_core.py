@@ -44,7 +44,7 @@ def test_same_sequence_negatives_are_masked():
 def test_kl_divergence_known_values():
     mu, logvar = torch.zeros(3, 5), torch.zeros(3, 5)
     assert kl_divergence(mu, logvar).item() == 0.0
-    assert kl_divergence(torch.ones(2, 4), torch.zeros(2, 4)).item() == pytest.approx(2.0)  # 4 dims x 1/2
+    assert kl_divergence(torch.ones(2, 4), torch.zeros(2, 4)).item() == pytest.approx(0.5)  # mean of 1/2 per dim
     a, b = torch.randn(2, 3), torch.randn(2, 3)
     assert kl_divergence(a, b, a, b).item() == pytest.approx(0.0, abs=1e-6)
 
@@ -117,3 +117,13 @@ def test_mmr_model_losses_and_a_few_steps_of_learning():
         assert model.losses(motion, music)["contrastive"].item() < first
     metrics = retrieval_metrics(sims)
     assert metrics["m2d/R01"] >= 75.0 and metrics["d2m/R01"] >= 75.0  # 8 pairs: chance is 12.5 %
+
+
+def test_kl_divergence_is_the_temos_mean_over_batch_and_dimensions():
+    """TEMOS / TMR: `torch.distributions.kl_divergence(q, p).mean()` over every element, not summed over D."""
+    g = torch.Generator().manual_seed(0)
+    mu, lv, mu_r, lv_r = (torch.randn(4, 256, generator=g) for _ in range(4))
+    q = torch.distributions.Normal(mu, (lv / 2).exp())
+    p = torch.distributions.Normal(mu_r, (lv_r / 2).exp())
+    expected = torch.distributions.kl_divergence(q, p).mean()
+    assert kl_divergence(mu, lv, mu_r, lv_r).item() == pytest.approx(expected.item(), rel=1e-5)

@@ -61,7 +61,8 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     assert (ckpts / "synthetic" / "res_hrvq3" / "model" / "best.tar").is_file()
     base_model, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq3")
     res_model, res_ckpt = load_res(ckpts, "synthetic", "res_hrvq3")
-    assert ckpt["tokenizer"] == {"run": "hrvq3_synthetic", "vq_type": "hrvq"} and res_ckpt["stage"] == "res"
+    assert ckpt["tokenizer"]["run"] == "hrvq3_synthetic" and ckpt["tokenizer"]["vq_type"] == "hrvq"
+    assert len(ckpt["tokenizer"]["fingerprint"]) == 64 and res_ckpt["stage"] == "res"
     assert ckpt["music"]["music_cond"] == "both" and ckpt["music"]["clip_dir"].endswith("music/mmr")
     assert ckpt["music"]["clip_mmr"].endswith("mmr/model/latest.tar")
     assert ckpt["mmr_loss"] is None and res_ckpt["mmr_loss"]["weight"] == 0.5 and res_ckpt["mmr_loss"]["mmr"]

@@ -172,3 +172,54 @@ def test_joint_loss_reads_the_ric_block_of_body_and_hands():
     recon[..., 700] = 1.0  # a face error: not a joint position
     losses = reconstruction_loss(x, recon, layout)
     assert losses["joints"] == 0 and losses["recon"] > 0
+
+
+def test_the_conditioner_is_trained_by_the_reconstruction():
+    """d z / d c != 0: the finer part quantizes r - sg(c) and adds c + q, so the reconstruction's gradient reaches g
+    (quantizing r - c would make c + q_st = r + sg(...) and cancel it)."""
+    torch.manual_seed(0)
+    rvq = PartResidualVQ(n_parts=3, num_quantizers=2, nb_code=16, code_dim=4, sample_temperature=0.0).train()
+    latents = [torch.randn(2, 4, 6) for _ in range(3)]
+    rvq(latents)  # initialises the codebooks from data
+    for conv in rvq.conditioners:
+        torch.nn.init.normal_(conv.weight, std=0.3)  # a conditioner that predicts something
+    out = rvq(latents)
+    (out["z"][1].sum() + out["z"][2].sum()).backward()
+    for conv in rvq.conditioners:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    assert (out["cond_ratio"] > 0).all() and out["cond_ratio"].shape == (2, 2)
+
+
+def test_an_untrained_conditioner_is_the_plain_per_part_rvq():
+    torch.manual_seed(0)
+    with_cond = PartResidualVQ(n_parts=3, num_quantizers=3, nb_code=16, code_dim=4)
+    torch.manual_seed(0)
+    without = PartResidualVQ(n_parts=3, num_quantizers=3, nb_code=16, code_dim=4, conditioner=False)
+    assert len(without.conditioners) == 0
+    assert all(bool((c.weight == 0).all() and (c.bias == 0).all()) for c in with_cond.conditioners)
+    latents = [torch.randn(2, 4, 6) for _ in range(3)]
+    torch.manual_seed(1)  # the same codebook initialisation draws
+    a = with_cond.train()(latents)
+    torch.manual_seed(1)
+    b = without.train()(latents)
+    assert torch.equal(a["indices"], b["indices"])
+    assert (a["cond_ratio"] == 0).all() and b["cond_ratio"].numel() == 0
+
+
+def test_tokens_are_fp32_under_bf16_autocast():
+    """The encoder and the residual chain run outside autocast: tokens under bf16 autocast equal fp32 tokens, with
+    codebooks initialised from data (random codebooks would make every token the same either way)."""
+    torch.manual_seed(0)
+    model = MotionTokenizer(TokenizerConfig(vq_type="hrvq", dim=723, nb_code=64, code_dim=16, num_quantizers=3,
+                                            width=32, depth=1, sample_temperature=0.0))  # fmt: skip
+    x = torch.randn(4, 32, 723)
+    model.train()(x)  # codebooks from the data's latents
+    fp32 = model.encode(x)
+    assert len(fp32.unique()) > 8  # data-initialised codebooks: many distinct tokens
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = model.encode(x)
+        rec = model.eval()(x)
+    assert torch.equal(bf16, fp32) and torch.equal(rec["indices"], fp32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # what the old code did: the encoder under autocast
+        latents = model.latents(x)
+    assert latents[0].dtype == torch.bfloat16  # (so the test above does exercise autocast)

@@ -4,7 +4,8 @@ Per sample: t ~ U(0, 1), gamma(t) = cos(pi t / 2), n_mask = round(n * gamma(t)) 
 tokens, chosen uniformly (lowest ranks of a random permutation). Of the chosen positions, each is replaced by a
 random code with probability `random_prob` (0.1); each of the others becomes [MASK] with probability `mask_prob`
 (0.7 in the release, 0.88 in MoMask) and keeps its true code otherwise. The loss is cross-entropy on the chosen
-positions only. Sampling uses the same schedule to decide how many tokens stay masked at each step.
+positions only. Positions `given` (a continued window's prefix) are never chosen: they keep their true codes.
+Sampling uses the same schedule to decide how many tokens stay masked at each step.
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ def choose_masked(valid: torch.Tensor, counts: torch.Tensor, generator: torch.Ge
 
 
 def mask_tokens(ids: torch.Tensor, valid: torch.Tensor, nb_code: int, mask_id: int, random_prob: float = RANDOM_PROB,
-                mask_prob: float = MASK_PROB, t: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                mask_prob: float = MASK_PROB, t: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                given: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """(input ids, chosen) for a batch of token ids (B, L) with real positions `valid` (B, L) (see the module
-    docstring); `t` (B,) the schedule times (default U(0, 1)). Chosen positions are where the loss applies."""
+    docstring); `t` (B,) the schedule times (default U(0, 1)); `given` (B, L) positions never masked. Chosen
+    positions are where the loss applies."""
     b = ids.shape[0]
     t = torch.rand(b, generator=generator, device=ids.device) if t is None else t
-    chosen = choose_masked(valid, mask_count(t, valid.sum(-1)), generator)
+    free = valid if given is None else valid & ~given
+    chosen = choose_masked(free, mask_count(t, free.sum(-1)), generator) & free
     draw = torch.rand(ids.shape, generator=generator, device=ids.device)
     to_random = chosen & (draw < random_prob)
     to_mask = chosen & ~to_random & (torch.rand(ids.shape, generator=generator, device=ids.device) < mask_prob)

@@ -4,8 +4,10 @@
 round(n_free * cos(pi t / 2)) (>= 1) least confident free tokens are masked again and resampled from the guided,
 top-k filtered logits at `temperature`; a token's confidence is its probability under the guided logits (no
 filter, no temperature), and tokens kept at a step are never masked again (MoMask). `generate_residual`: layers
-1..Q-1 in turn, each drawn once from its guided, filtered logits. Given tokens (`given` >= 0) stay fixed in every
-layer: that is how a dance continues across windows (the overlap with the previous window is given).
+1..Q-1 in turn, each drawn once from its guided, filtered logits, part by part (body -> hands -> face, each given the
+coarser parts' codes of the layer) when the model was trained so (`part_order`), else all parts at once.
+Given tokens (`given` >= 0) stay fixed in every layer and are in the model's input: that is how a dance continues
+across windows (the overlap with the previous window is given).
 """
 
 from __future__ import annotations
@@ -81,17 +83,27 @@ def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: tor
                       clip: torch.Tensor | None = None, music: torch.Tensor | None = None,
                       given: torch.Tensor | None = None, cond_scale: float = 5.0, temperature: float = 0.8,
                       topkr: float = 0.9, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
-    """All layers (B, L, Q) from the base layer (B, L); `given` (B, L, Q): codes to keep in any layer, -1 free."""
+    """All layers (B, L, Q) from the base layer (B, L); `given` (B, L, Q): codes to keep in any layer, -1 free.
+    Given codes are in the model's input (`known`), so a continued dance conditions on them."""
     b, n = base.shape
-    q = model.config.num_quantizers
-    ids = torch.full((b, n, q), -1, dtype=torch.long, device=base.device)
+    c = model.config
+    ids = torch.full((b, n, c.num_quantizers), -1, dtype=torch.long, device=base.device)
     ids[..., 0] = base
     given = torch.full_like(ids, -1) if given is None else given
-    for j in range(1, q):
+    part_ids = model.part_ids[None]  # (1, L)
+    steps = range(c.parts) if c.part_order and c.parts > 1 else [-1]
+    for j in range(1, c.num_quantizers):
+        fixed = given[..., j] >= 0
+        ids[..., j] = torch.where(fixed, given[..., j], -1)
         layer = torch.full((b,), j, dtype=torch.long, device=base.device)
-        logits = guided_logits(model, cond_scale, ids, layer, valid, clip=clip, music=music)
-        pred = draw(top_k_filter(logits, topkr), temperature, generator)
-        ids[..., j] = torch.where(given[..., j] >= 0, given[..., j], pred)
+        for p in steps:
+            target = (part_ids == p) if p >= 0 else torch.ones_like(fixed)
+            known = fixed | (part_ids < p)
+            part = torch.full_like(layer, p)
+            logits = guided_logits(model, cond_scale, ids, layer, valid, clip=clip, music=music, known=known,
+                                   part=part)  # fmt: skip
+            pred = draw(top_k_filter(logits, topkr), temperature, generator)
+            ids[..., j] = torch.where(target & ~fixed, pred, ids[..., j])
     return ids.masked_fill(~valid[..., None], -1)
 
 

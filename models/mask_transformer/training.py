@@ -1,13 +1,19 @@
 """The masked (`train_m2m.py`) and residual (`train_res.py`) transformer stages, and `load_m2m` / `load_res`.
 
-Both read (motion, music) windows of a processed dataset, turn the motion into tokens with the frozen tokenizer
-(`--vq_name`, rebuilt from its checkpoint; its Mean/Std normalise the motion), and condition on the window's music:
+Both read (motion, music) windows of a processed dataset whose tokens are cut from the token streams of the whole
+sequences, encoded once by the frozen tokenizer (`--vq_name`, rebuilt from its checkpoint; its Mean/Std normalise
+the motion) and cached per tokenizer checkpoint (`token_streams`), and condition on the window's music:
 the MMR embedding of the window (`mmr` features written by `MMR/mmr_music_feat256.py`, or a `--music_dir` of the
 same per-song tables) and/or frame-level features (`--music_type`, normalised with statistics stored in the
 checkpoint). Masked: cosine-schedule masking of the base layer, cross-entropy on the masked positions. Residual:
-a layer j drawn uniformly from 1..Q-1, cross-entropy on every real position of layer j. Validation: token accuracy
-under a fixed masking (seeded), `best.tar` by the highest accuracy. Checkpoints record the transformer config, the
-tokenizer run and checkpoint, the music configuration and statistics, so `load_m2m` / `load_res` rebuild all of it.
+a layer j drawn uniformly from 1..Q-1 and (with `part_order`) a part p, cross-entropy on part p's positions of
+layer j with the coarser parts' layer-j codes given. Continuation (`--cont_prob`): a window's first `--cont_tokens`
+token times are given in every layer, never masked nor scored, as long-form generation gives each window its
+overlap. Validation: token accuracy under a fixed masking (seeded), and dances generated from the music alone and
+decoded from generated layers only (the masked stage: the base layer alone; the residual stage: its layers over the
+ground-truth base it is conditioned on), `best.tar` by `--best_metric`. Checkpoints record the transformer config, the
+tokenizer run and the fingerprint of its checkpoint, the music configuration and statistics, so `load_m2m` /
+`load_res` rebuild all of it (and refuse a tokenizer retrained since).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from MMR.training import music_statistics
 from models.mask_transformer.evaluation import HIGHER_IS_BETTER, dance_metrics
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.sampling import generate_base, generate_residual
+from models.mask_transformer.token_streams import file_fingerprint, token_streams
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.training import load_vq
 from utils.checkpoint import load_checkpoint
@@ -37,6 +44,9 @@ from utils.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 CLIP_TYPE = "mmr"
+# 2: per-part token embeddings and heads, the residual transformer's part order and `known` input (format 1 shared one
+# table and head across parts: its weights do not load)
+TRANSFORMER_FORMAT = 2
 
 
 class TokenTrainer(Trainer):
@@ -59,6 +69,7 @@ class TokenTrainer(Trainer):
         self.vq_run = find_run(opt.checkpoints_dir, opt.dataset_name, opt.vq_name)
         self.vq.requires_grad_(False)
         self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
+        self.vq_fingerprint = file_fingerprint(self.vq_run / "model" / "latest.tar")
         down = self.vq.config.downsampling
         self.use_clip = opt.music_cond in ("clip", "both")
         self.mmr_loss = getattr(opt, "mmr_loss", False)
@@ -72,6 +83,10 @@ class TokenTrainer(Trainer):
         splits = data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
         val = MusicMotionClips(data, val_split, deterministic=True, **kwargs) if val_split else None
+        clips = np.unique(np.concatenate([train.clip] + ([val.clip] if val is not None else [])))
+        with self.accelerator.main_process_first():  # the main process encodes, the others read its cache
+            self.streams = token_streams(self.vq, self.vq_run / "model" / "latest.tar", self.vq_run.name, data,
+                                         clips.tolist(), self.vq_mean.numpy(), self.vq_std.numpy(), self.device)
         mean, std = music_statistics(train)
         self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
@@ -119,7 +134,8 @@ class TokenTrainer(Trainer):
                                            "times": self.times, "num_quantizers": vq.num_quantizers,
                                            "clip_dim": self.clip_dim if self.use_clip else 256,
                                            "music_dim": len(self.music_mean),
-                                           "downsampling": vq.downsampling})  # fmt: skip
+                                           "downsampling": vq.downsampling,
+                                           "part_order": not getattr(opt, "parallel_parts", False)})  # fmt: skip
         self.vq.to(self.device)
         self.norm = {k: getattr(self, k).to(self.device) for k in ("vq_mean", "vq_std", "music_mean", "music_std")}
         if self.mmr is not None:
@@ -128,10 +144,10 @@ class TokenTrainer(Trainer):
         return self.model_class(self.config)
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm))."""
+        """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm)); the tokens are
+        cut from the whole sequences' token streams."""
         n = self.norm
-        motion = (batch["motion"].to(self.device) - n["vq_mean"]) / n["vq_std"]
-        tokens = self.vq.encode(motion)
+        tokens = self.streams.windows(batch["clip"], batch["start"], self.times).to(self.device)
         clip = batch["music_clip"].to(self.device) if self.use_clip else None
         music = (batch["music"].to(self.device) - n["music_mean"]) / n["music_std"]
         return tokens, clip, music
@@ -143,8 +159,10 @@ class TokenTrainer(Trainer):
                  "clip_mmr": self.clip_mmr}  # fmt: skip
         mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
                     "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source} if self.mmr is not None else None
-        return {"transformer": self.config.to_dict(), "music": music, "mmr_loss": mmr_loss,
-                "tokenizer": {"run": self.vq_run.name, "vq_type": self.vq.config.vq_type},
+        return {"transformer": self.config.to_dict(), "transformer_format": TRANSFORMER_FORMAT, "music": music,
+                "mmr_loss": mmr_loss, "continuation": self.continuation_options(),
+                "tokenizer": {"run": self.vq_run.name, "vq_type": self.vq.config.vq_type,
+                              "fingerprint": self.vq_fingerprint},
                 "music_mean": self.music_mean, "music_std": self.music_std}  # fmt: skip
 
     @torch.no_grad()
@@ -177,8 +195,23 @@ class TokenTrainer(Trainer):
         return metrics
 
     def generate(self, model, tokens: torch.Tensor, valid: torch.Tensor, clip, music, generator) -> torch.Tensor:
-        """Tokens (B, L, Q) with this stage's layers generated from the music and the others kept."""
+        """Tokens (B, L, Q) to decode: this stage's layers generated from the music, no ground-truth layer beyond
+        what the stage is conditioned on (the masked stage: the base alone, other layers -1)."""
         raise NotImplementedError
+
+    def continuation_options(self) -> dict:
+        return {"prob": float(getattr(self.opt, "cont_prob", 0.0)), "tokens": int(getattr(self.opt, "cont_tokens", 0))}
+
+    def given_prefix(self, batch_size: int, training: bool) -> torch.Tensor:
+        """Bool (B, L): the positions given as a continued window's prefix (its first `--cont_tokens` token times, every
+        part), in a `--cont_prob` share of the training windows; none in validation."""
+        c = self.continuation_options()
+        grid = self.config
+        times = torch.arange(grid.times, device=self.device).repeat(grid.parts)  # (L,)
+        if not training or c["prob"] <= 0 or c["tokens"] <= 0:
+            return torch.zeros(batch_size, len(times), dtype=torch.bool, device=self.device)
+        chosen = torch.rand(batch_size, device=self.device) < c["prob"]
+        return chosen[:, None] & (times[None] < min(c["tokens"], grid.times - 1))
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         out = self.predict(model, batch)
@@ -224,8 +257,9 @@ class MaskedTrainer(TokenTrainer):
         ids = tokens[..., 0]
         valid = torch.ones_like(ids, dtype=torch.bool)
         m = self.config
+        given = self.given_prefix(len(ids), generator is None)  # a continued window's prefix: never masked
         x, chosen = mask_tokens(ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob,
-                                generator=generator)  # fmt: skip
+                                generator=generator, given=given)  # fmt: skip
         drop = None if generator is None else torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
         layer_mask = torch.zeros(len(ids), tokens.shape[-1], dtype=torch.bool, device=ids.device)
         layer_mask[:, 0] = True
@@ -234,7 +268,7 @@ class MaskedTrainer(TokenTrainer):
 
 
     def generate(self, model, tokens, valid, clip, music, generator):
-        out = tokens.clone()
+        out = torch.full_like(tokens, -1)  # the ground truth's residual layers are never decoded with a generated base
         out[..., 0] = generate_base(model, valid, clip, music, time_steps=self.opt.eval_time_steps, cond_scale=4.0,
                                     generator=generator)  # fmt: skip
         return out
@@ -252,12 +286,22 @@ class ResidualTrainer(TokenTrainer):
         if q < 2:
             raise UserError("the tokenizer has one quantizer layer: there is nothing for a residual transformer")
         layer = torch.randint(1, q, (b,), device=tokens.device, generator=generator)
+        c = self.config
+        part_ids = torch.arange(c.parts, device=tokens.device).repeat_interleave(c.times)[None]  # (1, L)
         valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+        if c.part_order and c.parts > 1:  # part p of layer j, the coarser parts' layer j given
+            part = torch.randint(0, c.parts, (b,), device=tokens.device, generator=generator)
+            known, where = part_ids < part[:, None], valid & (part_ids == part[:, None])
+        else:
+            part, known, where = torch.full_like(layer, -1), torch.zeros_like(valid), valid
+        given = self.given_prefix(b, generator is None)
+        known, where = known | given, where & ~given
         drop = None if generator is None else torch.zeros(b, dtype=torch.bool, device=tokens.device)
         target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
         layer_mask = torch.arange(q, device=tokens.device)[None] == layer[:, None]
-        return {"logits": model(tokens, layer, valid, clip, music, drop=drop), "target": target, "where": valid,
-                "tokens": tokens, "layer_mask": layer_mask}  # fmt: skip
+        logits = model(tokens, layer, valid, clip, music, drop=drop, known=known, part=part)
+        return {"logits": logits, "target": target, "where": where, "tokens": tokens,
+                "layer_mask": layer_mask}  # fmt: skip
 
     def generate(self, model, tokens, valid, clip, music, generator):
         return generate_residual(model, tokens[..., 0], valid, clip, music, cond_scale=5.0, temperature=0.8,
@@ -286,6 +330,9 @@ def load_transformer(checkpoints_dir: str | Path, dataset: str, name: str, stage
     if ckpt.get("stage") != stage or "transformer" not in ckpt:
         raise UserError(f"{run}: not a {'masked' if stage == 'm2m' else 'residual'} transformer checkpoint "
                         f"(stage {ckpt.get('stage')!r})")  # fmt: skip
+    if ckpt.get("transformer_format", 1) < TRANSFORMER_FORMAT:
+        raise UserError(f"{run}: a transformer trained before per-part token embeddings and heads (one table for "
+                        "every part's codes); retrain it with train_m2m.py / train_res.py")  # fmt: skip
     model = (MaskTransformer if stage == "m2m" else ResidualTransformer)(TransformerConfig(**ckpt["transformer"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt
@@ -356,6 +403,10 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
     if vq_name and find_run(checkpoints_dir, dataset, vq_name).name != run:
         raise UserError(f"{name!r} was trained on tokenizer {run!r}, not {vq_name!r}")
     vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, device=device)
+    recorded = ckpt["tokenizer"].get("fingerprint")
+    if recorded and file_fingerprint(find_run(checkpoints_dir, dataset, run) / "model" / "latest.tar") != recorded:
+        raise UserError(f"tokenizer {run!r} was retrained or continued after {name!r} was trained on it; retrain "
+                        f"{name!r} (its tokens no longer match)")  # fmt: skip
     clip_mmr = mmr_run or ckpt["music"].get("clip_mmr")
     mmr = load_mmr(clip_mmr, device=device) if clip_mmr and Path(clip_mmr).exists() else None
     uses_clip = [m for m in (base, res) if m is not None and m.config.music_cond in ("clip", "both")]

@@ -1,6 +1,7 @@
 """The masked (base layer) and residual (layers 1..Q-1) token transformers, conditioned on music.
 
-Both share one backbone: token embeddings + learned part and time embeddings (`TokenGrid` positions), pre-LN
+Both share one backbone: per-part token embeddings (a body code and a hand code with the same index are different
+tokens: each part has its own codebooks) + learned part and time embeddings (`TokenGrid` positions), pre-LN
 Transformer blocks whose attention is `F.scaled_dot_product_attention` with `dim_head` independent of
 `latent_dim` (so the seed's `--latent_dim 256 --n_heads 6` runs), and music conditioning (`music_cond`):
 
@@ -11,8 +12,13 @@ Transformer blocks whose attention is `F.scaled_dot_product_attention` with `dim
 
 Classifier-free guidance: a sample whose `drop` flag is set gets no condition (zero clip vector, no frame term);
 training drops with `cond_drop_prob`, sampling mixes uncond + s (cond - uncond) (`guided_logits`).
-The masked transformer predicts layer-0 codes at [MASK] positions; the residual transformer predicts layer j from
-the sum of the per-layer embeddings of layers < j, with j given as a second prefix token.
+The masked transformer predicts layer-0 codes at [MASK] positions with one output head per part; the residual
+transformer predicts layer j from the sum of the per-part, per-layer embeddings of layers < j, with one head per part
+and layer. Within a layer it follows the tokenizer's order body -> hands -> face (`part_order`): part p is predicted
+with layer j of the coarser parts given (their embeddings added to their positions), as the HRVQ quantized part p's
+layer j given the coarser part's; (j, p) is a second prefix token. `known` positions (a continued dance's given
+prefix, the coarser parts) carry their layer-j code in the input. Embeddings start at N(0, 1) (`nn.Embedding`'s
+default, every table alike), heads as `nn.Linear`.
 Shapes: ids (B, L) or (B, L, Q) with L = parts * times; clip (B, clip_dim); music (B, times * downsampling, Dm).
 """
 
@@ -40,6 +46,8 @@ class TransformerConfig:
         cond_drop_prob: probability of dropping the music condition in training (classifier-free guidance).
         music_cond: clip | frame | both; clip_dim: MMR embedding width; music_dim: frame-level feature width;
         downsampling: motion frames per token.
+        part_order: residual transformer: the parts of a layer in turn, body -> hands -> face (False: all parts of a
+            layer in one pass).
     """
 
     nb_code: int = 512
@@ -57,6 +65,7 @@ class TransformerConfig:
     clip_dim: int = 256
     music_dim: int = 35
     downsampling: int = 4
+    part_order: bool = True
 
     def __post_init__(self) -> None:
         if self.music_cond not in MUSIC_CONDS:
@@ -139,6 +148,35 @@ class MusicCondition(nn.Module):
         return prefix, per_time
 
 
+class PartHeads(nn.Module):
+    """Output heads per part (and per layer): logits of part p's positions from its own weights.
+
+    Args:
+        grid: the token grid; layers: heads per part (1 for the masked transformer, Q for the residual one);
+        nb_code: classes; dim: input width. Initialised as `nn.Linear` (uniform +-1/sqrt(dim)), biases 0.
+    """
+
+    def __init__(self, grid: TokenGrid, layers: int, nb_code: int, dim: int) -> None:
+        super().__init__()
+        self.grid = grid
+        bound = dim**-0.5
+        self.weight = nn.Parameter(torch.empty(grid.parts, layers, nb_code, dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(grid.parts, layers, nb_code))
+
+    def forward(self, h: torch.Tensor, layer: torch.Tensor | None = None) -> torch.Tensor:
+        """States (B, L, D) -> logits (B, L, nb_code) with the heads of `layer` (B,) (default 0)."""
+        hp = self.grid.per_part(h)  # (B, P, T', D)
+        if layer is None:
+            return self.grid.flat(torch.einsum("bptd,pkd->bptk", hp, self.weight[:, 0]) + self.bias[:, 0, None])
+        out = None
+        for j in layer.unique().tolist():  # one einsum per layer present (at most Q): no per-sample weight copies
+            sel = layer == j
+            lj = torch.einsum("nptd,pkd->nptk", hp[sel], self.weight[:, j]) + self.bias[:, j, None]
+            out = lj.new_empty(*hp.shape[:3], lj.shape[-1]) if out is None else out
+            out[sel] = lj
+        return self.grid.flat(out)
+
+
 class TokenTransformer(nn.Module):
     """The shared backbone (see the module docstring); subclasses embed their inputs and read out their logits."""
 
@@ -186,34 +224,41 @@ class MaskTransformer(TokenTransformer):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(config)
-        self.token_emb = nn.Embedding(config.nb_code + 2, config.latent_dim)
-        self.head = nn.Linear(config.latent_dim, config.nb_code)
+        c = config
+        self.token_emb = nn.Embedding(c.parts * (c.nb_code + 2), c.latent_dim)  # per part: codes, mask, pad
+        self.head = PartHeads(self.grid, 1, c.nb_code, c.latent_dim)
 
     def forward(self, ids: torch.Tensor, valid: torch.Tensor, clip: torch.Tensor | None = None,
                 music: torch.Tensor | None = None, drop: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         drop = self.drop_flags(ids.shape[0], ids.device) if drop is None else drop
-        return self.head(self.backbone(self.token_emb(ids), valid, clip, music, drop))
+        h = self.token_emb(ids + self.part_ids * (self.config.nb_code + 2))  # (B, L, D)
+        return self.head(self.backbone(h, valid, clip, music, drop))
 
 
 class ResidualTransformer(TokenTransformer):
-    """Layer j's codes from the sum of layers < j. ids (B, L, Q) (layers >= j ignored), j (B,) in 1..Q-1 -> logits
-    (B, L, nb_code)."""
+    """Layer j's codes from layers < j (and layer j where `known`). ids (B, L, Q) (layers > j ignored, layer j read
+    only where `known` (B, L)), layer (B,) j in 1..Q-1, part (B,) the part predicted (-1: all parts at once) ->
+    logits (B, L, nb_code)."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__(config)
         c = config
-        self.layer_emb = nn.Parameter(torch.randn(c.num_quantizers, c.nb_code + 1, c.latent_dim) * 0.02)
-        self.layer_token = nn.Embedding(c.num_quantizers, c.latent_dim)
-        self.head_weight = nn.Parameter(torch.randn(c.num_quantizers, c.nb_code, c.latent_dim) * 0.02)
-        self.head_bias = nn.Parameter(torch.zeros(c.num_quantizers, c.nb_code))
+        self.layer_emb = nn.Parameter(torch.randn(c.parts, c.num_quantizers, c.nb_code + 1, c.latent_dim))
+        self.step_token = nn.Embedding(c.num_quantizers * (c.parts + 1), c.latent_dim)  # (layer, part or all)
+        self.head = PartHeads(self.grid, c.num_quantizers, c.nb_code, c.latent_dim)
 
     def forward(self, ids: torch.Tensor, layer: torch.Tensor, valid: torch.Tensor, clip: torch.Tensor | None = None,
-                music: torch.Tensor | None = None, drop: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                music: torch.Tensor | None = None, drop: torch.Tensor | None = None, known: torch.Tensor | None = None,
+                part: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         b, _, q = ids.shape
         drop = self.drop_flags(b, ids.device) if drop is None else drop
+        part = torch.full_like(layer, -1) if part is None else part
         codes = ids.clamp(min=0).masked_fill(~valid[..., None], self.config.nb_code)  # padding -> its own row
-        emb = self.layer_emb[torch.arange(q, device=ids.device), codes]  # (B, L, Q, D)
-        below = (torch.arange(q, device=ids.device)[None] < layer[:, None]).to(emb.dtype)  # (B, Q)
-        h = (emb * below[:, None, :, None]).sum(2)
-        out = self.backbone(h, valid, clip, music, drop, prefix=self.layer_token(layer)[:, None])
-        return torch.einsum("bld,bcd->blc", out, self.head_weight[layer]) + self.head_bias[layer][:, None]
+        layers = torch.arange(q, device=ids.device)
+        emb = self.layer_emb[self.part_ids[None, :, None], layers[None, None], codes]  # (B, L, Q, D)
+        use = (layers[None] < layer[:, None])[:, None].expand(-1, ids.shape[1], -1)  # (B, L, Q): layers < j
+        if known is not None:
+            use = use | (known[..., None] & (layers[None, None] == layer[:, None, None]))
+        h = (emb * use[..., None].to(emb.dtype)).sum(2)
+        step = self.step_token(layer * (self.config.parts + 1) + part + 1)[:, None]
+        return self.head(self.backbone(h, valid, clip, music, drop, prefix=step), layer)

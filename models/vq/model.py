@@ -5,6 +5,9 @@
   quantizer stacks where each finer part is predicted from the coarser part's code (`PartResidualVQ`), and one
   decoder over the parts' latents side by side.
 
+Tokenization (the encoders and the whole residual chain) always runs in fp32 outside autocast, in training as in
+`encode`, so the tokens a bf16 training step sees are the tokens evaluation and generation use; only the decoder
+follows the caller's autocast.
 Shapes: features (B, T, dim) with T a multiple of the down-sampling (4); tokens (B, P*T/4, Q).
 """
 
@@ -22,6 +25,9 @@ from models.vq.encdec import Decoder, Encoder
 from models.vq.residual import PartResidualVQ
 
 VQ_TYPES = ("vq", "rvq", "hrvq")
+# 2: the HRVQ conditioner quantizes r - sg(c) and starts at zero (format 1 quantized r - c: its tokens and weights
+# mean something else, so a format-1 HRVQ is refused)
+TOKENIZER_FORMAT = 2
 
 
 @dataclass
@@ -36,6 +42,7 @@ class TokenizerConfig:
         width, depth, down_t, stride_t, dilation_growth_rate, activation, dropout: encoder/decoder shape.
         mu: EMA decay; sample_temperature: stochastic assignment in training (0: off); reset_dead: dead-code reset.
         quantize_dropout_prob: quantizer dropout.
+        conditioner: hrvq only: predict each finer part from the coarser part's code (False: per-part RVQs).
     """
 
     vq_type: str = "rvq"
@@ -54,6 +61,7 @@ class TokenizerConfig:
     sample_temperature: float = 0.5
     reset_dead: bool = True
     quantize_dropout_prob: float = 0.2
+    conditioner: bool = True
 
     def __post_init__(self) -> None:
         if self.vq_type not in VQ_TYPES:
@@ -94,7 +102,8 @@ class MotionTokenizer(nn.Module):
                  "growth": c.dilation_growth_rate, "activation": c.activation, "dropout": c.dropout}  # fmt: skip
         self.encoders = nn.ModuleList(Encoder(len(idx), c.code_dim, **shape) for idx in c.part_index.values())
         self.quantizer = PartResidualVQ(len(self.parts), c.num_quantizers, c.nb_code, c.code_dim, c.mu,
-                                        c.sample_temperature, c.reset_dead, c.quantize_dropout_prob)  # fmt: skip
+                                        c.sample_temperature, c.reset_dead, c.quantize_dropout_prob,
+                                        c.conditioner and c.vq_type == "hrvq")  # fmt: skip
         self.decoder = Decoder(len(self.parts) * c.code_dim, c.dim, **shape)  # all parts' latents -> every feature
 
     def _check(self, x: torch.Tensor) -> None:
@@ -113,19 +122,25 @@ class MotionTokenizer(nn.Module):
         """Part latents -> features (B, T, dim)."""
         return self.decoder(torch.cat(z, dim=1)).transpose(1, 2)
 
+    def tokenize(self, x: torch.Tensor, n_layers: int | None = None) -> dict:
+        """Encoders and residual chain in fp32, whatever the autocast state. -> `PartResidualVQ.forward`'s dict"""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.quantizer(self.latents(x.float()), n_layers)
+
     def forward(self, x: torch.Tensor, n_layers: int | None = None) -> dict:
-        """Reconstruct features (B, T, dim). -> {"recon", "commit", "indices", "histograms", "n_layers"}"""
-        out = self.quantizer(self.latents(x), n_layers)
+        """Reconstruct features (B, T, dim). -> {"recon", "commit", "indices", "histograms", "n_layers",
+        "cond_ratio"}"""
+        out = self.tokenize(x, n_layers)
         out["recon"] = self.decode_latents(out.pop("z"))
         return out
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Tokens of features (B, T, dim): (B, P*T', Q) (nearest codes, all layers)."""
+        """Tokens of features (B, T, dim): (B, P*T', Q) (nearest codes, all layers, fp32 under any autocast)."""
         was_training = self.training
         self.eval()
         try:
-            return self.quantizer(self.latents(x), self.config.num_quantizers)["indices"]
+            return self.tokenize(x, self.config.num_quantizers)["indices"]
         finally:
             self.train(was_training)
 

@@ -18,7 +18,14 @@ from data.layout import layout_for_dim
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
 from models.vq.evaluation import code_histograms, codebook_usage, pose_error_metrics
-from models.vq.model import MotionTokenizer, TokenizerConfig, local_joint_errors, reconstruction_loss, tokenizer_std
+from models.vq.model import (
+    TOKENIZER_FORMAT,
+    MotionTokenizer,
+    TokenizerConfig,
+    local_joint_errors,
+    reconstruction_loss,
+    tokenizer_std,
+)
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 from utils.runs import find_run
@@ -32,7 +39,8 @@ def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
                            stride_t=opt.stride_t, dilation_growth_rate=opt.dilation_growth_rate, activation=opt.vq_act,
                            dropout=opt.vq_dropout, mu=opt.mu, sample_temperature=opt.sample_temperature,
                            reset_dead=not opt.no_code_reset,
-                           quantize_dropout_prob=opt.quantize_dropout_prob)  # fmt: skip
+                           quantize_dropout_prob=opt.quantize_dropout_prob,
+                           conditioner=not getattr(opt, "no_conditioner", False))  # fmt: skip
 
 
 def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.ndarray | None = None) -> TokenizerWindows:
@@ -49,7 +57,7 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
     model.eval()
     layout = model.config.layout
     mean_t, std_t = torch.as_tensor(mean, device=device), torch.as_tensor(std, device=device)
-    errors, face_err, counts = [], [], None
+    errors, face_err, counts, ratios = [], [], None, []
     for lo in range(0, len(windows), batch_size):
         x = windows.__getitems__(list(range(lo, min(lo + batch_size, len(windows))))).to(device)
         out = model(x)
@@ -57,12 +65,21 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
         errors.append(local_joint_errors(gt, rec, layout).flatten(0, 1).cpu())
         if layout.grouped:
             face_err.append(((rec - gt)[..., layout.part_index["face"]] ** 2).mean().item())
+        ratios.append(out["cond_ratio"].cpu())  # (P-1, Q)
         hist = code_histograms(out)  # (P, Q, K)
         counts = hist if counts is None else counts + hist
     metrics = pose_error_metrics(torch.cat(errors))  # root-relative in the facing frame
     if face_err:
         metrics["face_mse"] = float(np.mean(face_err))
-    return {**metrics, **codebook_usage(counts, model.parts)}
+    return {**metrics, **conditioner_ratios(torch.stack(ratios).mean(0), model.parts), **codebook_usage(counts,
+                                                                                                       model.parts)}
+
+
+def conditioner_ratios(ratios: torch.Tensor, parts: tuple[str, ...]) -> dict[str, float]:
+    """`cond_ratio_<part>_L<k>`: ||c|| / ||r|| of each finer part at each layer (P-1, Q) (how much of the part the
+    HRVQ conditioner predicts from the coarser part's code; none without conditioner)."""
+    return {f"cond_ratio_{parts[p + 1]}_L{k}": float(ratios[p, k]) for p in range(ratios.shape[0])
+            for k in range(ratios.shape[1])}  # fmt: skip
 
 
 class TokenizerTrainer(Trainer):
@@ -99,7 +116,8 @@ class TokenizerTrainer(Trainer):
         return reconstruction_metrics(model, dataset, self.mean, self.std, self.opt.batch_size, self.device)
 
     def checkpoint_extra(self) -> dict:
-        return {"tokenizer": self.config.to_dict(), "mean": torch.as_tensor(self.mean),
+        return {"tokenizer": self.config.to_dict(), "tokenizer_format": TOKENIZER_FORMAT,
+                "mean": torch.as_tensor(self.mean),
                 "std": torch.as_tensor(self.std), "dataset": self.opt.dataset_name,
                 "fps": int(self.data.summary.get("fps", 30))}  # fmt: skip
 
@@ -115,6 +133,9 @@ def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which
     if ckpt.get("stage") != "vq" or "tokenizer" not in ckpt:
         raise UserError(f"{run}: not a tokenizer checkpoint (stage {ckpt.get('stage')!r})")
     config = TokenizerConfig(**ckpt["tokenizer"])
+    if config.vq_type == "hrvq" and ckpt.get("tokenizer_format", 1) < TOKENIZER_FORMAT:
+        raise UserError(f"{run}: an HRVQ trained before the conditioner fix (it quantized r - c, now r - sg(c) with "
+                        "a zero-initialised conditioner); retrain it with train_vq.py")  # fmt: skip
     if dim is not None and dim != config.dim:
         raise UserError(f"{run}: the tokenizer reads {config.dim}-d features, the data has {dim}-d")
     model = MotionTokenizer(config).to(device)
