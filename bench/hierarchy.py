@@ -1,12 +1,14 @@
 """Whole-body dances from the HRVQ hierarchy under one fixed CPU budget: music alignment, realism and smoothness of
 body, fingers and face, and seams; prints JSON.
 
-    python bench/hierarchy.py [--variant NAME] [--m2m_args "..."] [--res_args "..."] [--vq_args "..."]
+    python bench/hierarchy.py [--variant NAME] [--vq_variant NAME] [--m2m_variant NAME] [--vq_args=...]
+                              [--m2m_args=...] [--res_args=...] [--base_only] [--train_seed 0] [--seed 0]
                               [--songs 128] [--seconds 10] [--vq_steps 1000] [--steps 1000]
 
 Builds the synthetic dataset (723-d: body, fingers, face; baseline music; sequences split 50 / 25 / 25), trains a
-small HRVQ tokenizer (4 layers per part; `--vq_args` extra `train_vq` options), a masked and a residual transformer
-(`--music_cond frame`, latent 128, 3 blocks; `--m2m_args` / `--res_args` extra options) and generates one whole dance
+small HRVQ tokenizer (4 layers per part; `--vq_args=--conditioner`: extra `train_vq` options, written with `=`), a
+masked and a residual transformer (`--music_cond frame`, latent 128, 3 blocks; `--m2m_args` / `--res_args` extra
+options; `--base_only`: no residual transformer, the base layer decoded alone) and generates one whole dance
 per held-out song from its music (`longform.generate_long`: 3 windows of 37 token times per 10 s song, overlap 8;
 18 unmasking steps, guidance 4; residual guidance 5, temperature 0.8). Reported against the test ground truth:
 BAS_bailando (`fixed` protocol) with the own song's beats and the next test song's ("gap"), FID_k / FID_g of the
@@ -85,25 +87,27 @@ def train(trainer, parser, argv: list[str], run: Path, steps: int) -> float:
 
 def train_all(args: argparse.Namespace, root: Path, ckpts: Path, vq: str, m2m: str, res: str) -> dict[str, float]:
     common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--seed", "0", "--save_latest", "0", "--max_epoch", "100000"]  # fmt: skip
-    vq_argv = [*common, "--name", vq, "--vq_type", "hrvq", "--num_quantizers", "4", "--batch_size", "32",
-               "--window_size", "64", "--nb_code", "256", "--code_dim", "128", "--width", "128", "--depth", "2",
+              "-1", "--save_latest", "0", "--max_epoch", "100000"]  # fmt: skip
+    vq_argv = [*common, "--seed", "0", "--name", vq, "--vq_type", "hrvq", "--num_quantizers", "4", "--batch_size",
+               "32", "--window_size", "64", "--nb_code", "256", "--code_dim", "128", "--width", "128", "--depth", "2",
                "--max_steps", str(args.vq_steps), "--warm_up_iter", "100", "--lr", "5e-4",
                "--milestones", str(int(args.vq_steps * 0.8)), "--eval_every_e", "100000",
                *shlex.split(args.vq_args)]  # fmt: skip
     seconds = {"vq": train(TokenizerTrainer, tokenizer_parser, vq_argv, ckpts / "synthetic" / vq, args.vq_steps)}
-    tr = [*common, "--vq_name", vq, "--batch_size", "32", "--latent_dim", "128", "--ff_size", "256", "--n_layers",
-          "3", "--n_heads", "4", "--dropout", "0.1", "--music_cond", "frame", "--max_steps", str(args.steps),
-          "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--lr", "5e-4", "--eval_every_e",
-          "100000", "--eval_windows", "0"]  # fmt: skip
+    tr = [*common, "--seed", str(args.train_seed), "--vq_name", vq, "--batch_size", "32", "--latent_dim", "128",
+          "--ff_size", "256", "--n_layers", "3", "--n_heads", "4", "--dropout", "0.1", "--music_cond", "frame",
+          "--max_steps", str(args.steps), "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)),
+          "--lr", "5e-4", "--eval_every_e", "100000", "--eval_windows", "0"]  # fmt: skip
     seconds["m2m"] = train(MaskedTrainer, transformer_parser, [*tr, "--name", m2m, *shlex.split(args.m2m_args)],
                            ckpts / "synthetic" / m2m, args.steps)  # fmt: skip
+    if args.base_only:
+        return seconds
     seconds["res"] = train(ResidualTrainer, transformer_parser, [*tr, "--name", res, *shlex.split(args.res_args)],
                            ckpts / "synthetic" / res, args.steps)  # fmt: skip
     return seconds
 
 
-def evaluate(root: Path, ckpts: Path, m2m: str, res: str) -> dict[str, float]:
+def evaluate(root: Path, ckpts: Path, m2m: str, res: str, seed: int = 0) -> dict[str, float]:
     data = ProcessedData(root)
     music_dir, _ = data.music_dir("baseline")
     clips = data.clip_ids("test")
@@ -118,7 +122,7 @@ def evaluate(root: Path, ckpts: Path, m2m: str, res: str) -> dict[str, float]:
         music = np.load(music_dir / f"{data.clips[clip].get('music', name)}.npy").astype(np.float32)
         motion = data.motion(clip).astype(np.float32)
         n = min(len(music), len(motion))
-        features, _ = generate_long(mage, music[:n], overlap=8, seed=k, progress=False, **SAMPLING)
+        features, _ = generate_long(mage, music[:n], overlap=8, seed=seed + k, progress=False, **SAMPLING)
         gt.append(motion[:n])
         gen.append(features)
         beats.append(np.asarray(json.loads((root / "meta" / f"{name}.json").read_text())["beat_times_s"]))
@@ -161,6 +165,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--vq_steps", type=int, default=1000, help="tokenizer training steps")
     p.add_argument("--steps", type=int, default=1000, help="training steps of each transformer")
     p.add_argument("--out_dir", type=Path, default=Path("outputs/hierarchy"), help="dataset and runs")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed of the first test song (the k-th: seed + k)")
+    p.add_argument("--train_seed", type=int, default=0, help="training seed of the transformers")
+    p.add_argument("--base_only", action="store_true", help="no residual transformer: dances of the base layer alone")
     args = p.parse_args(argv)
     logging.disable(logging.INFO)
     torch.set_num_threads(2)
@@ -168,8 +175,9 @@ def main(argv: list[str] | None = None) -> dict:
     prepare(args, root)
     vq, m2m, res = f"hrvq_{args.vq_variant}", f"m2m_{args.m2m_variant or args.variant}", f"res_{args.variant}"
     seconds = train_all(args, root, ckpts, vq, m2m, res)
-    metrics = evaluate(root, ckpts, m2m, res)
-    result = {"benchmark": "hierarchy", "variant": args.variant, "runs": [vq, m2m, res],
+    metrics = evaluate(root, ckpts, m2m, None if args.base_only else res, args.seed)
+    result = {"benchmark": "hierarchy", "variant": args.variant, "runs": [vq, m2m] + ([] if args.base_only else [res]),
+              "seed": args.seed, "train_seed": args.train_seed,
               "args": {"vq": args.vq_args, "m2m": args.m2m_args, "res": args.res_args},
               "budget": {"songs": args.songs, "seconds": args.seconds, "vq_steps": args.vq_steps,
                          "steps": args.steps}, "train_s": seconds,

@@ -56,8 +56,10 @@ def add_tokenizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mu", type=float, default=0.99, help="EMA decay of the codebooks")
     p.add_argument("--sample_temperature", type=float, default=0.5, help="stochastic code assignment (0: off)")
     p.add_argument("--no_code_reset", action="store_true", help="keep dead codes (no reset)")
-    p.add_argument("--no_conditioner", action="store_true", help="hrvq: no prediction of a finer part from the "
-                   "coarser part's code (independent per-part RVQs; the ablation)")  # fmt: skip
+    p.add_argument("--conditioner", action="store_true", help="hrvq: predict each finer part from the coarser part's "
+                   "code of the same layer (off: independent per-part RVQs, which generated better dances here)")
+    p.add_argument("--cond_loss", type=float, default=0.0, help="with --conditioner: weight of MSE(c, sg(r)), which "
+                   "trains the conditioner to predict what is missing in the finer part (0: reconstruction only)")
     p.add_argument("--width", type=int, default=512, help="encoder/decoder channels")
     p.add_argument("--depth", type=int, default=3, help="residual blocks per resolution")
     p.add_argument("--down_t", type=int, default=2, help="temporal down-sampling stages")
@@ -101,8 +103,9 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
                    "token times are given in every layer (continuation, as long-form generation uses it)")
     p.add_argument("--cont_tokens", type=int, default=8, help="token times given to a continued window (gen_m2m.py "
                    "--overlap)")
-    p.add_argument("--parallel_parts", action="store_true", help="residual transformer: all parts of a layer in one "
-                   "pass (default: body -> hands -> face, each given the coarser parts' codes)")
+    p.add_argument("--part_order", action="store_true", help="residual transformer: the parts of a layer in turn, "
+                   "body -> hands -> face, each given the coarser parts' codes (for an HRVQ --conditioner; default: "
+                   "all parts of a layer in one pass)")
     p.add_argument("--mmr_loss", action="store_true", help="add the MMR loss (decoded prediction vs the music)")
     p.add_argument("--mmr_loss_weight", type=float, default=0.5, help="weight of the MMR loss (the release's)")
     p.add_argument("--mmr_temperature", type=float, default=0.7, help="InfoNCE temperature of the MMR loss")

@@ -24,7 +24,7 @@ from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.cli import UserError
 
 CONFIG = TransformerConfig(nb_code=16, parts=3, times=5, num_quantizers=3, latent_dim=32, ff_size=64, n_layers=1,
-                           n_heads=2, dropout=0.0, music_cond="frame", music_dim=4)  # fmt: skip
+                           n_heads=2, dropout=0.0, music_cond="frame", music_dim=4, part_order=True)  # fmt: skip
 
 
 def test_a_body_code_and_a_hand_code_with_the_same_index_are_different_tokens():

@@ -188,6 +188,10 @@ def test_the_conditioner_is_trained_by_the_reconstruction():
     for conv in rvq.conditioners:
         assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
     assert (out["cond_ratio"] > 0).all() and out["cond_ratio"].shape == (2, 2)
+    rvq.zero_grad()
+    out = rvq(latents)
+    out["cond_pred"].backward()  # the optional prediction loss (--cond_loss) trains g alone toward sg(r)
+    assert out["cond_pred"] > 0 and all(conv.weight.grad.abs().sum() > 0 for conv in rvq.conditioners)
 
 
 def test_an_untrained_conditioner_is_the_plain_per_part_rvq():
@@ -211,7 +215,9 @@ def test_tokens_are_fp32_under_bf16_autocast():
     codebooks initialised from data (random codebooks would make every token the same either way)."""
     torch.manual_seed(0)
     model = MotionTokenizer(TokenizerConfig(vq_type="hrvq", dim=723, nb_code=64, code_dim=16, num_quantizers=3,
-                                            width=32, depth=1, sample_temperature=0.0))  # fmt: skip
+                                            width=32, depth=1, sample_temperature=0.0, conditioner=True))  # fmt: skip
+    for conv in model.quantizer.conditioners:  # a conditioner that predicts something: the whole chain in fp32
+        torch.nn.init.normal_(conv.weight, std=0.1)
     x = torch.randn(4, 32, 723)
     model.train()(x)  # codebooks from the data's latents
     fp32 = model.encode(x)

@@ -135,7 +135,7 @@ class TokenTrainer(Trainer):
                                            "clip_dim": self.clip_dim if self.use_clip else 256,
                                            "music_dim": len(self.music_mean),
                                            "downsampling": vq.downsampling,
-                                           "part_order": not getattr(opt, "parallel_parts", False)})  # fmt: skip
+                                           "part_order": getattr(opt, "part_order", False)})  # fmt: skip
         self.vq.to(self.device)
         self.norm = {k: getattr(self, k).to(self.device) for k in ("vq_mean", "vq_std", "music_mean", "music_std")}
         if self.mmr is not None:

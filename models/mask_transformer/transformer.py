@@ -14,9 +14,9 @@ Classifier-free guidance: a sample whose `drop` flag is set gets no condition (z
 training drops with `cond_drop_prob`, sampling mixes uncond + s (cond - uncond) (`guided_logits`).
 The masked transformer predicts layer-0 codes at [MASK] positions with one output head per part; the residual
 transformer predicts layer j from the sum of the per-part, per-layer embeddings of layers < j, with one head per part
-and layer. Within a layer it follows the tokenizer's order body -> hands -> face (`part_order`): part p is predicted
-with layer j of the coarser parts given (their embeddings added to their positions), as the HRVQ quantized part p's
-layer j given the coarser part's; (j, p) is a second prefix token. `known` positions (a continued dance's given
+and layer. With `part_order` it follows the order body -> hands -> face within a layer: part p is predicted with
+layer j of the coarser parts given (their embeddings added to their positions), as an HRVQ `--conditioner` quantized
+part p's layer j given the coarser part's; (j, p) is a second prefix token. `known` positions (a continued dance's given
 prefix, the coarser parts) carry their layer-j code in the input. Embeddings start at N(0, 1) (`nn.Embedding`'s
 default, every table alike), heads as `nn.Linear`.
 Shapes: ids (B, L) or (B, L, Q) with L = parts * times; clip (B, clip_dim); music (B, times * downsampling, Dm).
@@ -46,8 +46,9 @@ class TransformerConfig:
         cond_drop_prob: probability of dropping the music condition in training (classifier-free guidance).
         music_cond: clip | frame | both; clip_dim: MMR embedding width; music_dim: frame-level feature width;
         downsampling: motion frames per token.
-        part_order: residual transformer: the parts of a layer in turn, body -> hands -> face (False: all parts of a
-            layer in one pass).
+        part_order: residual transformer: the parts of a layer in turn, body -> hands -> face, each given the coarser
+            parts' codes (the dependency an HRVQ `--conditioner` creates); False (default): all parts of a layer in one
+            pass (as good on per-part RVQ tokens, and faster: docs/benchmarks.md "The hierarchy").
     """
 
     nb_code: int = 512
@@ -65,7 +66,7 @@ class TransformerConfig:
     clip_dim: int = 256
     music_dim: int = 35
     downsampling: int = 4
-    part_order: bool = True
+    part_order: bool = False
 
     def __post_init__(self) -> None:
         if self.music_cond not in MUSIC_CONDS:

@@ -42,7 +42,8 @@ class TokenizerConfig:
         width, depth, down_t, stride_t, dilation_growth_rate, activation, dropout: encoder/decoder shape.
         mu: EMA decay; sample_temperature: stochastic assignment in training (0: off); reset_dead: dead-code reset.
         quantize_dropout_prob: quantizer dropout.
-        conditioner: hrvq only: predict each finer part from the coarser part's code (False: per-part RVQs).
+        conditioner: hrvq only: predict each finer part from the coarser part's code (`--conditioner`; off by
+            default: per-part RVQs generate better dances here, docs/benchmarks.md "The hierarchy").
     """
 
     vq_type: str = "rvq"
@@ -61,7 +62,7 @@ class TokenizerConfig:
     sample_temperature: float = 0.5
     reset_dead: bool = True
     quantize_dropout_prob: float = 0.2
-    conditioner: bool = True
+    conditioner: bool = False
 
     def __post_init__(self) -> None:
         if self.vq_type not in VQ_TYPES:

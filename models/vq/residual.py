@@ -21,6 +21,7 @@ of each finer part the conditioner predicts: ||c|| / ||r_p|| per part and layer 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from models.vq.quantizer import EMAQuantizer, broadcast
@@ -85,7 +86,9 @@ class PartResidualVQ(nn.Module):
             {"z": [(B, D, T')] * P quantized latents, "indices": (B, P*T', Q) (-1 for dropped layers),
              "commit": mean over the used layers of the parts' summed commitment losses,
              "histograms": [[(K,)] * used layers] * P, "n_layers": layers used,
-             "cond_ratio": (P-1, used layers) ||c|| / ||r_p|| of the finer parts (detached; empty without conditioner)}
+             "cond_ratio": (P-1, used layers) ||c|| / ||r_p|| of the finer parts (detached; empty without conditioner),
+             "cond_pred": mean MSE(c, sg(r_p)) of the predictions (0 without conditioner): the optional loss that
+             makes g a predictor of what is missing in the finer part}
         """
         n = self.active_layers() if n_layers is None else n_layers
         b, _, t = latents[0].shape
@@ -96,12 +99,14 @@ class PartResidualVQ(nn.Module):
         histograms: list[list[torch.Tensor]] = [[] for _ in range(self.n_parts)]
         ratios = torch.zeros(len(self.conditioners), n, device=device)
         commit = latents[0].new_zeros((), dtype=torch.float32)
+        pred = latents[0].new_zeros((), dtype=torch.float32)
         for k in range(n):
             coarser = None
             for p in range(self.n_parts):
                 c = self.predict(p, coarser)
                 if isinstance(c, torch.Tensor):
                     ratios[p - 1, k] = c.detach().norm() / residuals[p].detach().norm().clamp_min(1e-12)
+                    pred = pred + F.mse_loss(c.float(), residuals[p].detach().float())
                     x = residuals[p] - c.detach()
                 else:
                     x = residuals[p]
@@ -113,7 +118,7 @@ class PartResidualVQ(nn.Module):
                 commit = commit + loss
                 coarser = q.detach()  # the code itself: g is trained through the finer part only
         return {"z": z, "indices": indices, "commit": commit / n, "histograms": histograms, "n_layers": n,
-                "cond_ratio": ratios}  # fmt: skip
+                "cond_ratio": ratios, "cond_pred": pred / n}  # fmt: skip
 
     def decode_indices(self, indices: torch.Tensor) -> list[torch.Tensor]:
         """Part latents [(B, D, T')] * P from indices (B, P*T', Q); layers marked -1 are skipped."""

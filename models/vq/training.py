@@ -40,7 +40,7 @@ def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
                            dropout=opt.vq_dropout, mu=opt.mu, sample_temperature=opt.sample_temperature,
                            reset_dead=not opt.no_code_reset,
                            quantize_dropout_prob=opt.quantize_dropout_prob,
-                           conditioner=not getattr(opt, "no_conditioner", False))  # fmt: skip
+                           conditioner=getattr(opt, "conditioner", False))  # fmt: skip
 
 
 def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.ndarray | None = None) -> TokenizerWindows:
@@ -110,6 +110,9 @@ class TokenizerTrainer(Trainer):
         losses = reconstruction_loss(batch, out["recon"].float(), self.config.layout)
         losses["commit"] = out["commit"]
         losses["loss"] = losses["recon"] + self.opt.loss_vel * losses["joints"] + self.opt.commit * out["commit"]
+        if self.config.conditioner and self.config.vq_type == "hrvq":
+            losses["cond_pred"] = out["cond_pred"]
+            losses["loss"] = losses["loss"] + getattr(self.opt, "cond_loss", 0.0) * out["cond_pred"]
         return losses
 
     def evaluate(self, model, dataset) -> dict[str, float]:
