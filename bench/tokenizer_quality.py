@@ -3,12 +3,12 @@
     python bench/tokenizer_quality.py [--songs 16] [--steps 1500] [--out_dir outputs/tokenizer_quality]
 
 Builds the synthetic dataset (723-d: body, fingers, face; baseline music), then trains VQ (1 layer), RVQ (6),
-HRVQ (6 per part; independent per-part RVQs, the default) and HRVQ with its conditioner (`--conditioner`: each finer
-part predicted from the coarser part's code) with the same small
-architecture and the same number of steps, and reports on the test and validation sequences: MPJPE (mm; all, body,
-hands), face error, BAS of the reconstructions relative to the ground truth's, the HRVQ conditioner's ||c|| / ||r||
-per finer part and layer, plus two references: an untrained HRVQ and the mean pose (the dataset's Mean features on
-every frame).
+HRVQ (6 per part; independent per-part RVQs, the default), HRVQ with its conditioner (`--conditioner`: each finer
+part predicted from the coarser part's code) and with the conditioner also trained as a predictor (`--cond_loss 1`)
+with the same small architecture and the same number of steps, and reports on the test and validation sequences:
+MPJPE (mm; all, body, hands), face error, BAS of the reconstructions relative to the ground truth's, the HRVQ
+conditioner's ||c|| / ||r|| per finer part and layer, plus two references: an untrained HRVQ and the mean pose (the
+dataset's Mean features on every frame).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from utils.motion_features import recover_from_ric
 from utils.timing import machine_info
 
 MODELS = {"VQ-1": ("rvq", 1, []), "RVQ-6": ("rvq", 6, []), "HRVQ-6": ("hrvq", 6, []),
-          "HRVQ-6-cond": ("hrvq", 6, ["--conditioner"])}
+          "HRVQ-6-cond": ("hrvq", 6, ["--conditioner"]),
+          "HRVQ-6-condloss": ("hrvq", 6, ["--conditioner", "--cond_loss", "1"])}
 
 
 def architecture(steps: int) -> list[str]:
