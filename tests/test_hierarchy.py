@@ -12,7 +12,7 @@ from data.loaders import ProcessedData
 from models.mask_transformer import token_streams as streams_module
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.sampling import generate_base, generate_residual
-from models.mask_transformer.token_streams import token_streams
+from models.mask_transformer.token_streams import file_fingerprint, token_streams
 from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.training import load_vq
@@ -171,8 +171,8 @@ def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_token
     real = streams_module.encode_streams
     monkeypatch.setattr(streams_module, "encode_streams", lambda *a, **k: encoded.append(1) or real(*a, **k))
     run = ckpts / "synthetic" / "hrvq3_synthetic"
-    again = token_streams(vq, run / "model" / "latest.tar", run.name, pdata, trainer.streams.clips.tolist(),
-                          trainer.vq_mean.numpy(), trainer.vq_std.numpy())  # fmt: skip
+    again = token_streams(vq, file_fingerprint(run / "model" / "latest.tar"), run.name, pdata,
+                          trainer.streams.clips.tolist(), trainer.vq_mean.numpy(), trainer.vq_std.numpy())  # fmt: skip
     assert not encoded and np.array_equal(again.rows, trainer.streams.rows)
     ckpts2 = tmp_path / "ckpts"
     shutil.copytree(ckpts / "synthetic" / "hrvq3_synthetic", ckpts2 / "synthetic" / "hrvq3_synthetic")
@@ -182,8 +182,8 @@ def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_token
               "--warm_up_iter", "2", "--save_latest", "0", "--max_steps", "6", "--is_continue"])  # fmt: skip
     run2 = ckpts2 / "synthetic" / "hrvq3_synthetic"
     vq2, ck2 = load_vq(ckpts2, "synthetic", "hrvq3_synthetic")
-    fresh = token_streams(vq2, run2 / "model" / "latest.tar", run2.name, pdata, trainer.streams.clips.tolist(),
-                          ck2["mean"].numpy(), ck2["std"].numpy())  # fmt: skip
+    fresh = token_streams(vq2, file_fingerprint(run2 / "model" / "latest.tar"), run2.name, pdata,
+                          trainer.streams.clips.tolist(), ck2["mean"].numpy(), ck2["std"].numpy())  # fmt: skip
     assert encoded == [1] and len(sorted((root / "processed" / "tokens").glob("hrvq3_synthetic-*.npz"))) == 2
     assert fresh.rows.shape == again.rows.shape
 

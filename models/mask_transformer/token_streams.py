@@ -92,15 +92,16 @@ def encode_streams(vq: torch.nn.Module, sequences: list[np.ndarray], clips: list
     return TokenStreams(np.concatenate(streams), offset, length, np.asarray(clips, np.int64))
 
 
-def token_streams(vq: torch.nn.Module, checkpoint: Path, run_name: str, data: ProcessedData, clips: list[int],
+def token_streams(vq: torch.nn.Module, fingerprint: str, run_name: str, data: ProcessedData, clips: list[int],
                   mean: np.ndarray, std: np.ndarray, device: torch.device | str = "cpu") -> TokenStreams:  # fmt: skip
-    """The cached token streams of `clips` under the tokenizer saved at `checkpoint` (encoded and saved when the cache
-    has none for this checkpoint and these sequences). `mean`/`std`: the tokenizer's normalisation."""
+    """The cached token streams of `clips` under the tokenizer whose checkpoint has `fingerprint`
+    (`file_fingerprint`; encoded and saved when the cache has none for this checkpoint and these sequences).
+    `mean`/`std`: the tokenizer's normalisation."""
     clips = sorted(int(c) for c in clips)
     raw = [data.motion(c).astype(np.float32) for c in clips]
     key = hashlib.sha256()
     names = [data.clips[c]["name"] for c in clips]
-    key.update(json.dumps([CACHE_FORMAT, file_fingerprint(checkpoint), names]).encode())
+    key.update(json.dumps([CACHE_FORMAT, fingerprint, names]).encode())
     for seq in raw:
         key.update(seq.tobytes())
     path = data.root / "tokens" / f"{run_name}-{key.hexdigest()[:16]}.npz"

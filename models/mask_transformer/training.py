@@ -35,6 +35,7 @@ from models.mask_transformer.evaluation import HIGHER_IS_BETTER, dance_metrics
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.sampling import generate_base, generate_residual
 from models.mask_transformer.token_streams import file_fingerprint, token_streams
+from models.mask_transformer.tokens import TokenGrid
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.training import load_vq
 from utils.checkpoint import load_checkpoint
@@ -85,8 +86,8 @@ class TokenTrainer(Trainer):
         val = MusicMotionClips(data, val_split, deterministic=True, **kwargs) if val_split else None
         clips = np.unique(np.concatenate([train.clip] + ([val.clip] if val is not None else [])))
         with self.accelerator.main_process_first():  # the main process encodes, the others read its cache
-            self.streams = token_streams(self.vq, self.vq_run / "model" / "latest.tar", self.vq_run.name, data,
-                                         clips.tolist(), self.vq_mean.numpy(), self.vq_std.numpy(), self.device)
+            self.streams = token_streams(self.vq, self.vq_fingerprint, self.vq_run.name, data, clips.tolist(),
+                                         self.vq_mean.numpy(), self.vq_std.numpy(), self.device)
         mean, std = music_statistics(train)
         self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
@@ -205,13 +206,12 @@ class TokenTrainer(Trainer):
     def given_prefix(self, batch_size: int, training: bool) -> torch.Tensor:
         """Bool (B, L): the positions given as a continued window's prefix (its first `--cont_tokens` token times, every
         part), in a `--cont_prob` share of the training windows; none in validation."""
-        c = self.continuation_options()
-        grid = self.config
-        times = torch.arange(grid.times, device=self.device).repeat(grid.parts)  # (L,)
+        c, m = self.continuation_options(), self.config
+        times = TokenGrid(m.parts, m.times).time_ids(self.device)  # (L,)
         if not training or c["prob"] <= 0 or c["tokens"] <= 0:
             return torch.zeros(batch_size, len(times), dtype=torch.bool, device=self.device)
         chosen = torch.rand(batch_size, device=self.device) < c["prob"]
-        return chosen[:, None] & (times[None] < min(c["tokens"], grid.times - 1))
+        return chosen[:, None] & (times[None] < min(c["tokens"], m.times - 1))
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         out = self.predict(model, batch)
@@ -287,7 +287,7 @@ class ResidualTrainer(TokenTrainer):
             raise UserError("the tokenizer has one quantizer layer: there is nothing for a residual transformer")
         layer = torch.randint(1, q, (b,), device=tokens.device, generator=generator)
         c = self.config
-        part_ids = torch.arange(c.parts, device=tokens.device).repeat_interleave(c.times)[None]  # (1, L)
+        part_ids = TokenGrid(c.parts, c.times).part_ids(tokens.device)[None]  # (1, L)
         valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         if c.part_order and c.parts > 1:  # part p of layer j, the coarser parts' layer j given
             part = torch.randint(0, c.parts, (b,), device=tokens.device, generator=generator)

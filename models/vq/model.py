@@ -76,6 +76,11 @@ class TokenizerConfig:
         return layout_for_dim(self.dim)
 
     @property
+    def conditioned(self) -> bool:
+        """Whether finer parts are predicted from coarser ones (an hrvq with `conditioner`)."""
+        return self.conditioner and self.vq_type == "hrvq"
+
+    @property
     def downsampling(self) -> int:
         return self.stride_t**self.down_t
 
@@ -104,7 +109,7 @@ class MotionTokenizer(nn.Module):
         self.encoders = nn.ModuleList(Encoder(len(idx), c.code_dim, **shape) for idx in c.part_index.values())
         self.quantizer = PartResidualVQ(len(self.parts), c.num_quantizers, c.nb_code, c.code_dim, c.mu,
                                         c.sample_temperature, c.reset_dead, c.quantize_dropout_prob,
-                                        c.conditioner and c.vq_type == "hrvq")  # fmt: skip
+                                        c.conditioned)  # fmt: skip
         self.decoder = Decoder(len(self.parts) * c.code_dim, c.dim, **shape)  # all parts' latents -> every feature
 
     def _check(self, x: torch.Tensor) -> None:

@@ -110,7 +110,7 @@ class TokenizerTrainer(Trainer):
         losses = reconstruction_loss(batch, out["recon"].float(), self.config.layout)
         losses["commit"] = out["commit"]
         losses["loss"] = losses["recon"] + self.opt.loss_vel * losses["joints"] + self.opt.commit * out["commit"]
-        if self.config.conditioner and self.config.vq_type == "hrvq":
+        if self.config.conditioned:
             losses["cond_pred"] = out["cond_pred"]
             losses["loss"] = losses["loss"] + getattr(self.opt, "cond_loss", 0.0) * out["cond_pred"]
         return losses
