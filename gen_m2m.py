@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     opts = generation_options(args)
     device = inference_device(args.gpu_id)
     mage = load_mage(args.checkpoints_dir, args.dataset_name, args.name, args.res_name, args.vq_name,
-                     args.which_epoch, device, args.mmr_run)  # fmt: skip
+                     args.which_epoch, device, args.mmr_run).speed_up(args.mixed_precision, args.compile)  # fmt: skip
     if args.music_dir is not None:
         logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
                     args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip

@@ -37,7 +37,8 @@ class TrainerOptions:
     milestones: list[int] = field(default_factory=lambda: [10**9])
     gamma: float = 0.1
     grad_clip: float = 1.0
-    mixed_precision: str = "bf16"
+    mixed_precision: str = "auto"  # bf16 on GPU, fp32 on CPU; bf16 is honoured on CPU too
+    compile: bool = False
     workers: int = 0
     log_every: int = 50
     save_latest: int = 500

@@ -85,6 +85,11 @@ class MusicMotionRetrieval(nn.Module):
         """Motion (B, T, motion_dim) -> (B, latent)."""
         return self._encode(self.motion_encoder, motion, mask, sample_mean)[0]
 
+    def forward(self, motion: torch.Tensor, music: torch.Tensor, mask: torch.Tensor | None = None,
+                groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+        """`losses` (what the training step calls: DDP and torch.compile wrap `forward`)."""
+        return self.losses(motion, music, mask, groups)
+
     def losses(self, motion: torch.Tensor, music: torch.Tensor, mask: torch.Tensor | None = None,
                groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
         """Named losses of a batch of pairs; "loss" is the weighted sum. `groups`: source-sequence ids."""

@@ -17,6 +17,7 @@ import torch
 
 from data.layout import layout_for_dim
 from data.loaders import MusicMotionClips, ProcessedData
+from data.packed import row_statistics
 from data.paths import dataset_dir
 from MMR.embedder import MMREmbedder, MMRInputs, embed_clips, motion_part_index
 from MMR.losses import similarity
@@ -28,9 +29,10 @@ MOTION_PARTS = ("body", "all")
 
 
 def music_statistics(clips: MusicMotionClips) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (floored at 1e-6) of the music features over a split's frames."""
-    music = clips.music.reshape(-1, clips.music.shape[-1]).astype(np.float64)
-    return music.mean(0).astype(np.float32), np.maximum(music.std(0), 1e-6).astype(np.float32)
+    """Mean and std (floored at 1e-6) of the music features over a split's frames (read in chunks from the packed
+    array: memory stays a chunk)."""
+    mean, std = row_statistics(clips.music.rows)
+    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)
 
 
 class MMRTrainer(Trainer):
@@ -71,7 +73,7 @@ class MMRTrainer(Trainer):
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         motion, music = self.inputs(batch)
-        return model.losses(motion, music, groups=batch["sequence"].to(self.device))
+        return model(motion, music, groups=batch["sequence"].to(self.device))
 
     def evaluate(self, model, dataset) -> dict[str, float]:
         music, motion = embed_clips(MMREmbedder(model, self.mmr_inputs, {}), dataset)

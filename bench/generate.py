@@ -45,13 +45,16 @@ PRESETS = {
 }
 
 
-def paper_models(device: str) -> MAGEModels:
-    """The whole generation stack at paper size, random weights, on `device`."""
+def paper_models(device: str, tokenizer: dict | None = None, transformer: dict | None = None,
+                 mmr_shape: dict | None = None) -> MAGEModels:  # fmt: skip
+    """The whole generation stack, random weights, on `device`: paper size (TOKENIZER, TRANSFORMER, MMR_SHAPE)
+    unless other shapes are given."""
     torch.manual_seed(0)
-    vq = MotionTokenizer(TokenizerConfig(dim=DIM, **TOKENIZER)).to(device).eval()
-    cfg = TransformerConfig(**TRANSFORMER)
+    vq = MotionTokenizer(TokenizerConfig(dim=DIM, **(tokenizer or TOKENIZER))).to(device).eval()
+    cfg = TransformerConfig(**(transformer or TRANSFORMER))
     base, res = MaskTransformer(cfg).to(device).eval(), ResidualTransformer(cfg).to(device).eval()
-    model = MusicMotionRetrieval(MMRConfig(music_dim=MUSIC_DIM, motion_dim=263, **MMR_SHAPE)).to(device)
+    shape = mmr_shape or MMR_SHAPE
+    model = MusicMotionRetrieval(MMRConfig(music_dim=MUSIC_DIM, motion_dim=263, **shape)).to(device)
     inputs = MMRInputs(DIM, "body", "baseline", torch.zeros(263, device=device), torch.ones(263, device=device),
                        torch.zeros(MUSIC_DIM, device=device), torch.ones(MUSIC_DIM, device=device))  # fmt: skip
     mmr = MMREmbedder(model, inputs, {"clip_frames": 148, "music_mode": "full_song"})
@@ -59,6 +62,47 @@ def paper_models(device: str) -> MAGEModels:
     zeros, ones = torch.zeros(DIM, device=device), torch.ones(DIM, device=device)
     return MAGEModels(base, res, ckpt, vq, zeros, ones, mmr, torch.zeros(MUSIC_DIM, device=device),
                       torch.ones(MUSIC_DIM, device=device))  # fmt: skip
+
+
+def synthetic_song(seconds: float) -> tuple[SongMusic, float]:
+    """A synthetic song of `seconds` with its 35-d baseline features, and the seconds the features took."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "song.wav"
+        sf.write(wav, render_music(plan_song(7, seconds)), SR)
+        t0 = time.perf_counter()
+        frames = music_frames(wav)
+        music = file_features(wav, "baseline", "full_song", frames)
+        features_s = time.perf_counter() - t0
+    return SongMusic("song", frames, music), features_s
+
+
+def dance_seconds(mage: MAGEModels, song: SongMusic, opts: GenerationOptions, device: str, bf16: bool,
+                  repeats: int) -> float:  # fmt: skip
+    """The fastest of `repeats` timed dances for `song` (after one warm-up), seconds; under bf16 autocast if asked."""
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    cuda = torch.device(device).type == "cuda"
+    times = []
+    with autocast:
+        dance_for_music(mage, song, opts, seed=0, progress=False)  # warm-up (allocations, kernels)
+        for r in range(repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            out = dance_for_music(mage, song, opts, seed=r, progress=False)
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+    assert out.shape == (song.frames, DIM) and np.isfinite(out).all()
+    return min(times)
+
+
+def preset_row(name: str, bf16: bool, dance_s: float, features_s: float, frames: int) -> dict:
+    """One result row: the preset's settings and its seconds per minute of dance (features apart and included)."""
+    minutes = frames / 30 / 60
+    return {"preset": name, "precision": "bf16" if bf16 else "fp32", **vars(PRESETS[name]),
+            "dance_s": round(dance_s, 2), "dance_s_per_minute": round(dance_s / minutes, 2),
+            "total_s_per_minute": round((dance_s + features_s) / minutes, 2),
+            "real_time_factor": round(frames / 30 / (dance_s + features_s), 2)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -69,38 +113,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=1, help="timed generations per setting (the fastest is kept)")
     args = p.parse_args(argv)
     mage = paper_models(args.device)
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "song.wav"
-        sf.write(wav, render_music(plan_song(7, args.seconds)), SR)
-        t0 = time.perf_counter()
-        frames = music_frames(wav)
-        music = file_features(wav, "baseline", "full_song", frames)
-        features_s = time.perf_counter() - t0
-    song = SongMusic("song", frames, music)
-    minutes = frames / 30 / 60
-    result = {"benchmark": "generate", "seconds_of_music": frames / 30, "device": args.device,
+    song, features_s = synthetic_song(args.seconds)
+    result = {"benchmark": "generate", "seconds_of_music": song.frames / 30, "device": args.device,
               "features_s": round(features_s, 2), "results": []}  # fmt: skip
     for bf16 in [False] + ([True] if args.device == "cuda" else []):
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
         for name in args.presets:
-            opts = PRESETS[name]
-            times = []
-            with autocast:
-                dance_for_music(mage, song, opts, seed=0, progress=False)  # warm-up (allocations, kernels)
-                for r in range(args.repeats):
-                    if args.device == "cuda":
-                        torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    out = dance_for_music(mage, song, opts, seed=r, progress=False)
-                    if args.device == "cuda":
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - t0)
-            assert out.shape == (frames, DIM) and np.isfinite(out).all()
-            best = min(times)
-            result["results"].append({"preset": name, "precision": "bf16" if bf16 else "fp32", **vars(opts),
-                                      "dance_s": round(best, 2), "dance_s_per_minute": round(best / minutes, 2),
-                                      "total_s_per_minute": round((best + features_s) / minutes, 2),
-                                      "real_time_factor": round(frames / 30 / (best + features_s), 2)})  # fmt: skip
+            best = dance_seconds(mage, song, PRESETS[name], args.device, bf16, args.repeats)
+            result["results"].append(preset_row(name, bf16, best, features_s, song.frames))
     result["machine"] = machine_info(args.device)
     print(json.dumps(result, indent=2))
     return result

@@ -16,7 +16,7 @@ import json
 import torch
 
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from utils.timing import items_per_second, machine_info, precision_variants, speed_parser, training_rate
+from utils.timing import items_per_second, machine_info, maybe_compile, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"latent": 256, "ff": 1024, "layers": 6, "heads": 4}, 128),
@@ -25,23 +25,23 @@ CONFIGS = {
 CLIP_FRAMES, MOTION_DIM, EMBED_BATCH = 148, 263, 256
 
 
-def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf16: bool,
-            compile_model: bool) -> dict[str, float]:  # fmt: skip
-    """(training clips/s, embedding clips/s) of one configuration."""
+def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf16: bool, compile_model: bool,
+            frames: int = CLIP_FRAMES, embed_batch: int = EMBED_BATCH) -> dict[str, float]:  # fmt: skip
+    """(training clips/s, embedding clips/s) of one configuration, clips of `frames` frames."""
     torch.manual_seed(0)
     model = MusicMotionRetrieval(MMRConfig(music_dim=music_dim, motion_dim=MOTION_DIM, **shape)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    losses = torch.compile(model.losses) if compile_model else model.losses
-    motion, music = torch.randn(batch, CLIP_FRAMES, MOTION_DIM, device=device), \
-        torch.randn(batch, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
+    losses = maybe_compile(model.losses, compile_model)
+    motion, music = torch.randn(batch, frames, MOTION_DIM, device=device), \
+        torch.randn(batch, frames, music_dim, device=device)  # fmt: skip
     groups = torch.arange(batch, device=device)
 
     def loss():
         model.train()
         return losses(motion, music, groups=groups)["loss"]
 
-    e_motion, e_music = torch.randn(EMBED_BATCH, CLIP_FRAMES, MOTION_DIM, device=device), \
-        torch.randn(EMBED_BATCH, CLIP_FRAMES, music_dim, device=device)  # fmt: skip
+    e_motion, e_music = torch.randn(embed_batch, frames, MOTION_DIM, device=device), \
+        torch.randn(embed_batch, frames, music_dim, device=device)  # fmt: skip
 
     @torch.no_grad()
     def embed():
@@ -50,7 +50,7 @@ def measure(shape: dict, batch: int, music_dim: int, steps: int, device: str, bf
             model.encode_music(e_music), model.encode_motion(e_motion)
 
     return {"train_clips_per_s": round(training_rate(loss, opt, batch, steps, device, bf16), 1),
-            "embed_clips_per_s": round(items_per_second(embed, EMBED_BATCH, steps, device), 1)}  # fmt: skip
+            "embed_clips_per_s": round(items_per_second(embed, embed_batch, steps, device), 1)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
-from utils.timing import machine_info, precision_variants, speed_parser, training_rate
+from utils.timing import machine_info, maybe_compile, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"latent_dim": 384, "n_layers": 8, "n_heads": 6, "ff_size": 1024}, 64),
@@ -37,12 +37,13 @@ CONFIGS = {
 GRID = {"nb_code": 512, "parts": 3, "times": 37, "num_quantizers": 6, "clip_dim": 256, "music_dim": 35}
 
 
-def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16: bool, compiled: bool) -> float:
-    """Training samples per second of the masked ("m2m") or residual ("res") transformer."""
+def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16: bool, compiled: bool,
+              grid: dict | None = None) -> float:  # fmt: skip
+    """Training samples per second of the masked ("m2m") or residual ("res") transformer on `grid` (default GRID)."""
     torch.manual_seed(0)
-    c = TransformerConfig(**GRID, **shape)
+    c = TransformerConfig(**(grid or GRID), **shape)
     model = (MaskTransformer if kind == "m2m" else ResidualTransformer)(c).to(device).train()
-    forward = torch.compile(model) if compiled else model
+    forward = maybe_compile(model, compiled)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.99))
     tokens = torch.randint(0, c.nb_code, (batch, c.parts * c.times, c.num_quantizers), device=device)
     valid = torch.ones(batch, c.parts * c.times, dtype=torch.bool, device=device)

@@ -15,7 +15,7 @@ import torch
 
 from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
-from utils.timing import machine_info, precision_variants, speed_parser, training_rate
+from utils.timing import machine_info, maybe_compile, precision_variants, speed_parser, training_rate
 
 CONFIGS = {
     "paper": ({"width": 512, "depth": 3, "nb_code": 512, "code_dim": 512, "num_quantizers": 6}, 256),
@@ -25,14 +25,14 @@ WINDOW = 64
 
 
 def step_rate(vq_type: str, dim: int, shape: dict, batch: int, steps: int, device: str, bf16: bool = False,
-              compile_model: bool = False) -> float:  # fmt: skip
-    """Training samples per second over `steps` steps after one warm-up step."""
+              compile_model: bool = False, window: int = WINDOW) -> float:  # fmt: skip
+    """Training samples per second over `steps` steps (windows of `window` frames) after one warm-up step."""
     torch.manual_seed(0)
     model = MotionTokenizer(TokenizerConfig(vq_type=vq_type, dim=dim, **shape)).to(device).train()
     layout = MotionLayout(face_dim=100) if dim == 723 else MotionLayout()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.99))
-    forward = torch.compile(model) if compile_model else model
-    x = torch.randn(batch, WINDOW, dim, device=device)
+    forward = maybe_compile(model, compile_model)
+    x = torch.randn(batch, window, dim, device=device)
 
     def loss():
         out = forward(x)

@@ -6,7 +6,10 @@ Output under `<data_root>/processed/`:
 - `windows.npy` (N, 3) int64 [clip index, start frame, frames]: EDGE's 5 s / 0.5 s slicing as index views;
 - `clips.json` every clip with its source sequence and split; `splits/<split>.txt` clip names per split;
 - `Mean.npy`, `Std.npy` from the training split (std averaged per feature block, HumanML3D);
-- `summary.json` counts, hours, feature widths and modes, and every skipped item with its reason.
+- `summary.json` counts, hours, feature widths and modes, and every skipped item with its reason;
+- `packed/<split>/` each split's motion and frame-level music features concatenated, read by training through
+  memory maps (`data.packed`; they double the disk use of the features, and make datasets larger than memory
+  trainable).
 Per-clip results are cached (`cache/`, written atomically), so a re-run skips finished work and an interrupted build
 resumes. Splits are made per source sequence, and the build asserts no sequence is in two splits.
 """
@@ -28,6 +31,7 @@ from tqdm import tqdm
 from data.audio_extraction.registry import music_feature
 from data.formats import FPS, load_motion
 from data.layout import FACE_DIM, MotionLayout, layout_for_dim
+from data.loaders import ProcessedData, pack_splits
 from data.registry import DatasetSpec, raw_pairs
 from utils.cli import UserError
 from utils.motion_features import joints_to_features
@@ -339,6 +343,7 @@ def build_dataset(opts: BuildOptions) -> dict:
     save_atomic(opts.out / "Std.npy", std)
     summary = make_summary(clips, split_of, windows, dim, skipped, motion, music_modes, opts)
     write_summary(opts.out, summary)
+    pack_splits(ProcessedData(opts.out))
     return summary
 
 

@@ -1,9 +1,9 @@
 """Torch datasets over a processed dataset (see `data.dataset_build`): tokenizer windows and music-motion clips.
 
-Both load their split's sequences into one contiguous array once and gather whole batches with one fancy index
-(`__getitems__`, which `torch.utils.data.DataLoader` calls with a batch's indices), so batches arrive as tensors
-without per-item Python work. Normalisation ((x - Mean) / Std) runs on the loader's output, or on the device with
-`normalize=False` and `ProcessedData.normalizer()`.
+Both read their split's sequences from the packed, memory-mapped arrays of `data.packed` and gather whole batches
+with one fancy index (`__getitems__`, which `torch.utils.data.DataLoader` calls with a batch's indices), so batches
+arrive as tensors without per-item Python work and a process holds a batch, not the split. Normalisation
+((x - Mean) / Std) runs on each batch, or on the device with `normalize=False` and `ProcessedData.normalizer()`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from data.audio_extraction.registry import music_feature
+from data.packed import packed_motion, packed_music
 from utils.cli import UserError
 
 _U64 = np.uint64
@@ -130,16 +131,15 @@ class TokenizerWindows(Dataset):
 
     def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
                  deterministic: bool = False, seed: int = 0, std: np.ndarray | None = None) -> None:  # fmt: skip
-        seqs = [data.motion(i) for i in data.clip_ids(split)]
-        seqs = [s for s in seqs if len(s) >= window_size]
-        if not seqs:
+        ids = data.clip_ids(split)
+        self.frames = packed_motion(data.root, split, [data.clips[i]["name"] for i in ids])  # (sum T, D) mapped
+        lengths, offsets = self.frames.lengths, self.frames.offsets
+        if not (lengths >= window_size).any():
             raise UserError(f"{data.root}: no {split} sequence has {window_size} frames")
-        self.frames = np.concatenate(seqs).astype(np.float32)  # (sum T, D)
-        if normalize:
-            self.frames = (self.frames - data.mean) / (data.std if std is None else std)
-        offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
-        valid = [o + np.arange(len(s) - window_size + 1) for o, s in zip(offsets, seqs, strict=True)]
-        self.starts = np.concatenate(valid)  # every start whose window stays inside one sequence
+        self.mean, self.std = (data.mean, data.std if std is None else std) if normalize else (None, None)
+        # every start whose window stays inside one sequence
+        self.starts = np.concatenate([o + np.arange(n - window_size + 1) for o, n in zip(offsets, lengths, strict=True)
+                                      if n >= window_size])  # fmt: skip
         self.window_size, self.deterministic, self.seed, self.epoch = window_size, deterministic, seed, 0
         self._steps = np.arange(window_size)
 
@@ -154,8 +154,10 @@ class TokenizerWindows(Dataset):
         idx = np.asarray(indices)
         if not self.deterministic:
             idx = (idx + hashed_offsets(self.seed, self.epoch, idx, len(self.starts))) % len(self.starts)
-        starts = self.starts[idx]
-        return torch.from_numpy(self.frames[starts[:, None] + self._steps])  # (B, window, D)
+        x = self.frames.gather(self.starts[idx][:, None] + self._steps)  # (B, window, D) float32
+        if self.mean is not None:
+            x = ((x - self.mean) / self.std).astype(np.float32)
+        return torch.from_numpy(x)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.__getitems__([index])[0]
@@ -191,20 +193,17 @@ class MusicMotionClips(Dataset):
         windows = data.windows[np.isin(data.windows[:, 0], ids)]
         if not len(windows):
             raise UserError(f"{data.root}: split {split!r} has no windows")
-        motion = [data.motion(i) for i in ids]
-        self.motion = np.concatenate(motion).astype(np.float32)  # (sum T, D)
-        if normalize:
-            self.motion = (self.motion - data.mean) / data.std
+        self.motion = packed_motion(data.root, split, [data.clips[i]["name"] for i in ids])  # (sum T, D) mapped
+        self.mean, self.std = (data.mean, data.std) if normalize else (None, None)
         clip_songs = [data.clips[i].get("music", data.clips[i]["name"]) for i in ids]
-        songs, song_of_clip = np.unique(clip_songs, return_inverse=True)  # a song shared by clips is loaded once
-        music = [np.load(music_dir / f"{n}.npy").astype(np.float32) for n in songs]
-        self.music = np.concatenate(music)  # (sum L, Dm) full_song, or (sum n, 150, Dm) per_slice
+        songs, song_of_clip = np.unique(clip_songs, return_inverse=True)  # a song shared by clips is packed once
+        self.music = packed_music(data.root, split, music_dir, songs.tolist())  # (sum L, Dm) or (sum n, 150, Dm)
         self.window_frames = int(windows[0, 2])
         self.length = self.window_frames // unit_length * unit_length
         self.clip = windows[:, 0]
         row = np.searchsorted(ids, self.clip)  # position of each window's clip among the split's clips
-        motion_offsets = np.cumsum([0] + [len(m) for m in motion[:-1]])
-        song_offsets = np.cumsum([0] + [len(m) for m in music[:-1]])[song_of_clip]  # per clip
+        motion_offsets = self.motion.offsets
+        song_offsets = self.music.offsets[song_of_clip]  # per clip
         self.window_start = windows[:, 1]  # frame within the clip
         self.motion_start = motion_offsets[row] + self.window_start
         _, first, inverse = np.unique(self.clip, return_index=True, return_inverse=True)  # windows are clip-ordered
@@ -249,11 +248,13 @@ class MusicMotionClips(Dataset):
         shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
             hashed_offsets(self.seed, self.epoch, idx, slack + 1)  # fmt: skip
         frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
-        motion = self.motion[frames]
+        motion = self.motion.gather(frames)
+        if self.mean is not None:
+            motion = ((motion - self.mean) / self.std).astype(np.float32)
         if self.mode == "per_slice":
-            music = self.music[self.music_start[idx][:, None], shift[:, None] + self._steps]  # (B, n, Dm)
+            music = self.music.gather(self.music_start[idx])[np.arange(len(idx))[:, None], shift[:, None] + self._steps]
         else:
-            music = self.music[(self.music_start[idx] + shift)[:, None] + self._steps]
+            music = self.music.gather((self.music_start[idx] + shift)[:, None] + self._steps)  # (B, n, Dm)
         return {"motion": torch.from_numpy(motion), "music": torch.from_numpy(music),
                 "music_clip": torch.from_numpy(music.mean(1) if self.clip_rows is None else self.clip_rows[idx]),
                 "length": torch.full((len(idx),), self.length),
@@ -265,6 +266,21 @@ class MusicMotionClips(Dataset):
     def __getitem__(self, index: int) -> dict:
         batch = self.__getitems__([index])
         return {k: v[0] for k, v in batch.items()}
+
+
+def pack_splits(data: ProcessedData) -> None:
+    """Pack every split's motion and frame-level music features for memory-mapped training (`data.packed`); what is
+    packed already and unchanged is kept."""
+    fps = data.summary.get("fps", 30)
+    for split, count in data.summary["clips_per_split"].items():
+        if not count:
+            continue
+        ids = data.clip_ids(split)
+        packed_motion(data.root, split, [data.clips[i]["name"] for i in ids])
+        songs = sorted({data.clips[i].get("music", data.clips[i]["name"]) for i in ids})
+        for music_type in data.summary["music"]:
+            if music_feature(music_type).fps == fps:
+                packed_music(data.root, split, data.music_dir(music_type)[0], songs)
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, workers: int = 0,

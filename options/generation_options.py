@@ -40,6 +40,9 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--videos", type=int, default=3, help="split mode: mp4 for the first N dances (0: none)")
     p.add_argument("--no_render", action="store_true", help="skip the mp4 videos (npz and BVH only)")
     p.add_argument("--seed", type=int, default=10107, help="seeds the sampling")
+    p.add_argument("--mixed_precision", default="auto", choices=("auto", "bf16", "no"),
+                   help="autocast of the models: auto = bf16 on GPU, fp32 on CPU (sampling itself is fp32)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the transformers and the decoder")
     s = p.add_argument_group("sampling")
     s.add_argument("--time_steps", type=int, default=d.time_steps, help="masked transformer unmasking steps")
     s.add_argument("--cond_scale", type=float, default=d.cond_scale, help="classifier-free guidance, base layer")

@@ -34,7 +34,9 @@ def add_loop_options(p: argparse.ArgumentParser, batch_size: int = 256, max_epoc
     p.add_argument("--milestones", type=int, nargs="+", default=list(milestones), help="steps where the LR decays")
     p.add_argument("--gamma", type=float, default=0.1, help="LR decay factor at each milestone")
     p.add_argument("--grad_clip", type=float, default=1.0, help="gradient-norm clip (0: off)")
-    p.add_argument("--mixed_precision", default="bf16", choices=("bf16", "fp16", "no"), help="autocast on GPU only")
+    p.add_argument("--mixed_precision", default="auto", choices=("auto", "bf16", "no"),
+                   help="autocast: auto = bf16 on GPU, fp32 on CPU; bf16 is honoured on CPU too (slow: tests)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     p.add_argument("--log_every", type=int, default=10, help="steps between logged losses")
     p.add_argument("--save_latest", type=int, default=500, help="steps between latest.tar saves (0: per epoch)")

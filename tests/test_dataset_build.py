@@ -1,8 +1,11 @@
 """Dataset building and loaders: every raw layout on tiny files, splits per sequence, skips, resume, shapes."""
 
 import json
+import os
 import pickle
+import shutil
 import subprocess
+import time
 
 import imageio_ffmpeg
 import numpy as np
@@ -12,6 +15,7 @@ import torch
 
 from data.dataset_build import BuildOptions, assign_splits, block_stats, build_dataset, check_disjoint
 from data.loaders import MusicMotionClips, ProcessedData, TokenizerWindows, make_loader
+from data.packed import row_statistics
 from data.registry import dataset_spec
 from data.synthetic_dance import synthesize_dance
 from tests.conftest import REPO, load_script
@@ -110,6 +114,31 @@ def test_normalised_windows_use_block_stats(synthetic):
     np.testing.assert_allclose(((raw[5] - mean) / std).numpy(), norm[5].numpy(), atol=1e-5)
     layout_blocks = {"ric": slice(4, 67)}  # the body ric block of the 723 layout shares one std
     assert np.unique(data.std[layout_blocks["ric"]]).size == 1
+
+
+def test_training_reads_packed_memory_maps_remade_when_a_source_changes(synthetic, tmp_path):
+    """Loaders map `packed/<split>/` (written by the build) instead of loading the split; a worker gets the path, not
+    the data; a replaced music file is packed again."""
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic["root"] / "processed", root / "processed")
+    packed = root / "processed" / "packed"
+    assert {p.name for p in (packed / "train").iterdir()} >= {"motion.npy", "baseline_full_song.npy"}
+    data = ProcessedData(root)
+    clips = MusicMotionClips(data, "train", "baseline", deterministic=True, normalize=False)
+    assert isinstance(clips.motion.rows, np.memmap) and isinstance(clips.music.rows, np.memmap)
+    assert len(pickle.dumps(clips)) < clips.music.rows.nbytes / 4  # workers map the file again
+    assert isinstance(pickle.loads(pickle.dumps(clips)).music.rows, np.memmap)
+    first = clips[0]
+    song = root / "processed" / "music" / "baseline_full_song" / f"{first['name']}.npy"
+    np.save(song, np.load(song) + 1.0)
+    os.utime(song, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time, whatever the clock
+    again = MusicMotionClips(data, "train", "baseline", deterministic=True, normalize=False)[0]
+    np.testing.assert_array_equal(again["music"].numpy(), first["music"].numpy() + 1.0)
+    np.testing.assert_array_equal(again["motion"].numpy(), first["motion"].numpy())
+    rows = np.random.default_rng(0).normal(3.0, 2.0, size=(1000, 7))
+    mean, std = row_statistics(rows, chunk=64)
+    np.testing.assert_allclose(mean, rows.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std, rows.std(0), rtol=1e-9)
 
 
 def test_block_stats_known_values():

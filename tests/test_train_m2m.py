@@ -7,17 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from data.loaders import MusicMotionClips, ProcessedData
+from data.loaders import MusicMotionClips, ProcessedData, TokenizerWindows
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
 from MMR.training import MMRTrainer
 from models.mask_transformer import longform
 from models.mask_transformer.longform import window_starts
 from models.mask_transformer.sampling import generate
 from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_mage, load_res
+from models.vq.training import TokenizerTrainer
 from options.train_options import transformer_parser
 from tests.test_train_mmr import options as mmr_options
 from train_m2m import main as train_m2m
 from train_res import main as train_res
+from train_vq import build_parser as build_vq_parser
 from train_vq import main as train_vq
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
@@ -177,3 +179,77 @@ def test_long_generation_has_the_music_length_and_keeps_the_overlap(mage_stack, 
     assert all(n > 0 for _, n in calls[1:])  # every later window was given its overlap
     again, _ = longform.generate_long(mage, music, overlap=8, time_steps=3, progress=False)
     np.testing.assert_array_equal(features, again)  # seeded
+
+
+def floats_are_fp32(state: dict) -> bool:
+    return all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+
+
+def test_every_stage_trains_and_generates_under_cpu_bf16(prepared, tmp_path):
+    """The GPU default, honoured on the CPU: tokenizer, MMR, masked and residual transformers with the MMR loss, and
+    generation under bf16 autocast; finite losses (a non-finite one stops the run), fp32 weights, checkpoints and
+    codebook statistics, tokens equal to fp32 tokens."""
+    root, ckpts = prepared
+    vq_args = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
+               "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width",
+               "16", "--depth", "1", "--num_quantizers", "2", "--warm_up_iter", "2", "--save_latest", "0",
+               "--max_steps", "3", "--vq_type", "hrvq", "--mixed_precision", "bf16", "--name", "vq_bf16"]  # fmt: skip
+    vq_trainer = TokenizerTrainer(build_vq_parser().parse_args(vq_args), ckpts / "synthetic" / "vq_bf16")
+    vq_trainer.fit()
+    assert vq_trainer.accelerator.mixed_precision == "bf16"
+    vq = vq_trainer.trained.eval()
+    x = TokenizerWindows(ProcessedData(root), "val", 16).__getitems__([0, 5, 9])  # (3, 16, 723)
+    dtypes = []
+    vq.decoder.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        vq(x)
+        bf16_tokens = vq.encode(x)
+    assert dtypes == [torch.bfloat16]  # autocast really runs the decoder in bf16
+    assert torch.equal(bf16_tokens, vq.encode(x))
+    ckpt = load_checkpoint(ckpts / "synthetic" / "vq_bf16" / "model" / "latest.tar")
+    assert floats_are_fp32(ckpt["model"]) and any(k.endswith("code_sum") for k in ckpt["model"])
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+    mmr = MMRTrainer(mmr_options(root, "--max_steps", "3", "--batch_size", "8", "--mixed_precision", "bf16"),
+                     tmp_path / "mmr_bf16")  # fmt: skip
+    mmr.fit()
+    assert mmr.accelerator.mixed_precision == "bf16"
+    assert floats_are_fp32(load_checkpoint(tmp_path / "mmr_bf16" / "model" / "latest.tar")["model"])
+
+    for train, name in ((train_m2m, "m2m_bf16"), (train_res, "res_bf16")):
+        train(tiny(root, ckpts, "--name", name, "--vq_name", "hvq", "--mmr_loss", "--music_cond", "frame",
+                   "--max_steps", "3", "--mixed_precision", "bf16", "--eval_windows", "0"))  # fmt: skip
+        ckpt = load_checkpoint(ckpts / "synthetic" / name / "model" / "latest.tar")
+        assert ckpt["step"] == 3 and ckpt["options"]["mixed_precision"] == "bf16" and floats_are_fp32(ckpt["model"])
+
+    mage = load_mage(ckpts, "synthetic", "m2m_bf16", "res_bf16").speed_up("bf16")
+    assert mage.bf16
+    music = np.random.default_rng(0).normal(size=(160, len(mage.music_mean))).astype(np.float32)
+    features, tokens = longform.generate_long(mage, music, time_steps=2, progress=False)
+    assert features.shape == (160, 723) and features.dtype == np.float32 and np.isfinite(features).all()
+    assert (tokens >= 0).all() and (tokens < 16).all()
+
+
+class RecordingMasked(MaskedTrainer):
+    """Records each step's loss (eager and compiled runs compared)."""
+
+    def training_step(self, model, batch):
+        losses = super().training_step(model, batch)
+        self.seen = [*getattr(self, "seen", []), float(losses["loss"].detach())]
+        return losses
+
+
+def test_compiled_training_gives_the_eager_loss(prepared, tmp_path):
+    root, ckpts = prepared
+    losses = []
+    for flag in ([], ["--compile"]):
+        args = tiny(root, ckpts, "--name", "compiled" if flag else "eager", "--vq_name", "hvq", "--max_steps", "2",
+                    "--music_cond", "frame", "--dropout", "0", "--cond_drop_prob", "0", "--eval_windows", "0",
+                    *flag)  # fmt: skip
+        trainer = RecordingMasked(transformer_parser().parse_args(args), tmp_path / ("c" if flag else "e"))
+        trainer.fit()
+        losses.append(trainer.seen)
+    assert len(losses[0]) == 2
+    np.testing.assert_allclose(losses[1], losses[0], atol=1e-4, rtol=0)
+    eager, compiled = (load_checkpoint(tmp_path / r / "model" / "latest.tar")["model"] for r in ("e", "c"))
+    assert eager.keys() == compiled.keys()  # the plain module is saved, not the compile wrapper

@@ -70,7 +70,7 @@ class NaNAtStep3(TokenizerTrainer):
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(data_root, tmp_path):
     args = build_parser().parse_args(tiny(data_root, tmp_path, "--save_latest", "1", "--max_steps", "6"))
     run = tmp_path / "synthetic" / "nan"
-    with pytest.raises(UserError, match="non-finite loss at step 3 .* last good checkpoint"):
+    with pytest.raises(UserError, match="non-finite loss or gradients at step 3 .* last good checkpoint"):
         NaNAtStep3(args, run).fit()
     ckpt = load_checkpoint(run / "model" / "latest.tar")
     assert ckpt["step"] == 2 and torch.isfinite(torch.cat([v.flatten() for v in ckpt["model"].values()])).all()

@@ -229,3 +229,12 @@ def test_tokens_are_fp32_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):  # what the old code did: the encoder under autocast
         latents = model.latents(x)
     assert latents[0].dtype == torch.bfloat16  # (so the test above does exercise autocast)
+
+
+def test_codebook_init_compiles_when_the_batch_has_as_many_vectors_as_codes():
+    """Inductor (torch 2.13) failed on `x[randperm(n)[:n]]`: the codebook initialisation and the dead-code reset
+    draw every row of a batch of exactly K vectors (`train_vq.py --compile --batch_size 32` with the defaults)."""
+    torch.manual_seed(0)
+    quantizer = EMAQuantizer(8, 4).train()
+    q, indices, commit, _ = torch.compile(quantizer)(torch.randn(8, 4))
+    assert bool(quantizer.initialised) and indices.shape == (8,) and torch.isfinite(q).all() and commit >= 0

@@ -31,14 +31,15 @@ def plain(value):
 
 
 def rng_state() -> dict:
-    """Every RNG the training touches: torch (CPU and CUDA), numpy's global, Python's. Tensors and plain data."""
+    """Every RNG this process touches: torch (CPU and its CUDA device), numpy's global, Python's. Tensors and plain
+    data. Each rank saves its own (one GPU per process)."""
     np_state = np.random.get_state()
     state = {"torch": torch.get_rng_state(),
              "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
                        "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
              "python": plain(random.getstate())}  # fmt: skip
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = torch.cuda.get_rng_state()
     return state
 
 
@@ -50,8 +51,12 @@ def set_rng_state(state: dict) -> None:
                          n["cached_gaussian"]))  # fmt: skip
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda")
+    if isinstance(cuda, list):  # older checkpoints: every device's state; this process uses its current device
+        cuda = cuda[torch.cuda.current_device()] if torch.cuda.is_available() and \
+            torch.cuda.current_device() < len(cuda) else None  # fmt: skip
+    if cuda is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda)
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> Path:

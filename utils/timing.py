@@ -71,3 +71,23 @@ def precision_variants(device: str) -> list[tuple[bool, bool]]:
     """(bf16, torch.compile) settings to time: fp32 everywhere, plus bf16 and bf16 + compile on CUDA (never bf16 on
     the CPU, where it is about 100x slower)."""
     return [(False, False)] + ([(True, False), (True, True)] if device == "cuda" else [])
+
+
+def maybe_compile(fn, backend: bool | str):
+    """`fn` compiled by `torch.compile` with `backend` (True: inductor; a name: that backend), or `fn` (False)."""
+    if not backend:
+        return fn
+    return torch.compile(fn, backend="inductor" if backend is True else backend)
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start a new count of the peak GPU memory (nothing on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_gib(device: str) -> float | None:
+    """The most GPU memory held by tensors since the last `reset_peak_memory`, GiB (None on the CPU)."""
+    if torch.device(device).type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)

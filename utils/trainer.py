@@ -7,14 +7,26 @@ and `checkpoint_extra` (the stage's config, normalisation statistics: what later
 loop does the rest:
 
 - devices through accelerate: `--gpu_id N` (one GPU), `--gpu_id -1` (CPU), `accelerate launch` for several GPUs or
-  nodes; bf16 autocast on GPU only (`--mixed_precision`); a launch whose ranks did not join stops with one line;
-- AdamW, linear warm-up then MultiStep decay (`--milestones` in steps, `--gamma` the factor), gradient clipping;
+  nodes; `--mixed_precision auto` is bf16 autocast on GPU and fp32 on CPU, `bf16` is honoured on CPU too (slow: for
+  tests of the GPU path); `--compile` compiles the model (`torch.compile`, inductor); DDP does not re-broadcast
+  buffers (the quantizers all-reduce their codebook statistics themselves); a launch whose ranks did not join stops
+  with one line;
+- randomness: the weights, the data order and the crops come from `--seed` (the same on every rank, so N processes
+  see the data one process would); the model's draws in training (masks, condition drops, dropout, Gumbel noise,
+  the residual layer) from seed + rank, so N processes draw N times as many;
+- fused AdamW, linear warm-up then MultiStep decay (`--milestones` in steps, `--gamma` the factor), gradient
+  clipping; no host sync per step: losses are summed on the device and read on logging steps only;
 - tqdm, TensorBoard scalars (`<run>/logs`), evaluation every `--eval_every_e` epochs;
 - `model/latest.tar` (every `--save_latest` steps, each epoch, at the end) and `model/best.tar`, written atomically,
-  loadable with `weights_only=True`: model, optimizer, scheduler, step, epoch, RNG states, options, stage extras;
-- `--is_continue` resumes exactly: the data order is a pure function of (seed, epoch) and the loader skips what the
-  interrupted epoch already used, datasets draw their randomness from (seed, epoch, index), the RNGs are restored;
-- a NaN/Inf loss stops the run with a one-line error before anything is saved, so the last good checkpoint stays.
+  loadable with `weights_only=True`: model, optimizer, scheduler, step, epoch, every rank's RNG states, the world
+  (processes, batch size, seed), options, stage extras;
+- `--is_continue` resumes exactly: the data order is a pure function of (seed, epoch) and the loader skips the
+  samples the interrupted epoch already used, datasets draw their randomness from (seed, epoch, index), each rank
+  restores its own RNG states; a resume with another number of processes, batch size or seed says in one line
+  what will differ;
+- a non-finite loss or gradient norm is never applied (the fused optimizer skips that step on the device) and stops
+  the run with a one-line error at the next logging step or save, before anything is saved, so the last good
+  checkpoint stays.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ import logging
 import math
 import os
 import random
-from collections import defaultdict
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +54,9 @@ from utils.cli import UserError
 logger = logging.getLogger(__name__)
 
 
+RANK_SEED_STRIDE = 104_729  # rank r's model randomness: seed + r * stride (rank 0: the seed itself)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (all devices)."""
     random.seed(seed)
@@ -49,9 +64,26 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_accelerator(gpu_id: int = 0, mixed_precision: str = "bf16"):
-    """An `accelerate.Accelerator` for `--gpu_id` (-1: CPU); bf16 only on GPU. Checks that launched ranks joined."""
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank `rank`'s model randomness (masks, drops, dropout, Gumbel noise)."""
+    return seed + RANK_SEED_STRIDE * rank
+
+
+def autocast_dtype(mixed_precision: str, cpu: bool) -> str:
+    """accelerate's mixed precision for `--mixed_precision` (auto: bf16 on GPU, fp32 on CPU)."""
+    if mixed_precision not in ("auto", "bf16", "no"):
+        raise UserError(f"--mixed_precision must be auto, bf16 or no, got {mixed_precision!r}")
+    if mixed_precision == "auto":
+        return "no" if cpu else "bf16"
+    return mixed_precision
+
+
+def make_accelerator(gpu_id: int = 0, mixed_precision: str = "auto", compile: bool = False):
+    """An `accelerate.Accelerator` for `--gpu_id` (-1: CPU) and `--mixed_precision`; `compile`: torch.compile the
+    prepared model (inductor). DDP keeps buffers per rank. Checks that launched ranks joined."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedDataParallelKwargs
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if gpu_id >= 0 and world == 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
@@ -59,7 +91,10 @@ def make_accelerator(gpu_id: int = 0, mixed_precision: str = "bf16"):
     cpu = gpu_id < 0 or not torch.cuda.is_available()
     if gpu_id >= 0 and cpu:
         logger.warning("--gpu_id %d: no CUDA device on this machine, training on the CPU", gpu_id)
-    accelerator = Accelerator(cpu=cpu, mixed_precision="no" if cpu else mixed_precision)
+    AcceleratorState._reset_state()  # one process may train several runs with different precisions (tests, notebooks)
+    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)  # codebooks: all-reduced by the quantizers
+    accelerator = Accelerator(cpu=cpu, mixed_precision=autocast_dtype(mixed_precision, cpu),
+                              dynamo_backend="inductor" if compile else "no", kwargs_handlers=[ddp])  # fmt: skip
     if world > 1 and accelerator.num_processes != world:
         raise UserError(f"launched with WORLD_SIZE={world} but the ranks did not join (each would train alone); "
                         "on CPU: accelerate launch --multi_gpu --num_processes N ... --gpu_id -1")
@@ -97,7 +132,9 @@ class Trainer:
 
     def __init__(self, opt: argparse.Namespace, run_dir: Path) -> None:
         self.opt, self.run_dir = opt, Path(run_dir)
-        self.accelerator = make_accelerator(getattr(opt, "gpu_id", 0), getattr(opt, "mixed_precision", "bf16"))
+        self.accelerator = make_accelerator(getattr(opt, "gpu_id", 0), getattr(opt, "mixed_precision", "auto"),
+                                            getattr(opt, "compile", False))  # fmt: skip
+        self._first_bad = None  # (1,) int64 on the device: the first step whose loss or gradients were not finite
         self.device = self.accelerator.device
 
     # ------------------------------------------------------------------ hooks
@@ -136,29 +173,41 @@ class Trainer:
     def model_dir(self) -> Path:
         return self.run_dir / "model"
 
-    def loader(self, dataset: Dataset, epoch: int, skip_batches: int = 0, train: bool = True) -> DataLoader:
-        """The epoch's loader (prepared for the devices); `skip_batches` per-rank batches already used are left out."""
-        bs, world = self.opt.batch_size, self.accelerator.num_processes
+    def loader(self, dataset: Dataset, epoch: int, skip_samples: int = 0, train: bool = True) -> DataLoader:
+        """The epoch's loader (prepared for the devices); the first `skip_samples` of the epoch's order are left out
+        (what an interrupted epoch already used, whatever its number of processes and batch size)."""
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        sampler = EpochSampler(len(dataset), self.opt.seed, epoch, skip_batches * bs * world, shuffle=train)
-        loader = DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=train, collate_fn=collate_batches,
-                            num_workers=getattr(self.opt, "workers", 0),
+        sampler = EpochSampler(len(dataset), self.opt.seed, epoch, skip_samples, shuffle=train)
+        loader = DataLoader(dataset, batch_size=self.opt.batch_size, sampler=sampler, drop_last=train,
+                            collate_fn=collate_batches, num_workers=getattr(self.opt, "workers", 0),
                             generator=torch.Generator().manual_seed(self.opt.seed))  # fmt: skip
         return self.accelerator.prepare(loader)
 
-    def _payload(self, model, optimizer, scheduler, state: dict, train_set) -> dict:
-        payload = {"stage": self.stage, "model": self.accelerator.unwrap_model(model).state_dict(),
+    def world(self) -> dict:
+        """What an exact resume needs unchanged: processes, batch per process, seed."""
+        return {"processes": self.accelerator.num_processes, "batch_size": self.opt.batch_size, "seed": self.opt.seed}
+
+    def _payload(self, model, optimizer, scheduler, state: dict, rng: list[dict]) -> dict:
+        payload = {"stage": self.stage, "model": self.unwrap(model).state_dict(),
                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **state,
-                   "rng": rng_state(), "options": plain(vars(self.opt)), **self.checkpoint_extra()}  # fmt: skip
+                   "rng": rng, "world": self.world(), "options": plain(vars(self.opt)),
+                   **self.checkpoint_extra()}  # fmt: skip
         return payload
 
-    def save(self, name: str, model, optimizer, scheduler, state: dict, train_set) -> None:
-        """Write `model/<name>.tar` (main process only; every rank waits)."""
+    def unwrap(self, model: nn.Module) -> nn.Module:
+        """The plain module under DDP and torch.compile wrappers."""
+        return self.accelerator.unwrap_model(model, keep_torch_compile=False)
+
+    def save(self, name: str, model, optimizer, scheduler, state: dict) -> None:
+        """Write `model/<name>.tar` (main process only; every rank sends its RNG states and waits)."""
+        from accelerate.utils import gather_object
+
+        self._stop_if_nonfinite(state)
+        rng = gather_object([rng_state()]) if self.accelerator.num_processes > 1 else [rng_state()]
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            payload = self._payload(model, optimizer, scheduler, state, train_set)
-            save_checkpoint(self.model_dir / f"{name}.tar", payload)
+            save_checkpoint(self.model_dir / f"{name}.tar", self._payload(model, optimizer, scheduler, state, rng))
 
     def write_options(self) -> None:
         """`opt.txt` (readable) and `opt.json` in the run folder."""
@@ -173,65 +222,70 @@ class Trainer:
     def fit(self) -> dict:
         """Train (or resume) to `--max_epoch` epochs (or `--max_steps` steps); returns the last metrics."""
         opt, acc = self.opt, self.accelerator
-        seed_everything(opt.seed)
+        seed_everything(opt.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
         model = self.build_model()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=(0.9, 0.99), weight_decay=opt.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=(0.9, 0.99), weight_decay=opt.weight_decay,
+                                      fused=True)  # fused: skips a non-finite step on the device  # fmt: skip
         milestones = list(opt.milestones)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: lr_factor(s, opt.warm_up_iter, milestones, opt.gamma))
-        state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "best": math.inf, "metrics": {}}
+        state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "sample_in_epoch": 0, "best": math.inf, "metrics": {}}
+        seed_everything(rank_seed(opt.seed, acc.process_index))  # the model's draws differ per rank
         if getattr(opt, "is_continue", False):
-            ckpt = load_checkpoint(self.model_dir / "latest.tar")
-            self.check_compatible(ckpt, self.model_dir / "latest.tar")
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            state = {k: ckpt[k] for k in state}
-            set_rng_state(ckpt["rng"])
-            logger.info("resuming %s at epoch %d, step %d", self.run_dir, state["epoch"], state["step"])
+            state = self._resume(model, optimizer, scheduler, state)
         self.write_options()
+        raw_optimizer = optimizer
         model, optimizer = acc.prepare(model, optimizer)
         writer = self._writer()
         max_steps = getattr(opt, "max_steps", 0) or math.inf
-        per_epoch = len(train_set) // (opt.batch_size * acc.num_processes)
-        if per_epoch == 0:
+        per_step = opt.batch_size * acc.num_processes  # samples of the epoch's order one step uses
+        if len(train_set) < per_step:
             raise UserError(f"the training set has {len(train_set)} items, fewer than one batch of "
                             f"{opt.batch_size} x {acc.num_processes} process(es)")  # fmt: skip
-        window: dict[str, list[float]] = defaultdict(list)
+        sums: dict[str, torch.Tensor] = {}  # losses summed on the device since the last logging step
+        self._first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
+        params = [p for p in model.parameters() if p.requires_grad]
+        start_step, started = state["step"], time.perf_counter()
         while state["epoch"] < opt.max_epoch and state["step"] < max_steps:
             model.train()
-            loader = self.loader(train_set, state["epoch"], state["step_in_epoch"])
+            loader = self.loader(train_set, state["epoch"], state["sample_in_epoch"])
             bar = tqdm(loader, desc=f"epoch {state['epoch']}", unit="step", disable=not acc.is_local_main_process,
                        leave=False)  # fmt: skip
             for batch in bar:
                 with acc.autocast():
                     losses = self.training_step(model, batch)
-                self._check_finite(losses["loss"], state)
                 acc.backward(losses["loss"])
-                if getattr(opt, "grad_clip", 0) > 0:
-                    acc.clip_grad_norm_(model.parameters(), opt.grad_clip)
-                optimizer.step()
+                raw_optimizer.found_inf = self._nonfinite(losses["loss"], params, state["step"] + 1)
+                optimizer.step()  # not applied where found_inf is set
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 state["step"] += 1
                 state["step_in_epoch"] += 1
+                state["sample_in_epoch"] += per_step
                 for k, v in losses.items():
-                    window[k].append(float(v.detach()))
+                    v = v.detach().float()
+                    sums[k] = sums[k] + v if k in sums else v
                 if state["step"] % opt.log_every == 0:
-                    self._log(writer, window, state["step"], scheduler.get_last_lr()[0], bar)
+                    self._stop_if_nonfinite(state)
+                    self._log(writer, sums, opt.log_every, state["step"], scheduler.get_last_lr()[0], bar)
                 if opt.save_latest and state["step"] % opt.save_latest == 0:
-                    self.save("latest", model, optimizer, scheduler, state, train_set)
+                    self.save("latest", model, optimizer, scheduler, state)
                 if state["step"] >= max_steps:
                     break
-            if state["step"] >= max_steps and state["step_in_epoch"] < per_epoch:
+            if state["step"] >= max_steps and state["sample_in_epoch"] + per_step <= len(train_set):
                 break  # stopped inside the epoch: `latest` below records where
             state["epoch"] += 1
-            state["step_in_epoch"] = 0
+            state["step_in_epoch"] = state["sample_in_epoch"] = 0
             if val_set is not None and state["epoch"] % opt.eval_every_e == 0:
-                self._evaluate(model, val_set, state, writer, optimizer, scheduler, train_set)
-            self.save("latest", model, optimizer, scheduler, state, train_set)
-        self.save("latest", model, optimizer, scheduler, state, train_set)
+                self._evaluate(model, val_set, state, writer, optimizer, scheduler)
+            self.save("latest", model, optimizer, scheduler, state)
+        self.save("latest", model, optimizer, scheduler, state)
+        steps, seconds = state["step"] - start_step, time.perf_counter() - started
+        logger.info("%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)", steps,
+                    seconds, steps * per_step / max(seconds, 1e-9), acc.num_processes)  # fmt: skip
+        self._check_in_sync(model)
+        self.trained = self.unwrap(model)  # the trained module (no DDP or compile wrapper)
         if writer is not None:
             writer.close()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -239,13 +293,43 @@ class Trainer:
             torch.distributed.destroy_process_group()  # before exit: a live gloo group can abort a rank at teardown
         return state["metrics"]
 
-    def _evaluate(self, model, val_set, state, writer, optimizer, scheduler, train_set) -> None:
+    def _resume(self, model, optimizer, scheduler, state: dict) -> dict:
+        """Load `latest.tar` into the model, optimizer and scheduler; restore this rank's RNG states. A resume with
+        another world (processes, batch size, seed) continues and says in one line what differs."""
+        path = self.model_dir / "latest.tar"
+        ckpt = load_checkpoint(path)
+        self.check_compatible(ckpt, path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:  # checkpoints of the unfused optimizer load into the fused one
+            group.update(fused=True, foreach=None)
+        scheduler.load_state_dict(ckpt["scheduler"])
+        saved_states = ckpt["rng"] if isinstance(ckpt["rng"], list) else [ckpt["rng"]]
+        options = ckpt.get("options", {})
+        saved = ckpt.get("world") or {"processes": len(saved_states), "batch_size": options.get("batch_size"),
+                                      "seed": options.get("seed")}  # fmt: skip
+        now = self.world()
+        state = {k: ckpt.get(k, v) for k, v in state.items()}
+        if "sample_in_epoch" not in ckpt:  # checkpoints before per-sample resume
+            state["sample_in_epoch"] = ckpt["step_in_epoch"] * saved["batch_size"] * saved["processes"]
+        diff = [f"{k.replace('_', ' ')} {saved.get(k)} -> {now[k]}" for k in now if saved.get(k) != now[k]]
+        rank = self.accelerator.process_index
+        if rank < len(saved_states):
+            set_rng_state(saved_states[rank])
+        if diff and self.accelerator.is_main_process:
+            logger.warning("resuming %s with %s: not bit-exact (the data order from sample %d of epoch %d on%s and the "
+                           "model's random draws differ from the uninterrupted run)", self.run_dir, ", ".join(diff),
+                           state["sample_in_epoch"], state["epoch"],
+                           ", the crops" if saved.get("seed") != now["seed"] else "")  # fmt: skip
+        logger.info("resuming %s at epoch %d, step %d", self.run_dir, state["epoch"], state["step"])
+        return state
+
+    def _evaluate(self, model, val_set, state, writer, optimizer, scheduler) -> None:
         """Validation on the main process; every rank learns whether it improved, so all of them join the save."""
         from accelerate.utils import broadcast
 
         model.eval()
-        metrics = self.evaluate(self.accelerator.unwrap_model(model), val_set) if self.accelerator.is_main_process \
-            else {}  # fmt: skip
+        metrics = self.evaluate(self.unwrap(model), val_set) if self.accelerator.is_main_process else {}
         model.train()
         sign = -1.0 if self.best_higher else 1.0
         score = sign * float(metrics[self.best_metric]) if self.best_metric in metrics else math.inf
@@ -259,13 +343,45 @@ class Trainer:
                         ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))  # fmt: skip
         if score < state["best"]:  # the stored best is sign-adjusted: always "lower is better"
             state["best"] = score
-            self.save("best", model, optimizer, scheduler, state, train_set)
+            self.save("best", model, optimizer, scheduler, state)
 
-    def _check_finite(self, loss: torch.Tensor, state: dict) -> None:
-        finite = self.accelerator.gather(torch.isfinite(loss.detach()).float()[None])
-        if not bool(finite.all()):
-            raise UserError(f"non-finite loss at step {state['step'] + 1} (epoch {state['epoch']}); stopped without "
-                            f"saving, the last good checkpoint is {self.model_dir / 'latest.tar'}")  # fmt: skip
+    def _nonfinite(self, loss: torch.Tensor, params: list[torch.Tensor], step: int) -> torch.Tensor:
+        """Clip the gradients (`--grad_clip`) and return 1.0 (0-d, on the device, equal on every rank) when the loss
+        or the gradient norm is not finite, recording the first such step; no host sync."""
+        grads = [p.grad for p in params if p.grad is not None]
+        clip = getattr(self.opt, "grad_clip", 0)
+        if clip > 0:
+            norm = self.accelerator.clip_grad_norm_(params, clip)
+        else:
+            norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
+        bad = (~(torch.isfinite(loss.detach().float()) & torch.isfinite(norm))).float()
+        if self.accelerator.num_processes > 1:  # a rank-local non-finite loss stops every rank's step
+            bad = self.accelerator.reduce(bad, "sum").clamp_max(1.0)
+        self._first_bad = torch.where((self._first_bad == 0) & (bad > 0), step, self._first_bad)
+        return bad
+
+    def _stop_if_nonfinite(self, state: dict) -> None:
+        """One host sync: stop with a one-line error if a step since the start had a non-finite loss or gradient
+        (that step was not applied, nothing has been saved since)."""
+        if self._first_bad is None:
+            return
+        first = int(self._first_bad)
+        if first:
+            raise UserError(f"non-finite loss or gradients at step {first} (epoch {state['epoch']}); that step was not "
+                            f"applied and the run stopped without saving: the last good checkpoint is "
+                            f"{self.model_dir / 'latest.tar'}")  # fmt: skip
+
+    def _check_in_sync(self, model: nn.Module) -> None:
+        """Every rank must hold the same weights at the end (a cheap checksum per rank); stop with one line if not."""
+        if self.accelerator.num_processes == 1:
+            return
+        with torch.no_grad():
+            total = torch.stack([p.detach().double().sum() for p in self.unwrap(model).parameters()]).sum()[None]
+        sums = self.accelerator.gather(total)
+        if not bool(torch.all(sums == sums[0])):
+            raise UserError(f"the {len(sums)} processes ended with different weights (checksums "
+                            f"{sums.tolist()}): the ranks did not train in sync")  # fmt: skip
+        logger.info("%d processes in sync (weight checksum %.10g)", len(sums), float(sums[0]))
 
     def _writer(self):
         if not self.accelerator.is_main_process:
@@ -274,9 +390,13 @@ class Trainer:
 
         return SummaryWriter(str(self.run_dir / "logs"))
 
-    def _log(self, writer, window: dict, step: int, lr: float, bar) -> None:
-        means = {k: float(np.mean(v)) for k, v in window.items()}
-        window.clear()
+    def _log(self, writer, sums: dict[str, torch.Tensor], steps: int, step: int, lr: float, bar) -> None:
+        """Mean of each loss over the last `steps` steps (one host sync for all of them)."""
+        if not sums:
+            return
+        values = torch.stack(list(sums.values())).div(steps).tolist()
+        means = dict(zip(sums, values, strict=True))
+        sums.clear()
         if writer is not None:
             for k, v in means.items():
                 writer.add_scalar(f"train/{k}", v, step)

@@ -74,8 +74,9 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
         valid[:, :n] = True
         given = torch.full((parts, width, layers), -1, dtype=torch.long, device=device)
         given[:, :n] = tokens[:, start: start + n]
-        out = generate(mage.base, mage.res, valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers),
-                       generator=generator, **sampling)  # fmt: skip
+        with mage.autocast():
+            out = generate(mage.base, mage.res, valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers),
+                           generator=generator, **sampling)  # fmt: skip
         tokens[:, start: start + n] = out.reshape(parts, width, layers)[:, :n]
     features = mage.decode(tokens.reshape(1, parts * total, layers))[0, :frames]
     return features.float().cpu().numpy(), tokens.cpu()

@@ -22,16 +22,18 @@ from models.mask_transformer.transformer import MaskTransformer, ResidualTransfo
 
 def guided_logits(model: torch.nn.Module, scale: float, *inputs: torch.Tensor, **condition) -> torch.Tensor:
     """Classifier-free guidance: uncond + scale * (cond - uncond) of `model(*inputs, **condition, drop=...)` with
-    the condition kept / dropped, both in one forward pass of a doubled batch. scale 1: the conditional logits."""
+    the condition kept / dropped, both in one forward pass of a doubled batch. scale 1: the conditional logits.
+    fp32 whatever the autocast state (the model may run in bf16; guidance and sampling do not)."""
     b, device = inputs[0].shape[0], inputs[0].device
     if scale == 1:
-        return model(*inputs, **condition, drop=torch.zeros(b, dtype=torch.bool, device=device))
+        return model(*inputs, **condition, drop=torch.zeros(b, dtype=torch.bool, device=device)).float()
 
     def twice(x: torch.Tensor | None) -> torch.Tensor | None:
         return None if x is None else torch.cat([x, x])
 
     drop = torch.arange(2 * b, device=device) >= b
-    cond, uncond = model(*map(twice, inputs), **{k: twice(v) for k, v in condition.items()}, drop=drop).split(b)
+    logits = model(*map(twice, inputs), **{k: twice(v) for k, v in condition.items()}, drop=drop).float()
+    cond, uncond = logits.split(b)
     return uncond + scale * (cond - uncond)
 
 

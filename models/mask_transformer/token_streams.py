@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,13 +75,15 @@ class TokenStreams:
 
 
 @torch.no_grad()
-def encode_streams(vq: torch.nn.Module, sequences: list[np.ndarray], clips: list[int],
+def encode_streams(vq: torch.nn.Module, sequences: Iterable[np.ndarray], clips: list[int],
                    device: torch.device | str = "cpu", progress: bool = True) -> TokenStreams:  # fmt: skip
-    """Encode normalised feature sequences [(T, D)] at every frame phase (fp32, the tokenizer's `encode`)."""
+    """Encode normalised feature sequences [(T, D)] (one per clip; an iterator keeps one in memory) at every frame
+    phase (fp32, the tokenizer's `encode`)."""
     d, parts = vq.config.downsampling, len(vq.parts)
     streams, offset, length, n = [], np.zeros((len(clips), d), np.int64), np.zeros((len(clips), d), np.int64), 0
     dtype = np.int16 if vq.config.nb_code <= np.iinfo(np.int16).max else np.int32
-    for i, seq in enumerate(tqdm(sequences, desc="encoding token streams", unit="seq", disable=not progress)):
+    bar = tqdm(sequences, desc="encoding token streams", unit="seq", total=len(clips), disable=not progress)
+    for i, seq in enumerate(bar):
         for phase in range(d):
             t = (len(seq) - phase) // d
             if t <= 0:
@@ -98,12 +101,11 @@ def token_streams(vq: torch.nn.Module, fingerprint: str, run_name: str, data: Pr
     (`file_fingerprint`; encoded and saved when the cache has none for this checkpoint and these sequences).
     `mean`/`std`: the tokenizer's normalisation."""
     clips = sorted(int(c) for c in clips)
-    raw = [data.motion(c).astype(np.float32) for c in clips]
     key = hashlib.sha256()
     names = [data.clips[c]["name"] for c in clips]
     key.update(json.dumps([CACHE_FORMAT, fingerprint, names]).encode())
-    for seq in raw:
-        key.update(seq.tobytes())
+    for c in clips:  # one sequence in memory at a time: datasets larger than memory
+        key.update(data.motion(c).astype(np.float32).tobytes())
     path = data.root / "tokens" / f"{run_name}-{key.hexdigest()[:16]}.npz"
     if path.is_file():
         with np.load(path) as z:
@@ -112,7 +114,8 @@ def token_streams(vq: torch.nn.Module, fingerprint: str, run_name: str, data: Pr
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     was = next(vq.parameters()).device
     vq.to(device)
-    streams = encode_streams(vq, [(s - mean) / std for s in raw], clips, device)
+    normalised = ((data.motion(c).astype(np.float32) - mean) / std for c in clips)
+    streams = encode_streams(vq, normalised, clips, device)
     vq.to(was)
     save_atomic(path, {"rows": streams.rows, "offset": streams.offset, "length": streams.length,
                        "clips": streams.clips})  # fmt: skip

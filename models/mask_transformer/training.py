@@ -41,7 +41,7 @@ from models.vq.training import load_vq
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 from utils.runs import find_run
-from utils.trainer import Trainer
+from utils.trainer import Trainer, autocast_dtype
 
 logger = logging.getLogger(__name__)
 CLIP_TYPE = "mmr"
@@ -355,6 +355,7 @@ class MAGEModels:
         vq, vq_mean, vq_std: the tokenizer they were trained on and its normalisation.
         mmr: the MMR that made the clip embeddings (None for `frame` conditioning or when its file is gone).
         music_mean, music_std: the frame-level music normalisation.
+        bf16: run the transformers and the decoder under bf16 autocast (`speed_up`); sampling stays fp32.
     """
 
     base: MaskTransformer
@@ -366,6 +367,7 @@ class MAGEModels:
     mmr: MMREmbedder | None
     music_mean: torch.Tensor
     music_std: torch.Tensor
+    bf16: bool = False
 
     @property
     def music(self) -> dict:
@@ -379,8 +381,24 @@ class MAGEModels:
 
     @torch.no_grad()
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Dataset features (B, T, D) of tokens (B, L, Q)."""
-        return self.vq.decode(tokens) * self.vq_std + self.vq_mean
+        """Dataset features (B, T, D) of tokens (B, L, Q), fp32."""
+        with self.autocast():
+            return self.vq.decode(tokens).float() * self.vq_std + self.vq_mean
+
+    def autocast(self) -> torch.autocast:
+        """The autocast context of the models' forward passes (bf16 when `speed_up` asked for it)."""
+        return torch.autocast(self.music_mean.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def speed_up(self, mixed_precision: str = "auto", compile: bool = False) -> MAGEModels:
+        """`--mixed_precision` (auto: bf16 on GPU, fp32 on CPU) and `--compile` (the transformers' and the decoder's
+        forward passes compiled in place, inductor) for generation."""
+        cpu = self.music_mean.device.type == "cpu"
+        self.bf16 = autocast_dtype(mixed_precision, cpu) == "bf16"
+        if compile:
+            for model in (self.base, self.res, self.vq.decoder):
+                if model is not None:
+                    model.compile(dynamic=True)  # window lengths and guidance batches vary
+        return self
 
 
 def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: str | None = None,

@@ -85,6 +85,7 @@ class EMAQuantizer(nn.Module):
         return F.embedding(indices, self.codebook)
 
     # ------------------------------------------------------------------ codebook updates
+    @torch.compiler.disable  # rare (initialisation, resets), collectives; inductor (torch 2.13) fails on x[randperm]
     def _random_vectors(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """n vectors drawn from the whole (all ranks') batch (repeated with small noise when it is smaller), drawn on
         rank 0 and broadcast, so DDP picks what one process with the whole batch would."""
@@ -106,11 +107,12 @@ class EMAQuantizer(nn.Module):
         self.initialised.fill_(True)
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor, indices: torch.Tensor) -> None:
-        """One EMA step toward the vectors (N, D) assigned to each code, then dead-code reset."""
+    def update(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """One EMA step toward the vectors (N, D) assigned to each code, then dead-code reset. Returns the batch's code
+        counts (K,) summed over ranks (sums and counts travel in one all-reduce)."""
         onehot = F.one_hot(indices, self.nb_code).to(x.dtype)  # (N, K)
-        batch_sum = _all_reduce(onehot.t() @ x)  # (K, D)
-        batch_count = _all_reduce(onehot.sum(0))  # (K,)
+        stats = _all_reduce(torch.cat([onehot.t() @ x, onehot.sum(0)[:, None]], 1))  # (K, D + 1)
+        batch_sum, batch_count = stats[:, :-1], stats[:, -1]
         self.code_sum.mul_(self.mu).add_(batch_sum, alpha=1 - self.mu)
         self.code_count.mul_(self.mu).add_(batch_count, alpha=1 - self.mu)
         live = self.code_count >= self.dead_threshold
@@ -119,6 +121,7 @@ class EMAQuantizer(nn.Module):
             self.code_sum.copy_(torch.where(live[:, None], self.code_sum, fresh))
             self.code_count.copy_(torch.where(live, self.code_count, torch.ones_like(self.code_count)))
         self.codebook.copy_(self.code_sum / self.code_count.clamp_min(1e-12)[:, None])
+        return batch_count
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -136,10 +139,10 @@ class EMAQuantizer(nn.Module):
             indices = self.assign(xf.detach())
             q = self.dequantize(indices)
             commit = F.mse_loss(xf, q.detach())
-            histogram = torch.bincount(indices, minlength=self.nb_code).float()
             if self.training:  # collectives in training only: evaluation may run on one rank
-                histogram = _all_reduce(histogram)
-                self.update(xf.detach(), indices)
+                histogram = self.update(xf.detach(), indices)
+            else:
+                histogram = torch.bincount(indices, minlength=self.nb_code).float()
             q = xf + (q - xf).detach()  # straight-through
         return q.to(dtype), indices, commit, histogram
 
