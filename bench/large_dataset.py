@@ -34,6 +34,7 @@ import psutil
 import torch
 
 from data.dataset_build import SPLITS, block_stats, save_atomic, write_summary
+from data.formats import motion_to_joints
 from data.layout import FACE_DIM, MotionLayout
 from data.loaders import MusicMotionClips, ProcessedData, make_loader, pack_splits
 from data.synthetic_dance import synthesize_dance
@@ -47,13 +48,13 @@ logger = logging.getLogger("bench.large_dataset")
 
 
 def unique_motion(count: int, frames: int, seed: int) -> list[np.ndarray]:
-    """`count` distinct synthetic dances as 723-d features ((frames, 723) float32; zero face)."""
+    """`count` distinct synthetic dances (body, fingers, face) as 723-d features, (frames, 723) float32."""
     layout = MotionLayout(N_JOINTS, FACE_DIM)
     out = []
     for k in range(count):
         dance = synthesize_dance(frames + 1, bpm=96 + 8 * k, seed=seed + k)
-        feats = joints_to_features(dance.joints).features
-        out.append(layout.from_flat(feats, np.zeros((len(feats), FACE_DIM), np.float32)).astype(np.float32))
+        feats = joints_to_features(motion_to_joints(dance)).features  # (frames, 623)
+        out.append(layout.from_flat(feats, dance.expressions[:-1, :FACE_DIM]).astype(np.float32))
     return out
 
 
@@ -169,7 +170,11 @@ def read_only(root: Path, batch: int, steps: int) -> None:
     data = ProcessedData(root)
     clips = MusicMotionClips(data, "train", "jukebox", normalize=False, seed=0)
     loader = make_loader(clips, batch, shuffle=True, seed=0)
-    it, t0, nbytes = iter(loader), time.perf_counter(), 0
+    def forever():
+        while True:
+            yield from loader
+
+    it, t0, nbytes = forever(), time.perf_counter(), 0
     for _ in range(steps):
         b = next(it)
         nbytes += b["motion"].numel() * 4 + b["music"].numel() * 4
@@ -205,7 +210,8 @@ def main(argv: list[str] | None = None) -> dict:
     result["disk_sequential_read_mb_s"] = round(sequential_read_mb_s(music), 1)
     py, runs = sys.executable, out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    common = ["--gpu_id", "-1", "--max_epoch", "1", "--save_latest", "0", "--log_every", "20"]
+    common = ["--gpu_id", "-1", "--max_epoch", "1000", "--eval_every_e", "1000", "--save_latest", "0", "--log_every",
+              "20"]  # steps, not epochs, end the runs; no validation  # fmt: skip
     vq = ["--dataset_name", "custom", "--data_root", str(out), "--checkpoints_dir", str(runs), "--name", "vq",
           "--vq_type", "hrvq", "--nb_code", "128", "--code_dim", "32", "--width", "64", "--depth", "1",
           "--num_quantizers", "3", "--batch_size", "64", "--window_size", "64", "--max_steps", "50", *common]
@@ -214,7 +220,8 @@ def main(argv: list[str] | None = None) -> dict:
            "--ff_size", "256", "--n_layers", "2", "--n_heads", "4", "--eval_windows", "0",
            "--batch_size", str(args.batch_size), "--max_steps", str(args.steps), *common]  # fmt: skip
     mmr = [f"run_dir={runs / 'mmr'}", "data=custom", f"data.data_root={out}", "data.music_type=jukebox",
-           "model.layers=2", "model.latent=128", "model.ff=256", "trainer.gpu_id=-1", "trainer.max_epoch=1",
+           "model.layers=2", "model.latent=128", "model.ff=256", "trainer.gpu_id=-1", "trainer.max_epoch=1000",
+           "trainer.eval_every_e=1000",
            f"trainer.max_steps={args.steps}", f"trainer.batch_size={args.batch_size}", "trainer.save_latest=0",
            "trainer.log_every=20"]  # fmt: skip
     jobs = {"loader": [py, str(REPO / "bench" / "large_dataset.py"), "--read_only", "--out_dir", str(out),

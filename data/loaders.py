@@ -40,6 +40,11 @@ def hashed_offsets(seed: int, epoch: int, indices: np.ndarray, n: int) -> np.nda
     return (splitmix64(np.asarray(indices).astype(_U64) ^ key) % _U64(n)).astype(np.int64)
 
 
+def _normalizer(mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) as float32 tensors, applied in place to each gathered batch."""
+    return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+
+
 def collate_batches(batch: dict | list) -> dict | list:
     """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
     if isinstance(batch, dict | torch.Tensor):
@@ -136,7 +141,7 @@ class TokenizerWindows(Dataset):
         lengths, offsets = self.frames.lengths, self.frames.offsets
         if not (lengths >= window_size).any():
             raise UserError(f"{data.root}: no {split} sequence has {window_size} frames")
-        self.mean, self.std = (data.mean, data.std if std is None else std) if normalize else (None, None)
+        self.norm = _normalizer(data.mean, data.std if std is None else std) if normalize else None
         # every start whose window stays inside one sequence
         self.starts = np.concatenate([o + np.arange(n - window_size + 1) for o, n in zip(offsets, lengths, strict=True)
                                       if n >= window_size])  # fmt: skip
@@ -154,10 +159,8 @@ class TokenizerWindows(Dataset):
         idx = np.asarray(indices)
         if not self.deterministic:
             idx = (idx + hashed_offsets(self.seed, self.epoch, idx, len(self.starts))) % len(self.starts)
-        x = self.frames.gather(self.starts[idx][:, None] + self._steps)  # (B, window, D) float32
-        if self.mean is not None:
-            x = ((x - self.mean) / self.std).astype(np.float32)
-        return torch.from_numpy(x)
+        x = torch.from_numpy(self.frames.gather(self.starts[idx][:, None] + self._steps))  # (B, window, D) float32
+        return x if self.norm is None else x.sub_(self.norm[0]).div_(self.norm[1])
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.__getitems__([index])[0]
@@ -194,7 +197,7 @@ class MusicMotionClips(Dataset):
         if not len(windows):
             raise UserError(f"{data.root}: split {split!r} has no windows")
         self.motion = packed_motion(data.root, split, [data.clips[i]["name"] for i in ids])  # (sum T, D) mapped
-        self.mean, self.std = (data.mean, data.std) if normalize else (None, None)
+        self.norm = _normalizer(data.mean, data.std) if normalize else None
         clip_songs = [data.clips[i].get("music", data.clips[i]["name"]) for i in ids]
         songs, song_of_clip = np.unique(clip_songs, return_inverse=True)  # a song shared by clips is packed once
         self.music = packed_music(data.root, split, music_dir, songs.tolist())  # (sum L, Dm) or (sum n, 150, Dm)
@@ -248,14 +251,14 @@ class MusicMotionClips(Dataset):
         shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
             hashed_offsets(self.seed, self.epoch, idx, slack + 1)  # fmt: skip
         frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
-        motion = self.motion.gather(frames)
-        if self.mean is not None:
-            motion = ((motion - self.mean) / self.std).astype(np.float32)
+        motion = torch.from_numpy(self.motion.gather(frames))  # (B, n, D)
+        if self.norm is not None:
+            motion.sub_(self.norm[0]).div_(self.norm[1])
         if self.mode == "per_slice":
             music = self.music.gather(self.music_start[idx])[np.arange(len(idx))[:, None], shift[:, None] + self._steps]
         else:
             music = self.music.gather((self.music_start[idx] + shift)[:, None] + self._steps)  # (B, n, Dm)
-        return {"motion": torch.from_numpy(motion), "music": torch.from_numpy(music),
+        return {"motion": motion, "music": torch.from_numpy(music),
                 "music_clip": torch.from_numpy(music.mean(1) if self.clip_rows is None else self.clip_rows[idx]),
                 "length": torch.full((len(idx),), self.length),
                 "sequence": torch.from_numpy(self.sequence[idx]), "clip": torch.from_numpy(self.clip[idx]),

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
 PACK_FORMAT = 1
+RELEASE_BYTES = 256 << 20  # a loader gives its mapped pages back after gathering this much (about 5 batches)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class PackedArray:
     offsets: np.ndarray
     lengths: np.ndarray
     path: Path
+    unreleased: int = 0  # bytes gathered since the map's pages were last given back
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "rows"}
@@ -59,10 +61,13 @@ class PackedArray:
         return np.array([where[n] for n in names], np.int64)
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
-        """rows[index] as an in-memory array, then the map's pages are given back (the process keeps only the
-        batch: its private memory does not grow with the dataset)."""
+        """rows[index] as an in-memory array; every `RELEASE_BYTES` gathered, the map's pages are given back (the
+        process keeps at most that much of the file mapped: its private memory does not grow with the dataset)."""
         out = np.asarray(self.rows[rows])
-        release(self.rows)
+        self.unreleased += out.nbytes
+        if self.unreleased >= RELEASE_BYTES:
+            release(self.rows)
+            self.unreleased = 0
         return out
 
     def source(self, name: str) -> np.ndarray:
@@ -137,9 +142,11 @@ def packed_music(root: Path, split: str, music_dir: Path, songs: list[str]) -> P
     return packed(root / "packed" / split, music_dir.name, [music_dir / f"{s}.npy" for s in songs], songs)
 
 
-def row_statistics(rows: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std over the rows (N, ..., D) -> (D,), (D,) float64, read `chunk` rows at a time."""
+def row_statistics(rows: np.ndarray, chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over the rows (N, ..., D) -> (D,), (D,) float64, read `chunk` rows at a time (default: 64 MB of
+    float64)."""
     flat = rows.reshape(-1, rows.shape[-1])
+    chunk = chunk or max(1, (64 << 20) // (8 * flat.shape[1]))
     n, total, squares = 0, 0.0, 0.0
     for lo in range(0, len(flat), chunk):
         x = np.asarray(flat[lo : lo + chunk], np.float64)

@@ -230,6 +230,18 @@ def test_every_stage_trains_and_generates_under_cpu_bf16(prepared, tmp_path):
     assert (tokens >= 0).all() and (tokens < 16).all()
 
 
+def test_compiled_generation_gives_the_eager_dance(mage_stack, prepared):
+    """`gen_m2m.py --compile`: the transformers and the decoder compiled in place (aot_eager here: graph capture and
+    AOTAutograd; inductor is exercised by the training test below); seeded sampling gives the eager dance."""
+    root, eager = mage_stack
+    compiled = load_mage(prepared[1], "synthetic", "long_m2m", "long_res").speed_up("no", True, "aot_eager")
+    music = np.random.default_rng(1).normal(size=(200, len(eager.music_mean))).astype(np.float32)
+    a, tokens_a = longform.generate_long(eager, music, time_steps=3, progress=False)
+    b, tokens_b = longform.generate_long(compiled, music, time_steps=3, progress=False)
+    assert torch.equal(tokens_a, tokens_b)
+    np.testing.assert_allclose(b, a, atol=1e-4)
+
+
 class RecordingMasked(MaskedTrainer):
     """Records each step's loss (eager and compiled runs compared)."""
 

@@ -389,15 +389,15 @@ class MAGEModels:
         """The autocast context of the models' forward passes (bf16 when `speed_up` asked for it)."""
         return torch.autocast(self.music_mean.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def speed_up(self, mixed_precision: str = "auto", compile: bool = False) -> MAGEModels:
+    def speed_up(self, mixed_precision: str = "auto", compile: bool = False, backend: str = "inductor") -> MAGEModels:
         """`--mixed_precision` (auto: bf16 on GPU, fp32 on CPU) and `--compile` (the transformers' and the decoder's
-        forward passes compiled in place, inductor) for generation."""
+        forward passes compiled in place by torch.compile's `backend`) for generation."""
         cpu = self.music_mean.device.type == "cpu"
         self.bf16 = autocast_dtype(mixed_precision, cpu) == "bf16"
         if compile:
             for model in (self.base, self.res, self.vq.decoder):
                 if model is not None:
-                    model.compile(dynamic=True)  # window lengths and guidance batches vary
+                    model.compile(dynamic=True, backend=backend)  # window lengths and guidance batches vary
         return self
 
 

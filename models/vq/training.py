@@ -93,7 +93,7 @@ class TokenizerTrainer(Trainer):
         self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
         layout = layout_for_dim(int(self.data.mean.shape[0]))
         self.mean, self.std = self.data.mean.astype(np.float32), tokenizer_std(self.data.std, layout, opt.feat_bias)
-        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed, std=self.std)
+        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed, normalize=False)  # on the device
         splits = self.data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
         val = evaluation_windows(self.data, val_split, opt.window_size, self.std) if val_split else None
@@ -103,9 +103,11 @@ class TokenizerTrainer(Trainer):
         if getattr(self.opt, "shared_codebook", False):
             raise UserError("--shared_codebook is not supported: every layer and part has its own codebook")
         self.config = config_from_options(self.opt, int(self.data.mean.shape[0]))
+        self.norm = (torch.as_tensor(self.mean, device=self.device), torch.as_tensor(self.std, device=self.device))
         return MotionTokenizer(self.config)
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
+        batch = (batch.to(self.device) - self.norm[0]) / self.norm[1]  # (B, window, D), normalised on the device
         out = model(batch)
         losses = reconstruction_loss(batch, out["recon"].float(), self.config.layout)
         losses["commit"] = out["commit"]
