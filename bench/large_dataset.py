@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import torch
+from loading import rate  # bench/loading.py (this script's folder)
 
 from data.dataset_build import SPLITS, block_stats, save_atomic, write_summary
 from data.formats import motion_to_joints
@@ -108,9 +109,9 @@ def write_dataset(out_dir: Path, hours: float, clip_s: float, unique: int, music
 
 def sequential_read_mb_s(path: Path, limit_gb: float = 8.0, chunk: int = 64 << 20) -> float:
     """MB/s of one sequential read of the file's first `limit_gb` GB, its pages evicted from the page cache first."""
+    evict(path)
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         total, limit, t0 = 0, int(limit_gb * 1e9), time.perf_counter()
         while total < limit and (block := os.read(fd, chunk)):
             total += len(block)
@@ -119,11 +120,12 @@ def sequential_read_mb_s(path: Path, limit_gb: float = 8.0, chunk: int = 64 << 2
         os.close(fd)
 
 
-def evict(root: Path) -> None:
-    """Drop the packed files' pages from the page cache (every run starts cold)."""
-    for f in (root / "processed" / "packed").rglob("*.npy"):
-        fd = os.open(f, os.O_RDONLY)
+def evict(path: Path) -> None:
+    """Drop a file's pages from the page cache (the next read comes from the disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
         os.close(fd)
 
 
@@ -169,17 +171,9 @@ def read_only(root: Path, batch: int, steps: int) -> None:
     """The training loader alone: `steps` shuffled batches of (motion, jukebox music) clips; prints the rate."""
     data = ProcessedData(root)
     clips = MusicMotionClips(data, "train", "jukebox", normalize=False, seed=0)
-    loader = make_loader(clips, batch, shuffle=True, seed=0)
-    def forever():
-        while True:
-            yield from loader
-
-    it, t0, nbytes = forever(), time.perf_counter(), 0
-    for _ in range(steps):
-        b = next(it)
-        nbytes += b["motion"].numel() * 4 + b["music"].numel() * 4
-    dt = time.perf_counter() - t0
-    print(f"LOADER clips/s {steps * batch / dt:.1f} MB/s {nbytes / 1e6 / dt:.1f}", flush=True)
+    clips_s = rate(make_loader(clips, batch, shuffle=True, seed=0), steps, "motion")
+    clip_bytes = 4 * clips.length * (clips.motion.rows.shape[-1] + clips.music.rows.shape[-1])
+    print(f"LOADER clips/s {clips_s:.1f} MB/s {clips_s * clip_bytes / 1e6:.1f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -231,7 +225,8 @@ def main(argv: list[str] | None = None) -> dict:
             "masked_transformer": [py, str(REPO / "train_m2m.py"), *m2m]}  # fmt: skip
     result["runs"] = {}
     for name, cmd in jobs.items():
-        evict(out)
+        for f in (out / "processed" / "packed").rglob("*.npy"):  # every run starts with a cold page cache
+            evict(f)
         logger.info("%s: %s", name, " ".join(cmd))
         result["runs"][name] = monitored(cmd, REPO, runs / f"{name}.log")
         logger.info("%s: %s", name, {k: v for k, v in result["runs"][name].items() if k != "error"})

@@ -55,11 +55,6 @@ class PackedArray:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, rows=np.load(state["path"], mmap_mode="r"))
 
-    def position(self, names: list[str]) -> np.ndarray:
-        """Index of each name among the sources. (len(names),) int64"""
-        where = {n: i for i, n in enumerate(self.names)}
-        return np.array([where[n] for n in names], np.int64)
-
     def gather(self, rows: np.ndarray) -> np.ndarray:
         """rows[index] as an in-memory array; every `RELEASE_BYTES` gathered, the map's pages are given back (the
         process keeps at most that much of the file mapped: its private memory does not grow with the dataset)."""
@@ -69,11 +64,6 @@ class PackedArray:
             release(self.rows)
             self.unreleased = 0
         return out
-
-    def source(self, name: str) -> np.ndarray:
-        """The rows of one source (a view of the map)."""
-        i = self.names.index(name)
-        return self.rows[self.offsets[i] : self.offsets[i] + self.lengths[i]]
 
 
 def release(array: np.ndarray) -> None:
@@ -93,9 +83,10 @@ def _key(files: list[Path]) -> str:
     return h.hexdigest()[:24]
 
 
-def pack_arrays(files: list[Path], out: Path, desc: str = "packing") -> None:
+def pack_arrays(files: list[Path], out: Path, desc: str = "packing") -> list[int]:
     """Concatenate `.npy` files (same trailing shape) into one float32 `.npy` along axis 0, one source at a time (a
-    process holds one source, never the whole), written under a temporary name then renamed."""
+    process holds one source, never the whole), written under a temporary name then renamed. Returns the files'
+    row counts."""
     heads = [np.load(f, mmap_mode="r") for f in files]
     shape = (sum(len(h) for h in heads), *heads[0].shape[1:])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +103,7 @@ def pack_arrays(files: list[Path], out: Path, desc: str = "packing") -> None:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+    return [len(h) for h in heads]
 
 
 def packed(folder: Path, name: str, files: list[Path], names: list[str]) -> PackedArray:
@@ -121,9 +113,7 @@ def packed(folder: Path, name: str, files: list[Path], names: list[str]) -> Pack
     info = json.loads(index.read_text()) if index.is_file() else {}
     if info.get("key") != key or not path.is_file():
         logger.info("packing %d files into %s (read through a memory map in training)", len(files), path)
-        lengths = [int(np.load(f, mmap_mode="r").shape[0]) for f in files]
-        pack_arrays(files, path, desc=f"packing {name}")
-        info = {"key": key, "names": names, "lengths": lengths}
+        info = {"key": key, "names": names, "lengths": pack_arrays(files, path, desc=f"packing {name}")}
         tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(info))
         os.replace(tmp, index)

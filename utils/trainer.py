@@ -348,11 +348,11 @@ class Trainer:
     def _nonfinite(self, loss: torch.Tensor, params: list[torch.Tensor], step: int) -> torch.Tensor:
         """Clip the gradients (`--grad_clip`) and return 1.0 (0-d, on the device, equal on every rank) when the loss
         or the gradient norm is not finite, recording the first such step; no host sync."""
-        grads = [p.grad for p in params if p.grad is not None]
         clip = getattr(self.opt, "grad_clip", 0)
         if clip > 0:
             norm = self.accelerator.clip_grad_norm_(params, clip)
         else:
+            grads = [p.grad for p in params if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
         bad = (~(torch.isfinite(loss.detach().float()) & torch.isfinite(norm))).float()
         if self.accelerator.num_processes > 1:  # a rank-local non-finite loss stops every rank's step
