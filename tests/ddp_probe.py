@@ -44,7 +44,8 @@ class ProbeTrainer(Trainer):
         return Indices(), None
 
     def build_model(self) -> nn.Module:
-        return nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 1))
+        width = getattr(self.opt, "width", 16)
+        return nn.Sequential(nn.Linear(4, width), nn.Dropout(0.5), nn.Linear(width, 1))
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         draw = torch.rand(3, device=self.device)  # stands for a mask or a condition drop
@@ -77,6 +78,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log_every", type=int, default=2)
     p.add_argument("--mixed_precision", default="no")
     p.add_argument("--is_continue", action="store_true")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--width", type=int, default=16, help="hidden width (a wider model makes slower saves)")
     args = p.parse_args(argv)
     fixed = {"lr": 1e-2, "weight_decay": 0.0, "warm_up_iter": 0, "milestones": [10**9], "gamma": 0.1,
              "grad_clip": 1.0, "eval_every_e": 1, "gpu_id": -1, "workers": 0, "compile": False}  # fmt: skip

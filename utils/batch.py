@@ -1,7 +1,8 @@
 """Folder runs: apply one step to many files, skip the bad ones with their reason, and report every skip at the end.
 
-Expected problems (`UserError`: unreadable file, wrong layout, NaN, ...) skip the item; anything else is a bug and
-stops the run. Nothing is lost silently: every skipped item is logged with its reason and returned.
+A problem with one item skips it (expected ones, `UserError`: unreadable file, wrong layout, NaN, ...; anything else
+with its exception type, the traceback at debug level) and the run goes on. Nothing is lost silently: every skipped
+item is logged with its reason and returned; the run fails only when no item worked.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class BatchReport:
 
 
 def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str, dest: Path | None = None) -> BatchReport:
-    """Run `step` on every item with a progress bar; a `UserError` skips the item and is reported at the end.
+    """Run `step` on every item with a progress bar; an item whose step raises is skipped and reported at the end.
 
     `dest` (where the outputs go) is named in the summary. Raises `UserError` when every item failed.
     """
@@ -55,8 +56,11 @@ def run_batch(items: Sequence[Path], step: Callable[[Path], Any], desc: str, des
     for item in tqdm(items, desc=desc, unit="file", disable=len(items) < 2):
         try:
             report.done.append((item, step(item)))
-        except UserError as err:
+        except Exception as err:  # noqa: BLE001  (one bad file never stops the others; each reason is listed)
             reason = str(err).removeprefix(f"{item}: ")
+            if not isinstance(err, UserError):
+                reason = f"{type(err).__name__}: {reason}"
+                logger.debug("%s failed", item, exc_info=True)
             logger.warning("skipping %s: %s", item, reason)
             report.skipped.append((item, reason))
     report.log_summary(desc, dest)

@@ -1,19 +1,21 @@
 """Checkpoints that load with `torch.load(weights_only=True)`: tensors and plain data only, written atomically.
 
 A checkpoint is a dict of state dicts (tensors), options and configs as plain data (str, int, float, bool, None,
-lists, dicts) and RNG states as tensors, so a downloaded checkpoint cannot run code. `save_checkpoint` writes to a
-temporary file beside the target and renames it, so an interrupted save never leaves a half-written `latest.tar`.
+lists, dicts) and RNG states as tensors, so a downloaded checkpoint cannot run code. `save_checkpoint` writes through
+`utils.atomic`, so an interrupted save never leaves a half-written `latest.tar`.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import io
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from utils.atomic import write_bytes
 from utils.cli import UserError
 
 
@@ -60,13 +62,12 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
-    """Write `payload` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    """Write `payload` atomically (`utils.atomic`: a unique temporary file, fsync, rename, fsync of the folder; a full
+    disk is one line and leaves the previous file). Serialised in memory first: torch's own file writer reports a
+    full disk as an untyped RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_bytes(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -78,3 +79,57 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # pickle errors of many kinds: report them in one line
         raise UserError(f"{path}: not a loadable checkpoint ({type(err).__name__}: {err})") from err
+
+
+def file_fingerprint(path: str | Path, chunk: int = 1 << 22) -> str:
+    """sha256 of a file's bytes (hex): the content fingerprint of a checkpoint."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def upstream_record(path: str | Path, **about) -> dict:
+    """What a checkpoint records of an upstream checkpoint it was trained on or reads: the file (absolute), its
+    content fingerprint, and `about` (run name, which checkpoint, ...)."""
+    path = Path(path).resolve()
+    return {**about, "file": str(path), "fingerprint": file_fingerprint(path)}
+
+
+def check_upstream(path: str | Path, fingerprint: str | None, what: str, user: str, fix: str) -> None:
+    """Refuse (one line) an upstream checkpoint `path` whose content is not the one `user` recorded (`fingerprint`;
+    None: recorded before fingerprints, accepted). `what` names the upstream, `fix` says what to do."""
+    if fingerprint is None:
+        return
+    now = file_fingerprint(path)
+    if now != fingerprint:
+        raise UserError(f"{what} ({path}) is not the checkpoint {user} was trained on (content {now[:12]}, recorded "
+                        f"{fingerprint[:12]}): it was retrained or continued since; {fix}")  # fmt: skip
+
+
+def nonfinite_tensors(state_dict: dict) -> list[str]:
+    """Names of the floating-point tensors of a state dict that hold NaN or Inf."""
+    names = [k for k, v in state_dict.items() if torch.is_tensor(v) and v.is_floating_point()]
+    if not names:
+        return []
+    finite = torch.stack([torch.isfinite(state_dict[k]).all() for k in names]).cpu()  # one host sync
+    return [k for k, ok in zip(names, finite.tolist(), strict=True) if not ok]
+
+
+def rebuild_config(cls, fields, path: str | Path, what: str):
+    """`cls(**fields)`, the configuration a checkpoint records; one line when it does not describe a `what`."""
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: its {what} configuration is not one this version can build ({err})") from err
+
+
+def load_weights(module: torch.nn.Module, state: dict, path: str | Path) -> None:
+    """`module.load_state_dict(state)`; one line naming the first mismatch when the weights do not fit."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        raise UserError(f"{path}: its weights do not fit the model it describes ({lines[-1] if lines else err})") \
+            from err  # fmt: skip

@@ -7,6 +7,7 @@ encoder. The `ffmpeg` binary is the one `imageio-ffmpeg` ships, so no system ins
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from utils.atomic import atomic_path, out_of_space  # noqa: E402
 from utils.skeleton import JOINT_NAMES, N_BODY_JOINTS, PARENTS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -80,22 +82,31 @@ def render_skeleton_video(
         collections.append(lc)
     fig.subplots_adjust(0, 0, 1, 1, 0, 0)
 
-    video_path = out_path.with_suffix(".silent.mp4") if audio and out_path.suffix == ".mp4" else out_path
     if out_path.suffix == ".mp4":
         writer_kwargs = {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 1,
                          "ffmpeg_log_level": "error"}  # fmt: skip
     else:
         writer_kwargs = {"duration": 1000.0 / fps, "loop": 0}  # gif: frame duration in ms
-    with imageio.get_writer(video_path, **writer_kwargs) as writer:
-        for t in tqdm(range(n_frames), desc=f"render {out_path.name}", unit="frame", leave=False):
-            for lc, seq in zip(collections, seqs, strict=True):
-                lc.set_segments(_segments(seq[t], parents))
-            fig.canvas.draw()
-            writer.append_data(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    plt.close(fig)
-    if video_path != out_path:
-        mux_audio(video_path, audio, out_path)
-        video_path.unlink()
+    with atomic_path(out_path) as tmp:  # the finished video replaces out_path; a failure leaves it as it was
+        video_path = tmp.with_name(tmp.stem + ".silent.mp4") if audio and out_path.suffix == ".mp4" else tmp
+        try:
+            with imageio.get_writer(video_path, **writer_kwargs) as writer:
+                for t in tqdm(range(n_frames), desc=f"render {out_path.name}", unit="frame", leave=False):
+                    for lc, seq in zip(collections, seqs, strict=True):
+                        lc.set_segments(_segments(seq[t], parents))
+                    fig.canvas.draw()
+                    writer.append_data(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+            if video_path != tmp:
+                mux_audio(video_path, audio, tmp)
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as err:  # ffmpeg's errors carry no errno
+            code = out_of_space(video_path, tmp)
+            if code is None:
+                raise
+            raise OSError(code, os.strerror(code)) from err
+        finally:
+            plt.close(fig)
+            if video_path != tmp:
+                video_path.unlink(missing_ok=True)
     logger.info("wrote %s (%d frames, %.1f s)", out_path, n_frames, n_frames / fps)
     return out_path
 

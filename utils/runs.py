@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from utils.atomic import write_text
 from utils.cli import UserError
 
 ALIASES = "aliases.json"
@@ -23,10 +24,9 @@ def register_alias(checkpoints_dir: str | Path, dataset: str, alias: str, run: s
     if alias == run:
         return
     path = dataset_runs(checkpoints_dir, dataset) / ALIASES
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = json.loads(path.read_text()) if path.is_file() else {}
     table[alias] = run
-    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    write_text(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
 def available_runs(checkpoints_dir: str | Path, dataset: str) -> list[str]:
@@ -48,3 +48,33 @@ def find_run(checkpoints_dir: str | Path, dataset: str, *names: str | None) -> P
     shown = ", ".join(available_runs(checkpoints_dir, dataset)) or "none"
     wanted = "' / '".join(filter(None, names))
     raise UserError(f"run '{wanted}' not found in {root}/; available: {shown}")
+
+
+def claim_run(run_dir: str | Path, continuing: bool, overwrite: bool,
+              flags: tuple[str, str] = ("--is_continue", "--overwrite")) -> list[str]:  # fmt: skip
+    """The checkpoints (`model/*.tar` names) of a run folder a training run may use: refused in one line when the
+    run exists and neither `continuing` (resume) nor `overwrite` (replace) is asked, or when both are, or when
+    there is nothing to resume. `flags`: how the command spells the two options."""
+    model_dir = Path(run_dir) / "model"
+    resume, replace = flags
+    if continuing and overwrite:
+        raise UserError(f"{resume} resumes a run and {replace} replaces it: give one of them")
+    saved = sorted(p.name for p in model_dir.glob("*.tar")) if model_dir.is_dir() else []
+    if continuing and "latest.tar" not in saved:
+        raise UserError(f"{resume}: {model_dir / 'latest.tar'} not found (nothing to resume); start the run "
+                        f"without {resume}")  # fmt: skip
+    if saved and not continuing and not overwrite:
+        raise UserError(f"run {run_dir} exists (model/{', model/'.join(saved)}): resume it with {resume} or "
+                        f"replace it with {replace}")  # fmt: skip
+    return saved
+
+
+def run_status(run_dir: str | Path) -> str:
+    """Where a training run stands: "new" (no `model/latest.tar`), "interrupted" (its latest checkpoint is not the
+    last save of a finished run: resume it with `--is_continue`) or "finished"."""
+    from utils.checkpoint import load_checkpoint
+
+    latest = Path(run_dir) / "model" / "latest.tar"
+    if not latest.is_file():
+        return "new"
+    return "finished" if load_checkpoint(latest).get("finished") else "interrupted"

@@ -17,7 +17,9 @@ loop does the rest:
 - fused AdamW, linear warm-up then MultiStep decay (`--milestones` in steps, `--gamma` the factor), gradient
   clipping; no host sync per step: losses are summed on the device and read on logging steps only;
 - tqdm, TensorBoard scalars (`<run>/logs`), evaluation every `--eval_every_e` epochs;
-- `model/latest.tar` (every `--save_latest` steps, each epoch, at the end) and `model/best.tar`, written atomically,
+- an existing run is never replaced: a run folder with a checkpoint needs `--is_continue` or `--overwrite`;
+- `model/latest.tar` (every `--save_latest` steps, each epoch, at the end: `finished` True) and `model/best.tar`,
+  written atomically (`utils.atomic`: unique temporary, fsync, rename) and never with non-finite weights,
   loadable with `weights_only=True`: model, optimizer, scheduler, step, epoch, every rank's RNG states, the world
   (processes, batch size, seed), options, stage extras;
 - `--is_continue` resumes exactly: the data order is a pure function of (seed, epoch) and the loader skips the
@@ -32,11 +34,11 @@ loop does the rest:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,8 +50,18 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from data.loaders import collate_batches
-from utils.checkpoint import load_checkpoint, plain, rng_state, save_checkpoint, set_rng_state
+from utils.atomic import remove_stale_temporaries, write_json, write_text
+from utils.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    nonfinite_tensors,
+    plain,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from utils.cli import UserError
+from utils.runs import claim_run
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +176,12 @@ class Trainer:
             raise UserError(f"{path}: a {ckpt.get('stage')!r} checkpoint, not {self.stage!r}")
         for key, value in self.checkpoint_extra().items():
             if isinstance(value, dict) and ckpt.get(key) != plain(value):
-                diff = sorted(k for k in value if (ckpt.get(key) or {}).get(k) != plain(value[k]))
+                saved = ckpt.get(key) or {}
+                diff = sorted(k for k in {*value, *saved} if saved.get(k) != plain(value.get(k)))
+                if "fingerprint" in diff:  # an upstream checkpoint (tokenizer, MMR) changed since
+                    raise UserError(f"{path}: trained with a different {key} (fingerprint: {value.get('file', key)} "
+                                    "was retrained or continued since); resume with the checkpoint it was trained on "
+                                    "or start the run again (--overwrite)")  # fmt: skip
                 raise UserError(f"{path}: trained with a different {key} ({', '.join(diff)}); resume with the same "
                                 "options or start another run")  # fmt: skip
 
@@ -200,14 +217,37 @@ class Trainer:
         return self.accelerator.unwrap_model(model, keep_torch_compile=False)
 
     def save(self, name: str, model, optimizer, scheduler, state: dict) -> None:
-        """Write `model/<name>.tar` (main process only; every rank sends its RNG states and waits)."""
+        """Write `model/<name>.tar` (main process only; every rank sends its RNG states and waits). Never a
+        checkpoint with non-finite weights: the run stops in one line instead."""
         from accelerate.utils import gather_object
 
         self._stop_if_nonfinite(state)
         rng = gather_object([rng_state()]) if self.accelerator.num_processes > 1 else [rng_state()]
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            save_checkpoint(self.model_dir / f"{name}.tar", self._payload(model, optimizer, scheduler, state, rng))
+            payload = self._payload(model, optimizer, scheduler, state, rng)
+            bad = nonfinite_tensors(payload["model"])
+            if bad:
+                raise UserError(f"non-finite weights at step {state['step']} ({', '.join(bad[:3])}"
+                                f"{', ...' if len(bad) > 3 else ''}); nothing was saved: the last good checkpoint is "
+                                f"{self.model_dir / 'latest.tar'}")  # fmt: skip
+            save_checkpoint(self.model_dir / f"{name}.tar", payload)
+
+    def claim_run_dir(self) -> None:
+        """Refuse to replace an existing run: a run folder with a checkpoint needs `--is_continue` (resume) or
+        `--overwrite` (its checkpoints and logs are deleted first). Removes the temporary files of killed saves."""
+        opt, model_dir = self.opt, self.model_dir
+        overwrite = getattr(opt, "overwrite", False)
+        saved = claim_run(self.run_dir, getattr(opt, "is_continue", False), overwrite)
+        if not self.accelerator.is_main_process:
+            return
+        if saved and overwrite:
+            logger.warning("--overwrite: deleting the checkpoints (%s) and logs of %s", ", ".join(saved), self.run_dir)
+            for name in saved:
+                (model_dir / name).unlink()
+            shutil.rmtree(self.run_dir / "logs", ignore_errors=True)
+        for path in remove_stale_temporaries(model_dir):
+            logger.info("removed %s (left by a save that was interrupted)", path)
 
     def write_options(self) -> None:
         """`opt.txt` (readable) and `opt.json` in the run folder."""
@@ -215,13 +255,14 @@ class Trainer:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         options = plain(vars(self.opt))
-        (self.run_dir / "opt.json").write_text(json.dumps(options, indent=1) + "\n")
-        (self.run_dir / "opt.txt").write_text("".join(f"{k}: {v}\n" for k, v in sorted(options.items())))
+        write_json(self.run_dir / "opt.json", options)
+        write_text(self.run_dir / "opt.txt", "".join(f"{k}: {v}\n" for k, v in sorted(options.items())))
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict:
         """Train (or resume) to `--max_epoch` epochs (or `--max_steps` steps); returns the last metrics."""
         opt, acc = self.opt, self.accelerator
+        self.claim_run_dir()
         seed_everything(opt.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
         model = self.build_model()
@@ -230,10 +271,12 @@ class Trainer:
         milestones = list(opt.milestones)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: lr_factor(s, opt.warm_up_iter, milestones, opt.gamma))
-        state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "sample_in_epoch": 0, "best": math.inf, "metrics": {}}
+        state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "sample_in_epoch": 0, "best": math.inf, "metrics": {},
+                 "finished": False}  # fmt: skip
         seed_everything(rank_seed(opt.seed, acc.process_index))  # the model's draws differ per rank
         if getattr(opt, "is_continue", False):
             state = self._resume(model, optimizer, scheduler, state)
+        state["finished"] = False  # until the last save of this call
         self.write_options()
         raw_optimizer = optimizer
         model, optimizer = acc.prepare(model, optimizer)
@@ -280,6 +323,7 @@ class Trainer:
             if val_set is not None and state["epoch"] % opt.eval_every_e == 0:
                 self._evaluate(model, val_set, state, writer, optimizer, scheduler)
             self.save("latest", model, optimizer, scheduler, state)
+        state["finished"] = True  # what `utils.runs.run_status` reads: the run reached its end
         self.save("latest", model, optimizer, scheduler, state)
         steps, seconds = state["step"] - start_step, time.perf_counter() - started
         logger.info("%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)", steps,
@@ -299,8 +343,8 @@ class Trainer:
         path = self.model_dir / "latest.tar"
         ckpt = load_checkpoint(path)
         self.check_compatible(ckpt, path)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_weights(model, ckpt["model"], path)
+        load_weights(optimizer, ckpt["optimizer"], path)
         for group in optimizer.param_groups:  # checkpoints of the unfused optimizer load into the fused one
             group.update(fused=True, foreach=None)
         scheduler.load_state_dict(ckpt["scheduler"])
