@@ -4,8 +4,9 @@ residual transformers, then a dance for a song none of them has heard (or your m
     python demo.py [--music path/to/song.mp3] [--out_dir outputs/demo] [--seconds 30] [--quick]
 
 Each stage runs the project's own command (create_dataset, train_vq, MMR training, mmr_music_feat256, train_m2m,
-train_res, gen_m2m) with small sizes; a stage whose output exists is not run again (delete `<out_dir>` to start
-over). About 8 minutes on 2 CPU cores (`--quick`: tiny sizes and few steps, about 1 minute, a much worse dance).
+train_res, gen_m2m) with small sizes; a stage that finished is not run again, an interrupted training run is resumed
+(delete `<out_dir>` to start over). About 8 minutes on 2 CPU cores (`--quick`: tiny sizes and few steps, about 1
+minute, a much worse dance).
 Outputs: `<out_dir>/generation/<song>.{npz,bvh,mp4}`, `<out_dir>/generation/test/metrics.json`, `summary.json`.
 """
 
@@ -27,7 +28,11 @@ from MMR.training import MMRTrainer, mmr_parser
 from train_m2m import main as train_m2m
 from train_res import main as train_res
 from train_vq import main as train_vq
+from utils.arg_types import positive_float
+from utils.atomic import atomic_path, write_json
+from utils.checkpoint import file_fingerprint
 from utils.cli import setup_logging, user_errors_exit
+from utils.runs import run_status
 
 logger = logging.getLogger("demo")
 
@@ -56,20 +61,47 @@ def build_parser() -> argparse.ArgumentParser:
                    "synthetic song")  # fmt: skip
     p.add_argument("--out_dir", type=Path, help="where everything goes (default: outputs/demo, outputs/demo_quick "
                    "with --quick, so the two never reuse each other's models)")  # fmt: skip
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the new synthetic song")
+    p.add_argument("--seconds", type=positive_float, default=30.0, help="length of the new synthetic song")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about 1 minute; a poor dance)")
     return p
 
 
 def _stage(name: str, done: Path, seconds: dict, fn, *args) -> None:
-    """Run a stage unless its output `done` exists; record its duration."""
+    """Run a stage unless its output `done` exists (written last, atomically, when the stage finished); record its
+    duration."""
     if done.exists():
         logger.info("%s: %s exists, skipping (delete it to run again)", name, done)
         return
+    _timed(name, seconds, fn, *args)
+
+
+def _training_stage(name: str, run_dir: Path, seconds: dict, train, argv: list[str]) -> None:
+    """Train a run unless it finished; an interrupted one (killed, Ctrl-C) is resumed (`--is_continue`)."""
+    status = run_status(run_dir)
+    if status == "finished":
+        logger.info("%s: %s finished, skipping (delete it to train again)", name, run_dir)
+        return
+    if status == "interrupted":
+        logger.info("%s: resuming the interrupted run %s", name, run_dir)
+        argv = [*argv, "--is_continue"]
+    _timed(name, seconds, train, argv)
+
+
+def _timed(name: str, seconds: dict, fn, *args) -> None:
     logger.info("=== %s", name)
     t0 = time.perf_counter()
     fn(*args)
     seconds[name] = round(time.perf_counter() - t0, 1)
+
+
+def _embedded(root: Path, mmr_run: Path) -> Path:
+    """The marker of the MMR music-features stage: the dataset summary registers `mmr` features of this MMR's
+    finished checkpoint (a non-existent path otherwise)."""
+    summary = root / "processed" / "summary.json"
+    info = json.loads(summary.read_text())["music"].get("mmr", {}) if summary.is_file() else {}
+    latest = mmr_run / "model" / "latest.tar"
+    same = latest.is_file() and info.get("fingerprint") == file_fingerprint(latest)
+    return summary if same else root / "processed" / "music" / "mmr" / ".not-embedded"
 
 
 @user_errors_exit
@@ -86,26 +118,28 @@ def main(argv: list[str] | None = None) -> dict:
     _stage("dataset", root / "processed" / "summary.json", seconds, create_dataset,
            ["--dataset_name", DATASET, "--data_root", str(root), "--synthetic_songs", str(PRESETS["songs"][k]),
             "--extract-baseline"])  # fmt: skip
-    _stage("tokenizer (HRVQ)", runs / "hrvq_demo" / "model" / "latest.tar", seconds, train_vq,
-           [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]])  # fmt: skip
-    mmr_opts = mmr_parser().parse_args([*common[:4], "--gpu_id", "-1", "--warm_up_iter", "20", "--save_latest", "0",
-                                        "--log_every", "50", *PRESETS["mmr"][k]])  # fmt: skip
-    _stage("MMR", mmr_run / "model" / "latest.tar", seconds, lambda: MMRTrainer(mmr_opts, mmr_run).fit())
-    _stage("MMR music features", root / "processed" / "music" / "mmr", seconds, mmr_music_feat256,
+    _training_stage("tokenizer (HRVQ)", runs / "hrvq_demo", seconds, train_vq,
+                    [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]])  # fmt: skip
+    mmr_argv = [*common[:4], "--gpu_id", "-1", "--warm_up_iter", "20", "--save_latest", "0", "--log_every", "50",
+                *PRESETS["mmr"][k]]  # fmt: skip
+    _training_stage("MMR", mmr_run, seconds, lambda argv: MMRTrainer(mmr_parser().parse_args(argv), mmr_run).fit(),
+                    mmr_argv)  # fmt: skip
+    _stage("MMR music features", _embedded(root, mmr_run), seconds, mmr_music_feat256,
            ["--run_dir", str(mmr_run), "--gpu_id", "-1", "--which", "latest"])  # fmt: skip
-    _stage("masked transformer", runs / "mtrans_demo" / "model" / "latest.tar", seconds, train_m2m,
-           [*common, "--name", "mtrans_demo", "--vq_name", "hrvq_demo", *PRESETS["transformer"][k]])  # fmt: skip
-    _stage("residual transformer", runs / "rtrans_demo" / "model" / "latest.tar", seconds, train_res,
-           [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]])
+    _training_stage("masked transformer", runs / "mtrans_demo", seconds, train_m2m,
+                    [*common, "--name", "mtrans_demo", "--vq_name", "hrvq_demo", *PRESETS["transformer"][k]])
+    _training_stage("residual transformer", runs / "rtrans_demo", seconds, train_res,
+                    [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]])
     music = args.music
     if music is None:
         plan = plan_song(NEW_SONG_SEED, args.seconds)
         music = out / "music" / f"{plan.name}.wav"
-        music.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(music, render_music(plan), SR)
+        with atomic_path(music) as tmp:
+            sf.write(tmp, render_music(plan), SR)
         logger.info("new song: %s (%.0f BPM, %s, %.0f s)", music, plan.bpm, plan.style, plan.seconds)
     gen = ["--gpu_id", "-1", "--name", "mtrans_demo", "--res_name", "rtrans_demo", "--dataset_name", DATASET,
-           "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--out_root", str(out)]  # fmt: skip
+           "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--out_root", str(out),
+           "--overwrite"]  # the demo's own dance and test split: made again each time  # fmt: skip
     t0 = time.perf_counter()
     dance = gen_m2m([*gen, "--ext", "generation", "--music", str(music)])["done"][0]
     seconds["dance"] = round(time.perf_counter() - t0, 1)
@@ -117,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
                "test_metrics": {k: report["metrics"][k] for k in ("FID_k", "Div_k", "BAS", "BAS_gt", "PFC", "MMR_MS",
                                                                    "MMR_MS_gt") if k in report["metrics"]},
                "seconds": seconds}  # fmt: skip
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(out / "summary.json", summary)
     lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
     logger.info("demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  summary: %s",
                 sum(seconds.values()), dance["frames"], music, "\n".join(lines), summary["metrics"],

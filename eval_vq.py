@@ -10,7 +10,6 @@ reconstructions against the ground truth, BAS of both with the music) and `<sequ
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -20,7 +19,9 @@ from data.registry import music_files
 from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
 from models.vq.training import load_vq
 from options.data_options import add_dataset_options
-from utils.cli import inference_device, setup_logging, user_errors_exit
+from utils.arg_types import gpu_index, non_negative_int, positive_float
+from utils.atomic import write_json
+from utils.cli import UserError, inference_device, setup_logging, user_errors_exit
 from utils.render import render_skeleton_video
 from utils.runs import find_run
 
@@ -35,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints_dir", type=Path, default=Path("checkpoints"), help="root of the run folders")
     p.add_argument("--which_epoch", default="best", choices=("best", "latest"), help="which checkpoint")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="sequences evaluated")
-    p.add_argument("--videos", type=int, default=3, help="side-by-side videos written (0: none)")
-    p.add_argument("--video_seconds", type=float, default=10.0, help="length of each video (from the start)")
-    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+    p.add_argument("--videos", type=non_negative_int, default=3, help="side-by-side videos written (0: none)")
+    p.add_argument("--video_seconds", type=positive_float, default=10.0, help="length of each video (from the start)")
+    p.add_argument("--gpu_id", type=gpu_index, default=0, help="GPU index; -1 for the CPU")
+    p.add_argument("--overwrite", action="store_true", help="replace the report of an earlier evaluation with --ext")
     p.add_argument("--flame_model_path", type=Path, help="FLAME 2020 model (npz/pkl with shapedirs): face error "
                    "in mm on its vertices (else on the expression coefficients only)")  # fmt: skip
     return p
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> dict:
     device = inference_device(args.gpu_id)
     data = ProcessedData(dataset_dir(args.dataset_name, args.data_root))
     run = find_run(args.checkpoints_dir, args.dataset_name, args.name, args.ext)
+    out = run / "eval" / args.ext
+    if (out / "metrics.json").is_file() and not args.overwrite:
+        raise UserError(f"{out / 'metrics.json'} exists (an earlier evaluation): choose another --ext or pass "
+                        "--overwrite")  # fmt: skip
     which = args.which_epoch
     if which == "best" and not (run / "model" / "best.tar").is_file():
         logger.warning("%s has no best.tar (no validation ran): evaluating latest.tar", run)
@@ -59,11 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
     basis = flame_expression_basis(args.flame_model_path) if args.flame_model_path else None
     metrics, recs = evaluate_tokenizer(model, data, ckpt["mean"].numpy(), ckpt["std"].numpy(), args.split, device,
                                        basis)  # fmt: skip
-    out = run / "eval" / args.ext
-    out.mkdir(parents=True, exist_ok=True)
     report = {"run": str(run), "checkpoint": which, "step": int(ckpt["step"]), "split": args.split,
               "vq_type": model.config.vq_type, "metrics": metrics, "skipped": skipped_metrics(metrics)}  # fmt: skip
-    (out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out / "metrics.json", report)
     raw = dataset_dir(args.dataset_name, args.data_root)
     n = max(2, round(args.video_seconds * 30))
     audio = music_files(data.summary["dataset"], raw)

@@ -10,21 +10,30 @@ it, every clip of the dataset's `--split` gets `--repeat_times` dances, scored u
 ground truth (FID_k, FID_g, Div, BAS, PFC, hand and face metrics, MMR matching score) into `metrics.json`.
 Outputs in `<out_root>/<ext>/`: `<name>.npz` (joints (T,52,3), features, SMPL-X poses (T,165), trans,
 expressions (T,100), mocap_frame_rate), `<name>.bvh`, `<name>.mp4` (with the music; `--no_render` skips it).
+Nothing is replaced unasked: a song whose dance exists is kept and listed, a split run into a folder that holds an
+earlier one is refused in one line (`--overwrite` replaces them); a music folder whose files share a name, or that
+holds one of the outputs, is refused.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
-from models.mask_transformer.generation import generate_for_files, generate_test_split, music_paths
+from models.mask_transformer.generation import (
+    claim_split_folder,
+    generate_for_files,
+    generate_test_split,
+    music_outputs,
+    music_paths,
+)
 from models.mask_transformer.training import load_mage
 from options.generation_options import add_generation_options, generation_options
-from utils.cli import UserError, inference_device, setup_logging, user_errors_exit
+from utils.atomic import write_json
+from utils.cli import inference_device, setup_logging, user_errors_exit
 from utils.metrics.evaluate import format_table
 
 logger = logging.getLogger("gen_m2m")
@@ -40,19 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
-    if args.repeat_times < 1:
-        raise UserError(f"--repeat_times must be at least 1, got {args.repeat_times}")
     opts = generation_options(args)
+    out = args.out_root / args.ext
+    overwrite = args.overwrite
+    if args.music is not None:  # the outputs are checked before the models load
+        files, kept = music_outputs(music_paths(args.music), out, overwrite)
+        if not files:
+            return {"done": [], "skipped": [], "kept": [str(f) for f in kept]}
+    else:
+        claim_split_folder(out, overwrite)
     device = inference_device(args.gpu_id)
     mage = load_mage(args.checkpoints_dir, args.dataset_name, args.name, args.res_name, args.vq_name,
                      args.which_epoch, device, args.mmr_run).speed_up(args.mixed_precision, args.compile)  # fmt: skip
     if args.music_dir is not None:
         logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
                     args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip
-    out = args.out_root / args.ext
     if args.music is not None:
-        report = generate_for_files(mage, music_paths(args.music), out, opts, args.seed, render=not args.no_render)
-        return {"done": [r for _, r in report.done], "skipped": [(str(f), r) for f, r in report.skipped]}
+        report = generate_for_files(mage, files, out, opts, args.seed, render=not args.no_render)
+        return {"done": [r for _, r in report.done], "skipped": [(str(f), r) for f, r in report.skipped],
+                "kept": [str(f) for f in kept]}  # fmt: skip
     root = dataset_dir(args.dataset_name, args.data_root)
     music_feature(mage.music["music_type"])  # a checkpoint of an unknown feature type: one line
     videos = 0 if args.no_render else args.videos
@@ -61,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     report["runs"] = {"name": args.name, "res_name": args.res_name, "tokenizer": mage.base_ckpt["tokenizer"]["run"],
                       "which_epoch": args.which_epoch, "split": args.split}  # fmt: skip
     report["sampling"] = vars(opts) | {"seed": args.seed}
-    (out / "metrics.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out / "metrics.json", report)
     logger.info("%s\nmetrics -> %s", format_table(report), out / "metrics.json")
     return report
 

@@ -24,7 +24,8 @@ from data.layout import layout_for_dim
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from utils.checkpoint import load_checkpoint
+from utils.arg_types import gpu_index
+from utils.checkpoint import load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError, inference_device
 
 MMR_DIR = Path(__file__).resolve().parent
@@ -170,7 +171,7 @@ def add_mmr_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--which", default="best", choices=("best", "latest"), help="checkpoint of the run")
     p.add_argument("--dataset_name", help="processed dataset (default: the one MMR was trained on)")
     p.add_argument("--data_root", type=Path, help="its folder (default: data/<dataset_name>/)")
-    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+    p.add_argument("--gpu_id", type=gpu_index, default=0, help="GPU index; -1 for the CPU")
 
 
 def mmr_and_dataset(args: argparse.Namespace, need_data: bool = True) -> tuple[Path, MMREmbedder, ProcessedData | None]:
@@ -203,8 +204,8 @@ def load_mmr(run: str | Path, which: str = "best", device: str | torch.device = 
     ckpt = load_checkpoint(path, map_location=device)
     if ckpt.get("stage") != "mmr" or "mmr" not in ckpt:
         raise UserError(f"{path}: not an MMR checkpoint (stage {ckpt.get('stage')!r})")
-    model = MusicMotionRetrieval(MMRConfig(**ckpt["mmr"])).to(device)
-    model.load_state_dict(ckpt["model"])
+    model = MusicMotionRetrieval(rebuild_config(MMRConfig, ckpt["mmr"], path, "MMR")).to(device)
+    load_weights(model, ckpt["model"], path)
     data = ckpt["data"]
     inputs = MMRInputs(motion_dim=int(data["motion_dim"]), motion_part=data["motion_part"],
                        music_type=data["music_type"], **{k: ckpt[k].float() for k in

@@ -12,7 +12,6 @@ Writes `<run_dir>/eval/retrieval_<split>.json` and TensorBoard scalars under `<r
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 
 from torch.utils.tensorboard import SummaryWriter
@@ -21,7 +20,9 @@ from data.loaders import MusicMotionClips
 from MMR.embedder import add_mmr_run_options, embed_clips, mmr_and_dataset
 from MMR.losses import similarity
 from MMR.retrieval import retrieval_report
-from utils.cli import setup_logging, user_errors_exit
+from utils.arg_types import positive_int, seed_int
+from utils.atomic import write_json
+from utils.cli import UserError, setup_logging, user_errors_exit
 
 logger = logging.getLogger("eval_mmr")
 
@@ -30,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_mmr_run_options(p)
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="held-out split")
-    p.add_argument("--batch", type=int, default=32, help="windows per random batch")
-    p.add_argument("--repeats", type=int, default=100, help="random batches")
-    p.add_argument("--seed", type=int, default=0, help="seeds the batches")
+    p.add_argument("--batch", type=positive_int, default=32, help="windows per random batch")
+    p.add_argument("--repeats", type=positive_int, default=100, help="random batches")
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds the batches")
+    p.add_argument("--overwrite", action="store_true", help="replace the report of an earlier evaluation")
     return p
 
 
@@ -41,6 +43,10 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     args = build_parser().parse_args(argv)
     run, embedder, data = mmr_and_dataset(args)
+    out = (run if run.is_dir() else run.parent) / "eval"
+    if (out / f"retrieval_{args.split}.json").is_file() and not args.overwrite:
+        raise UserError(f"{out / f'retrieval_{args.split}.json'} exists (an earlier evaluation): pass --overwrite to "
+                        "replace it")  # fmt: skip
     clips = MusicMotionClips(data, args.split, embedder.music_type, normalize=False, deterministic=True)
     music, motion = embed_clips(embedder, clips)
     metrics = retrieval_report(similarity(music, motion).numpy(), args.batch, args.repeats, args.seed)
@@ -48,9 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
               "dataset": str(data.root), "split": args.split, "windows": len(clips),
               "sequences": len(set(clips.sequence.tolist())), "batch": args.batch, "repeats": args.repeats,
               "seed": args.seed, "chance_R01": 100 / args.batch, "metrics": metrics}  # fmt: skip
-    out = (run if run.is_dir() else run.parent) / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"retrieval_{args.split}.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out / f"retrieval_{args.split}.json", report)
     with SummaryWriter(str(out)) as writer:
         for k, v in metrics.items():
             writer.add_scalar(f"{args.split}/{k}", v, report["step"])

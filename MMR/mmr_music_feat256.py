@@ -24,10 +24,12 @@ import numpy as np
 from tqdm import tqdm
 
 from data.audio_extraction.mmr import STRIDE_FRAMES, WINDOW_FRAMES, embed_song, source_features
-from data.dataset_build import save_atomic, write_summary
+from data.dataset_build import write_summary
 from data.loaders import ProcessedData
 from MMR.embedder import SEGMENT_FRAMES, MMREmbedder, add_mmr_run_options, mmr_and_dataset
+from utils.atomic import save_npy
 from utils.audio import MUSIC_SUFFIXES
+from utils.checkpoint import file_fingerprint
 from utils.cli import UserError, setup_logging, user_errors_exit
 
 logger = logging.getLogger("mmr_music_feat256")
@@ -55,12 +57,12 @@ def encode_dataset(embedder: MMREmbedder, data: ProcessedData) -> dict:
     out = data.root / FEATURE_DIR
     for song in tqdm(songs, desc="mmr music", unit="song"):
         windows, segments = embed_song(np.load(source_dir / f"{song}.npy"), embedder, stride, frames)
-        save_atomic(out / f"{song}.npy", windows)
-        save_atomic(out / "segments" / f"{song}.npy", segments)
+        save_npy(out / f"{song}.npy", windows)
+        save_npy(out / "segments" / f"{song}.npy", segments)
     info = {"mode": "full_song", "dim": int(windows.shape[-1]), "dir": FEATURE_DIR, "segments_dir":
             f"{FEATURE_DIR}/segments", "stride_frames": stride, "window_frames": frames,
             "segment_frames": SEGMENT_FRAMES, "source": {"type": embedder.music_type, "mode": mode},
-            "checkpoint": embedder.source}  # fmt: skip
+            "checkpoint": embedder.source, "fingerprint": file_fingerprint(embedder.source)}  # fmt: skip
     summary = dict(data.summary)
     summary["music"] = {**summary["music"], "mmr": info}
     write_summary(data.root, summary)
@@ -78,8 +80,8 @@ def encode_audio(embedder: MMREmbedder, audio: Path, out_dir: Path) -> list[Path
     written = []
     for f in tqdm(files, desc="mmr music", unit="file"):
         windows, segments = embed_song(source_features(f, embedder), embedder)
-        save_atomic(out_dir / f"{f.stem}.npy", windows)
-        save_atomic(out_dir / "segments" / f"{f.stem}.npy", segments)
+        save_npy(out_dir / f"{f.stem}.npy", windows)
+        save_npy(out_dir / "segments" / f"{f.stem}.npy", segments)
         written.append(out_dir / f"{f.stem}.npy")
     logger.info("%d files -> %s", len(files), out_dir)
     return written

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import hydra
 
-from MMR.config import as_namespace, register_configs
+from MMR.config import as_namespace, check_overrides, register_configs
 from MMR.training import MMRTrainer
 from utils.cli import UserError
+from utils.runs import claim_run
 
 logger = logging.getLogger("train_mmr")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -48,6 +49,10 @@ def main(cfg) -> None:
 if __name__ == "__main__":
     try:
         check_group_choices(sys.argv[1:])
+        config = check_overrides(sys.argv[1:])  # before Hydra creates the run folder (or writes into an existing one)
+        if not any(arg.startswith("-") for arg in sys.argv[1:]):  # Hydra's --cfg, --help, ... train nothing
+            claim_run(config.run_dir, config.trainer.is_continue, config.trainer.overwrite,
+                      ("trainer.is_continue=true", "trainer.overwrite=true"))
     except UserError as error:
         sys.stderr.write(f"error: {error}\n")
         sys.exit(2)

@@ -23,6 +23,7 @@ from MMR.embedder import MMREmbedder, MMRInputs, embed_clips, motion_part_index
 from MMR.losses import similarity
 from MMR.model import MMRConfig, MMRShape, MusicMotionRetrieval
 from MMR.retrieval import retrieval_report
+from utils.arg_types import dropout_rate, positive_float, positive_int
 from utils.trainer import Trainer
 
 MOTION_PARTS = ("body", "all")
@@ -89,13 +90,13 @@ def add_mmr_options(p: argparse.ArgumentParser) -> None:
     """MMR's model and data options (defaults: the released MMR's)."""
     p.add_argument("--music_type", default="baseline", help="registered music feature type (baseline, jukebox)")
     p.add_argument("--motion_part", default="body", choices=MOTION_PARTS, help="263-d body or every feature")
-    p.add_argument("--latent", type=int, default=256, help="embedding width")
-    p.add_argument("--ff", type=int, default=1024, help="feed-forward width")
-    p.add_argument("--layers", type=int, default=6, help="Transformer layers")
-    p.add_argument("--heads", type=int, default=4, help="attention heads")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout")
+    p.add_argument("--latent", type=positive_int, default=256, help="embedding width")
+    p.add_argument("--ff", type=positive_int, default=1024, help="feed-forward width")
+    p.add_argument("--layers", type=positive_int, default=6, help="Transformer layers")
+    p.add_argument("--heads", type=positive_int, default=4, help="attention heads")
+    p.add_argument("--dropout", type=dropout_rate, default=0.1, help="dropout")
     p.add_argument("--vae", action=argparse.BooleanOptionalAction, default=True, help="VAE distribution tokens")
-    p.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
+    p.add_argument("--temperature", type=positive_float, default=0.1, help="InfoNCE temperature")
 
 
 def mmr_parser() -> argparse.ArgumentParser:

@@ -81,7 +81,7 @@ def train(trainer, parser, argv: list[str], run: Path, steps: int) -> float:
     if latest.is_file() and load_checkpoint(latest)["step"] == steps:
         return float("nan")
     t0 = time.perf_counter()
-    trainer(parser().parse_args(argv), run).fit()
+    trainer(parser().parse_args([*argv, "--overwrite"]), run).fit()  # a run of other steps: trained again
     return round(time.perf_counter() - t0, 1)
 
 

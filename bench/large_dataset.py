@@ -34,11 +34,12 @@ import psutil
 import torch
 from loading import rate  # bench/loading.py (this script's folder)
 
-from data.dataset_build import SPLITS, block_stats, save_atomic, write_summary
+from data.dataset_build import SPLITS, block_stats, write_summary
 from data.formats import motion_to_joints
 from data.layout import FACE_DIM, MotionLayout
 from data.loaders import MusicMotionClips, ProcessedData, make_loader, pack_splits
 from data.synthetic_dance import synthesize_dance
+from utils.atomic import save_npy
 from utils.motion_features import joints_to_features
 from utils.skeleton import N_JOINTS
 from utils.timing import machine_info
@@ -71,8 +72,8 @@ def write_dataset(out_dir: Path, hours: float, clip_s: float, unique: int, music
     sources = out_dir / "sources"
     motions = unique_motion(unique, frames, seed)
     for k, m in enumerate(motions):
-        save_atomic(sources / f"motion_{k}.npy", m)
-        save_atomic(sources / f"music_{k}.npy", rng.normal(size=(frames, music_dim)).astype(np.float32))
+        save_npy(sources / f"motion_{k}.npy", m)
+        save_npy(sources / f"music_{k}.npy", rng.normal(size=(frames, music_dim)).astype(np.float32))
     clips, window, stride = [], 150, 15
     for i in range(n_clips):
         name = f"clip{i:05d}"
@@ -85,11 +86,11 @@ def write_dataset(out_dir: Path, hours: float, clip_s: float, unique: int, music
     per_clip = (frames - window) // stride + 1
     windows = np.stack([np.repeat(np.arange(n_clips), per_clip), np.tile(np.arange(per_clip) * stride, n_clips),
                         np.full(n_clips * per_clip, window)], axis=1).astype(np.int64)  # fmt: skip
-    save_atomic(processed / "windows.npy", windows)
+    save_npy(processed / "windows.npy", windows)
     (processed / "clips.json").write_text(json.dumps(clips))
     mean, std = block_stats(motions)
-    save_atomic(processed / "Mean.npy", mean)
-    save_atomic(processed / "Std.npy", std)
+    save_npy(processed / "Mean.npy", mean)
+    save_npy(processed / "Std.npy", std)
     counts = {s: sum(c["split"] == s for c in clips) for s in SPLITS}
     write_summary(processed, {
         "dataset": "custom", "clips": n_clips, "sequences": n_clips, "clips_per_split": counts,
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     py, runs = sys.executable, out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     common = ["--gpu_id", "-1", "--max_epoch", "1000", "--eval_every_e", "1000", "--save_latest", "0", "--log_every",
-              "20"]  # steps, not epochs, end the runs; no validation  # fmt: skip
+              "20", "--overwrite"]  # steps, not epochs, end the runs; no validation; --reuse trains again  # fmt: skip
     vq = ["--dataset_name", "custom", "--data_root", str(out), "--checkpoints_dir", str(runs), "--name", "vq",
           "--vq_type", "hrvq", "--nb_code", "128", "--code_dim", "32", "--width", "64", "--depth", "1",
           "--num_quantizers", "3", "--batch_size", "64", "--window_size", "64", "--max_steps", "50", *common]
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
            "model.layers=2", "model.latent=128", "model.ff=256", "trainer.gpu_id=-1", "trainer.max_epoch=1000",
            "trainer.eval_every_e=1000",
            f"trainer.max_steps={args.steps}", f"trainer.batch_size={args.batch_size}", "trainer.save_latest=0",
-           "trainer.log_every=20"]  # fmt: skip
+           "trainer.log_every=20", "trainer.overwrite=true"]  # fmt: skip
     jobs = {"loader": [py, str(REPO / "bench" / "large_dataset.py"), "--read_only", "--out_dir", str(out),
                        "--steps", str(args.steps), "--batch_size", str(args.batch_size)],
             "mmr": [py, str(REPO / "MMR" / "train_mmr.py"), *mmr],

@@ -107,7 +107,7 @@ def train_transformers(args: argparse.Namespace, root: Path, ckpts: Path) -> dic
         if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
             continue
         t0 = time.perf_counter()
-        opt = transformer_parser().parse_args([*common, "--name", name, "--music_cond", cond, *extra])
+        opt = transformer_parser().parse_args([*common, "--name", name, "--music_cond", cond, *extra, "--overwrite"])
         trainer(opt, ckpts / "synthetic" / name).fit()
         seconds[name] = round(time.perf_counter() - t0, 1)
     return seconds

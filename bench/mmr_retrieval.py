@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> dict:
     if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
         train_s = float("nan")  # trained by an earlier run of this script: evaluated again only
     else:
-        MMRTrainer(options(root, args), run).fit()
+        opt = options(root, args)
+        opt.overwrite = True  # a run of other steps is trained again
+        MMRTrainer(opt, run).fit()
         train_s = time.perf_counter() - t0
     trained = load_mmr(run, "best")
     test = MusicMotionClips(data, "test", "baseline", normalize=False, deterministic=True)

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
         run = name.lower().replace("-", "")
         t0 = time.perf_counter()
         opt = tokenizer_parser().parse_args([*common, *architecture(args.steps), "--vq_type", vq_type,
-                                             "--num_quantizers", str(layers), "--name", run, *extra])  # fmt: skip
+                                             "--num_quantizers", str(layers), "--name", run, *extra,
+                                             "--overwrite"])  # a run of other steps is trained again  # fmt: skip
         latest = ckpts / "synthetic" / run / "model" / "latest.tar"
         if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
             seconds = float("nan")  # trained by an earlier run of this script: evaluated again only

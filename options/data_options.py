@@ -10,6 +10,7 @@ from data.formats import format_names
 from data.formats.motion import UP_AXES
 from data.motion_pipeline import ReadOptions
 from data.paths import DEFAULT_DATASET, canonical_dataset, dataset_dir
+from utils.arg_types import positive_float
 from utils.cli import UserError, setup_logging
 
 
@@ -29,7 +30,8 @@ def add_motion_read_options(p: argparse.ArgumentParser) -> None:
     """How motion files are read: layout, source frame rate, up axis, SMPL-X model."""
     p.add_argument("--format", default="auto", choices=format_names(),
                    help="motion layout; 'auto' detects it, 'souldance' detects among the SMPL-X layouts")
-    p.add_argument("--fps", type=float, help="source frame rate, overriding the file's or the layout's default")
+    p.add_argument("--fps", type=positive_float, help="source frame rate, overriding the file's or the layout's "
+                   "default")
     p.add_argument("--up_axis", choices=UP_AXES, help="source up axis, overriding the layout's default")
     p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder: exact, shaped joints")
 

@@ -12,7 +12,17 @@ from pathlib import Path
 
 from models.mask_transformer.generation import GenerationOptions
 from options.data_options import add_dataset_options
+from utils.arg_types import (
+    gpu_index,
+    in_range,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    seed_int,
+)
 from utils.metrics.protocols import PROTOCOLS
+
+TOP_K_DROP = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)
 
 
 def add_generation_options(p: argparse.ArgumentParser) -> None:
@@ -26,7 +36,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    "masked transformer's checkpoint records)")  # fmt: skip
     p.add_argument("--checkpoints_dir", type=Path, default=Path("checkpoints"), help="root of the run folders")
     p.add_argument("--which_epoch", default="latest", choices=("latest", "best"), help="which checkpoints")
-    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU (a missing GPU falls back to it)")
+    p.add_argument("--gpu_id", type=gpu_index, default=0, help="GPU index; -1 for the CPU (a missing GPU falls back "
+                   "to it)")
     p.add_argument("--ext", default="default", help="outputs go to <out_root>/<ext>/")
     p.add_argument("--out_root", type=Path, default=Path("generation"), help="root of the output folders")
     p.add_argument("--music", type=Path, help="a music file or a folder of them (wav, mp3, ogg, flac, mp4, ...): one "
@@ -36,23 +47,30 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="clips generated (no --music)")
     p.add_argument("--protocol", default="fixed", choices=tuple(PROTOCOLS),
                    help="evaluation protocol of the split (fixed: the corrected one, with hand and face metrics)")
-    p.add_argument("--repeat_times", type=int, default=1, help="dances per music of the split")
-    p.add_argument("--videos", type=int, default=3, help="split mode: mp4 for the first N dances (0: none)")
+    p.add_argument("--repeat_times", type=positive_int, default=1, help="dances per music of the split")
+    p.add_argument("--videos", type=non_negative_int, default=3, help="split mode: mp4 for the first N dances (0: "
+                   "none)")
     p.add_argument("--no_render", action="store_true", help="skip the mp4 videos (npz and BVH only)")
-    p.add_argument("--seed", type=int, default=10107, help="seeds the sampling")
+    p.add_argument("--overwrite", action="store_true", help="replace the dances (and metrics.json) of an earlier run "
+                   "in <out_root>/<ext>/ (default: existing dances are kept, an earlier split run is refused)")
+    p.add_argument("--seed", type=seed_int, default=10107, help="seeds the sampling")
     p.add_argument("--mixed_precision", default="auto", choices=("auto", "bf16", "no"),
                    help="autocast of the models: auto = bf16 on GPU, fp32 on CPU (sampling itself is fp32)")
     p.add_argument("--compile", action="store_true", help="torch.compile the transformers and the decoder")
     s = p.add_argument_group("sampling")
-    s.add_argument("--time_steps", type=int, default=d.time_steps, help="masked transformer unmasking steps")
-    s.add_argument("--cond_scale", type=float, default=d.cond_scale, help="classifier-free guidance, base layer")
-    s.add_argument("--temperature", type=float, default=d.temperature, help="sampling temperature, base layer")
-    s.add_argument("--topkr", type=float, default=d.topkr, help="top-k filter: drop this fraction of the codes")
-    s.add_argument("--res_cond_scale", type=float, default=d.res_cond_scale, help="guidance, residual layers")
-    s.add_argument("--res_temperature", type=float, default=d.res_temperature, help="temperature, residual layers")
-    s.add_argument("--overlap", type=int, default=d.overlap, help="token times shared by consecutive windows "
-                   "(4 frames each)")  # fmt: skip
-    s.add_argument("--recentre", type=float, default=d.recentre_s, metavar="SECONDS",
+    s.add_argument("--time_steps", type=positive_int, default=d.time_steps, help="masked transformer unmasking steps")
+    s.add_argument("--cond_scale", type=non_negative_float, default=d.cond_scale, help="classifier-free guidance, "
+                   "base layer")
+    s.add_argument("--temperature", type=non_negative_float, default=d.temperature, help="sampling temperature, base "
+                   "layer")
+    s.add_argument("--topkr", type=TOP_K_DROP, default=d.topkr, help="top-k filter: drop this fraction of the codes")
+    s.add_argument("--res_cond_scale", type=non_negative_float, default=d.res_cond_scale, help="guidance, residual "
+                   "layers")
+    s.add_argument("--res_temperature", type=non_negative_float, default=d.res_temperature, help="temperature, "
+                   "residual layers")
+    s.add_argument("--overlap", type=non_negative_int, default=d.overlap, help="token times shared by consecutive "
+                   "windows (4 frames each)")  # fmt: skip
+    s.add_argument("--recentre", type=non_negative_float, default=d.recentre_s, metavar="SECONDS",
                    help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -189,8 +190,8 @@ def one_line_error(capsys, pipeline, *args: str) -> str:
     with pytest.raises(SystemExit) as exit_info:
         gen(pipeline, *args)
     lines = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if line.strip()]
-    assert exit_info.value.code == 2 and lines[-1].startswith("error: ") and "Traceback" not in lines, lines
-    assert sum(line.startswith("error: ") for line in lines) == 1
+    assert exit_info.value.code == 2 and "error: " in lines[-1] and "Traceback" not in lines, lines
+    assert sum("error: " in line for line in lines) == 1  # ours ("error: ...") or argparse's ("gen_m2m.py: error:")
     return lines[-1]
 
 
@@ -219,8 +220,8 @@ def test_bad_music_ends_in_one_line_and_a_folder_run_skips_it(pipeline, tmp_path
         assert f["joints"].shape == (90, 52, 3)
     missing = one_line_error(capsys, pipeline, "--music", str(tmp_path / "nothing.wav"))
     assert "not found" in missing
-    assert "--time_steps 0 is out of range" in one_line_error(capsys, pipeline, "--music", str(bad / "good.wav"),
-                                                              "--time_steps", "0")  # fmt: skip
+    assert "argument --time_steps: 0 is not an integer >= 1" in one_line_error(
+        capsys, pipeline, "--music", str(bad / "good.wav"), "--time_steps", "0")  # fmt: skip
 
 
 def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, capsys):
@@ -245,3 +246,43 @@ def test_repeat_times_gives_named_samples_per_music(pipeline):
     first, second = (np.load(pipeline["work"] / "generation" / "repeats" / f"{clips[0]}_r{k}.npz")["joints"]
                      for k in range(2))  # fmt: skip
     assert first.shape == second.shape and not np.allclose(first, second)  # two different samples
+
+
+def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pipeline, tmp_path, capsys):
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for k, name in enumerate(("a", "b")):
+        write_song(songs / f"{name}.wav", 2.0, seed=k)
+    out = pipeline["work"] / "generation" / "kept"
+    first = gen(pipeline, "--ext", "kept", "--music", str(songs))
+    assert [Path(d["music"]).name for d in first["done"]] == ["a.wav", "b.wav"]
+    before = (out / "a.npz").read_bytes()
+    write_song(songs / "c.wav", 2.0, seed=5)
+    again = gen(pipeline, "--ext", "kept", "--music", str(songs))  # a and b exist: kept and listed, c is new
+    assert [Path(d["music"]).name for d in again["done"]] == ["c.wav"] and again["kept"] == [str(songs / "a.wav"),
+                                                                                          str(songs / "b.wav")]
+    assert (out / "a.npz").read_bytes() == before
+    # a full disk (a file-size limit) while replacing: one line, the earlier dance intact, no temporary file left
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, hard))
+    try:
+        err = one_line_error(capsys, pipeline, "--ext", "kept", "--music", str(songs / "a.wav"), "--overwrite")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert err.startswith(f"error: cannot write {out / 'a.npz'}: File too large") and "a.npz is unchanged" in err
+    assert (out / "a.npz").read_bytes() == before and sorted(p.name for p in out.iterdir() if p.name.startswith("."))\
+        == []  # fmt: skip
+    replaced = gen(pipeline, "--ext", "kept", "--music", str(songs / "a.wav"), "--overwrite", "--seed", "3")
+    assert replaced["done"] and (out / "a.npz").read_bytes() != before
+    # one dance name for two music files; a dance that would overwrite its own music; an earlier split run
+    write_song(songs / "c.flac", 2.0)
+    err = one_line_error(capsys, pipeline, "--ext", "clash", "--music", str(songs))
+    assert "1 input group(s) would write the same output" in err and "c.flac + c.wav -> " in err
+    video = pipeline["work"] / "generation" / "self" / "clip.mp4"
+    video.parent.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "color=c=black:s=64x64:d=2", "-i", str(songs / "a.wav"), "-shortest", str(video)], check=True)
+    err = one_line_error(capsys, pipeline, "--ext", "self", "--music", str(video))
+    assert f"the dance {video} is the input --music {video}: it would write over its own input" in err
+    err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic")
+    assert "holds an earlier generation (" in err and "choose another --ext or pass --overwrite" in err

@@ -1,6 +1,7 @@
 """The masked and residual transformer stages on the embedded synthetic dataset (tiny models, CPU): the seed's
 commands, checkpoints that rebuild everything, exact resume, conditioning sources and one-line errors."""
 
+import json
 import shutil
 
 import numpy as np
@@ -21,7 +22,7 @@ from train_m2m import main as train_m2m
 from train_res import main as train_res
 from train_vq import build_parser as build_vq_parser
 from train_vq import main as train_vq
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import file_fingerprint, load_checkpoint
 from utils.cli import UserError
 
 
@@ -83,7 +84,7 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     assert (base_only[..., 1:] == -1).all() and mage.decode(base_only).shape == (2, 148, 723)
     with pytest.raises(UserError, match="trained on tokenizer 'hrvq3_synthetic', not 'rvq3_synthetic'"):
         load_mage(ckpts, "synthetic", "mtrans_hrvq3", vq_name="rvq3_synthetic")
-    with pytest.raises(UserError, match="conditioned on MMR embeddings but its MMR .* is not available"):
+    with pytest.raises(UserError, match="no MMR checkpoint in .*no_such_mmr/model/"):
         load_mage(ckpts, "synthetic", "mtrans_hrvq3", mmr_run=str(ckpts / "no_such_mmr"))
 
 
@@ -265,3 +266,56 @@ def test_compiled_training_gives_the_eager_loss(prepared, tmp_path):
     np.testing.assert_allclose(losses[1], losses[0], atol=1e-4, rtol=0)
     eager, compiled = (load_checkpoint(tmp_path / r / "model" / "latest.tar")["model"] for r in ("e", "c"))
     assert eager.keys() == compiled.keys()  # the plain module is saved, not the compile wrapper
+
+
+def test_upstream_checkpoints_are_fingerprinted_and_a_changed_one_is_refused(prepared, tmp_path, capsys):
+    """A transformer records the file and content of its tokenizer and MMR checkpoints; a tokenizer continued or an
+    MMR retrained since is refused by generation and by resume, in one line; a moved MMR with the same content is
+    accepted."""
+    root, ckpts = prepared
+    vq_common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
+                 "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width",
+                 "16", "--depth", "1", "--num_quantizers", "2", "--warm_up_iter", "2", "--save_latest", "0",
+                 "--name", "fp_vq"]  # fmt: skip
+    train_vq([*vq_common, "--max_steps", "2"])
+    train_m2m(tiny(root, ckpts, "--name", "fp_m2m", "--vq_name", "fp_vq", "--vq_which", "latest", "--max_steps", "1"))
+    ckpt = load_checkpoint(ckpts / "synthetic" / "fp_m2m" / "model" / "latest.tar")
+    vq_file = ckpts / "synthetic" / "fp_vq" / "model" / "latest.tar"
+    assert ckpt["tokenizer"]["file"] == str(vq_file.resolve()) and ckpt["tokenizer"]["which"] == "latest"
+    assert ckpt["tokenizer"]["fingerprint"] == file_fingerprint(vq_file)
+    mmr_file = ckpt["music"]["clip_mmr"]
+    assert ckpt["music"]["clip_mmr_fingerprint"] == file_fingerprint(mmr_file)
+    # the MMR, moved: accepted by content; another MMR: refused
+    moved = tmp_path / "moved" / "mmr.tar"
+    moved.parent.mkdir()
+    shutil.copy(mmr_file, moved)
+    assert load_mage(ckpts, "synthetic", "fp_m2m", mmr_run=moved).mmr is not None
+    other = tmp_path / "other_mmr"
+    MMRTrainer(mmr_options(root, "--max_steps", "1", "--batch_size", "8", "--seed", "99"), other).fit()
+    with pytest.raises(UserError, match=r"the MMR \(.*other_mmr/model/.*\) is not the checkpoint transformer 'fp_m2m' "
+                                        r"was trained on .* pass the MMR run that embedded"):  # fmt: skip
+        load_mage(ckpts, "synthetic", "fp_m2m", mmr_run=other)
+    # the tokenizer, continued: generation and resume refuse it
+    train_vq([*vq_common, "--max_steps", "3", "--is_continue"])
+    with pytest.raises(UserError, match=r"tokenizer 'fp_vq' \(.*fp_vq/model/latest.tar\) is not the checkpoint "
+                                        r"transformer 'fp_m2m' was trained on .* retrain 'fp_m2m'"):  # fmt: skip
+        load_mage(ckpts, "synthetic", "fp_m2m")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        train_m2m(tiny(root, ckpts, "--name", "fp_m2m", "--vq_name", "fp_vq", "--max_steps", "2", "--is_continue"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tokenizer 'fp_vq' (" in err[0] and "is not the checkpoint run 'fp_m2m' was" in err[0]
+
+
+def test_music_features_of_a_changed_mmr_are_refused(prepared, tmp_path, capsys):
+    root, ckpts = prepared
+    stale = tmp_path / "stale"
+    shutil.copytree(root / "processed", stale / "processed")
+    summary = json.loads((stale / "processed" / "summary.json").read_text())
+    summary["music"]["mmr"]["fingerprint"] = "0" * 64  # made by an MMR whose file has changed since
+    (stale / "processed" / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(SystemExit):
+        train_m2m(tiny(stale, ckpts, "--name", "stale_m2m", "--vq_name", "rvq3_synthetic", "--max_steps", "1"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not the checkpoint the mmr music features of" in err[0]
+    assert "embed the music again with MMR/mmr_music_feat256.py" in err[0]

@@ -73,3 +73,8 @@ def test_train_mmr_runs_as_the_seed_writes_it(data_root, tmp_path):
     assert train.returncode == 0, train.stderr[-2000:]
     assert (run / "model" / "latest.tar").is_file() and (run / "hydra" / "config.yaml").is_file()
     assert load_checkpoint(run / "model" / "latest.tar")["step"] == 3
+    hydra_config = (run / "hydra" / "config.yaml").stat().st_mtime_ns
+    again = subprocess.run(train.args, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and again.stderr == f"error: run {run} exists (model/latest.tar): resume it with " \
+        "trainer.is_continue=true or replace it with trainer.overwrite=true\n"  # fmt: skip
+    assert (run / "hydra" / "config.yaml").stat().st_mtime_ns == hydra_config  # refused before Hydra wrote anything

@@ -10,6 +10,7 @@ matching score, and writes the same files (videos for the first few).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,13 +23,14 @@ from data.registry import music_files
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
 from utils.audio import MUSIC_SUFFIXES
-from utils.batch import BatchReport, list_files, run_batch, unique_outputs
+from utils.batch import BatchReport, list_files, run_batch
 from utils.cli import UserError
 from utils.dance_export import Dance, export_dance, rigid_dance
 from utils.metrics.evaluate import evaluate_motions
 from utils.metrics.inputs import EvalMotion
 from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.motion_features import recentre_root
+from utils.outputs import refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class GenerationOptions:
                   "res_temperature": (self.res_temperature, 0, None), "overlap": (self.overlap, 0, None),
                   "recentre": (self.recentre_s, 0, None)}  # flag: (value, lowest, below this)  # fmt: skip
         for flag, (value, low, high) in limits.items():
-            if value < low or (high is not None and value >= high):
+            if not math.isfinite(value) or value < low or (high is not None and value >= high):
                 span = f"in [{low}, {high})" if high is not None else f">= {low}"
                 raise UserError(f"--{flag} {value} is out of range: it must be {span}")
 
@@ -94,6 +96,38 @@ def music_paths(path: Path) -> list[Path]:
     return [path]
 
 
+DANCE_SUFFIXES = (".npz", ".bvh", ".mp4")  # what `export_dance` writes per dance
+
+
+def music_outputs(files: list[Path], out_dir: Path, overwrite: bool = False) -> tuple[list[Path], list[Path]]:
+    """(music files to generate, music files whose dance exists and is kept unless `overwrite`) for
+    `generate_for_files`. Refused in one line: two music files with one name (`a.wav`, `a.mp3`: one dance name)
+    and a dance written over its own music (an mp4)."""
+    planned = {f: [out_dir / f"{f.stem}{suffix}" for suffix in DANCE_SUFFIXES] for f in files}
+    refuse_duplicate_outputs(planned)
+    for f, outs in planned.items():  # another file's name differs from its dances' (else a clash above)
+        for out in outs:
+            refuse_overwriting_inputs({"the dance": out}, {"--music": f})
+    _, kept = split_existing([outs[0] for outs in planned.values()], overwrite)
+    return [f for f in files if planned[f][0] not in kept], [f for f in files if planned[f][0] in kept]
+
+
+def claim_split_folder(out_dir: Path, overwrite: bool = False) -> None:
+    """A split run writes `metrics.json` and every clip's dance: a folder that holds an earlier run's is refused in
+    one line, or with `overwrite` emptied of them (so no dance of the earlier run is left to be scored with the
+    new ones by eval_dance.py)."""
+    earlier = sorted(p for p in out_dir.glob("*") if p.name == "metrics.json" or p.suffix in DANCE_SUFFIXES) \
+        if out_dir.is_dir() else []  # fmt: skip
+    if not earlier:
+        return
+    if not overwrite:
+        shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise UserError(f"{out_dir} holds an earlier generation ({shown}): choose another --ext or pass --overwrite")
+    logger.warning("--overwrite: deleting the earlier generation in %s (%d files)", out_dir, len(earlier))
+    for path in earlier:
+        path.unlink()
+
+
 def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,
                        render: bool = True) -> BatchReport:  # fmt: skip
     """One dance per music file into `out_dir` (`<stem>.npz`, `.bvh`, `.mp4`); bad files are skipped and listed."""
@@ -108,7 +142,7 @@ def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationO
 
     if len(files) == 1:  # a single file: its problem is the command's one-line error
         return BatchReport(done=[(files[0], one(files[0]))])
-    return run_batch(files, unique_outputs(one, files, files[0].parent), "music files", out_dir)
+    return run_batch(files, one, "music files", out_dir)  # one dance name per file: `music_outputs`
 
 
 def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:

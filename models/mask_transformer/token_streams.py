@@ -18,27 +18,17 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.dataset_build import save_atomic
 from data.loaders import ProcessedData
+from utils.atomic import save_npz
 from utils.cli import UserError
 
 logger = logging.getLogger(__name__)
 CACHE_FORMAT = 1
-
-
-def file_fingerprint(path: str | Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -117,7 +107,6 @@ def token_streams(vq: torch.nn.Module, fingerprint: str, run_name: str, data: Pr
     normalised = ((data.motion(c).astype(np.float32) - mean) / std for c in clips)
     streams = encode_streams(vq, normalised, clips, device)
     vq.to(was)
-    save_atomic(path, {"rows": streams.rows, "offset": streams.offset, "length": streams.length,
-                       "clips": streams.clips})  # fmt: skip
+    save_npz(path, rows=streams.rows, offset=streams.offset, length=streams.length, clips=streams.clips)
     logger.info("encoded the token streams of %d sequences -> %s", len(clips), path)
     return streams

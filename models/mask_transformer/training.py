@@ -28,17 +28,24 @@ import torch.nn.functional as F
 
 from data.loaders import MusicMotionClips, ProcessedData
 from data.paths import dataset_dir
-from MMR.embedder import MMREmbedder, load_mmr
+from MMR.embedder import MMREmbedder, load_mmr, resolve_checkpoint
 from MMR.losses import info_nce
 from MMR.training import music_statistics
 from models.mask_transformer.evaluation import HIGHER_IS_BETTER, dance_metrics
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.sampling import generate_base, generate_residual
-from models.mask_transformer.token_streams import file_fingerprint, token_streams
+from models.mask_transformer.token_streams import token_streams
 from models.mask_transformer.tokens import TokenGrid
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.training import load_vq
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import (
+    check_upstream,
+    file_fingerprint,
+    load_checkpoint,
+    load_weights,
+    rebuild_config,
+    upstream_record,
+)
 from utils.cli import UserError
 from utils.runs import find_run
 from utils.trainer import Trainer, autocast_dtype
@@ -64,20 +71,29 @@ class TokenTrainer(Trainer):
         opt = self.opt
         data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
         dim = int(data.mean.shape[0])
-        self.vq, vq_ckpt = load_vq(opt.checkpoints_dir, opt.dataset_name, opt.vq_name, dim=dim)
+        which = getattr(opt, "vq_which", "latest")
+        self.vq, vq_ckpt = load_vq(opt.checkpoints_dir, opt.dataset_name, opt.vq_name, dim=dim, which=which)
         if getattr(opt, "hrvq", False) and self.vq.config.vq_type != "hrvq":
             raise UserError(f"--hrvq given but tokenizer {opt.vq_name!r} is a {self.vq.config.vq_type}")
         self.vq_run = find_run(opt.checkpoints_dir, opt.dataset_name, opt.vq_name)
         self.vq.requires_grad_(False)
         self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
-        self.vq_fingerprint = file_fingerprint(self.vq_run / "model" / "latest.tar")
+        self.vq_record = upstream_record(self.vq_run / "model" / f"{which}.tar", run=self.vq_run.name, which=which,
+                                         vq_type=self.vq.config.vq_type)  # fmt: skip
+        self.vq_fingerprint = self.vq_record["fingerprint"]
+        latest = self.model_dir / "latest.tar"
+        if getattr(opt, "is_continue", False) and latest.is_file():  # before encoding with a changed tokenizer
+            saved = load_checkpoint(latest).get("tokenizer", {})
+            check_upstream(self.vq_record["file"], saved.get("fingerprint"), f"tokenizer {self.vq_run.name!r}",
+                           f"run {self.run_dir.name!r}", "resume with the checkpoint it was trained on or start the "
+                           "run again (--overwrite)")  # fmt: skip
         down = self.vq.config.downsampling
         self.use_clip = opt.music_cond in ("clip", "both")
         self.mmr_loss = getattr(opt, "mmr_loss", False)
         clip_type = CLIP_TYPE if self.use_clip or self.mmr_loss else None  # the MMR loss compares with them too
         self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
         # the MMR checkpoint that made the clip embeddings (recorded: generation embeds new music with it)
-        self.clip_mmr = data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint") if clip_type else None
+        self.clip_mmr = self._clip_mmr_record(data) if clip_type else None
         kwargs = {"music_type": opt.music_type, "unit_length": down, "normalize": False, "clip_type": clip_type,
                   "clip_dir": self.clip_dir}  # fmt: skip
         train = MusicMotionClips(data, "train", seed=opt.seed, **kwargs)
@@ -105,6 +121,18 @@ class TokenTrainer(Trainer):
             return None
         mmr = load_mmr(checkpoint)
         return mmr if mmr.music_type == music_type else None
+
+    @staticmethod
+    def _clip_mmr_record(data: ProcessedData) -> dict | None:
+        """The file and content fingerprint of the MMR that made the dataset's clip embeddings (refused when that
+        file changed since it made them); None when it is not recorded or gone (the embeddings still train)."""
+        info = data.summary["music"].get(CLIP_TYPE, {})
+        path = info.get("checkpoint")
+        if not path or not Path(path).is_file():
+            return None
+        check_upstream(path, info.get("fingerprint"), "the MMR", f"the {CLIP_TYPE} music features of {data.root}",
+                       "embed the music again with MMR/mmr_music_feat256.py")  # fmt: skip
+        return upstream_record(path)
 
     def _load_mmr(self, data: ProcessedData, opt) -> MMREmbedder:
         """The frozen MMR of the MMR loss: `--mmr_run`, else the run that made the dataset's `mmr` features."""
@@ -157,13 +185,14 @@ class TokenTrainer(Trainer):
         music = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "music_cond": self.opt.music_cond,
                  "clip_type": CLIP_TYPE if self.use_clip else None,
                  "clip_dir": str(self.clip_dir) if self.clip_dir else None,
-                 "clip_mmr": self.clip_mmr}  # fmt: skip
+                 "clip_mmr": self.clip_mmr["file"] if self.clip_mmr else None,
+                 "clip_mmr_fingerprint": self.clip_mmr["fingerprint"] if self.clip_mmr else None}  # fmt: skip
         mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
-                    "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source} if self.mmr is not None else None
+                    "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source,
+                    "fingerprint": file_fingerprint(self.mmr.source)} if self.mmr is not None else None
         return {"transformer": self.config.to_dict(), "transformer_format": TRANSFORMER_FORMAT, "music": music,
                 "mmr_loss": mmr_loss, "continuation": self.continuation_options(),
-                "tokenizer": {"run": self.vq_run.name, "vq_type": self.vq.config.vq_type,
-                              "fingerprint": self.vq_fingerprint},
+                "tokenizer": self.vq_record,
                 "music_mean": self.music_mean, "music_std": self.music_std}  # fmt: skip
 
     @torch.no_grad()
@@ -333,8 +362,10 @@ def load_transformer(checkpoints_dir: str | Path, dataset: str, name: str, stage
     if ckpt.get("transformer_format", 1) < TRANSFORMER_FORMAT:
         raise UserError(f"{run}: a transformer trained before per-part token embeddings and heads (one table for "
                         "every part's codes); retrain it with train_m2m.py / train_res.py")  # fmt: skip
-    model = (MaskTransformer if stage == "m2m" else ResidualTransformer)(TransformerConfig(**ckpt["transformer"]))
-    model.load_state_dict(ckpt["model"])
+    path = run / "model" / f"{which}.tar"
+    config = rebuild_config(TransformerConfig, ckpt["transformer"], path, "transformer")
+    model = (MaskTransformer if stage == "m2m" else ResidualTransformer)(config)
+    load_weights(model, ckpt["model"], path)
     return model.to(device).eval(), ckpt
 
 
@@ -411,25 +442,46 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
     res = None
     if res_name:
         res, res_ckpt = load_res(checkpoints_dir, dataset, res_name, which=which, device=device)
-        if res_ckpt["tokenizer"] != ckpt["tokenizer"]:
+        if res_ckpt["tokenizer"].get("fingerprint") != ckpt["tokenizer"].get("fingerprint"):
             raise UserError(f"{name!r} and {res_name!r} were trained on different tokenizers "
-                            f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']})")  # fmt: skip
-        if res_ckpt["music"]["music_type"] != ckpt["music"]["music_type"]:
-            raise UserError(f"{name!r} and {res_name!r} read different music features "
-                            f"({ckpt['music']['music_type']} vs {res_ckpt['music']['music_type']})")  # fmt: skip
-    run = ckpt["tokenizer"]["run"]
+                            f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']}); train both on one")
+        for key in ("music_type", "clip_mmr_fingerprint"):
+            if res_ckpt["music"].get(key) != ckpt["music"].get(key):
+                raise UserError(f"{name!r} and {res_name!r} read different music ({key}: {ckpt['music'].get(key)} "
+                                f"vs {res_ckpt['music'].get(key)}); train both on one dataset's features")
+    tokenizer = ckpt["tokenizer"]
+    run, vq_which = tokenizer["run"], tokenizer.get("which", "latest")
     if vq_name and find_run(checkpoints_dir, dataset, vq_name).name != run:
         raise UserError(f"{name!r} was trained on tokenizer {run!r}, not {vq_name!r}")
-    vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, device=device)
-    recorded = ckpt["tokenizer"].get("fingerprint")
-    if recorded and file_fingerprint(find_run(checkpoints_dir, dataset, run) / "model" / "latest.tar") != recorded:
-        raise UserError(f"tokenizer {run!r} was retrained or continued after {name!r} was trained on it; retrain "
-                        f"{name!r} (its tokens no longer match)")  # fmt: skip
-    clip_mmr = mmr_run or ckpt["music"].get("clip_mmr")
-    mmr = load_mmr(clip_mmr, device=device) if clip_mmr and Path(clip_mmr).exists() else None
+    vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, which=vq_which, device=device)
+    check_upstream(find_run(checkpoints_dir, dataset, run) / "model" / f"{vq_which}.tar", tokenizer.get("fingerprint"),
+                   f"tokenizer {run!r}", f"transformer {name!r}", f"retrain {name!r} (train_m2m.py/train_res.py "
+                   "--overwrite) or restore the tokenizer it was trained on")  # fmt: skip
+    mmr = _clip_mmr(mmr_run, ckpt["music"], name, device)
     uses_clip = [m for m in (base, res) if m is not None and m.config.music_cond in ("clip", "both")]
     if uses_clip and mmr is None:
-        raise UserError(f"{name!r} is conditioned on MMR embeddings but its MMR ({clip_mmr or 'not recorded'}) is not "
-                        "available; pass the MMR run (--mmr_run)")  # fmt: skip
+        recorded = ckpt["music"].get("clip_mmr") or "not recorded"
+        raise UserError(f"{name!r} is conditioned on MMR embeddings but its MMR ({recorded}) is not available; pass "
+                        "the MMR run (--mmr_run)")  # fmt: skip
     return MAGEModels(base, res, ckpt, vq, vq_ckpt["mean"].float().to(device), vq_ckpt["std"].float().to(device),
                       mmr, ckpt["music_mean"].to(device), ckpt["music_std"].to(device))  # fmt: skip
+
+
+def _clip_mmr(mmr_run: str | Path | None, music: dict, name: str, device) -> MMREmbedder | None:
+    """The MMR that made the clip embeddings `name` was trained on: `mmr_run` (a run folder: its best or latest
+    checkpoint, whichever has the recorded content; a file) or the recorded file; a different MMR is refused."""
+    recorded, fingerprint = music.get("clip_mmr"), music.get("clip_mmr_fingerprint")
+    if mmr_run is None:
+        if not recorded or not Path(recorded).is_file():
+            return None
+        path = Path(recorded)
+    else:
+        run = Path(mmr_run)
+        candidates = [run] if run.is_file() else [p for p in (run / "model" / "best.tar", run / "model" / "latest.tar")
+                                                    if p.is_file()]  # fmt: skip
+        if not candidates:
+            resolve_checkpoint(run)  # the one-line "no MMR checkpoint" error
+        path = next((p for p in candidates if fingerprint and file_fingerprint(p) == fingerprint), candidates[0])
+    check_upstream(path, fingerprint, "the MMR", f"transformer {name!r}", f"pass the MMR run that embedded its "
+                   f"training music (recorded: {recorded}) with --mmr_run, or retrain {name!r}")  # fmt: skip
+    return load_mmr(path, device=device)

@@ -26,7 +26,7 @@ from models.vq.model import (
     reconstruction_loss,
     tokenizer_std,
 )
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError
 from utils.runs import find_run
 from utils.trainer import Trainer
@@ -137,12 +137,13 @@ def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which
     ckpt = load_checkpoint(run / "model" / f"{which}.tar", map_location=device)
     if ckpt.get("stage") != "vq" or "tokenizer" not in ckpt:
         raise UserError(f"{run}: not a tokenizer checkpoint (stage {ckpt.get('stage')!r})")
-    config = TokenizerConfig(**ckpt["tokenizer"])
+    path = run / "model" / f"{which}.tar"
+    config = rebuild_config(TokenizerConfig, ckpt["tokenizer"], path, "tokenizer")
     if config.vq_type == "hrvq" and ckpt.get("tokenizer_format", 1) < TOKENIZER_FORMAT:
         raise UserError(f"{run}: an HRVQ trained before the conditioner fix (it quantized r - c, now r - sg(c) with "
                         "a zero-initialised conditioner); retrain it with train_vq.py")  # fmt: skip
     if dim is not None and dim != config.dim:
         raise UserError(f"{run}: the tokenizer reads {config.dim}-d features, the data has {dim}-d")
     model = MotionTokenizer(config).to(device)
-    model.load_state_dict(ckpt["model"])
+    load_weights(model, ckpt["model"], path)
     return model.eval(), ckpt
