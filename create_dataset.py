@@ -16,6 +16,7 @@ from pathlib import Path
 from data.dataset_build import BuildOptions, build_dataset, prepare_raw
 from data.paths import canonical_dataset, dataset_dir
 from data.registry import DATASETS, dataset_spec
+from utils.arg_types import positive_float, positive_int, seed_int
 from utils.cli import setup_logging, user_errors_exit
 
 logger = logging.getLogger("create_dataset")
@@ -29,14 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extract-baseline", dest="extract_baseline", action="store_true", help="35-d librosa features")
     p.add_argument("--extract-jukebox", dest="extract_jukebox", action="store_true", help="4800-d Jukebox features")
     p.add_argument("--jukebox_weights", type=Path, help="folder with Jukebox's vqvae.pth.tar, prior_level_2.pth.tar")
-    p.add_argument("--stride", type=float, default=0.5, help="window stride, seconds")
-    p.add_argument("--length", type=float, default=5.0, help="window length, seconds")
-    p.add_argument("--fps", type=int, default=30, help="frame rate of the processed data (the project runs at 30)")
+    p.add_argument("--stride", type=positive_float, default=0.5, help="window stride, seconds")
+    p.add_argument("--length", type=positive_float, default=5.0, help="window length, seconds")
+    p.add_argument("--fps", type=positive_int, default=30, help="frame rate of the processed data (the project runs "
+                   "at 30)")
     p.add_argument("--feature_mode", default="full_song", choices=("full_song", "per_slice"),
                    help="music features once per song (fast) or per 5 s slice (EDGE, number for number)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split when the dataset ships no split lists")
-    p.add_argument("--synthetic_songs", type=int, default=8, help="songs generated for --dataset_name synthetic")
+    p.add_argument("--workers", type=positive_int, default=1, help="parallel processes")
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds the split when the dataset ships no split lists")
+    p.add_argument("--synthetic_songs", type=positive_int, default=8, help="songs generated for --dataset_name "
+                   "synthetic")
     return p
 
 

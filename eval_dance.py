@@ -5,18 +5,23 @@
 
 Inputs: joints `.npy` (T,J,3)/(T,J*3) with J in 22/24/52/55, EDGE `.csv` and `full_pose` pickles, Bailando
 `pred_position` files, our generation `.npz`, or any motion file `data.formats` reads. Protocols and what each
-number means: docs/metrics.md.
+number means: docs/metrics.md. Before any work: the prediction folder must differ from the ground-truth and beat
+folders, and the report must be a new `.json` (or `--overwrite`) in a folder that can be written. The report lists
+how many files each folder held and when they were written (`inputs`), so leftovers of an earlier run show.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
+from utils.arg_types import positive_float, positive_int
+from utils.atomic import write_json
 from utils.cli import setup_logging, user_errors_exit
 from utils.metrics.evaluate import EvalRequest, evaluate, format_table
+from utils.metrics.inputs import check_eval_paths, folder_summary
+from utils.metrics.music_beats import check_beat_folder
 from utils.metrics.protocols import PROTOCOLS
 
 logger = logging.getLogger("eval_dance")
@@ -32,12 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--beats_dir", type=Path, help="<name>.txt/.npy/.beats files of beat times in seconds")
     p.add_argument("--protocol", default="bailando", choices=tuple(PROTOCOLS),
                    help="bailando / edge / lodge reproduce published evaluations; fixed is the corrected one")
-    p.add_argument("--fps", type=float, help="frame rate of every input (default: each format's, .npy 30)")
+    p.add_argument("--fps", type=positive_float, help="frame rate of every input (default: each format's, .npy 30)")
     p.add_argument("--up_axis", choices=("y", "z"), help="up axis of every input (default: each format's, .npy y)")
     p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model for exact joints of parameter files (SMPL-X "
                    "npz, AIST++ pkl, FineDance npy); default: the project's skeleton")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, help="processes for the per-sequence features (large GT sets)")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes for the per-sequence features (large GT sets)")
     p.add_argument("--out", type=Path, help="JSON report (default: <pred_dir>/metrics_<protocol>.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace the report if it exists (default: refuse)")
     return p
 
 
@@ -45,15 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
+    out = args.out or args.pred_dir / f"metrics_{args.protocol}.json"
+    check_eval_paths(args.pred_dir, args.gt_dir, args.beats_dir, out, args.overwrite)  # before any work
+    check_beat_folder(args.beats_dir)
     report = evaluate(EvalRequest(pred_dir=args.pred_dir, gt_dir=args.gt_dir, audio_dir=args.audio_dir,
                                   beats_dir=args.beats_dir, protocol=args.protocol, fps=args.fps,
                                   up_axis=args.up_axis, workers=args.workers,
                                   smplx_model_path=args.smplx_model_path))  # fmt: skip
-    out = args.out or args.pred_dir / f"metrics_{args.protocol}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    report["inputs"] = {k: folder_summary(d) for k, d in (("pred", args.pred_dir), ("gt", args.gt_dir)) if d}
+    write_json(out, report)
     for note in report["notes"]:
         logger.info("note: %s", note)
+    for what, summary in report["inputs"].items():
+        logger.info("%s: %d file(s) in %s, modified %s .. %s", what, summary["files"], summary["folder"],
+                    summary["oldest"], summary["newest"])  # fmt: skip
     logger.info("%s\nreport -> %s", format_table(report), out)
     return report
 

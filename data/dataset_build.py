@@ -2,7 +2,8 @@
 
 Output under `<data_root>/processed/`:
 - `motion/<clip>.npy` full-sequence motion features (T-1, 623), or (T-1, 723) = [body | hands | face] with faces;
-- `music/<type>_<mode>/<clip>.npy` music features: full_song (L, D), or per_slice (n, 150, D);
+- `music/<type>_<mode>/<song>.npy` music features: full_song (L, D), or per_slice (n, 150, D), each with a
+  `<song>.source.json` record of the audio it was made from (size, time, SHA-256): a replaced song is redone;
 - `windows.npy` (N, 3) int64 [clip index, start frame, frames]: EDGE's 5 s / 0.5 s slicing as index views;
 - `clips.json` every clip with its source sequence and split; `splits/<split>.txt` clip names per split;
 - `Mean.npy`, `Std.npy` from the training split (std averaged per feature block, HumanML3D);
@@ -10,8 +11,9 @@ Output under `<data_root>/processed/`:
 - `packed/<split>/` each split's motion and frame-level music features concatenated, read by training through
   memory maps (`data.packed`; they double the disk use of the features, and make datasets larger than memory
   trainable).
-Per-clip results are cached (`cache/`, written atomically), so a re-run skips finished work and an interrupted build
-resumes. Splits are made per source sequence, and the build asserts no sequence is in two splits.
+Every file is written atomically (`utils.atomic`). Per-clip results are cached (`cache/`), so a re-run skips finished
+work and an interrupted build resumes. Splits are made per source sequence, and the build asserts no sequence is in
+two splits.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,11 +30,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from data.audio_extraction.cache import cached_features
 from data.audio_extraction.registry import music_feature
 from data.formats import FPS, load_motion
 from data.layout import FACE_DIM, MotionLayout, layout_for_dim
 from data.loaders import ProcessedData, pack_splits
 from data.registry import DatasetSpec, raw_pairs
+from utils.atomic import save_npy, save_npz, write_json, write_text
 from utils.cli import UserError
 from utils.motion_features import joints_to_features
 from utils.skeleton import N_JOINTS
@@ -76,9 +80,13 @@ class BuildOptions:
     def __post_init__(self) -> None:
         if self.fps != FPS:
             raise UserError(f"--fps {self.fps}: the project processes everything at {FPS} fps")
-        if self.stride <= 0 or self.length <= 0 or self.workers < 1:
-            raise UserError(f"--stride and --length must be > 0 s and --workers >= 1, got {self.stride}, "
-                            f"{self.length}, {self.workers}")  # fmt: skip
+        for flag, seconds in (("--stride", self.stride), ("--length", self.length)):
+            frames = seconds * self.fps
+            if not math.isfinite(frames) or round(frames) < 1 or abs(frames - round(frames)) > 1e-6:
+                raise UserError(f"{flag} {seconds:g}: must be a whole number of frames at {self.fps} fps, at least "
+                                f"one (a multiple of {1 / self.fps:.4g} s)")  # fmt: skip
+        if self.workers < 1:
+            raise UserError(f"--workers {self.workers}: must be at least 1")
         if self.feature_mode not in ("full_song", "per_slice"):
             raise UserError(f"--feature_mode must be full_song or per_slice, got {self.feature_mode!r}")
         for t in self.music_types:
@@ -104,22 +112,9 @@ class BuildOptions:
         return round(self.stride * self.fps)
 
 
-def save_atomic(path: Path, array: np.ndarray | dict) -> None:
-    """Write an array (.npy) or a dict of arrays (.npz) whole, then rename: no half-written file survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if isinstance(array, dict):
-        np.savez(tmp, **array)
-    else:
-        np.save(tmp, array)
-    os.replace(tmp, path)
-
-
 def write_summary(folder: Path, summary: dict) -> None:
-    """`summary.json` of a processed dataset, written whole then renamed (it is what marks the build finished)."""
-    tmp = folder / ".summary.tmp.json"
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, folder / "summary.json")
+    """`summary.json` of a processed dataset, written atomically (it is what marks the build finished)."""
+    write_json(folder / "summary.json", summary)
 
 
 # ------------------------------------------------------------------------------------------------ per-clip steps
@@ -150,7 +145,7 @@ def motion_step(stem: str, motion_path: Path, opts: BuildOptions) -> dict:
         arrays = {"feats": feats, "source": np.array(key)}
         if m.face is not None:
             arrays["face"] = m.face[:-1]  # rows follow the T-1 features
-        save_atomic(cache, arrays)
+        save_npz(cache, **arrays)
     with np.load(cache) as f:
         frames, face = int(f["feats"].shape[0]), "face" in f.files
     if frames < opts.window_frames:
@@ -159,16 +154,20 @@ def motion_step(stem: str, motion_path: Path, opts: BuildOptions) -> dict:
 
 
 def music_step(music_path: Path, music_type: str, mode: str, opts: BuildOptions) -> int:
-    """Music file -> cached features of one type and mode (one file per song, shared by the clips that use it).
+    """Music file -> cached features of one type and mode (one file per song, shared by the clips that use it),
+    extracted again when the file's content or the options changed (`data.audio_extraction.cache`).
 
     Returns the frames (full_song) or slices (per_slice) available.
     """
     out = opts.out / opts.music_dir(music_type, mode) / f"{music_path.stem}.npy"
-    if not out.is_file():
-        extra = dict(opts.music_options.get(music_type, {}))
-        if mode == "per_slice":
-            extra.update(stride=opts.stride, length=opts.length)
-        save_atomic(out, music_feature(music_type).extract(music_path, mode, **extra).astype(np.float32))
+    extra = dict(opts.music_options.get(music_type, {}))
+    if mode == "per_slice":
+        extra.update(stride=opts.stride, length=opts.length)
+
+    def extract() -> np.ndarray:
+        return music_feature(music_type).extract(music_path, mode, **extra).astype(np.float32)
+
+    cached_features(out, music_path, extract, extra)
     return int(np.load(out, mmap_mode="r").shape[0])
 
 
@@ -339,10 +338,10 @@ def build_dataset(opts: BuildOptions) -> dict:
     if not train:
         logger.warning("no clip in the train split: Mean/Std come from every clip")
     mean, std = block_stats(train or [opts.out / "motion" / f"{c}.npy" for c in clips])
-    save_atomic(opts.out / "Mean.npy", mean)
-    save_atomic(opts.out / "Std.npy", std)
+    save_npy(opts.out / "Mean.npy", mean)
+    save_npy(opts.out / "Std.npy", std)
     summary = make_summary(clips, split_of, windows, dim, skipped, motion, music_modes, opts)
-    write_summary(opts.out, summary)
+    write_json(opts.out / "summary.json", summary)
     pack_splits(ProcessedData(opts.out))
     return summary
 
@@ -354,7 +353,7 @@ def write_motion(clips: list[str], face: bool, opts: BuildOptions) -> int:
         out = opts.out / "motion" / f"{clip}.npy"
         with np.load(opts.out / "cache" / "motion" / f"{clip}.npz") as f:
             feats = layout.from_flat(f["feats"], f["face"] if face else None)
-        save_atomic(out, feats.astype(np.float32))
+        save_npy(out, feats.astype(np.float32))
     return layout.dim
 
 
@@ -380,13 +379,12 @@ def window_rows(clips: list[str], counts: dict[str, int], opts: BuildOptions) ->
 
 def write_index(clips: list[str], split_of: dict[str, str], windows: np.ndarray, music_of: dict[str, str],
                 opts: BuildOptions) -> None:  # fmt: skip
-    save_atomic(opts.out / "windows.npy", windows)
+    save_npy(opts.out / "windows.npy", windows)
     info = [{"name": c, "sequence": opts.spec.sequence_of(c), "split": split_of[c], "music": music_of[c]}
             for c in clips]  # fmt: skip
-    (opts.out / "clips.json").write_text(json.dumps(info, indent=1))
-    (opts.out / "splits").mkdir(parents=True, exist_ok=True)
+    write_json(opts.out / "clips.json", info)
     for split in SPLITS:
-        (opts.out / "splits" / f"{split}.txt").write_text("".join(f"{c}\n" for c in clips if split_of[c] == split))
+        write_text(opts.out / "splits" / f"{split}.txt", "".join(f"{c}\n" for c in clips if split_of[c] == split))
 
 
 def make_summary(clips: list[str], split_of: dict[str, str], windows: np.ndarray, dim: int,

@@ -1,13 +1,18 @@
 """The seed's two data-preparation steps, one file at a time: motion file -> joints (+ face), joints -> features.
 
-The scripts in `data/motion_representation/src/` run these over files or folders (`utils.batch.run_batch`).
+The scripts in `data/motion_representation/src/` run these over files or folders (`utils.batch.run_batch`), after
+`plan_outputs` has checked what they will write (`utils.outputs`): an existing output is kept unless `overwrite`.
+Every file is written atomically (`utils.atomic`).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,10 +21,13 @@ from data.formats.containers import read_container
 from data.formats.motion import SMPLXMotion, pad_face
 from data.formats.smplx_npz import save_smplx_npz
 from data.layout import FACE_DIM, MotionLayout
+from utils.atomic import save_npy
+from utils.batch import list_files, run_batch
 from utils.bvh import write_bvh
 from utils.cli import UserError
 from utils.kinematics import ik_axis_angle
 from utils.motion_features import joints_to_features, target_offsets
+from utils.outputs import drop_unfinished, refuse_duplicate_outputs, split_existing
 from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 
 logger = logging.getLogger(__name__)
@@ -55,6 +63,7 @@ class RawPoseOptions:
         read: how files are read.
         bvh_dir: also write a 52-joint BVH here.
         smplx_dir: also write SMPL-X parameters (BEAT2/EMAGE npz) here.
+        overwrite: replace outputs that exist (else they are kept).
     """
 
     out_dir: Path
@@ -62,6 +71,7 @@ class RawPoseOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     bvh_dir: Path | None = None
     smplx_dir: Path | None = None
+    overwrite: bool = False
 
 
 def output_path(src: Path, root: Path | None, out_dir: Path, suffix: str) -> Path:
@@ -70,26 +80,76 @@ def output_path(src: Path, root: Path | None, out_dir: Path, suffix: str) -> Pat
     return out_dir / rel.with_suffix(suffix)
 
 
+def input_files(src: Path, suffixes: Iterable[str], recursive: bool = False, limit: int = 0) -> list[Path]:
+    """`[src]` for a file; for a folder its files with one of `suffixes` (sorted, the first `limit` when > 0),
+    without the temporary files of interrupted writes."""
+    if not src.is_dir():
+        return [src]
+    files = drop_unfinished(list_files(src, suffixes, recursive))
+    return files[:limit] if limit > 0 else files
+
+
+def plan_outputs(planned: Mapping[Path, Sequence[Path]], overwrite: bool, single: bool) -> list[Path]:
+    """The inputs to process: two inputs writing one output refuse the run; an input whose outputs all exist is
+    kept (listed in the log) unless `overwrite`, and a `single` input run ends in one line then.
+
+    Args:
+        planned: input -> the outputs it would write.
+    """
+    refuse_duplicate_outputs(planned)
+    _, kept = split_existing([out for outs in planned.values() for out in outs], overwrite)
+    kept_set = set(kept)
+    todo = [src for src, outs in planned.items() if not all(out in kept_set for out in outs)]
+    if single and not todo:
+        src = next(iter(planned))
+        raise UserError(f"{src}: its output(s) exist already ({', '.join(map(str, kept))}); give --overwrite to "
+                        "replace them or choose another output")  # fmt: skip
+    return todo
+
+
+def run_planned(planned: Mapping[Path, Sequence[Path]], step: Callable[[Path], Any], overwrite: bool, desc: str,
+                dest: Path | None = None, single: bool = False) -> list[Any]:  # fmt: skip
+    """`step` on every input of `plan_outputs`: a `single` input directly (its error ends the run), a folder's
+    through `run_batch` (errors skip a file and are listed). Returns the steps' results."""
+    todo = plan_outputs(planned, overwrite, single)
+    if single:
+        result = step(todo[0])
+        logger.info("%s -> %s", todo[0], result)
+        return [result]
+    return run_batch(todo, step, desc=desc, dest=dest).results if todo else []
+
+
+def _write(path: Path, overwrite: bool, save: Callable[[Path], object]) -> None:
+    """`save(path)` unless `path` exists and `overwrite` is off (then it is kept and logged)."""
+    if split_existing([path], overwrite)[0]:
+        save(path)
+
+
+def raw_pose_outputs(src: Path, opts: RawPoseOptions, root: Path | None = None) -> dict[str, Path]:
+    """What `process_raw_pose` may write for `src`: joints, and face / bvh / smplx where asked."""
+    dirs = {"joints": (opts.out_dir, ".npy"), "face": (opts.face_dir, ".npy"), "bvh": (opts.bvh_dir, ".bvh"),
+            "smplx": (opts.smplx_dir, ".npz")}  # fmt: skip
+    return {kind: output_path(src, root, folder, suffix) for kind, (folder, suffix) in dirs.items() if folder}
+
+
 def process_raw_pose(src: Path, opts: RawPoseOptions, root: Path | None = None) -> Path:
-    """Motion file -> joints `.npy` (and face, BVH, SMPL-X npz as asked). Returns the joints path."""
+    """Motion file -> joints `.npy` (and face, BVH, SMPL-X npz as asked); outputs that exist are kept unless
+    `opts.overwrite`. Returns the joints path."""
     m = opts.read.load(src)
-    out = output_path(src, root, opts.out_dir, ".npy")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, m.joints)
-    if m.face is not None and opts.face_dir is not None:
-        face_out = output_path(src, root, opts.face_dir, ".npy")
-        face_out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(face_out, m.face)
+    outs = raw_pose_outputs(src, opts, root)
+    _write(outs["joints"], opts.overwrite, lambda p: save_npy(p, m.joints))
+    if m.face is not None and "face" in outs:
+        _write(outs["face"], opts.overwrite, lambda p: save_npy(p, m.face))
     body_only = m.joints.shape[1] != N_JOINTS
-    if (opts.bvh_dir is not None or (opts.smplx_dir is not None and m.smplx is None)) and body_only:
+    if ("bvh" in outs or ("smplx" in outs and m.smplx is None)) and body_only:
         logger.warning("%s: body-only joints (%d): no BVH / SMPL-X export (they need 52 joints)", src, N_BODY_JOINTS)
-        return out
-    if opts.bvh_dir is not None:
-        write_bvh(output_path(src, root, opts.bvh_dir, ".bvh"), m.joints)
-    if opts.smplx_dir is not None:
+        return outs["joints"]
+    if "bvh" in outs:
+        _write(outs["bvh"], opts.overwrite, lambda p: write_bvh(p, m.joints))
+    if "smplx" in outs:
         smplx = m.smplx if m.smplx is not None else smplx_from_joints(m.joints)
-        save_smplx_npz(output_path(src, root, opts.smplx_dir, ".npz"), smplx)
-    return out
+        _write(outs["smplx"], opts.overwrite, lambda p: save_smplx_npz(p, smplx))
+    return outs["joints"]
 
 
 def smplx_from_joints(joints: np.ndarray) -> SMPLXMotion:
@@ -132,11 +192,13 @@ class FeatureOptions:
         target: the skeleton every clip is retargeted to (see `utils.motion_features.target_offsets`).
         face: a face `.npy` for a single clip, or a folder of them named like the joints files; None: no face.
         read: how the joints / motion files are read.
+        overwrite: replace a features file that exists (else it is kept).
     """
 
     target: str = "default"
     face: Path | None = None
     read: ReadOptions = field(default_factory=ReadOptions)
+    overwrite: bool = False
 
     def face_for(self, joints_path: Path, root: Path | None) -> Path | None:
         """The face file paired with a joints file (same relative name in the face folder)."""
@@ -145,16 +207,27 @@ class FeatureOptions:
         return output_path(joints_path, root, self.face, ".npy")
 
 
+def features_of(joints: np.ndarray, target: str, src: Path) -> np.ndarray:
+    """623/263-d features of joints (T, J, 3) -> (T-1, D); non-finite features (degenerate joints: every joint at
+    one point, zero-length bones, values beyond float32) end in one line."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # the check below reports them, once
+        warnings.simplefilter("ignore", RuntimeWarning)
+        feats = joints_to_features(joints, target_offsets(target, joints, n_joints=joints.shape[1])).features
+    if not np.isfinite(feats).all():
+        raise UserError(f"{src}: its features come out NaN or Inf (degenerate joints: all at one point, zero-length "
+                        "bones or huge values); nothing written")  # fmt: skip
+    return feats
+
+
 def process_features(src: Path, out: Path, opts: FeatureOptions, root: Path | None = None) -> Path:
     """Joints (or any motion file) -> 623/263-d features, or 723-d when a face is paired with it. Returns `out`."""
     joints = opts.read.load(src).joints  # (T, J, 3)
-    feats = joints_to_features(joints, target_offsets(opts.target, joints, n_joints=joints.shape[1])).features
+    feats = features_of(joints, opts.target, src)
     face_path = opts.face_for(src, root)
     if face_path is not None:  # (T-1, 623) -> (T-1, 723)
         if joints.shape[1] != N_JOINTS:
             raise UserError(f"{src}: the 723-d layout needs 52 joints, got {joints.shape[1]}")
         face = load_face(face_path, len(joints))[:-1]  # rows follow the T-1 features
         feats = MotionLayout(N_JOINTS, FACE_DIM).from_flat(feats, face)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, feats)
+    _write(out, opts.overwrite, lambda p: save_npy(p, feats))
     return out

@@ -9,7 +9,7 @@ trains (SoulDance / FineDance with 4,800-d Jukebox features are about 30 GB).
 
 A packed file records a key of its sources (names, sizes, modification times): a rebuilt dataset or replaced
 features are packed again. `create_dataset.py` packs at the end of a build; a loader packs what is missing (features
-added later). Files are written whole under a temporary name, then renamed.
+added later). Files are written atomically (`utils.atomic`: a temporary name, fsync, rename).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import hashlib
 import json
 import logging
 import mmap
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from utils.atomic import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 PACK_FORMAT = 1
@@ -89,20 +90,12 @@ def pack_arrays(files: list[Path], out: Path, desc: str = "packing") -> list[int
     row counts."""
     heads = [np.load(f, mmap_mode="r") for f in files]
     shape = (sum(len(h) for h in heads), *heads[0].shape[1:])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.lib.format.write_array_header_2_0(f, {"descr": np.dtype(np.float32).str, "fortran_order": False,
-                                                     "shape": shape})  # fmt: skip
-            for h in tqdm(heads, desc=desc, unit="file", disable=len(heads) < 50):
-                f.write(np.ascontiguousarray(h, dtype=np.float32).tobytes())
-                release(h)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:  # fsync, rename, and removal on failure: utils.atomic
+        np.lib.format.write_array_header_2_0(f, {"descr": np.dtype(np.float32).str, "fortran_order": False,
+                                                 "shape": shape})  # fmt: skip
+        for h in tqdm(heads, desc=desc, unit="file", disable=len(heads) < 50):
+            f.write(np.ascontiguousarray(h, dtype=np.float32).tobytes())
+            release(h)
     return [len(h) for h in heads]
 
 
@@ -114,9 +107,7 @@ def packed(folder: Path, name: str, files: list[Path], names: list[str]) -> Pack
     if info.get("key") != key or not path.is_file():
         logger.info("packing %d files into %s (read through a memory map in training)", len(files), path)
         info = {"key": key, "names": names, "lengths": pack_arrays(files, path, desc=f"packing {name}")}
-        tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, index)
+        write_json(index, info, indent=None)
     lengths = np.asarray(info["lengths"], np.int64)
     offsets = np.cumsum(lengths) - lengths
     return PackedArray(np.load(path, mmap_mode="r"), list(info["names"]), offsets, lengths, path)

@@ -87,17 +87,28 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 
 def find_files(root: Path, dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> dict[str, Path]:
-    """Files by stem in the first of `dirs` (under root) that has any; later duplicates of a stem are ignored."""
+    """Files by stem in the first of `dirs` (under root) that has any. Two files of one stem (`song.mp3` beside
+    `song.wav`) are a one-line error naming them: which one belongs to the clip is the user's choice."""
     for d in dirs:
         folder = root / d
         if folder.is_dir():
             found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if found:
-                out: dict[str, Path] = {}
+                by_stem: dict[str, list[Path]] = {}
                 for p in found:
-                    out.setdefault(p.stem, p)
-                return out
+                    by_stem.setdefault(p.stem, []).append(p)
+                check_one_file_per_stem(by_stem)
+                return {stem: paths[0] for stem, paths in by_stem.items()}
     return {}
+
+
+def check_one_file_per_stem(by_stem: dict[str, list[Path]]) -> None:
+    """A one-line `UserError` naming every stem with more than one file (and the files)."""
+    clashes = [paths for paths in by_stem.values() if len(paths) > 1]
+    if clashes:
+        shown = "; ".join(" and ".join(str(p) for p in paths) for paths in clashes[:3])
+        more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise UserError(f"{shown}{more}: two files for one clip name; keep one of each (move or rename the other)")
 
 
 def music_files(dataset: str, root: str | Path) -> dict[str, Path]:

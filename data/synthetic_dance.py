@@ -13,7 +13,6 @@ and is fastest between beats. Ground truth (tempo, beat times, style, sections) 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ import soundfile as sf
 
 from data.formats.motion import FPS, SMPLXMotion
 from data.layout import FACE_DIM
+from utils.arg_types import positive_float, positive_int, seed_int
+from utils.atomic import atomic_path, write_json
 from utils.cli import UserError, setup_logging, user_errors_exit
 from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
 from utils.skeleton import BODY_JOINT_NAMES, SMPLX_N_JOINTS
@@ -339,11 +340,10 @@ def write_pair(plan: SongPlan, out_dir: Path) -> dict[str, Path]:
 
     paths = {"music": out_dir / "music" / f"{plan.name}.wav", "motion": out_dir / "motion" / f"{plan.name}.npz",
              "meta": out_dir / "meta" / f"{plan.name}.json"}  # fmt: skip
-    for p in paths.values():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(paths["music"], render_music(plan), SR)
+    with atomic_path(paths["music"]) as tmp:
+        sf.write(tmp, render_music(plan), SR)
     save_smplx_npz(paths["motion"], dance_for(plan))
-    paths["meta"].write_text(json.dumps(plan.ground_truth(), indent=1))
+    write_json(paths["meta"], plan.ground_truth())
     return paths
 
 
@@ -363,13 +363,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Path]]:
     p = argparse.ArgumentParser(prog="python -m data.synthetic_dance", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--out", type=Path, help="output folder (default: data/synthetic)")
-    p.add_argument("--songs", type=int, default=8, help="number of music-dance pairs")
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each song")
-    p.add_argument("--seed", type=int, default=0, help="random seed (song i uses seed + i)")
+    p.add_argument("--songs", type=positive_int, default=8, help="number of music-dance pairs")
+    p.add_argument("--seconds", type=positive_float, default=20.0, help="length of each song")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (song i uses seed + i)")
     args = p.parse_args(argv)
     setup_logging()
-    if args.songs < 1:
-        raise UserError(f"--songs must be at least 1, got {args.songs}")
     out = args.out or dataset_dir("synthetic")
     pairs = build_dataset(out, args.songs, args.seconds, args.seed)
     logger.info("wrote %d pairs to %s (music/, motion/, meta/)", len(pairs), out)

@@ -81,3 +81,19 @@ def test_video_channels_are_averaged_like_audio_files(tmp_path):
     mkv, _ = load_audio(tmp_path / "st.mkv")
     np.testing.assert_allclose(mkv, wav, atol=1e-4)  # the mean of the channels, not ffmpeg's own down-mix
     assert load_audio(tmp_path / "st.mkv", mono=False)[0].shape == (2, SR)
+
+
+# name -> sample rate in the header of 100 samples: 1 Hz would make them 100 s of music
+CATALOGUE_AUDIO = {"rate_1_hz": 1, "rate_999_hz": 999, "rate_2_mhz": 2_000_000}
+
+
+@pytest.mark.parametrize("case", CATALOGUE_AUDIO)
+def test_absurd_sample_rates_are_refused(tmp_path, case):
+    sf.write(tmp_path / f"{case}.wav", np.zeros(100, np.float32), CATALOGUE_AUDIO[case])
+    with pytest.raises(UserError) as err:
+        load_audio(tmp_path / f"{case}.wav", sr=15360)
+    line = str(err.value)
+    assert line.startswith(f"{tmp_path / case}.wav: sample rate {CATALOGUE_AUDIO[case]} Hz is outside")
+    assert "\n" not in line
+    sf.write(tmp_path / "ok.wav", np.zeros(100, np.float32), 1000)  # the lowest rate read
+    assert load_audio(tmp_path / "ok.wav")[1] == 1000

@@ -73,3 +73,18 @@ def test_malformed_bvh_files_end_in_one_line(tmp_path, edit, message):
 def test_foreign_bvh_is_not_read_as_project_joints():
     with pytest.raises(UserError, match="not the project's 52"):
         load_motion(realdata("bandai/dataset-1_dance-short_normal_001.bvh"))
+
+
+def test_a_failed_bvh_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    """write_bvh goes through utils.atomic: a write that fails half-way keeps the old file and leaves no temporary."""
+    joints = default_skeleton().rest_joints[None].repeat(3, axis=0)  # (3, 52, 3)
+    path = write_bvh(tmp_path / "a.bvh", joints)
+    before = path.read_text()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk unplugged")
+
+    monkeypatch.setattr(np, "savetxt", fail)
+    with pytest.raises(OSError, match="disk unplugged"):
+        write_bvh(path, joints + 1.0)
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["a.bvh"]

@@ -353,8 +353,11 @@ def test_window_ids_group_by_source_sequence(tmp_path):
 
 
 def test_bad_build_options(tmp_path):
-    with pytest.raises(UserError, match="--stride and --length must be > 0"):
+    with pytest.raises(UserError, match="--stride 0: must be a whole number of frames at 30 fps"):
         BuildOptions(root=tmp_path, spec=dataset_spec("custom"), stride=0)
+    with pytest.raises(UserError, match="--length 5.01: must be a whole number of frames"):
+        BuildOptions(root=tmp_path, spec=dataset_spec("custom"), length=5.01)
+    assert BuildOptions(root=tmp_path, spec=dataset_spec("custom"), stride=1 / 3).stride_frames == 10
     with pytest.raises(UserError, match="--jukebox_weights"):
         BuildOptions(root=tmp_path, spec=dataset_spec("custom"), music_types=("jukebox",))
     with pytest.raises(UserError, match="no per_slice mode"):

@@ -2,11 +2,14 @@
 own-vs-other-music check, input readers and bad input."""
 
 import json
+import os
 import pickle
+import re
 import shutil
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from data.formats.motion import Z_TO_Y_UP, JointsMotion, resample
 from data.synthetic_dance import build_dataset, synthesize_dance
@@ -18,6 +21,7 @@ from utils.metrics.beat_align import bas_bailando, bas_fact
 from utils.metrics.evaluate import EvalRequest, evaluate, match_music
 from utils.metrics.inputs import read_eval_motion
 from utils.metrics.joint_sets import select
+from utils.metrics.music_beats import LODGE_SR, track_beats
 from utils.metrics.protocols import PROTOCOLS, feature_view, physical_scores, sequence_features, to_protocol_frame
 
 AIST_SLICES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
@@ -273,11 +277,162 @@ def test_bad_input(tmp_path):
 
 def test_cli_writes_the_report(tmp_path, capsys):
     folder = write_set(tmp_path / "pred", [dance_joints(60, seed=s) for s in range(3)])
-    report = eval_main(["--pred_dir", str(folder), "--gt_dir", str(folder), "--protocol", "fixed"])
+    gt = shutil.copytree(folder, tmp_path / "gt")
+    report = eval_main(["--pred_dir", str(folder), "--gt_dir", str(gt), "--protocol", "fixed"])
     written = json.loads((folder / "metrics_fixed.json").read_text())
+    assert written["inputs"]["pred"]["files"] == 3 and written["inputs"]["gt"]["folder"] == str(gt)
     assert list(written)[:4] == ["protocol", "protocol_summary", "counts", "metrics"]
     assert list(written).index("metrics") < list(written).index("per_sample")
     assert written["metrics"] == pytest.approx(report["metrics"])
     with pytest.raises(SystemExit) as exit_info:
         eval_main(["--pred_dir", str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2 and "not found" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ bad-input catalogue
+class Reduce:
+    """Pickles as `fn(*args)`: how a corrupt or hostile pickle asks for something."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def ours(path, **extra):
+    """Our generation npz (joints (40, 52, 3)) with extra or replaced keys."""
+    np.savez(path, joints=dance_joints(40, seed=9), **extra)
+
+
+def dump(path, obj):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+# name -> (file name, writer, what the one line says); each file sits in a folder of two good predictions
+CATALOGUE_EVAL_FILES = {
+    "fps_empty": ("fps_empty.npz", lambda p: ours(p, mocap_frame_rate=np.array([])),
+                  "mocap_frame_rate must be one number"),  # fmt: skip
+    "fps_string": ("fps_string.npz", lambda p: ours(p, mocap_frame_rate=np.array("thirty")),
+                   "mocap_frame_rate must be one number"),  # fmt: skip
+    "fps_key_string": ("fps_key.npz", lambda p: ours(p, fps=np.array(["30"])), "fps must be one number"),
+    "fps_nan": ("fps_nan.npz", lambda p: ours(p, mocap_frame_rate=np.nan), "frame rate nan is outside"),
+    "fps_zero": ("fps_zero.npz", lambda p: ours(p, mocap_frame_rate=0), "frame rate 0 is outside"),
+    "fps_negative": ("fps_neg.npz", lambda p: ours(p, fps=-30.0), "frame rate -30 is outside"),
+    "expressions_string": ("face_str.npz", lambda p: ours(p, expressions=np.full((40, 100), "x")),
+                           "expressions must be a real-valued numeric array"),  # fmt: skip
+    "expressions_rows": ("face_rows.npz", lambda p: ours(p, expressions=np.ones((39, 100))),
+                         "expressions must be (40, <=100)"),  # fmt: skip
+    "joints_23": ("j23.npy", lambda p: np.save(p, np.zeros((40, 23, 3))), "22, 24, 52, 55"),
+    "joints_nan": ("jnan.npy", lambda p: np.save(p, np.full((40, 52, 3), np.nan)), "NaN"),
+    "bvh_no_joints": ("nojoints.bvh", lambda p: p.write_text("HIERARCHY\nMOTION\nFrames: 2\nFrame Time: 0.03\n"),
+                      "not a BVH file"),  # fmt: skip
+    "pickle_bytes_2_60": ("huge.pkl", lambda p: dump(p, {"pred_position": Reduce(bytes, 2**60)}), "bytes asks for"),
+}
+
+
+@pytest.mark.parametrize("case", CATALOGUE_EVAL_FILES)
+def test_bad_eval_file_is_one_line_and_skipped_in_a_folder(tmp_path, case):
+    name, writer, message = CATALOGUE_EVAL_FILES[case]
+    folder = write_set(tmp_path / "pred", [dance_joints(40, seed=s) for s in range(2)])
+    writer(folder / name)
+    with pytest.raises(UserError) as err:
+        read_eval_motion(folder / name)
+    line = str(err.value)
+    assert "\n" not in line and line.startswith(f"{folder / name}: ") and message in line, line
+    report = eval_main(["--pred_dir", str(folder), "--protocol", "fixed", "--out", str(tmp_path / "r.json")])
+    assert report["counts"]["pred"] == 2  # the good files are still evaluated
+    (skipped,) = report["skipped_files"]
+    assert skipped["file"] == str(folder / name) and message in skipped["reason"]
+
+
+@pytest.fixture
+def eval_tree(tmp_path):
+    """Two predictions (and a copy as ground truth), bad beat folders, a 1 Hz 'song', an earlier report, a file
+    where a folder is expected."""
+    write_set(tmp_path / "pred", [dance_joints(40, seed=s) for s in range(2)])
+    shutil.copytree(tmp_path / "pred", tmp_path / "gt")
+    beats = {"b_strings_npy": lambda p: np.save(p / "seq00.npy", np.array(["one", "two"])),
+             "b_strings_txt": lambda p: (p / "seq00.txt").write_text("one two\nthree four\n"),
+             "b_huge": lambda p: np.savetxt(p / "seq00.txt", [0.5, 1e12]),
+             "b_negative": lambda p: np.savetxt(p / "seq00.txt", [-1.0, 0.5])}  # fmt: skip
+    for sub, writer in beats.items():
+        (tmp_path / sub).mkdir()
+        writer(tmp_path / sub)
+    (tmp_path / "a_1hz").mkdir()
+    sf.write(tmp_path / "a_1hz" / "seq00.wav", np.zeros(100, np.float32), 1)  # "100 s" of music
+    (tmp_path / "old.json").write_text("{}\n")
+    (tmp_path / "a_file").write_text("")
+    return tmp_path
+
+
+# name -> (arguments after --pred_dir {t}/pred --protocol fixed, what the one line says, refused before evaluating)
+CATALOGUE_EVAL_CLI = {
+    "pred_is_gt": ("--gt_dir {t}/pred", "--pred_dir and --gt_dir are the same folder", True),
+    "pred_is_gt_spelled_otherwise": ("--gt_dir {t}/gt/../pred/", "--pred_dir and --gt_dir are the same folder", True),
+    "pred_is_beats": ("--beats_dir {t}/pred", "--pred_dir and --beats_dir are the same folder", True),
+    "report_exists": ("--out {t}/old.json", "{t}/old.json exists (an earlier run's); give --overwrite", True),
+    "report_not_json": ("--out {t}/r.npy", "--out {t}/r.npy: the report is JSON", True),
+    "report_folder_unwritable": ("--out {t}/a_file/r.json", "--out: cannot write in {t}/a_file", True),
+    "beats_strings_npy": ("--beats_dir {t}/b_strings_npy", "seq00.npy: expected beat times in seconds", True),
+    "beats_strings_txt": ("--beats_dir {t}/b_strings_txt", "seq00.txt: not a readable beat file", True),
+    "beats_huge": ("--beats_dir {t}/b_huge", "seq00.txt: beat times must be finite seconds in [0, 86400]", True),
+    "beats_negative": ("--beats_dir {t}/b_negative", "seq00.txt: beat times must be finite seconds", True),
+    "audio_1_hz": ("--audio_dir {t}/a_1hz", "seq00.wav: sample rate 1 Hz is outside 1000-1000000 Hz", False),
+}
+
+
+@pytest.mark.parametrize("case", CATALOGUE_EVAL_CLI)
+def test_eval_cli_refuses_in_one_line(eval_tree, capsys, monkeypatch, case):
+    import eval_dance
+
+    extra, message, early = CATALOGUE_EVAL_CLI[case]
+    if early:  # found before the evaluation runs
+        monkeypatch.setattr(eval_dance, "evaluate", lambda req: pytest.fail("the evaluation ran"))
+    before = {p: p.read_bytes() for p in eval_tree.rglob("*") if p.is_file()}
+    argv = ["--pred_dir", str(eval_tree / "pred"), "--protocol", "fixed", *extra.format(t=eval_tree).split()]
+    with pytest.raises(SystemExit) as exc:
+        eval_dance.main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip() and not re.search(r"\d+%\|", ln)]  # minus progress bars
+    assert exc.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
+    assert message.format(t=eval_tree) in lines[0], err
+    assert {p: p.read_bytes() for p in eval_tree.rglob("*") if p.is_file()} == before  # no report, nothing else
+
+
+def test_report_is_replaced_only_with_overwrite(tmp_path):
+    folder = write_set(tmp_path / "pred", [dance_joints(40, seed=s) for s in range(2)])
+    eval_main(["--pred_dir", str(folder), "--protocol", "fixed"])
+    assert json.loads((folder / "metrics_fixed.json").read_text())["counts"]["pred"] == 2
+    np.save(folder / "seq02.npy", dance_joints(40, seed=2))
+    eval_main(["--pred_dir", str(folder), "--protocol", "fixed", "--overwrite"])
+    assert json.loads((folder / "metrics_fixed.json").read_text())["counts"]["pred"] == 3
+
+
+def test_leftovers_of_killed_writes_are_not_predictions(tmp_path):
+    """A temporary file of an interrupted write (here a whole joints file) is not read as a prediction."""
+    folder = write_set(tmp_path / "pred", [dance_joints(40, seed=s) for s in range(2)])
+    np.save(folder / ".seq02.999999-0123abcd.tmp.npy", dance_joints(40, seed=2))
+    report = eval_main(["--pred_dir", str(folder), "--protocol", "fixed"])
+    assert report["counts"]["pred"] == 2 and sorted(report["per_sample"]) == ["seq00", "seq01"]
+    assert report["inputs"]["pred"]["files"] == 2
+
+
+def test_beats_of_a_replaced_music_file_are_tracked_again(tmp_path):
+    """The beat cache follows the file: a song replaced under the same name is not scored with its old beats."""
+    sr = LODGE_SR
+    song = tmp_path / "song.wav"
+
+    def clicks(bpm):
+        y = np.zeros(3 * sr, np.float32)
+        for t in np.arange(0.25, 3, 60 / bpm):
+            y[int(t * sr) : int(t * sr) + 200] = 0.8
+        return y
+
+    sf.write(song, clicks(120), sr)
+    first = track_beats(song, "fixed")
+    sf.write(song, clicks(75), sr)
+    os.utime(song, ns=(song.stat().st_atime_ns, song.stat().st_mtime_ns + 10**9))
+    second = track_beats(song, "fixed")
+    assert len(second) < len(first)  # the first song's beats were cached under this name

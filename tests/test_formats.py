@@ -276,3 +276,17 @@ def test_exported_npz_has_beat2_betas(tmp_path, dance):
     save_smplx_npz(tmp_path / "e.npz", dance)
     with np.load(tmp_path / "e.npz") as f:
         assert f["betas"].shape == (300,) and f["mocap_frame_rate"].dtype == np.int32
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_edge_slice_of_every_pickle_protocol(tmp_path, dance, protocol):
+    """EDGE slices pickled with protocol 2 spell their array bytes as `_codecs.encode(text, "latin1")`: read, and
+    equal to every other protocol's."""
+    with open(tmp_path / "slice.pkl", "wb") as f:
+        pickle.dump({"q": dance.poses[:, :72], "pos": dance.trans, "scale": np.float32(1.0)}, f, protocol=protocol)
+    m = load_motion(tmp_path / "slice.pkl")
+    assert m.fmt == "edge_pkl" and m.joints.shape[1:] == (52, 3)
+    with open(tmp_path / "slice.pkl", "wb") as f:
+        pickle.dump({"q": dance.poses[:, :72], "pos": dance.trans, "scale": np.float32(1.0)}, f, protocol=4)
+    reference = load_motion(tmp_path / "slice.pkl")
+    np.testing.assert_array_equal(m.joints, reference.joints)

@@ -1,8 +1,11 @@
 """The seed's data-preparation scripts run with no arguments (as the README runs them), on files and folders,
 and write files a person can open: joints, 623/723-d features, mp4/gif videos, PNG feature plots."""
 
+import logging
+import os
 import pickle
 import struct
+from pathlib import Path
 
 import imageio.v2 as imageio
 import imageio_ffmpeg
@@ -115,3 +118,139 @@ def test_plot_feature_of_features_file_and_size(tmp_path, mods):
     np.save(tmp_path / "body.npy", f[0, :, :263])
     (png,) = mods["plot_feature"].main(["--input", str(tmp_path / "body.npy"), "--out", str(tmp_path / "q.png")])
     assert png_size(png) == (1600, 1200)
+
+
+# ------------------------------------------------------------------ outputs: never over an input, never twice
+@pytest.fixture
+def tree(tmp_path):
+    """Inputs of every script: motion m/, joints j/, faces f/, features feat/, clashing names dup/ and jdup/, a
+    skeleton, a video, and outputs of an earlier run (done/, feat/a.npy, p.png)."""
+    m = synthesize_dance(12, seed=7)
+    joints = fk_axis_angle(m.poses, m.trans)
+    for sub in ("m", "j", "f", "feat", "dup", "jdup", "done"):
+        (tmp_path / sub).mkdir()
+    np.savez(tmp_path / "m" / "a.npz", poses=m.poses, trans=m.trans, expressions=m.expressions)
+    np.save(tmp_path / "j" / "a.npy", joints)
+    np.save(tmp_path / "f" / "a.npy", m.expressions)
+    np.save(tmp_path / "feat" / "a.npy", np.zeros((11, 623), np.float32))
+    np.savez(tmp_path / "dup" / "a.npz", poses=m.poses, trans=m.trans)
+    with open(tmp_path / "dup" / "a.pkl", "wb") as f:
+        pickle.dump({"q": m.poses, "pos": m.trans}, f)
+    np.save(tmp_path / "jdup" / "a.npy", joints)
+    np.savez(tmp_path / "jdup" / "a.npz", joints=joints)
+    np.save(tmp_path / "skel.npy", joints)
+    (tmp_path / "song.mp4").write_bytes(b"not really a video")
+    np.save(tmp_path / "done" / "a.npy", joints)
+    (tmp_path / "p.png").write_bytes(b"an earlier plot")
+    return tmp_path
+
+
+def snapshot(folder) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# name -> (script, argv with {t} for the folder, what the one line must say)
+CATALOGUE_OUTPUTS = {
+    "raw_out_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/m", "--out_dir {t}/m is the input"),
+    "raw_face_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --face_dir {t}/m",
+                              "--face_dir {t}/m is the input --input"),  # fmt: skip
+    "raw_bvh_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --bvh_dir {t}/m",
+                             "--bvh_dir {t}/m is the input"),  # fmt: skip
+    "raw_smplx_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --smplx_dir {t}/m",
+                               "--smplx_dir {t}/m is the input"),  # fmt: skip
+    "raw_out_dir_inside_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/m/joints",
+                                 "lies inside the input --input {t}/m"),  # fmt: skip
+    "raw_single_out_dir_is_file": ("raw_pose_processing", "--input {t}/m/a.npz --out_dir {t}/m/a.npz",
+                                   "--out_dir {t}/m/a.npz is the input"),  # fmt: skip
+    "raw_face_dir_is_out_dir": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --face_dir {t}/o",
+                                "a.npz (twice) -> {t}/o/a.npy"),  # fmt: skip
+    "raw_same_stem": ("raw_pose_processing", "--input {t}/dup --out_dir {t}/o", "a.npz + a.pkl -> {t}/o/a.npy"),
+    "raw_existing_single": ("raw_pose_processing", "--input {t}/m/a.npz --out_dir {t}/done",
+                            "{t}/m/a.npz: its output(s) exist already ({t}/done/a.npy); give --overwrite"),  # fmt: skip
+    "repr_out_is_joints_file": ("motion_representation", "--joints {t}/j/a.npy --out {t}/j/a.npy",
+                                "--out {t}/j/a.npy is the input --joints"),  # fmt: skip
+    "repr_out_is_joints_dir": ("motion_representation", "--joints {t}/j --out {t}/j", "--out {t}/j is the input"),
+    "repr_out_is_face_dir": ("motion_representation", "--joints {t}/j --face {t}/f --out {t}/f",
+                             "--out {t}/f is the input --face"),  # fmt: skip
+    "repr_out_is_target_skeleton": ("motion_representation", "--joints {t}/j --target_skeleton {t}/skel.npy --out "
+                                    "{t}/skel.npy", "is the input --target_skeleton"),  # fmt: skip
+    "repr_same_stem": ("motion_representation", "--joints {t}/jdup --out {t}/o", "a.npy + a.npz -> {t}/o/a.npy"),
+    "repr_existing_single": ("motion_representation", "--joints {t}/j/a.npy --out {t}/feat/a.npy",
+                             "exist already ({t}/feat/a.npy); give --overwrite"),  # fmt: skip
+    "plot3d_out_is_input": ("plot_3d_global", "--input {t}/j --out {t}/j", "--out {t}/j is the input --input"),
+    "plot3d_out_is_audio": ("plot_3d_global", "--input {t}/j/a.npy --audio {t}/song.mp4 --out {t}/song.mp4",
+                            "is the input --audio"),  # fmt: skip
+    "plotfeat_out_is_input": ("plot_feature", "--input {t}/feat --out {t}/feat", "--out {t}/feat is the input"),
+    "plotfeat_out_inside_input": ("plot_feature", "--input {t}/feat --out {t}/feat/png", "lies inside the input"),
+    "plotfeat_existing_single": ("plot_feature", "--input {t}/feat/a.npy --out {t}/p.png",
+                                 "exist already ({t}/p.png); give --overwrite"),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("case", CATALOGUE_OUTPUTS)
+def test_no_command_writes_over_its_inputs(tree, mods, capsys, case):
+    """Refused in one line before any work; every file in the folder is byte for byte as it was, none is added."""
+    script, argv, message = CATALOGUE_OUTPUTS[case]
+    before = snapshot(tree)
+    with pytest.raises(SystemExit) as exc:
+        mods[script].main(argv.format(t=tree).split())
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and err.startswith("error: "), err
+    assert message.format(t=tree) in err and "Traceback" not in err
+    assert snapshot(tree) == before
+
+
+def test_existing_outputs_are_kept_and_listed_unless_overwrite(tree, mods, caplog):
+    """A second folder run keeps what the first wrote (listed in the log), processes only the new input, and
+    `--overwrite` replaces the outputs."""
+    argv = ["--input", str(tree / "m"), "--out_dir", str(tree / "o"), "--bvh_dir", str(tree / "bvh")]
+    assert [p.name for p in mods["raw_pose_processing"].main(argv)] == ["a.npy"]
+    first = snapshot(tree / "o") | snapshot(tree / "bvh")
+    m = synthesize_dance(12, seed=8)
+    np.savez(tree / "m" / "a.npz", poses=m.poses, trans=m.trans)  # the input changed since
+    np.savez(tree / "m" / "b.npz", poses=m.poses, trans=m.trans)  # and a new one came
+    with caplog.at_level(logging.INFO):
+        outs = mods["raw_pose_processing"].main(argv)
+    assert [p.name for p in outs] == ["b.npy"]
+    assert all(first[p] == p.read_bytes() for p in first)  # kept as the first run wrote them
+    kept = next(r.getMessage() for r in caplog.records if "kept 2 existing output(s)" in r.getMessage())
+    assert str(tree / "o" / "a.npy") in kept and str(tree / "bvh" / "a.bvh") in kept and "--overwrite" in kept
+    outs = mods["raw_pose_processing"].main([*argv, "--overwrite"])
+    assert [p.name for p in outs] == ["a.npy", "b.npy"]
+    np.testing.assert_allclose(np.load(tree / "o" / "a.npy"), fk_axis_angle(m.poses, m.trans), atol=1e-6)
+    # a plot folder run keeps an earlier PNG the same way
+    (tree / "png").mkdir()
+    (tree / "png" / "a_features.png").write_bytes(b"earlier")
+    assert mods["plot_feature"].main(["--input", str(tree / "feat"), "--out", str(tree / "png")]) == []
+    assert (tree / "png" / "a_features.png").read_bytes() == b"earlier"
+
+
+def test_every_output_is_written_atomically(tree, mods, monkeypatch):
+    """Each file the scripts write arrives by one rename of a finished temporary file (utils.atomic)."""
+    import utils.atomic
+
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append(Path(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(utils.atomic.os, "replace", replace)  # os.replace, seen from utils.atomic
+    mods["raw_pose_processing"].main(["--input", str(tree / "m"), "--out_dir", str(tree / "o"), "--face_dir",
+                                      str(tree / "of"), "--bvh_dir", str(tree / "b"), "--smplx_dir", str(tree / "s")])
+    mods["motion_representation"].main(["--joints", str(tree / "o"), "--face", str(tree / "of"), "--out",
+                                        str(tree / "r")])  # fmt: skip
+    mods["plot_feature"].main(["--input", str(tree / "r"), "--out", str(tree / "png"), "--width", "320", "--height",
+                               "480"])  # fmt: skip
+    written = [p for d in ("o", "of", "b", "s", "r", "png") for p in snapshot(tree / d)]
+    assert sorted(written) == sorted(p for p in renamed if tree in p.parents) and len(written) == 6
+    assert not [p for p in tree.rglob(".*") if p.is_file()]  # no temporary file left behind
+
+
+def test_unfinished_temporaries_are_not_inputs(tree, mods, caplog):
+    """A temporary file left by a killed writer (`.a.<pid>-<hex>.tmp.npz`) is never read as motion."""
+    (tree / "m" / ".b.999999-0123abcd.tmp.npz").write_bytes((tree / "m" / "a.npz").read_bytes()[:100])
+    with caplog.at_level(logging.INFO):
+        outs = mods["raw_pose_processing"].main(["--input", str(tree / "m"), "--out_dir", str(tree / "o")])
+    assert [p.name for p in outs] == ["a.npy"] and "ignoring 1 unfinished temporary file(s)" in caplog.text

@@ -1,6 +1,7 @@
 """Reading music: wav, mp3, ogg, flac (through soundfile) and the audio track of videos (mp4, mov, ...) through the
 `ffmpeg` binary that `imageio-ffmpeg` ships; mono by default, resampled as asked (librosa's soxr_hq, as
-`librosa.load` does). Unreadable files, empty audio and videos without an audio track end in a one-line `UserError`.
+`librosa.load` does). Unreadable files, empty audio, absurd sample rates (outside 1 kHz-1 MHz) and videos without an
+audio track end in a one-line `UserError`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ AUDIO_SUFFIXES = (".wav", ".mp3", ".ogg", ".flac", ".aif", ".aiff", ".oga", ".op
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4a", ".mkv", ".webm", ".avi", ".aac")
 MUSIC_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
 RESAMPLE_TYPE = "soxr_hq"  # librosa.load's default
+SAMPLE_RATE_RANGE = (1000, 1_000_000)  # Hz; a header outside it (1 Hz: samples counted as seconds) is refused
 
 
 def _ffmpeg_decode(path: Path, mono: bool) -> tuple[np.ndarray, int]:
@@ -67,6 +69,9 @@ def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tu
     y, native = _soundfile_decode(path, mono) if path.suffix.lower() in AUDIO_SUFFIXES else (None, 0)
     if y is None:  # videos, and anything libsndfile cannot read: ffmpeg
         y, native = _ffmpeg_decode(path, mono)
+    if not SAMPLE_RATE_RANGE[0] <= native <= SAMPLE_RATE_RANGE[1]:
+        raise UserError(f"{path}: sample rate {native} Hz is outside {SAMPLE_RATE_RANGE[0]}-"
+                        f"{SAMPLE_RATE_RANGE[1]} Hz; the header is wrong or this is not music")  # fmt: skip
     if sr is not None and sr != native and y.size:
         y = librosa.resample(y, orig_sr=native, target_sr=sr, res_type=RESAMPLE_TYPE)
     out_sr = sr or native

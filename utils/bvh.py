@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.atomic import atomic_path
 from utils.cli import UserError
 from utils.kinematics import forward_kinematics, inverse_kinematics
 from utils.rotation import euler_to_matrix, matrix_to_euler
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 ROT_ORDER = "ZXY"  # channel order written for rotations
 END_SITE_FRACTION = 0.5  # End Site offset = this fraction of the leaf bone, continuing its direction
+MAX_CHANNELS = 6  # three positions and three rotations per joint at most
 
 
 @dataclass
@@ -101,7 +103,7 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
     """Write joint positions as a BVH of `skeleton` (default: the project's 52-joint skeleton).
 
     Args:
-        path: output `.bvh`.
+        path: output `.bvh` (written atomically: `utils.atomic`).
         joints: (T, J, 3) Y-up metres, J = the skeleton's joint count.
         fps: frame rate written as `Frame Time`.
         skeleton: the rest skeleton the rotations are solved for; default: the project's skeleton fitted to the
@@ -119,8 +121,7 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
     order = _dfs_order(skeleton)
     frames = np.concatenate([joints[:, 0, :], euler[:, order, :].reshape(len(joints), -1)], axis=1)  # (T, 3 + 3J)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write("\n".join(_hierarchy_lines(skeleton)) + "\n")
         f.write(f"MOTION\nFrames: {len(frames)}\nFrame Time: {1.0 / fps:.8f}\n")
         np.savetxt(f, frames, fmt="%.6f")
@@ -168,6 +169,8 @@ def _parse_hierarchy(tokens: list[str], path: Path) -> tuple[list[str], list[int
             i += 4
         elif tok == "CHANNELS":
             n = int(tokens[i + 1])
+            if not 0 <= n <= MAX_CHANNELS:
+                raise UserError(f"{path}: joint {names[-1] if names else '?'} declares {n} channels (0 to 6)")
             channels[-1] = [t[0].upper() + t[1:].lower() for t in tokens[i + 2 : i + 2 + n]]
             i += 2 + n
         else:
@@ -204,6 +207,11 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
     for name, chans in zip(names, channels, strict=True):
         _check_channels(chans, name, path)
     n_channels = sum(len(c) for c in channels)
+    if n_channels == 0 or n_frames < 0:
+        what = "no joint has channels (no motion)" if n_channels == 0 else f"Frames: {n_frames} is negative"
+        raise UserError(f"{path}: {what}")
+    if not np.isfinite(np.stack(offsets)).all() or not np.isfinite(values).all():
+        raise UserError(f"{path}: OFFSET or motion values contain NaN or Inf")
     if values.size != n_frames * n_channels:
         raise UserError(f"{path}: truncated BVH: expected {n_frames} frames x {n_channels} channels, "
                         f"found {values.size} values")  # fmt: skip

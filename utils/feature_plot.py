@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data.layout import layout_for_dim  # noqa: E402
+from utils.atomic import atomic_path  # noqa: E402
 from utils.skeleton import N_BODY_JOINTS  # noqa: E402
 
 LINE_BLOCKS = ("root_rot_vel", "root_lin_vel", "root_y", "contacts")
@@ -69,7 +70,9 @@ def plot_features(feats: np.ndarray, out: str | Path, fps: float = 30.0, title: 
         fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(left=0.12, right=0.98, top=0.95 if title else 0.98, bottom=0.05, hspace=0.15)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
     return out

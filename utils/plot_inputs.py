@@ -1,7 +1,8 @@
 """What the plot scripts draw: joint sequences and feature sequences read from a file, then rendered per file.
 
 Joints come from joints `.npy` (T, J, 3) / (B, T, J, 3), from feature `.npy` (T, D) / (B, T, D) (joints recovered
-from the ric block) or from any motion file; features from `.npy` (T, D) / (B, T, D), D in 263 / 623 / 723.
+from the ric block) or from any motion file; features from `.npy` (T, D) / (B, T, D), D in 263 / 623 / 723. A video
+or image that exists is kept unless asked to overwrite it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from data.formats.motion import check_frames
 from utils.cli import UserError
 from utils.feature_plot import plot_features
 from utils.motion_features import recover_from_ric
+from utils.outputs import split_existing
 from utils.render import render_skeleton_video
 from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 
@@ -61,6 +63,7 @@ class VideoOptions:
         audio: music muxed into the mp4.
         max_seconds: cut each sequence to this length.
         side_by_side: all sequences of a batch in one video (else one video each, `<out>_<b>`).
+        overwrite: replace videos that exist (else they are kept).
     """
 
     fps: float = 30.0
@@ -68,24 +71,31 @@ class VideoOptions:
     audio: Path | None = None
     max_seconds: float | None = None
     side_by_side: bool = False
+    overwrite: bool = False
 
 
 def render_file(path: Path, out: Path, opts: VideoOptions) -> list[Path]:
-    """Videos of every sequence in a file; `out` names the video (suffixed `_<b>` per sequence of a batch)."""
+    """Videos of every sequence in a file; `out` names the video (suffixed `_<b>` per sequence of a batch). Returns
+    the videos written (those that exist are kept unless `opts.overwrite`)."""
     seqs = joint_sequences(path)  # (B, T, J, 3)
     if opts.max_seconds is not None:
         seqs = seqs[:, : max(2, round(opts.max_seconds * opts.fps))]
     kw = {"fps": opts.fps, "audio": opts.audio, "size_px": opts.size_px}
     if opts.side_by_side or len(seqs) == 1:
         titles = [f"{path.stem}[{b}]" for b in range(len(seqs))] if len(seqs) > 1 else None
-        return [render_skeleton_video(list(seqs), out, titles=titles, **kw)]
-    return [render_skeleton_video(s, out.with_name(f"{out.stem}_{b}{out.suffix}"), **kw) for b, s in enumerate(seqs)]
+        jobs = {out: (list(seqs), titles)}
+    else:
+        jobs = {out.with_name(f"{out.stem}_{b}{out.suffix}"): (s, None) for b, s in enumerate(seqs)}
+    todo, _ = split_existing(list(jobs), opts.overwrite)
+    return [render_skeleton_video(jobs[o][0], o, titles=jobs[o][1], **kw) for o in todo]
 
 
-def plot_feature_file(path: Path, out: Path, fps: float = 30.0, width_px: int = 1600,
-                      height_px: int = 1200) -> list[Path]:  # fmt: skip
-    """One PNG per feature sequence of a file (`<out>_<b>.png` for a batch)."""
+def plot_feature_file(path: Path, out: Path, fps: float = 30.0, width_px: int = 1600, height_px: int = 1200,
+                      overwrite: bool = False) -> list[Path]:  # fmt: skip
+    """One PNG per feature sequence of a file (`<out>_<b>.png` for a batch); returns those written (a PNG that exists
+    is kept unless `overwrite`)."""
     feats = feature_sequences(path)  # (B, T, D)
     outs = [out] if len(feats) == 1 else [out.with_name(f"{out.stem}_{b}.png") for b in range(len(feats))]
+    todo = set(split_existing(outs, overwrite)[0])
     return [plot_features(f, o, fps, f"{path.name} [{b}] {f.shape}", width_px, height_px)
-            for b, (f, o) in enumerate(zip(feats, outs, strict=True))]  # fmt: skip
+            for b, (f, o) in enumerate(zip(feats, outs, strict=True)) if o in todo]  # fmt: skip

@@ -25,6 +25,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from utils.atomic import save_npy
 from utils.audio import MUSIC_SUFFIXES, load_audio
 from utils.cli import UserError, setup_logging, user_errors_exit
 
@@ -177,9 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 def extract_file(path: Path, out: Path, per_slice: bool, no_chop: bool) -> Path:
     """One music file -> `out` (.npy of (L, 35))."""
     feats = file_features(path, no_chop) if per_slice else song_features(path)  # (L, 35)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, feats)
-    return out
+    return save_npy(out, feats)
 
 
 @user_errors_exit

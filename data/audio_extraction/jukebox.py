@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from utils.atomic import save_npy
 from utils.audio import load_audio
 from utils.cli import UserError
 
@@ -130,11 +131,8 @@ class JukeboxFeatures:
                 raise ValueError(f"backend returned {len(acts)} tokens for a chunk of {end - start}")
             pieces.append(acts[keep_from - start : keep_to - start])
         feats = pool_to_fps(np.concatenate(pieces), int(len(audio) / JUKEBOX_SR * self.fps), fps=self.fps)
-        if cached is not None:  # written whole, then renamed: a crash never leaves a truncated cache entry
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".tmp.npy")
-            np.save(tmp, feats)
-            tmp.replace(cached)
+        if cached is not None:  # written atomically: a crash never leaves a truncated cache entry
+            save_npy(cached, feats)
         return feats
 
     def __call__(self, path: str | Path) -> np.ndarray:

@@ -14,6 +14,7 @@ from data.formats.fields import Arrays, betas, float_array, scalar
 from data.formats.motion import FPS, SMPLXMotion, pad_face
 from data.formats.registry import MotionFormat
 from data.layout import FACE_DIM
+from utils.atomic import save_npz
 from utils.cli import UserError
 
 BEAT2_N_BETAS = 300  # BEAT2/EMAGE files carry 300 shape coefficients, and their loaders expect that many
@@ -50,13 +51,13 @@ FORMAT = MotionFormat(
 
 def save_smplx_npz(path: str | Path, motion: SMPLXMotion, **extra: np.ndarray) -> Path:
     """Write SMPL-X motion in the BEAT2/EMAGE layout (neutral SMPL-X 2020, 100 expression coefficients, 300 betas:
-    fewer are zero-padded, as EMAGE's loaders reshape them to 300); `extra` arrays are stored beside them."""
+    fewer are zero-padded, as EMAGE's loaders reshape them to 300); `extra` arrays are stored beside them. Written
+    atomically (`utils.atomic`), under exactly `path` (no `.npz` appended)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     betas300 = np.zeros(BEAT2_N_BETAS, np.float32)
     n = min(BEAT2_N_BETAS, motion.betas.size)
     betas300[:n] = motion.betas.reshape(-1)[:n]
-    np.savez(
+    save_npz(
         path,
         poses=motion.poses.astype(np.float32),
         trans=motion.trans.astype(np.float32),

@@ -16,6 +16,7 @@ from the same starting point. `fps`/`up_axis` given by the user override the def
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,13 @@ import numpy as np
 from data.formats import load_motion
 from data.formats.bvh_joints import BVH_KEY
 from data.formats.containers import ARRAY_KEY, read_container
-from data.formats.motion import FPS_RANGE, Z_TO_Y_UP
-from data.layout import FACE_DIM
+from data.formats.fields import is_numeric, scalar
+from data.formats.motion import FPS_RANGE, Z_TO_Y_UP, pad_face
+from utils.atomic import temporary_pid
 from utils.batch import list_files
 from utils.cli import UserError
 from utils.metrics.joint_sets import SUPPORTED_JOINT_COUNTS
+from utils.outputs import check_writable, drop_unfinished, refuse_existing
 
 EVAL_SUFFIXES = (".npy", ".npz", ".pkl", ".pickle", ".csv", ".bvh")
 PROJECT_FPS = 30.0
@@ -64,6 +67,20 @@ def _joint_array(a: np.ndarray) -> np.ndarray | None:
     return a if a.ndim == 3 and a.shape[2] == 3 and a.shape[1] in SUPPORTED_JOINT_COUNTS else None
 
 
+def _expressions(arrays: dict[str, np.ndarray], n_frames: int, path: Path) -> np.ndarray | None:
+    """The file's face (T, <=100) -> (T, 100), None without one (absent or all zeros: no face was generated)."""
+    face = arrays.get("expressions")
+    if face is None:
+        return None
+    if not is_numeric(face):
+        raise UserError(f"{path}: expressions must be a real-valued numeric array, got {np.asarray(face).dtype}")
+    try:
+        face = pad_face(face, n_frames)
+    except ValueError as err:
+        raise UserError(f"{path}: {err}") from err
+    return face if np.abs(face).sum() > 0 else None
+
+
 def _layout(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, float, str, str, np.ndarray | None] | None:
     """(joints, default fps, default up axis, layout name, expressions) of a joints file, or None."""
     suffix = path.suffix.lower()
@@ -72,11 +89,10 @@ def _layout(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, floa
     if "pred_position" in arrays and _joint_array(arrays["pred_position"]) is not None:
         return _joint_array(arrays["pred_position"]), BAILANDO_FPS, "y", "Bailando pred_position", None
     if "joints" in arrays and _joint_array(arrays["joints"]) is not None:
-        fps = next((float(np.asarray(arrays[k]).reshape(-1)[0]) for k in ("mocap_frame_rate", "fps") if k in arrays),
-                   PROJECT_FPS)  # fmt: skip
-        face = arrays.get("expressions")
-        has_face = face is not None and face.ndim == 2 and face.shape[1] == FACE_DIM and np.abs(face).sum() > 0
-        return _joint_array(arrays["joints"]), fps, "y", "joints npz", face if has_face else None
+        joints = _joint_array(arrays["joints"])
+        rate_key = next((k for k in ("mocap_frame_rate", "fps") if k in arrays), None)
+        fps = PROJECT_FPS if rate_key is None else scalar(arrays, rate_key, PROJECT_FPS, path)
+        return joints, fps, "y", "joints npz", _expressions(arrays, len(joints), path)
     a = arrays.get(ARRAY_KEY)
     if suffix == ".csv" and a is not None and a.ndim == 2 and a.shape[1] == 72:
         return a.reshape(len(a), 24, 3), EDGE_FPS, "z", "EDGE csv", None
@@ -125,11 +141,14 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
 
 def list_motion_files(folder: str | Path, what: str) -> list[Path]:
     """The evaluable files of a folder, sorted; a missing or empty folder, or two files of one name, is an error
-    (except `<name>.npz` + `<name>.bvh`, as gen_m2m.py writes them: the npz is read)."""
+    (except `<name>.npz` + `<name>.bvh`, as gen_m2m.py writes them: the npz is read). Temporary files of an
+    interrupted write (`utils.atomic`) are never read (they are logged)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{what} folder {folder} not found")
-    files = list_files(folder, EVAL_SUFFIXES)
+    files = drop_unfinished(list_files(folder, EVAL_SUFFIXES))
+    if not files:
+        raise UserError(f"{what} folder {folder}: only unfinished temporary files")
     npz = {p.stem for p in files if p.suffix.lower() == ".npz"}
     files = [p for p in files if not (p.suffix.lower() == ".bvh" and p.stem in npz)]
     stems = [p.stem for p in files]
@@ -138,3 +157,31 @@ def list_motion_files(folder: str | Path, what: str) -> list[Path]:
         raise UserError(f"{what} folder {folder}: several files are named {clashes[0]!r} "
                         "(samples are matched by file name; keep one)")  # fmt: skip
     return files
+
+
+def check_eval_paths(pred_dir: Path, gt_dir: Path | None, beats_dir: Path | None, out: Path,
+                     overwrite: bool) -> None:  # fmt: skip
+    """Before any evaluation work, one line when: the prediction folder is missing or is the ground-truth or beat
+    folder, the report is not a `.json`, it exists (without `overwrite`), or its folder cannot be written (it is
+    created)."""
+    if not Path(pred_dir).is_dir():
+        raise UserError(f"prediction folder {pred_dir} not found")
+    same = {"--gt_dir": gt_dir, "--beats_dir": beats_dir}
+    for option, folder in same.items():
+        if folder is not None and Path(folder).resolve() == Path(pred_dir).resolve():
+            raise UserError(f"--pred_dir and {option} are the same folder {pred_dir}: every file there would be read "
+                            f"as a prediction and as {option[2:-4]}; give each its own folder")  # fmt: skip
+    if Path(out).suffix.lower() != ".json":
+        raise UserError(f"--out {out}: the report is JSON; give a name ending in .json")
+    refuse_existing(out, overwrite)
+    check_writable(Path(out).parent, "--out")
+
+
+def folder_summary(folder: Path) -> dict:
+    """The evaluable files of a folder: count and modification-time span (leftovers of an earlier run show as an
+    old `oldest`). -> {"folder", "files", "oldest", "newest"}"""
+    files = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in EVAL_SUFFIXES
+             and temporary_pid(p) is None]  # fmt: skip
+    times = [datetime.fromtimestamp(t).isoformat(timespec="seconds") for t in sorted(p.stat().st_mtime for p in files)]
+    return {"folder": str(folder), "files": len(files), "oldest": times[0] if times else None,
+            "newest": times[-1] if times else None}  # fmt: skip

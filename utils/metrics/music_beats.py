@@ -24,6 +24,7 @@ import librosa
 import numpy as np
 
 from data.audio_extraction import baseline
+from data.formats.fields import is_numeric
 from utils.audio import load_audio
 from utils.cli import UserError
 
@@ -34,6 +35,7 @@ LODGE_SR = baseline.SR  # 15,360 Hz = 30 fps
 LIBROSA_DEFAULT_SR = 22050
 TRACKERS = ("bailando", "edge", "lodge", "fixed")
 BEAT_FILE_SUFFIXES = (".txt", ".npy", ".beats")
+MAX_BEAT_SECONDS = 24 * 3600  # a beat time beyond a day is a unit mistake (ms, samples), not music
 
 
 def _bailando(path: Path) -> np.ndarray:
@@ -71,30 +73,55 @@ _TRACK = {"bailando": _bailando, "edge": _edge, "lodge": _lodge, "fixed": _fixed
 
 
 @functools.lru_cache(maxsize=256)
-def track_beats(path: str | Path, tracker: str) -> np.ndarray:
-    """Beat times (s) of a music file with one of `TRACKERS`. -> (B,) float64 (cached per file and tracker)"""
-    if tracker not in _TRACK:
-        raise ValueError(f"unknown beat tracker {tracker!r}; expected one of {TRACKERS}")
+def _tracked(path: str, tracker: str, stamp: tuple[int, int]) -> np.ndarray:
     times = _TRACK[tracker](Path(path))
     times.setflags(write=False)
     return times
 
 
+def track_beats(path: str | Path, tracker: str) -> np.ndarray:
+    """Beat times (s) of a music file with one of `TRACKERS`. -> (B,) float64 (cached per file, tracker and the
+    file's modification time and size, so a file replaced since is tracked again)."""
+    if tracker not in _TRACK:
+        raise ValueError(f"unknown beat tracker {tracker!r}; expected one of {TRACKERS}")
+    try:
+        stat = Path(path).stat()
+    except OSError as err:
+        raise UserError(f"{path}: music file not readable ({err.strerror})") from err
+    return _tracked(str(path), tracker, (stat.st_mtime_ns, stat.st_size))
+
+
 def read_beat_file(path: str | Path) -> np.ndarray:
-    """Beat times (s) from a `.txt`/`.beats` file (first column; madmom's `time bar` lines work) or a 1-D `.npy`."""
+    """Beat times (s) from a `.txt`/`.beats` file (first column; madmom's `time bar` lines work) or a `.npy` of
+    times (N,) or rows (N, C) whose first column is the time. -> (N,) float64, sorted"""
     path = Path(path)
     try:
         if path.suffix == ".npy":
             times = np.load(path, allow_pickle=False)
+            if not is_numeric(times) or times.ndim > 2:
+                raise UserError(f"{path}: expected beat times in seconds (N,) or (N, C), got {times.shape} "
+                                f"{times.dtype}")  # fmt: skip
+            times = times[:, 0] if times.ndim == 2 else times
         else:
             times = np.loadtxt(path, ndmin=2, dtype=np.float64)
             times = times[:, 0] if times.size else times.reshape(0)
     except (OSError, ValueError) as err:
+        if isinstance(err, UserError):
+            raise
         raise UserError(f"{path}: not a readable beat file ({err}); expected beat times in seconds") from err
     times = np.asarray(times, dtype=np.float64).reshape(-1)
-    if not np.isfinite(times).all() or (times < 0).any():
-        raise UserError(f"{path}: beat times must be finite seconds >= 0")
+    if not np.isfinite(times).all() or (times < 0).any() or (times > MAX_BEAT_SECONDS).any():
+        raise UserError(f"{path}: beat times must be finite seconds in [0, {MAX_BEAT_SECONDS}]")
     return np.sort(times)
+
+
+def check_beat_folder(folder: str | Path | None) -> None:
+    """Read every beat file of a folder now (a bad one ends in one line before any evaluation work)."""
+    if folder is None or not Path(folder).is_dir():
+        return
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and path.suffix.lower() in BEAT_FILE_SUFFIXES:
+            read_beat_file(path)
 
 
 def beat_frames(times: np.ndarray, fps: float) -> np.ndarray:

@@ -5,21 +5,28 @@
 
 `--joints` takes joints .npy (T, 52|22, 3) or any motion file; the output has T-1 rows. With a face (T, <=100)
 per clip the output is the grouped 723-d layout [body 263 | hands 360 | face 100]. Defaults:
-data/<dataset_name>/joints (+ .../face when it exists) -> data/<dataset_name>/motion_623 or motion_723.
+data/<dataset_name>/joints (+ .../face when it exists) -> data/<dataset_name>/motion_623 or motion_723. The output
+is never an input; features that come out NaN are refused; outputs of an earlier run are kept unless `--overwrite`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from functools import partial
 from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
-from data.motion_pipeline import FeatureOptions, check_target_skeleton, output_path, process_features
+from data.motion_pipeline import (
+    FeatureOptions,
+    check_target_skeleton,
+    input_files,
+    output_path,
+    process_features,
+    run_planned,
+)
 from options.data_options import add_dataset_options, add_motion_read_options, read_options, start_data_script
-from utils.batch import list_files, run_batch
 from utils.cli import user_errors_exit
+from utils.outputs import refuse_overwriting_inputs
 
 logger = logging.getLogger("motion_representation")
 
@@ -32,14 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target_skeleton", default="default",
                    help="skeleton to retarget to: 'default', 'first_frame' (the clip's own) or a joints .npy")
     p.add_argument("--recursive", action="store_true", help="also read the joints folder's sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: keep them)")
     add_dataset_options(p)
     add_motion_read_options(p)
     return p
-
-
-def features_into(path: Path, out_dir: Path, root: Path, opts: FeatureOptions) -> Path:
-    """One file of a folder run: features at the same relative name under `out_dir`."""
-    return process_features(path, output_path(path, root, out_dir, ".npy"), opts, root)
 
 
 @user_errors_exit
@@ -50,16 +53,18 @@ def main(argv: list[str] | None = None) -> list[Path]:
     face = args.face
     if face is None and args.joints is None and (root / "face").is_dir():
         face = root / "face"  # the default run pairs joints with the faces raw_pose_processing.py wrote
-    opts = FeatureOptions(target=args.target_skeleton, face=face, read=read_options(args))
-    if src.is_file():
-        out = process_features(src, args.out or src.with_name(f"{src.stem}_feats.npy"), opts)
-        logger.info("wrote %s", out)
-        return [out]
-    out_dir = args.out or root / ("motion_723" if face is not None else "motion_623")
-    files = list_files(src, MOTION_SUFFIXES, args.recursive)
-    step = partial(features_into, out_dir=out_dir, root=src, opts=opts)
-    return run_batch(files, step, desc="motion_representation", dest=out_dir).results
-
+    opts = FeatureOptions(target=args.target_skeleton, face=face, read=read_options(args), overwrite=args.overwrite)
+    folder = src if src.is_dir() else None
+    if folder is not None:
+        out = args.out or root / ("motion_723" if face is not None else "motion_623")
+    else:
+        out = args.out or src.with_name(f"{src.stem}_feats.npy")
+    target = None if args.target_skeleton in ("default", "first_frame") else Path(args.target_skeleton)
+    refuse_overwriting_inputs({"--out": out}, {"--joints": src, "--face": face, "--target_skeleton": target})
+    planned = {f: [output_path(f, folder, out, ".npy") if folder else out]
+               for f in input_files(src, MOTION_SUFFIXES, args.recursive)}  # fmt: skip
+    return run_planned(planned, lambda f: process_features(f, planned[f][0], opts, folder), args.overwrite,
+                       "motion_representation", out, single=folder is None)  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -4,7 +4,8 @@
 
 `--input`: joints .npy (T, J, 3) or (B, T, J, 3), features .npy (T|B x T, 263/623/723), or any motion file;
 default: the first file of data/<dataset_name>/joints. Each sequence gets its own video (`--side_by_side`: one
-video with all of them); `--audio` muxes a music file in. Videos go to data/<dataset_name>/plots/ by default.
+video with all of them); `--audio` muxes a music file in. Videos go to data/<dataset_name>/plots/ by default; videos
+that exist are kept unless `--overwrite`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import logging
 from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
+from data.motion_pipeline import input_files, run_planned
 from options.data_options import add_dataset_options, start_data_script
-from utils.batch import list_files, run_batch
 from utils.cli import UserError, user_errors_exit
+from utils.outputs import refuse_overwriting_inputs
 from utils.plot_inputs import VideoOptions, render_file
 
 logger = logging.getLogger("plot_3d_global")
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequences")
     p.add_argument("--size", type=int, default=480, help="video height in pixels")
     p.add_argument("--gif", action="store_true", help="write .gif instead of .mp4 when --out is a folder")
+    p.add_argument("--overwrite", action="store_true", help="replace videos that exist (default: keep them)")
     add_dataset_options(p)
     return p
 
@@ -44,20 +47,18 @@ def main(argv: list[str] | None = None) -> list[Path]:
                                         "nothing to plot; run raw_pose_processing.py first or give --input FILE")
     if args.audio is not None and not args.audio.is_file():
         raise UserError(f"{args.audio}: audio file not found")
-    opts = VideoOptions(args.fps, args.size, args.audio, args.max_seconds, args.side_by_side)
+    opts = VideoOptions(args.fps, args.size, args.audio, args.max_seconds, args.side_by_side, args.overwrite)
     suffix = ".gif" if args.gif else ".mp4"
-    if src.is_dir():
-        out_dir = args.out or root / "plots"
-        report = run_batch(list_files(src, MOTION_SUFFIXES, limit=args.max_files),
-                           lambda f: render_file(f, out_dir / f"{f.stem}{suffix}", opts), "plot_3d_global", out_dir)
-        return [video for videos in report.results for video in videos]
-    out = args.out or root / "plots" / f"{src.stem}{suffix}"
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
+    folder = src if src.is_dir() else None
+    out = args.out or (root / "plots" if folder else root / "plots" / f"{src.stem}{suffix}")
+    if folder is None and out.suffix.lower() not in VIDEO_SUFFIXES:
         raise UserError(f"{out}: the output must end in .mp4 or .gif")
-    videos = render_file(src, out, opts)
-    logger.info("wrote %s", ", ".join(str(v) for v in videos))
-    return videos
-
+    refuse_overwriting_inputs({"--out": out}, {"--input": src, "--audio": args.audio})
+    planned = {f: [out / f"{f.stem}{suffix}" if folder else out]
+               for f in input_files(src, MOTION_SUFFIXES, limit=args.max_files)}  # fmt: skip
+    videos = run_planned(planned, lambda f: render_file(f, planned[f][0], opts), args.overwrite, "plot_3d_global",
+                         out, single=folder is None)  # fmt: skip
+    return [video for vs in videos for video in vs]
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,8 @@
     python plot_feature.py [--input FILE|DIR] [--out FILE|DIR] [--width 1600] [--height 1200]
 
 Default input: the first file of data/<dataset_name>/motion_723 (or motion_623); PNGs go to
-data/<dataset_name>/plots/<name>_features.png. A batch file (B, T, D) gives one PNG per sequence.
+data/<dataset_name>/plots/<name>_features.png. A batch file (B, T, D) gives one PNG per sequence; PNGs that exist
+are kept unless `--overwrite`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from data.motion_pipeline import input_files, run_planned
 from options.data_options import add_dataset_options, start_data_script
-from utils.batch import list_files, run_batch
 from utils.cli import user_errors_exit
+from utils.outputs import refuse_overwriting_inputs
 from utils.plot_inputs import plot_feature_file
 
 logger = logging.getLogger("plot_feature")
@@ -28,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=1600, help="image width in pixels")
     p.add_argument("--height", type=int, default=1200, help="image height in pixels")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the features")
+    p.add_argument("--overwrite", action="store_true", help="replace PNGs that exist (default: keep them)")
     add_dataset_options(p)
     return p
 
@@ -42,16 +45,15 @@ def default_input(root: Path) -> Path:
 def main(argv: list[str] | None = None) -> list[Path]:
     args, root, src = start_data_script(build_parser(), argv, "input", default_input,
                                         "no features here; run motion_representation.py first or give --input FILE")
-    plot = lambda f, out: plot_feature_file(f, out, args.fps, args.width, args.height)  # noqa: E731
-    if src.is_dir():
-        out_dir = args.out or root / "plots"
-        report = run_batch(list_files(src, (".npy",), limit=args.max_files),
-                           lambda f: plot(f, out_dir / f"{f.stem}_features.png"), "plot_feature", out_dir)
-        return [png for pngs in report.results for png in pngs]
-    pngs = plot(src, args.out or root / "plots" / f"{src.stem}_features.png")
-    logger.info("wrote %s", ", ".join(str(p) for p in pngs))
-    return pngs
-
+    folder = src if src.is_dir() else None
+    out = args.out or (root / "plots" if folder else root / "plots" / f"{src.stem}_features.png")
+    refuse_overwriting_inputs({"--out": out}, {"--input": src})
+    planned = {f: [out / f"{f.stem}_features.png" if folder else out]
+               for f in input_files(src, (".npy",), limit=args.max_files)}  # fmt: skip
+    pngs = run_planned(planned, lambda f: plot_feature_file(f, planned[f][0], args.fps, args.width, args.height,
+                                                            args.overwrite),
+                       args.overwrite, "plot_feature", out, single=folder is None)  # fmt: skip
+    return [png for ps in pngs for png in ps]
 
 if __name__ == "__main__":
     main()
