@@ -21,8 +21,9 @@ import torch
 from tests.ddp_probe import ProbeTrainer, options
 from utils import atomic
 from utils.atomic import temporary_pid
-from utils.checkpoint import load_checkpoint, nonfinite_tensors
+from utils.checkpoint import load_checkpoint, nonfinite_tensors, save_checkpoint
 from utils.cli import UserError
+from utils.runs import run_status
 
 CTX = multiprocessing.get_context("forkserver")
 CTX.set_forkserver_preload(["tests.ddp_probe", "utils.trainer", "utils.atomic", "accelerate", "accelerate.utils",
@@ -207,3 +208,20 @@ def test_atomic_writer_unique_names_cleanup_and_stale_temporaries(tmp_path, monk
     assert atomic.remove_stale_temporaries(tmp_path) == [stale] and mine.exists()
     with pytest.raises(UserError, match="is a folder"), atomic.atomic_path(tmp_path):
         pass
+
+
+def test_the_demo_skips_finished_stages_and_resumes_interrupted_ones(tmp_path):
+    import demo
+
+    run = tmp_path / "run"
+    calls = []
+    assert run_status(run) == "new"
+    demo._training_stage("stage", run, {}, calls.append, ["--name", "x"])
+    ProbeTrainer(probe_args(run, "--width", "8", "--max_steps", "2", "--save_latest", "1"), run).fit()
+    assert run_status(run) == "finished"
+    demo._training_stage("stage", run, {}, calls.append, ["--name", "x"])  # finished: not run again
+    ckpt = load_checkpoint(run / "model" / "latest.tar")
+    save_checkpoint(run / "model" / "latest.tar", {**ckpt, "finished": False})  # as a killed run leaves it
+    assert run_status(run) == "interrupted"
+    demo._training_stage("stage", run, {}, calls.append, ["--name", "x"])
+    assert calls == [["--name", "x"], ["--name", "x", "--is_continue"]]
