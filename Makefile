@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/mmr.py
 	$(BIN)/python bench/train_m2m.py
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/checkpoint_save.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
