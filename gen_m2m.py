@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
         if not files:
             return {"done": [], "skipped": [], "kept": [str(f) for f in kept]}
     else:
-        claim_split_folder(out, overwrite)
+        earlier = claim_split_folder(out, overwrite)
     device = inference_device(args.gpu_id)
     mage = load_mage(args.checkpoints_dir, args.dataset_name, args.name, args.res_name, args.vq_name,
                      args.which_epoch, device, args.mmr_run).speed_up(args.mixed_precision, args.compile)  # fmt: skip
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> dict:
         report = generate_for_files(mage, files, out, opts, args.seed, render=not args.no_render)
         return {"done": [r for _, r in report.done], "skipped": [(str(f), r) for f, r in report.skipped],
                 "kept": [str(f) for f in kept]}  # fmt: skip
+    if earlier:  # the models loaded: the earlier split run (its report and dances) can go
+        logger.warning("--overwrite: deleting the earlier generation in %s (%d files)", out, len(earlier))
+        for path in earlier:
+            path.unlink(missing_ok=True)
     root = dataset_dir(args.dataset_name, args.data_root)
     music_feature(mage.music["music_type"])  # a checkpoint of an unknown feature type: one line
     videos = 0 if args.no_render else args.videos

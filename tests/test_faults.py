@@ -225,3 +225,28 @@ def test_the_demo_skips_finished_stages_and_resumes_interrupted_ones(tmp_path):
     assert run_status(run) == "interrupted"
     demo._training_stage("stage", run, {}, calls.append, ["--name", "x"])
     assert calls == [["--name", "x"], ["--name", "x", "--is_continue"]]
+
+
+class FailsToStart(ProbeTrainer):
+    def build_data(self):
+        raise UserError("the data is not there")
+
+
+def test_overwrite_deletes_the_old_run_only_once_the_new_one_starts(tmp_path):
+    run = tmp_path / "run"
+    ProbeTrainer(probe_args(run, "--width", "8", "--max_steps", "2"), run).fit()
+    before = (run / "model" / "latest.tar").read_bytes()
+    with pytest.raises(UserError, match="the data is not there"):
+        FailsToStart(probe_args(run, "--width", "8", "--max_steps", "2", "--overwrite"), run).fit()
+    assert (run / "model" / "latest.tar").read_bytes() == before  # a run that could not start replaced nothing
+
+
+def test_recorded_configurations_compare_by_content_not_by_location_or_age():
+    from utils.trainer import config_differences
+
+    saved = {"run": "vq", "file": "/old/place/latest.tar", "fingerprint": "ab", "width": 8}
+    assert config_differences(saved, {**saved, "file": "/new/place/latest.tar"}) == []  # moved: the same
+    assert config_differences({"run": "vq", "width": 8}, {**saved, "which": "latest"}) == []  # an older record
+    assert config_differences(saved, {**saved, "fingerprint": None}) == []  # recorded before fingerprints
+    assert config_differences(saved, {**saved, "fingerprint": "cd", "width": 16}) == ["fingerprint", "width"]
+    assert config_differences({**saved, "newer": 1}, saved) == ["newer"]  # unknown to this version

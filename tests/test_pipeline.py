@@ -257,6 +257,7 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     first = gen(pipeline, "--ext", "kept", "--music", str(songs))
     assert [Path(d["music"]).name for d in first["done"]] == ["a.wav", "b.wav"]
     before = (out / "a.npz").read_bytes()
+    kept_files = {p: p.read_bytes() for p in (out / "a.npz", out / "a.bvh")}
     write_song(songs / "c.wav", 2.0, seed=5)
     again = gen(pipeline, "--ext", "kept", "--music", str(songs))  # a and b exist: kept and listed, c is new
     assert [Path(d["music"]).name for d in again["done"]] == ["c.wav"] and again["kept"] == [str(songs / "a.wav"),
@@ -264,14 +265,14 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     assert (out / "a.npz").read_bytes() == before
     # a full disk (a file-size limit) while replacing: one line, the earlier dance intact, no temporary file left
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) // 2, hard))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (min(map(len, kept_files.values())) // 2, hard))
     try:
         err = one_line_error(capsys, pipeline, "--ext", "kept", "--music", str(songs / "a.wav"), "--overwrite")
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-    assert err.startswith(f"error: cannot write {out / 'a.npz'}: File too large") and "a.npz is unchanged" in err
-    assert (out / "a.npz").read_bytes() == before and sorted(p.name for p in out.iterdir() if p.name.startswith("."))\
-        == []  # fmt: skip
+    assert err.startswith(f"error: cannot write {out / 'a.bvh'}: File too large") and "a.bvh is unchanged" in err
+    assert all(p.read_bytes() == data for p, data in kept_files.items())  # the earlier dance, whole
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     replaced = gen(pipeline, "--ext", "kept", "--music", str(songs / "a.wav"), "--overwrite", "--seed", "3")
     assert replaced["done"] and (out / "a.npz").read_bytes() != before
     # one dance name for two music files; a dance that would overwrite its own music; an earlier split run

@@ -319,3 +319,12 @@ def test_music_features_of_a_changed_mmr_are_refused(prepared, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not the checkpoint the mmr music features of" in err[0]
     assert "embed the music again with MMR/mmr_music_feat256.py" in err[0]
+
+
+def test_same_upstream_compares_content_then_run_names():
+    from models.mask_transformer.training import same_upstream
+
+    assert same_upstream({"run": "a", "fingerprint": "x"}, {"run": "b", "fingerprint": "x"}, "run")  # renamed
+    assert not same_upstream({"run": "a", "fingerprint": "x"}, {"run": "a", "fingerprint": "y"}, "run")  # retrained
+    assert same_upstream({"run": "a"}, {"run": "a", "fingerprint": "y"}, "run")  # an older record: by name
+    assert not same_upstream({"run": "a"}, {"run": "b"}, "run")

@@ -72,14 +72,14 @@ def rigid_dance(features: np.ndarray) -> Dance:
 
 def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
                  render: bool = True) -> dict[str, Path]:  # fmt: skip
-    """Write `<name>.npz`, `<name>.bvh` and (with `render`) `<name>.mp4` (the music `audio` muxed in) of a dance
-    at 30 fps. Returns {"npz", "bvh", "mp4"} -> path."""
+    """Write `<name>.bvh`, (with `render`) `<name>.mp4` (the music `audio` muxed in) and, last, `<name>.npz` of a
+    dance at 30 fps: an npz marks a dance whose files were all written. Returns {"npz", "bvh", "mp4"} -> path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"npz": out_dir / f"{name}.npz", "bvh": out_dir / f"{name}.bvh"}
-    smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
-    save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
     write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton, dance.rotations)
     if render:
         paths["mp4"] = render_skeleton_video(dance.joints, out_dir / f"{name}.mp4", FPS, audio=audio, titles=[name])
+    smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
+    save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
     return paths

@@ -129,6 +129,21 @@ class EpochSampler(Sampler[int]):
         return max(0, self.n - self.start)
 
 
+LOCATION_KEYS = ("file", "clip_mmr", "clip_dir", "mmr")  # where an upstream file was: a moved folder is no change
+
+
+def config_differences(saved: dict, now: dict) -> list[str]:
+    """The keys of a recorded configuration that differ from the current one, or that this version does not know.
+    Keys the record lacks (an older version wrote it), file locations (`LOCATION_KEYS`) and fingerprints one side
+    lacks are not differences."""
+    def differs(k: str) -> bool:
+        if k in LOCATION_KEYS or (k.endswith("fingerprint") and None in (saved[k], now[k])):
+            return False
+        return saved[k] != now[k]
+
+    return sorted({k for k in saved.keys() & now.keys() if differs(k)} | (saved.keys() - now.keys()))
+
+
 def lr_factor(step: int, warm_up: int, milestones: list[int], gamma: float) -> float:
     """Linear warm-up over `warm_up` steps, then x gamma at each milestone passed."""
     warm = min(1.0, (step + 1) / warm_up) if warm_up > 0 else 1.0
@@ -175,13 +190,15 @@ class Trainer:
         if ckpt.get("stage") != self.stage:
             raise UserError(f"{path}: a {ckpt.get('stage')!r} checkpoint, not {self.stage!r}")
         for key, value in self.checkpoint_extra().items():
-            if isinstance(value, dict) and ckpt.get(key) != plain(value):
-                saved = ckpt.get(key) or {}
-                diff = sorted(k for k in {*value, *saved} if saved.get(k) != plain(value.get(k)))
+            if not isinstance(value, dict):
+                continue
+            saved, value = ckpt.get(key), plain(value)
+            diff = config_differences(saved, value) if isinstance(saved, dict) else ["recorded as absent"]
+            if diff:
                 if "fingerprint" in diff:  # an upstream checkpoint (tokenizer, MMR) changed since
                     raise UserError(f"{path}: trained with a different {key} (fingerprint: {value.get('file', key)} "
-                                    "was retrained or continued since); resume with the checkpoint it was trained on "
-                                    "or start the run again (--overwrite)")  # fmt: skip
+                                    "was retrained or continued since); resume with the checkpoint it was trained "
+                                    "on or start the run again (--overwrite)")  # fmt: skip
                 raise UserError(f"{path}: trained with a different {key} ({', '.join(diff)}); resume with the same "
                                 "options or start another run")  # fmt: skip
 
@@ -222,31 +239,38 @@ class Trainer:
         from accelerate.utils import gather_object
 
         self._stop_if_nonfinite(state)
+        bad = nonfinite_tensors(self.unwrap(model).state_dict())
+        if self.accelerator.num_processes > 1:  # buffers may differ per rank: every rank stops if one would
+            flag = self.accelerator.reduce(torch.tensor([float(bool(bad))], device=self.device), "sum")
+            bad = bad or (["another rank's weights"] if float(flag[0]) > 0 else [])
+        if bad:
+            raise UserError(f"non-finite weights at step {state['step']} ({', '.join(bad[:3])}"
+                            f"{', ...' if len(bad) > 3 else ''}); nothing was saved: the last good checkpoint is "
+                            f"{self.model_dir / 'latest.tar'}")  # fmt: skip
         rng = gather_object([rng_state()]) if self.accelerator.num_processes > 1 else [rng_state()]
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            payload = self._payload(model, optimizer, scheduler, state, rng)
-            bad = nonfinite_tensors(payload["model"])
-            if bad:
-                raise UserError(f"non-finite weights at step {state['step']} ({', '.join(bad[:3])}"
-                                f"{', ...' if len(bad) > 3 else ''}); nothing was saved: the last good checkpoint is "
-                                f"{self.model_dir / 'latest.tar'}")  # fmt: skip
-            save_checkpoint(self.model_dir / f"{name}.tar", payload)
+            save_checkpoint(self.model_dir / f"{name}.tar", self._payload(model, optimizer, scheduler, state, rng))
 
-    def claim_run_dir(self) -> None:
+    def claim_run_dir(self) -> list[str]:
         """Refuse to replace an existing run: a run folder with a checkpoint needs `--is_continue` (resume) or
-        `--overwrite` (its checkpoints and logs are deleted first). Removes the temporary files of killed saves."""
-        opt, model_dir = self.opt, self.model_dir
-        overwrite = getattr(opt, "overwrite", False)
-        saved = claim_run(self.run_dir, getattr(opt, "is_continue", False), overwrite)
+        `--overwrite`. Returns the checkpoints `--overwrite` replaces (`replace_old_run` deletes them once the new
+        run has been built, so a run that fails to start loses nothing)."""
+        overwrite = getattr(self.opt, "overwrite", False)
+        saved = claim_run(self.run_dir, getattr(self.opt, "is_continue", False), overwrite)
+        return saved if overwrite else []
+
+    def replace_old_run(self, replaced: list[str]) -> None:
+        """Delete the checkpoints and logs `--overwrite` replaces, and the temporary files of killed saves."""
         if not self.accelerator.is_main_process:
             return
-        if saved and overwrite:
-            logger.warning("--overwrite: deleting the checkpoints (%s) and logs of %s", ", ".join(saved), self.run_dir)
-            for name in saved:
-                (model_dir / name).unlink()
+        if replaced:
+            logger.warning("--overwrite: deleting the checkpoints (%s) and logs of %s", ", ".join(replaced),
+                           self.run_dir)  # fmt: skip
+            for name in replaced:
+                (self.model_dir / name).unlink(missing_ok=True)
             shutil.rmtree(self.run_dir / "logs", ignore_errors=True)
-        for path in remove_stale_temporaries(model_dir):
+        for path in remove_stale_temporaries(self.model_dir):
             logger.info("removed %s (left by a save that was interrupted)", path)
 
     def write_options(self) -> None:
@@ -262,7 +286,7 @@ class Trainer:
     def fit(self) -> dict:
         """Train (or resume) to `--max_epoch` epochs (or `--max_steps` steps); returns the last metrics."""
         opt, acc = self.opt, self.accelerator
-        self.claim_run_dir()
+        replaced = self.claim_run_dir()
         seed_everything(opt.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
         model = self.build_model()
@@ -277,6 +301,7 @@ class Trainer:
         if getattr(opt, "is_continue", False):
             state = self._resume(model, optimizer, scheduler, state)
         state["finished"] = False  # until the last save of this call
+        self.replace_old_run(replaced)  # the new run is built: the old one can go
         self.write_options()
         raw_optimizer = optimizer
         model, optimizer = acc.prepare(model, optimizer)

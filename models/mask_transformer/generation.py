@@ -9,6 +9,7 @@ matching score, and writes the same files (videos for the first few).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -100,9 +101,9 @@ DANCE_SUFFIXES = (".npz", ".bvh", ".mp4")  # what `export_dance` writes per danc
 
 
 def music_outputs(files: list[Path], out_dir: Path, overwrite: bool = False) -> tuple[list[Path], list[Path]]:
-    """(music files to generate, music files whose dance exists and is kept unless `overwrite`) for
-    `generate_for_files`. Refused in one line: two music files with one name (`a.wav`, `a.mp3`: one dance name)
-    and a dance written over its own music (an mp4)."""
+    """(music files to generate, music files whose dance exists (its npz, written last) and is kept unless
+    `overwrite`) for `generate_for_files`. Refused in one line: two music files with one name (`a.wav`, `a.mp3`:
+    one dance name) and a dance written over its own music (an mp4)."""
     planned = {f: [out_dir / f"{f.stem}{suffix}" for suffix in DANCE_SUFFIXES] for f in files}
     refuse_duplicate_outputs(planned)
     for f, outs in planned.items():  # another file's name differs from its dances' (else a clash above)
@@ -112,20 +113,23 @@ def music_outputs(files: list[Path], out_dir: Path, overwrite: bool = False) -> 
     return [f for f in files if planned[f][0] not in kept], [f for f in files if planned[f][0] in kept]
 
 
-def claim_split_folder(out_dir: Path, overwrite: bool = False) -> None:
+def claim_split_folder(out_dir: Path, overwrite: bool = False) -> list[Path]:
     """A split run writes `metrics.json` and every clip's dance: a folder that holds an earlier run's is refused in
-    one line, or with `overwrite` emptied of them (so no dance of the earlier run is left to be scored with the
-    new ones by eval_dance.py)."""
-    earlier = sorted(p for p in out_dir.glob("*") if p.name == "metrics.json" or p.suffix in DANCE_SUFFIXES) \
-        if out_dir.is_dir() else []  # fmt: skip
-    if not earlier:
-        return
-    if not overwrite:
+    one line unless `overwrite`. Returns the earlier run's files (its report and the dances it lists, else every
+    dance: an npz and its bvh/mp4), for the caller to delete once the new run can start, so that no dance of the
+    earlier run is left to be scored with the new ones."""
+    report = out_dir / "metrics.json"
+    try:
+        names = set(json.loads(report.read_text()).get("per_sample", {})) if report.is_file() else set()
+    except (OSError, ValueError):
+        names = set()
+    names |= {p.stem for p in out_dir.glob("*.npz")} if out_dir.is_dir() else set()
+    dances = [out_dir / f"{n}{s}" for n in sorted(names) for s in DANCE_SUFFIXES if (out_dir / f"{n}{s}").is_file()]
+    earlier = ([report] if report.is_file() else []) + dances
+    if earlier and not overwrite:
         shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
         raise UserError(f"{out_dir} holds an earlier generation ({shown}): choose another --ext or pass --overwrite")
-    logger.warning("--overwrite: deleting the earlier generation in %s (%d files)", out_dir, len(earlier))
-    for path in earlier:
-        path.unlink()
+    return earlier
 
 
 def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,

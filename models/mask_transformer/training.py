@@ -128,8 +128,10 @@ class TokenTrainer(Trainer):
         file changed since it made them); None when it is not recorded or gone (the embeddings still train)."""
         info = data.summary["music"].get(CLIP_TYPE, {})
         path = info.get("checkpoint")
-        if not path or not Path(path).is_file():
+        if not path:
             return None
+        if not Path(path).is_file():  # moved or deleted: what the summary recorded (generation checks --mmr_run)
+            return {"file": path, "fingerprint": info.get("fingerprint")}
         check_upstream(path, info.get("fingerprint"), "the MMR", f"the {CLIP_TYPE} music features of {data.root}",
                        "embed the music again with MMR/mmr_music_feat256.py")  # fmt: skip
         return upstream_record(path)
@@ -141,6 +143,7 @@ class TokenTrainer(Trainer):
             raise UserError("--mmr_loss needs the MMR that made the music embeddings: pass --mmr_run <MMR run folder>")
         mmr = load_mmr(run)
         mmr.model.requires_grad_(False)
+        self.mmr_loss_fingerprint = file_fingerprint(mmr.source)  # once: what was loaded, not what is there later
         if mmr.model.config.latent != self.clip_dim:
             raise UserError(f"{mmr.source}: a {mmr.model.config.latent}-d MMR, but the music embeddings are "
                             f"{self.clip_dim}-d; embed the music with this MMR (MMR/mmr_music_feat256.py)")  # fmt: skip
@@ -189,7 +192,7 @@ class TokenTrainer(Trainer):
                  "clip_mmr_fingerprint": self.clip_mmr["fingerprint"] if self.clip_mmr else None}  # fmt: skip
         mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
                     "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source,
-                    "fingerprint": file_fingerprint(self.mmr.source)} if self.mmr is not None else None
+                    "fingerprint": self.mmr_loss_fingerprint} if self.mmr is not None else None
         return {"transformer": self.config.to_dict(), "transformer_format": TRANSFORMER_FORMAT, "music": music,
                 "mmr_loss": mmr_loss, "continuation": self.continuation_options(),
                 "tokenizer": self.vq_record,
@@ -442,11 +445,12 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
     res = None
     if res_name:
         res, res_ckpt = load_res(checkpoints_dir, dataset, res_name, which=which, device=device)
-        if res_ckpt["tokenizer"].get("fingerprint") != ckpt["tokenizer"].get("fingerprint"):
+        if not same_upstream(res_ckpt["tokenizer"], ckpt["tokenizer"], "run"):
             raise UserError(f"{name!r} and {res_name!r} were trained on different tokenizers "
                             f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']}); train both on one")
         for key in ("music_type", "clip_mmr_fingerprint"):
-            if res_ckpt["music"].get(key) != ckpt["music"].get(key):
+            a, b = res_ckpt["music"].get(key), ckpt["music"].get(key)
+            if a != b and (key == "music_type" or None not in (a, b)):  # one conditioned on frames only: no MMR
                 raise UserError(f"{name!r} and {res_name!r} read different music ({key}: {ckpt['music'].get(key)} "
                                 f"vs {res_ckpt['music'].get(key)}); train both on one dataset's features")
     tokenizer = ckpt["tokenizer"]
@@ -465,6 +469,14 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
                         "the MMR run (--mmr_run)")  # fmt: skip
     return MAGEModels(base, res, ckpt, vq, vq_ckpt["mean"].float().to(device), vq_ckpt["std"].float().to(device),
                       mmr, ckpt["music_mean"].to(device), ckpt["music_std"].to(device))  # fmt: skip
+
+
+def same_upstream(a: dict, b: dict, name: str) -> bool:
+    """Whether two records of an upstream checkpoint name the same one: by content fingerprint when both have one
+    (older records have none), else by `name` (the run)."""
+    if a.get("fingerprint") and b.get("fingerprint"):
+        return a["fingerprint"] == b["fingerprint"]
+    return a.get(name) == b.get(name)
 
 
 def _clip_mmr(mmr_run: str | Path | None, music: dict, name: str, device) -> MMREmbedder | None:
