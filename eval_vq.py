@@ -21,7 +21,8 @@ from models.vq.training import load_vq
 from options.data_options import add_dataset_options
 from utils.arg_types import gpu_index, non_negative_int, positive_float
 from utils.atomic import write_json
-from utils.cli import UserError, inference_device, setup_logging, user_errors_exit
+from utils.cli import inference_device, setup_logging, user_errors_exit
+from utils.outputs import refuse_existing
 from utils.render import render_skeleton_video
 from utils.runs import find_run
 
@@ -53,9 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = ProcessedData(dataset_dir(args.dataset_name, args.data_root))
     run = find_run(args.checkpoints_dir, args.dataset_name, args.name, args.ext)
     out = run / "eval" / args.ext
-    if (out / "metrics.json").is_file() and not args.overwrite:
-        raise UserError(f"{out / 'metrics.json'} exists (an earlier evaluation): choose another --ext or pass "
-                        "--overwrite")  # fmt: skip
+    refuse_existing(out / "metrics.json", args.overwrite)
     which = args.which_epoch
     if which == "best" and not (run / "model" / "best.tar").is_file():
         logger.warning("%s has no best.tar (no validation ran): evaluating latest.tar", run)

@@ -22,7 +22,8 @@ from MMR.losses import similarity
 from MMR.retrieval import retrieval_report
 from utils.arg_types import positive_int, seed_int
 from utils.atomic import write_json
-from utils.cli import UserError, setup_logging, user_errors_exit
+from utils.cli import setup_logging, user_errors_exit
+from utils.outputs import refuse_existing
 
 logger = logging.getLogger("eval_mmr")
 
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     run, embedder, data = mmr_and_dataset(args)
     out = (run if run.is_dir() else run.parent) / "eval"
-    if (out / f"retrieval_{args.split}.json").is_file() and not args.overwrite:
-        raise UserError(f"{out / f'retrieval_{args.split}.json'} exists (an earlier evaluation): pass --overwrite to "
-                        "replace it")  # fmt: skip
+    refuse_existing(out / f"retrieval_{args.split}.json", args.overwrite)
     clips = MusicMotionClips(data, args.split, embedder.music_type, normalize=False, deterministic=True)
     music, motion = embed_clips(embedder, clips)
     metrics = retrieval_report(similarity(music, motion).numpy(), args.batch, args.repeats, args.seed)

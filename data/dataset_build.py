@@ -341,7 +341,7 @@ def build_dataset(opts: BuildOptions) -> dict:
     save_npy(opts.out / "Mean.npy", mean)
     save_npy(opts.out / "Std.npy", std)
     summary = make_summary(clips, split_of, windows, dim, skipped, motion, music_modes, opts)
-    write_json(opts.out / "summary.json", summary)
+    write_summary(opts.out, summary)
     pack_splits(ProcessedData(opts.out))
     return summary
 

@@ -152,3 +152,14 @@ def test_cli_modes_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1
     assert "s of audio, a slice needs 5 s" in err and "--no_chop" in err
+
+
+def test_cli_folder_with_two_files_of_one_name_is_refused(tmp_path, capsys):
+    y, _ = synth_song(1.0, bpm=100, phase=0.0)
+    for name in ("song.wav", "song.flac"):
+        sf.write(tmp_path / name, y, SR)
+    with pytest.raises(SystemExit) as exc:
+        B.main([str(tmp_path), "--out", str(tmp_path / "feats")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "song.flac + song.wav -> " in err
+    assert not (tmp_path / "feats").exists()  # refused before any extraction

@@ -77,22 +77,3 @@ def list_files(folder: Path, suffixes: Iterable[str], recursive: bool = False, l
     if not files:
         raise UserError(f"{folder}: no {'/'.join(suffixes)} files found")
     return files[:limit] if limit > 0 else files
-
-
-def unique_outputs(step: Callable[[Path], Any], files: Sequence[Path], root: Path) -> Callable[[Path], Any]:
-    """`step`, refusing (as a skip) every file whose output name (path without suffix) an earlier file already has.
-
-    `a.npz` and `a.pkl` in one folder would both write `a.npy`; the second is skipped and listed instead of
-    silently overwriting the first.
-    """
-    first: dict[Path, Path] = {}
-    for f in files:
-        first.setdefault(f.relative_to(root).with_suffix(""), f)
-
-    def guarded(path: Path) -> Any:
-        owner = first[path.relative_to(root).with_suffix("")]
-        if owner != path:
-            raise UserError(f"{path}: same output name as {owner.name}; rename one of them")
-        return step(path)
-
-    return guarded

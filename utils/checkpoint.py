@@ -70,19 +70,20 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     return write_bytes(path, buffer.getbuffer())
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint safely (`weights_only=True`); a missing or unreadable file is a one-line error."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict:
+    """Load a checkpoint safely (`weights_only=True`); a missing or unreadable file is a one-line error. `mmap`:
+    tensors are mapped, not read (to look at a record of a large checkpoint)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # pickle errors of many kinds: report them in one line
         raise UserError(f"{path}: not a loadable checkpoint ({type(err).__name__}: {err})") from err
 
 
 def file_fingerprint(path: str | Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a file's bytes (hex): the content fingerprint of a checkpoint."""
+    """sha256 of a file's bytes (hex): the content fingerprint of a checkpoint (or of a music file)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

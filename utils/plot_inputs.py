@@ -14,8 +14,8 @@ import numpy as np
 
 from data.formats import load_motion
 from data.formats.containers import read_container
-from data.formats.fields import is_numeric
 from data.formats.motion import check_frames
+from utils.arrays import is_numeric
 from utils.cli import UserError
 from utils.feature_plot import plot_features
 from utils.motion_features import recover_from_ric

@@ -77,4 +77,4 @@ def run_status(run_dir: str | Path) -> str:
     latest = Path(run_dir) / "model" / "latest.tar"
     if not latest.is_file():
         return "new"
-    return "finished" if load_checkpoint(latest).get("finished") else "interrupted"
+    return "finished" if load_checkpoint(latest, mmap=True).get("finished") else "interrupted"

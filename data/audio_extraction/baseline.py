@@ -183,7 +183,8 @@ def extract_file(path: Path, out: Path, per_slice: bool, no_chop: bool) -> Path:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    from utils.batch import list_files, run_batch, unique_outputs
+    from utils.batch import list_files, run_batch
+    from utils.outputs import refuse_duplicate_outputs
 
     args = build_parser().parse_args(argv)
     setup_logging()
@@ -192,8 +193,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if args.input.is_dir():
         out_dir = args.out or args.input
         files = list_files(args.input, MUSIC_SUFFIXES)
-        step = unique_outputs(lambda f: extract_file(f, out_dir / f"{f.stem}.npy", args.per_slice, args.no_chop),
-                              files, args.input)  # fmt: skip
+        refuse_duplicate_outputs({f: [out_dir / f"{f.stem}.npy"] for f in files})  # song.wav + song.mp3: one line
+        step = lambda f: extract_file(f, out_dir / f"{f.stem}.npy", args.per_slice, args.no_chop)  # noqa: E731
         return run_batch(files, step, "baseline features", out_dir).results
     out = extract_file(args.input, args.out or args.input.with_suffix(".npy"), args.per_slice, args.no_chop)
     logger.info("wrote %s %s", out, np.load(out).shape)

@@ -9,7 +9,6 @@ an interrupted write) are extracted again. Every file is written atomically (`ut
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -18,20 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from utils.atomic import save_npy, write_json
+from utils.checkpoint import file_fingerprint
 
 logger = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the record or the features' meaning changes: every cache is then redone
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (read in chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def record_path(features: Path) -> Path:
@@ -44,7 +34,7 @@ def source_record(audio: Path, options: dict | None = None) -> dict:
     st = audio.stat()
     shown = {k: str(v) for k, v in sorted((options or {}).items())}
     return {"format": CACHE_FORMAT, "file": audio.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "sha256": file_sha256(audio), "options": shown}  # fmt: skip
+            "sha256": file_fingerprint(audio), "options": shown}  # fmt: skip
 
 
 def _matches(recorded: dict, audio: Path, options: dict | None) -> bool:

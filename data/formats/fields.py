@@ -7,15 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from utils.arrays import is_numeric, scalar  # noqa: F401  (re-exported: the formats read fields with them)
 from utils.cli import UserError
 from utils.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
 
 Arrays = dict[str, np.ndarray]
-
-
-def is_numeric(a: object) -> bool:
-    """A real-valued numeric array (integers or floats; not strings, objects or complex numbers)."""
-    return isinstance(a, np.ndarray) and (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer))
 
 
 def bare_array(arrays: Arrays, width: int | tuple[int, ...]) -> bool:
@@ -47,16 +43,6 @@ def float_array(arrays: Arrays, key: str, path: Path, width: int | tuple[int, ..
     if n_frames is not None and len(a) != n_frames:
         raise UserError(f"{path}: {key} has {len(a)} frames, poses have {n_frames}")
     return a
-
-
-def scalar(arrays: Arrays, key: str, default: float, path: Path) -> float:
-    """A scalar entry (e.g. a frame rate) or its default."""
-    if key not in arrays:
-        return default
-    a = arrays[key]
-    if not is_numeric(a) or a.size != 1:
-        raise UserError(f"{path}: {key} must be one number, got {np.shape(a)} {np.asarray(a).dtype}")
-    return float(a.reshape(-1)[0])
 
 
 def betas(arrays: Arrays, path: Path) -> np.ndarray:

@@ -83,7 +83,7 @@ class TokenTrainer(Trainer):
         self.vq_fingerprint = self.vq_record["fingerprint"]
         latest = self.model_dir / "latest.tar"
         if getattr(opt, "is_continue", False) and latest.is_file():  # before encoding with a changed tokenizer
-            saved = load_checkpoint(latest).get("tokenizer", {})
+            saved = load_checkpoint(latest, mmap=True).get("tokenizer", {})
             check_upstream(self.vq_record["file"], saved.get("fingerprint"), f"tokenizer {self.vq_run.name!r}",
                            f"run {self.run_dir.name!r}", "resume with the checkpoint it was trained on or start the "
                            "run again (--overwrite)")  # fmt: skip

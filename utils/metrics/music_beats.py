@@ -24,7 +24,7 @@ import librosa
 import numpy as np
 
 from data.audio_extraction import baseline
-from data.formats.fields import is_numeric
+from utils.arrays import is_numeric
 from utils.audio import load_audio
 from utils.cli import UserError
 
