@@ -4,8 +4,9 @@ VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(TORCH_VERSION)
+TOOLS_STAMP := $(VENV)/.test-tools
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test-tools test lint demo bench clean
 
 install: $(STAMP)
 
@@ -18,10 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(wildcard */__in
 	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
+# Chromium (browser tests of the viewer) and the Khronos glTF Validator (npm): tests that need one skip without it
+test-tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): tests/tools/install.sh tests/js/package.json tests/js/package-lock.json | $(STAMP)
+	bash tests/tools/install.sh $(TOOLS_STAMP)
+
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+test: lint test-tools
 	$(BIN)/python -m pytest
 
 demo: install
@@ -38,6 +45,8 @@ bench: install
 	$(BIN)/python bench/train_m2m.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/checkpoint_save.py
+	$(BIN)/python bench/viewer.py
+	$(BIN)/python bench/gltf_export.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

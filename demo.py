@@ -7,7 +7,8 @@ Each stage runs the project's own command (create_dataset, train_vq, MMR trainin
 train_res, gen_m2m) with small sizes; a stage that finished is not run again, an interrupted training run is resumed
 (delete `<out_dir>` to start over). About 8 minutes on 2 CPU cores (`--quick`: tiny sizes and few steps, about 1
 minute, a much worse dance).
-Outputs: `<out_dir>/generation/<song>.{npz,bvh,mp4}`, `<out_dir>/generation/test/metrics.json`, `summary.json`.
+Outputs: `<out_dir>/generation/<song>.{npz,bvh,glb,mp4}` and `viewer.html` (open it in a browser),
+`<out_dir>/generation/test/metrics.json` and `viewer.html` (ground truth beside the dances), `summary.json`.
 """
 
 from __future__ import annotations
@@ -141,21 +142,22 @@ def main(argv: list[str] | None = None) -> dict:
            "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--out_root", str(out),
            "--overwrite"]  # the demo's own dance and test split: made again each time  # fmt: skip
     t0 = time.perf_counter()
-    dance = gen_m2m([*gen, "--ext", "generation", "--music", str(music)])["done"][0]
+    result = gen_m2m([*gen, "--ext", "generation", "--music", str(music)])
+    dance = result["done"][0] | {"viewer": result["viewer"]}
     seconds["dance"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     report = gen_m2m([*gen, "--ext", "generation/test", "--videos", "0"])
     seconds["test split + metrics"] = round(time.perf_counter() - t0, 1)
     summary = {"music": str(music), "dance": {k: v for k, v in dance.items() if k != "music"},
-               "metrics": str(out / "generation" / "test" / "metrics.json"),
+               "metrics": str(out / "generation" / "test" / "metrics.json"), "test_viewer": report["viewer"],
                "test_metrics": {k: report["metrics"][k] for k in ("FID_k", "Div_k", "BAS", "BAS_gt", "PFC", "MMR_MS",
                                                                    "MMR_MS_gt") if k in report["metrics"]},
                "seconds": seconds}  # fmt: skip
     write_json(out / "summary.json", summary)
     lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
-    logger.info("demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  summary: %s",
-                sum(seconds.values()), dance["frames"], music, "\n".join(lines), summary["metrics"],
-                out / "summary.json")  # fmt: skip
+    logger.info("demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  test split, "
+                "ground truth beside the dances: %s\n  summary: %s", sum(seconds.values()), dance["frames"], music,
+                "\n".join(lines), summary["metrics"], report["viewer"], out / "summary.json")  # fmt: skip
     return summary
 
 

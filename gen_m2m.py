@@ -8,8 +8,10 @@ Everything is rebuilt from the checkpoints of `--name` (and `--res_name`): token
 mode. With `--music FILE|DIR`, each song gets one dance of its whole length (round(30 x seconds) frames); without
 it, every clip of the dataset's `--split` gets `--repeat_times` dances, scored under `--protocol` against the
 ground truth (FID_k, FID_g, Div, BAS, PFC, hand and face metrics, MMR matching score) into `metrics.json`.
-Outputs in `<out_root>/<ext>/`: `<name>.npz` (joints (T,52,3), features, SMPL-X poses (T,165), trans,
-expressions (T,100), mocap_frame_rate), `<name>.bvh`, `<name>.mp4` (with the music; `--no_render` skips it).
+Outputs in `<out_root>/<ext>/` (`--formats` chooses): `<name>.npz` (joints (T,52,3), features, SMPL-X poses
+(T,165), trans, expressions (T,100), mocap_frame_rate), `<name>.bvh`, `<name>.glb` (glTF 2.0: skinned skeleton and
+body, 30 fps), `<name>.mp4` (with the music; `--no_render` skips it) and `viewer.html`, one offline page that plays
+every dance of the folder with its music (split runs: beside the ground truth).
 Nothing is replaced unasked: a song whose dance exists is kept and listed, a split run into a folder that holds an
 earlier one is refused in one line (`--overwrite` replaces them); a music folder whose files share a name, or that
 holds one of the outputs, is refused.
@@ -24,17 +26,20 @@ from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from models.mask_transformer.generation import (
+    VIEWER_PAGE,
     claim_split_folder,
+    folder_page,
     generate_for_files,
     generate_test_split,
     music_outputs,
     music_paths,
 )
 from models.mask_transformer.training import load_mage
-from options.generation_options import add_generation_options, generation_options
+from options.generation_options import add_generation_options, chosen_formats, generation_options
 from utils.atomic import write_json
 from utils.cli import inference_device, setup_logging, user_errors_exit
 from utils.metrics.evaluate import format_table
+from utils.output_formats import PAGE_FORMAT
 
 logger = logging.getLogger("gen_m2m")
 
@@ -45,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def music_by_name(files: list) -> dict:
+    return {f.stem: f for f in files}
+
+
+def music_result(done: list[dict], skipped: list, kept: list, viewer) -> dict:
+    """What a `--music` run returns: its dances, the files it skipped (with why) and kept, and its page."""
+    result = {"done": done, "skipped": [(str(f), r) for f, r in skipped], "kept": [str(f) for f in kept]}
+    return result | ({"viewer": str(viewer)} if viewer is not None else {})
+
+
 @user_errors_exit
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
@@ -52,10 +67,13 @@ def main(argv: list[str] | None = None) -> dict:
     opts = generation_options(args)
     out = args.out_root / args.ext
     overwrite = args.overwrite
+    formats = chosen_formats(args)
+    page = PAGE_FORMAT in formats
     if args.music is not None:  # the outputs are checked before the models load
         files, kept = music_outputs(music_paths(args.music), out, overwrite)
-        if not files:
-            return {"done": [], "skipped": [], "kept": [str(f) for f in kept]}
+        if not files:  # every dance exists: nothing to generate (the page is made if it is missing)
+            viewer = None if not page or (out / VIEWER_PAGE).exists() else folder_page(out, music_by_name(kept))
+            return music_result([], [], kept, viewer)
     else:
         earlier = claim_split_folder(out, overwrite)
     device = inference_device(args.gpu_id)
@@ -65,21 +83,23 @@ def main(argv: list[str] | None = None) -> dict:
         logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
                     args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip
     if args.music is not None:
-        report = generate_for_files(mage, files, out, opts, args.seed, render=not args.no_render)
-        return {"done": [r for _, r in report.done], "skipped": [(str(f), r) for f, r in report.skipped],
-                "kept": [str(f) for f in kept]}  # fmt: skip
+        report = generate_for_files(mage, files, out, opts, args.seed, formats)
+        viewer = folder_page(out, music_by_name(files + kept)) if page else None
+        return music_result([r for _, r in report.done], report.skipped, kept, viewer)
     if earlier:  # the models loaded: the earlier split run (its report and dances) can go
         logger.warning("--overwrite: deleting the earlier generation in %s (%d files)", out, len(earlier))
         for path in earlier:
             path.unlink(missing_ok=True)
     root = dataset_dir(args.dataset_name, args.data_root)
     music_feature(mage.music["music_type"])  # a checkpoint of an unknown feature type: one line
-    videos = 0 if args.no_render else args.videos
+    videos = args.videos if "mp4" in formats else 0
     report = generate_test_split(mage, ProcessedData(root), root, out, opts, args.protocol, args.split,
-                                 args.repeat_times, args.seed, videos)  # fmt: skip
+                                 args.repeat_times, args.seed, videos, formats)  # fmt: skip
     report["runs"] = {"name": args.name, "res_name": args.res_name, "tokenizer": mage.base_ckpt["tokenizer"]["run"],
                       "which_epoch": args.which_epoch, "split": args.split}  # fmt: skip
     report["sampling"] = vars(opts) | {"seed": args.seed}
+    if page and (out / VIEWER_PAGE).is_file():
+        report["viewer"] = str(out / VIEWER_PAGE)
     write_json(out / "metrics.json", report)
     logger.info("%s\nmetrics -> %s", format_table(report), out / "metrics.json")
     return report

@@ -20,9 +20,28 @@ from utils.arg_types import (
     positive_int,
     seed_int,
 )
+from utils.cli import UserError
 from utils.metrics.protocols import PROTOCOLS
+from utils.output_formats import FORMATS, parse_formats
 
 TOP_K_DROP = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)
+
+
+def output_formats(text: str) -> tuple[str, ...]:
+    """argparse type of `--formats`: a bad name is argparse's one-line usage error."""
+    try:
+        return parse_formats(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def chosen_formats(args: argparse.Namespace) -> tuple[str, ...]:
+    """`--formats` (default: all) without the mp4 under `--no_render`; asking for both is a one-line error."""
+    if args.formats is None:
+        return tuple(f for f in FORMATS if not (args.no_render and f == "mp4"))
+    if args.no_render and "mp4" in args.formats:
+        raise UserError("--no_render and --formats ...mp4 contradict each other: give one")
+    return args.formats
 
 
 def add_generation_options(p: argparse.ArgumentParser) -> None:
@@ -50,7 +69,11 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat_times", type=positive_int, default=1, help="dances per music of the split")
     p.add_argument("--videos", type=non_negative_int, default=3, help="split mode: mp4 for the first N dances (0: "
                    "none)")
-    p.add_argument("--no_render", action="store_true", help="skip the mp4 videos (npz and BVH only)")
+    p.add_argument("--formats", type=output_formats, metavar="LIST",
+                   help=f"what to write, comma-separated from {','.join(FORMATS)} (default: all): per dance "
+                   "<name>.npz (always), .bvh, .glb (glTF 2.0 skin + mesh), .mp4; html: the folder's viewer.html")
+    p.add_argument("--no_render", action="store_true", help="skip the mp4 videos (the same as leaving mp4 out of "
+                   "--formats)")
     p.add_argument("--overwrite", action="store_true", help="replace the dances (and metrics.json) of an earlier run "
                    "in <out_root>/<ext>/ (default: existing dances are kept, an earlier split run is refused)")
     p.add_argument("--seed", type=seed_int, default=10107, help="seeds the sampling")

@@ -30,6 +30,7 @@ from utils.checkpoint import load_checkpoint
 from utils.metrics.continuity import border_frames, continuity_report, mean_speed
 from utils.metrics.evaluate import EvalRequest, evaluate
 from utils.skeleton import JOINT_NAMES
+from utils.viewer.page import read_page_meta
 
 TINY_VQ = ["--window_size", "32", "--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1",
            "--warm_up_iter", "10", "--max_steps", "300", "--save_latest", "0", "--batch_size", "32",
@@ -123,6 +124,12 @@ def test_split_generation_writes_dances_and_metrics(pipeline):
         bvh = read_bvh(out / f"{name}.bvh")
         back = bvh.positions[:, bvh.index(JOINT_NAMES)]  # metres, our joint order
         assert np.abs(back - joints).max() < 5e-5
+        assert (out / f"{name}.glb").read_bytes()[:4] == b"glTF"
+    page = read_page_meta(out / "viewer.html")  # each clip: its ground truth beside its dance, with the music
+    names = [data.clips[clip]["name"] for clip in test_clips]
+    assert [s["name"] for s in page["scenes"]] == names
+    assert all([lane["name"] for lane in s["lanes"]] == ["ground truth", "generated"] for s in page["scenes"])
+    assert all(s["audio"] is not None and s["beats"] for s in page["scenes"])
     again = evaluate(EvalRequest(pred_dir=out, protocol="fixed"))  # eval_dance.py reads the folder (npz, not bvh)
     assert again["counts"]["pred"] == len(test_clips) and again["metrics"]["PFC"] == pytest.approx(m["PFC"])
     videos = sorted(out.glob("*.mp4"))
@@ -236,6 +243,17 @@ def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, c
     assert "not found" in one_line_error(capsys, pipeline, "--res_name", "no_such_run")
 
 
+def test_formats_choose_the_outputs(pipeline, tmp_path, capsys):
+    song = write_song(tmp_path / "s.wav", 2.0)
+    gen(pipeline, "--ext", "npz_only", "--music", str(song), "--formats", "npz")
+    out = pipeline["work"] / "generation" / "npz_only"
+    assert sorted(p.name for p in out.iterdir()) == ["s.npz"]
+    gen(pipeline, "--ext", "bvh_glb", "--music", str(song), "--formats", "glb,bvh")  # the npz is always written
+    assert sorted(p.name for p in (out.parent / "bvh_glb").iterdir()) == ["s.bvh", "s.glb", "s.npz"]
+    err = one_line_error(capsys, pipeline, "--ext", "bad", "--music", str(song), "--formats", "npz,fbx")
+    assert "unknown output format(s) fbx" in err
+
+
 def test_repeat_times_gives_named_samples_per_music(pipeline):
     data = pipeline["data"]
     report = gen(pipeline, "--ext", "repeats", "--repeat_times", "2", "--protocol", "lodge", "--split", "val")
@@ -246,6 +264,8 @@ def test_repeat_times_gives_named_samples_per_music(pipeline):
     first, second = (np.load(pipeline["work"] / "generation" / "repeats" / f"{clips[0]}_r{k}.npz")["joints"]
                      for k in range(2))  # fmt: skip
     assert first.shape == second.shape and not np.allclose(first, second)  # two different samples
+    page = read_page_meta(pipeline["work"] / "generation" / "repeats" / "viewer.html")
+    assert [lane["name"] for lane in page["scenes"][0]["lanes"]] == ["ground truth", "generated r0", "generated r1"]
 
 
 def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pipeline, tmp_path, capsys):
@@ -263,6 +283,7 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     assert [Path(d["music"]).name for d in again["done"]] == ["c.wav"] and again["kept"] == [str(songs / "a.wav"),
                                                                                           str(songs / "b.wav")]
     assert (out / "a.npz").read_bytes() == before
+    assert [s["name"] for s in read_page_meta(out / "viewer.html")["scenes"]] == ["a", "b", "c"]  # kept ones too
     # a full disk (a file-size limit) while replacing: one line, the earlier dance intact, no temporary file left
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (min(map(len, kept_files.values())) // 2, hard))

@@ -68,6 +68,8 @@ def test_qfix_removes_sign_flips():
     fixed = R.qfix(flipped[:, None])[:, 0]
     assert ((fixed[1:] * fixed[:-1]).sum(-1) > 0).all()
     np.testing.assert_allclose(np.abs(fixed), np.abs(q))
+    one = R.qfix(q[:1, None])  # a single frame is kept as it is (it used to come back empty)
+    np.testing.assert_array_equal(one, q[:1, None])
 
 
 def test_rotation_fit_recovers_rigid_rotation():

@@ -1,12 +1,14 @@
-"""A generated dance as the files people use: npz (joints, features, SMPL-X parameters), BVH and an mp4 with music.
+"""A generated dance as the files people use: npz (joints, features, SMPL-X parameters), BVH, glTF (.glb) and an mp4
+with its music; the web viewer page of a folder of them is `utils.viewer`.
 
 `dance_from_features` turns 623/723-d features into joints `(T, 52, 3)` (`recover_from_ric`) and the face
 expressions `(T, 100)` (zeros without a face block). Joints predicted position by position need not keep their
 bone lengths, so `export_dance` first fits them to one rigid skeleton (the default one with the dance's median bone
 lengths: inverse kinematics, then forward kinematics), and every output describes that same motion: `<name>.npz`
 with joints, features (as generated), `poses (T, 165)` and `trans (T, 3)` (SMPL-X semantics), `expressions`,
-`mocap_frame_rate` (the BEAT2/EMAGE keys, so SMPL-X tools read it), `<name>.bvh` (re-imports to the same joints)
-and `<name>.mp4`.
+`mocap_frame_rate` (the BEAT2/EMAGE keys, so SMPL-X tools read it), `<name>.bvh` (re-imports to the same joints),
+`<name>.glb` (a glTF 2.0 skin with a capsule body mesh, animated at 30 fps: Blender, three.js, game engines) and
+`<name>.mp4`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from data.formats.motion import FPS, SMPLXMotion
 from data.formats.smplx_npz import save_smplx_npz
 from data.layout import FACE_DIM, layout_for_dim
 from utils.bvh import write_bvh
+from utils.gltf import write_glb
 from utils.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
 from utils.motion_features import recover_from_ric
+from utils.output_formats import DANCE_FORMATS
 from utils.render import render_skeleton_video
 from utils.skeleton import Skeleton, default_skeleton
 
@@ -71,15 +75,19 @@ def rigid_dance(features: np.ndarray) -> Dance:
 
 
 def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
-                 render: bool = True) -> dict[str, Path]:  # fmt: skip
-    """Write `<name>.bvh`, (with `render`) `<name>.mp4` (the music `audio` muxed in) and, last, `<name>.npz` of a
-    dance at 30 fps: an npz marks a dance whose files were all written. Returns {"npz", "bvh", "mp4"} -> path."""
+                 formats: tuple[str, ...] = DANCE_FORMATS) -> dict[str, Path]:  # fmt: skip
+    """Write the dance at 30 fps as `<name>.<format>` for each of `formats` (`DANCE_FORMATS`; the mp4 has the music
+    `audio` muxed in), the npz always and last: an npz marks a dance whose files were all written. Returns
+    {format: path}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"npz": out_dir / f"{name}.npz", "bvh": out_dir / f"{name}.bvh"}
-    write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton, dance.rotations)
-    if render:
-        paths["mp4"] = render_skeleton_video(dance.joints, out_dir / f"{name}.mp4", FPS, audio=audio, titles=[name])
+    paths = {f: out_dir / f"{name}.{f}" for f in DANCE_FORMATS if f in formats or f == "npz"}
+    if "bvh" in paths:
+        write_bvh(paths["bvh"], dance.joints, FPS, dance.skeleton, dance.rotations)
+    if "glb" in paths:
+        write_glb(paths["glb"], dance.rotations, dance.joints[:, 0], dance.skeleton, FPS, name)
+    if "mp4" in paths:
+        render_skeleton_video(dance.joints, paths["mp4"], FPS, audio=audio, titles=[name])
     smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
     save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
     return paths

@@ -148,7 +148,7 @@ def qbetween(v0: Array, v1: Array) -> Array:
 def qfix(q: Array) -> Array:
     """Flip signs along time (dim 0) so consecutive quaternions have a positive dot product. (T, ..., 4)"""
     flips = ((q[1:] * q[:-1]).sum(-1) < 0).to(torch.int64).cumsum(0) % 2  # (T-1, ...)
-    sign = torch.cat([torch.zeros_like(flips[:1]), flips], dim=0)
+    sign = torch.cat([torch.zeros_like(q[:1, ..., 0], dtype=torch.int64), flips], dim=0)  # one frame: no flip
     return q * (1 - 2 * sign).to(q.dtype)[..., None]
 
 

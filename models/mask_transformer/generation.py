@@ -1,10 +1,12 @@
 """Dances for music files and for a dataset's test split: the library behind `gen_m2m.py`.
 
 `generate_for_files` makes one dance per music file (features computed on the fly as the checkpoint was trained,
-any length, window by window: `longform.generate_long`) and writes npz, BVH and mp4 (`utils.dance_export`); a bad
-file is skipped and listed. `generate_test_split` makes `repeat_times` dances for every clip of a processed split,
+any length, window by window: `longform.generate_long`) and writes npz, BVH, glb and mp4 (`utils.dance_export`),
+then the folder's viewer page with every dance in it and its music (`utils.viewer`); a bad file is skipped and
+listed. `generate_test_split` makes `repeat_times` dances for every clip of a processed split,
 scores them against the split's ground truth under a published protocol (`utils.metrics.evaluate`) plus the MMR
-matching score, and writes the same files (videos for the first few).
+matching score, and writes the same files (videos for the first few); its viewer page shows each clip's ground
+truth beside its dances.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ from utils.dance_export import Dance, export_dance, rigid_dance
 from utils.metrics.evaluate import evaluate_motions
 from utils.metrics.inputs import EvalMotion
 from utils.metrics.mmr_matching import embedded_matching_scores
+from utils.metrics.music_beats import track_beats
+from utils.metrics.protocols import PROTOCOLS
 from utils.motion_features import recentre_root
-from utils.outputs import refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
+from utils.output_formats import DANCE_FORMATS, PAGE_FORMAT
+from utils.outputs import drop_unfinished, refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
+from utils.viewer import Lane, Scene, write_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +103,9 @@ def music_paths(path: Path) -> list[Path]:
     return [path]
 
 
-DANCE_SUFFIXES = (".npz", ".bvh", ".mp4")  # what `export_dance` writes per dance
+DANCE_SUFFIXES = tuple(f".{f}" for f in DANCE_FORMATS)  # what `export_dance` may write per dance
+VIEWER_PAGE = "viewer.html"  # the page of every dance of an output folder
+ALL_OUTPUTS = DANCE_FORMATS + (PAGE_FORMAT,)
 
 
 def music_outputs(files: list[Path], out_dir: Path, overwrite: bool = False) -> tuple[list[Path], list[Path]]:
@@ -125,21 +133,49 @@ def claim_split_folder(out_dir: Path, overwrite: bool = False) -> list[Path]:
         names = set()
     names |= {p.stem for p in out_dir.glob("*.npz")} if out_dir.is_dir() else set()
     dances = [out_dir / f"{n}{s}" for n in sorted(names) for s in DANCE_SUFFIXES if (out_dir / f"{n}{s}").is_file()]
-    earlier = ([report] if report.is_file() else []) + dances
+    page = out_dir / VIEWER_PAGE
+    earlier = ([report] if report.is_file() else []) + dances + ([page] if page.is_file() else [])
     if earlier and not overwrite:
         shown = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
         raise UserError(f"{out_dir} holds an earlier generation ({shown}): choose another --ext or pass --overwrite")
     return earlier
 
 
+def write_page(out_dir: Path, scenes: list[Scene], title: str) -> Path | None:
+    """Write `out_dir/viewer.html`; a page that cannot be made (a dance no body can make) is a warning, not the end
+    of a run whose dances are written. Returns the page, or None."""
+    try:
+        page = write_viewer(out_dir / VIEWER_PAGE, scenes, title)
+    except UserError as err:
+        logger.warning("no viewer page: %s", err)
+        return None
+    logger.info("viewer page: %d song(s), %d dance(s) -> %s (%.1f MB)", len(scenes), sum(len(s.lanes) for s in scenes),
+                page, page.stat().st_size / 1e6)  # fmt: skip
+    return page
+
+
+def folder_page(out_dir: Path, music: dict[str, Path]) -> Path | None:
+    """The page of every dance (npz) in `out_dir`, each with the music file of its name in `music` (stem -> file;
+    a dance of an earlier run whose music is not given plays without it). Rebuilt from the folder at every run."""
+    scenes = []
+    for npz in drop_unfinished(sorted(out_dir.glob("*.npz"))):
+        with np.load(npz, allow_pickle=False) as f:
+            if "joints" not in f.files:
+                continue  # not one of our dances
+            joints = f["joints"]
+        scenes.append(Scene(npz.stem, [Lane(npz.stem, joints)], music.get(npz.stem)))
+    return write_page(out_dir, scenes, out_dir.name) if scenes else None
+
+
 def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,
-                       render: bool = True) -> BatchReport:  # fmt: skip
-    """One dance per music file into `out_dir` (`<stem>.npz`, `.bvh`, `.mp4`); bad files are skipped and listed."""
+                       formats: tuple[str, ...] = DANCE_FORMATS) -> BatchReport:  # fmt: skip
+    """One dance per music file into `out_dir` (`<stem>.<format>` for `formats`); bad files are skipped and listed.
+    (The folder's page: `folder_page`.)"""
 
     def one(path: Path) -> dict:
         song = file_music(mage, path)
         dance = rigid_dance(dance_for_music(mage, song, opts, seed))
-        paths = export_dance(dance, out_dir, song.name, song.audio, render)
+        paths = export_dance(dance, out_dir, song.name, song.audio, formats)
         logger.info("%s: %d frames (%.1f s), root drift %.2f m -> %s", path.name, song.frames, song.frames / FPS,
                     root_drift(dance.joints), ", ".join(p.name for p in paths.values()))  # fmt: skip
         return {"music": str(path), "frames": song.frames, **{k: str(v) for k, v in paths.items()}}
@@ -156,14 +192,16 @@ def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:
 
 def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: Path, opts: GenerationOptions,
                         protocol: str = "fixed", split: str = "test", repeat_times: int = 1, seed: int = 0,
-                        videos: int = 3) -> dict:  # fmt: skip
+                        videos: int = 3, formats: tuple[str, ...] = ALL_OUTPUTS) -> dict:  # fmt: skip
     """Dances for every clip of `split` (`repeat_times` each, named `<clip>` or `<clip>_r<k>`), their files in
-    `out_dir` (mp4 for the first `videos`), and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
+    `out_dir` (`formats`; mp4 for the first `videos`), the viewer page (each clip's ground truth beside its dances,
+    music beats as the protocol tracks them) and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
     ids = data.clip_ids(split)
     files = music_files(data.summary["dataset"], dataset_root)
     pred, gt, audio = [], [], {}
     features = {"": [], "_gt": []}  # dances (and GT) with their music, for the matching score
     musics = {"": [], "_gt": []}
+    scenes = []
     for i, clip in enumerate(tqdm(ids, desc=f"{split} clips", unit="clip")):
         song = dataset_music(mage, data, clip, files)
         mmr_music = song.music if song.clip_source is None else song.clip_source
@@ -173,16 +211,25 @@ def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: 
         musics["_gt"].append(mmr_music)
         if song.audio is not None:
             audio[song.name] = song.audio
+        scene = Scene(song.name, [Lane("ground truth", truth.joints)], song.audio)
         for r in range(repeat_times):
             name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
             dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
-            export_dance(dance, out_dir, name, song.audio, render=len(pred) < videos)
+            export_dance(dance, out_dir, name, song.audio, formats if len(pred) < videos else
+                         tuple(f for f in formats if f != "mp4"))  # fmt: skip
+            scene.lanes.append(Lane("generated" if repeat_times == 1 else f"generated r{r}", dance.joints))
             pred.append(_eval_motion(name, dance, "generated"))
             features[""].append(dance.features)
             musics[""].append(mmr_music)
             if song.audio is not None:
                 audio[name] = song.audio
+        if song.audio is not None and PAGE_FORMAT in formats:
+            scene.beats = track_beats(song.audio, PROTOCOLS[protocol].beat_tracker)  # cached: BAS tracks them too
+            scene.beat_source = f"tracked as protocol {protocol} does"
+        scenes.append(scene)
     report = evaluate_motions(pred, gt, protocol, audio)
+    if PAGE_FORMAT in formats:
+        write_page(out_dir, scenes, f"{split} split ({out_dir.name})")
     if mage.mmr is not None:
         for suffix in features:
             scores = embedded_matching_scores(mage.mmr, features[suffix], musics[suffix])
