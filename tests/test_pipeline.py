@@ -252,6 +252,9 @@ def test_formats_choose_the_outputs(pipeline, tmp_path, capsys):
     assert sorted(p.name for p in (out.parent / "bvh_glb").iterdir()) == ["s.bvh", "s.glb", "s.npz"]
     err = one_line_error(capsys, pipeline, "--ext", "bad", "--music", str(song), "--formats", "npz,fbx")
     assert "unknown output format(s) fbx" in err
+    err = one_line_error(capsys, pipeline, "--ext", "bad", "--music", str(song), "--formats", "npz,mp4")  # + gen's
+    # --no_render
+    assert "--no_render and --formats ...mp4 contradict each other" in err
 
 
 def test_repeat_times_gives_named_samples_per_music(pipeline):

@@ -243,6 +243,9 @@ def test_plot_3d_global_writes_the_page_of_any_motion_file(songs, tmp_path):
     folder = plot.main(["--input", str(songs[0]["motion"].parent), "--out", str(tmp_path / "pages"), "--html",
                         "--max_files", "0"])  # fmt: skip
     assert sorted(p.name for p in folder) == sorted(f"{s['motion'].stem}.html" for s in songs)
+    with pytest.raises(SystemExit):  # --html with a video name: refused, not a silent video
+        plot.main(["--input", str(songs[0]["motion"]), "--out", str(tmp_path / "v.mp4"), "--html"])
+    assert not (tmp_path / "v.mp4").exists()
 
 
 def test_long_music_is_encoded_without_crashing(tmp_path):
