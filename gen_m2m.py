@@ -3,6 +3,8 @@
     python gen_m2m.py --gpu_id 0 --ext eval_souldance --name aist_mtrans_rvq5 --vq_name rvq5_souldance \\
         --res_name aist_rtrans_rvq5 --dataset_name souldance --music_dir '/datasets/mmr_souldance_music_feats'
     python gen_m2m.py --name mtrans --res_name rtrans --dataset_name souldance --music song.mp3 [--recentre 10]
+    python gen_m2m.py ... --music song.mp3 --ext edits --edit generation/default/song.npz --keep 0-10,20-35
+    python gen_m2m.py ... --music song.mp3 --ext edits --prefix my_intro.bvh --prefix_seconds 4
 
 Everything is rebuilt from the checkpoints of `--name` (and `--res_name`): tokenizer, MMR, music feature type and
 mode. With `--music FILE|DIR`, each song gets one dance of its whole length (round(30 x seconds) frames); without
@@ -12,6 +14,9 @@ Outputs in `<out_root>/<ext>/` (`--formats` chooses): `<name>.npz` (joints (T,52
 (T,165), trans, expressions (T,100), mocap_frame_rate), `<name>.bvh`, `<name>.glb` (glTF 2.0: skinned skeleton and
 body, 30 fps), `<name>.mp4` (with the music; `--no_render` skips it) and `viewer.html`, one offline page that plays
 every dance of the folder with its music (split runs: beside the ground truth).
+Editing (one `--music` file): `--edit DANCE` with `--keep SPANS` (in-betweening), `--regen PARTS` (new fingers and
+face for a kept body, ...) and/or `--variation F`; `--prefix MOTION` continues a motion into a dance for the whole
+song. Kept frames come back exactly (`models.mask_transformer.editing`).
 Nothing is replaced unasked: a song whose dance exists is kept and listed, a split run into a folder that holds an
 earlier one is refused in one line (`--overwrite` replaces them); a music folder whose files share a name, or that
 holds one of the outputs, is refused.
@@ -25,9 +30,12 @@ import logging
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
+from models.mask_transformer.editing import Edit, read_source
 from models.mask_transformer.generation import (
+    DANCE_SUFFIXES,
     VIEWER_PAGE,
     claim_split_folder,
+    edit_for_file,
     folder_page,
     generate_for_files,
     generate_test_split,
@@ -35,11 +43,12 @@ from models.mask_transformer.generation import (
     music_paths,
 )
 from models.mask_transformer.training import load_mage
-from options.generation_options import add_generation_options, chosen_formats, generation_options
+from options.generation_options import add_generation_options, chosen_formats, edit_request, generation_options
 from utils.atomic import write_json
 from utils.cli import inference_device, setup_logging, user_errors_exit
 from utils.metrics.evaluate import format_table
 from utils.output_formats import PAGE_FORMAT
+from utils.outputs import refuse_overwriting_inputs
 
 logger = logging.getLogger("gen_m2m")
 
@@ -69,6 +78,14 @@ def main(argv: list[str] | None = None) -> dict:
     overwrite = args.overwrite
     formats = chosen_formats(args)
     page = PAGE_FORMAT in formats
+    request = edit_request(args)  # (the motion, "edit" | "prefix") or None
+    source = edit = None
+    if request is not None:
+        outs = {f"the dance {args.music.stem}{suffix}": out / f"{args.music.stem}{suffix}" for suffix in DANCE_SUFFIXES}
+        refuse_overwriting_inputs(outs, {f"--{request[1]}": request[0]})
+        source = read_source(request[0])  # a bad file is one line before the models load
+        if request[1] == "edit":
+            edit = Edit(args.keep or (), args.regen or (), args.variation or 1.0, args.transition)
     if args.music is not None:  # the outputs are checked before the models load
         files, kept = music_outputs(music_paths(args.music), out, overwrite)
         if not files:  # every dance exists: nothing to generate (the page is made if it is missing)
@@ -82,6 +99,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.music_dir is not None:
         logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
                     args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip
+    if source is not None:
+        done = edit_for_file(mage, files[0], source, edit, out, opts, args.seed, formats, args.prefix_seconds,
+                             args.transition)  # fmt: skip
+        viewer = folder_page(out, music_by_name(files + kept)) if page else None
+        return music_result([done], [], kept, viewer)
     if args.music is not None:
         report = generate_for_files(mage, files, out, opts, args.seed, formats)
         viewer = folder_page(out, music_by_name(files + kept)) if page else None

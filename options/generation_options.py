@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from models.mask_transformer.editing import TRANSITION, parse_parts, parse_spans
 from models.mask_transformer.generation import GenerationOptions
 from options.data_options import add_dataset_options
 from utils.arg_types import (
@@ -17,6 +18,7 @@ from utils.arg_types import (
     in_range,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
     seed_int,
 )
@@ -25,14 +27,24 @@ from utils.metrics.protocols import PROTOCOLS
 from utils.output_formats import FORMATS, parse_formats
 
 TOP_K_DROP = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)
+VARIATION = in_range(0, 1, low_open=True)  # --variation: the fraction re-sampled (0 would change nothing)
+EDITS = ("keep", "regen", "variation")  # what --edit takes
 
 
-def output_formats(text: str) -> tuple[str, ...]:
-    """argparse type of `--formats`: a bad name is argparse's one-line usage error."""
-    try:
-        return parse_formats(text)
-    except UserError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+def _user_type(parse):
+    """An argparse type from a parser that raises `UserError` (argparse's one-line usage error)."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except UserError as err:
+            raise argparse.ArgumentTypeError(str(err)) from err
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+output_formats = _user_type(parse_formats)  # --formats
 
 
 def chosen_formats(args: argparse.Namespace) -> tuple[str, ...]:
@@ -93,6 +105,21 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    "residual layers")
     s.add_argument("--overlap", type=non_negative_int, default=d.overlap, help="token times shared by consecutive "
                    "windows (4 frames each)")  # fmt: skip
+    e = p.add_argument_group("editing (with --music FILE: one song; the output is named after it)")
+    e.add_argument("--edit", type=Path, metavar="DANCE", help="a dance to edit for the music (our npz, or any motion "
+                   "file the readers accept): with --keep, --regen and/or --variation")  # fmt: skip
+    e.add_argument("--keep", type=_user_type(parse_spans), metavar="SPANS", help="seconds of --edit kept exactly, "
+                   "e.g. 0-10,20-35; the rest is generated for the music (in-betweening)")  # fmt: skip
+    e.add_argument("--regen", type=_user_type(parse_parts), metavar="PARTS", help="parts generated anew, e.g. "
+                   "hands,face (the body of --edit kept exactly) or body (its fingers and face kept); HRVQ only")
+    e.add_argument("--variation", type=VARIATION, metavar="F", help="re-sample this fraction (0-1] of the token "
+                   "times of --edit that would be generated, keeping the rest")  # fmt: skip
+    e.add_argument("--prefix", type=Path, metavar="MOTION", help="a motion the dance continues: its first "
+                   "--prefix_seconds are kept exactly, the rest of the song is generated")  # fmt: skip
+    e.add_argument("--prefix_seconds", type=positive_float, metavar="S", help="how much of --prefix to keep "
+                   "(default: all of it)")  # fmt: skip
+    e.add_argument("--transition", type=non_negative_int, default=TRANSITION, metavar="FRAMES",
+                   help="frames over which a kept part's mismatch with the generated motion fades out")
     s.add_argument("--recentre", type=non_negative_float, default=d.recentre_s, metavar="SECONDS",
                    help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)")
 
@@ -103,3 +130,25 @@ def generation_options(args: argparse.Namespace) -> GenerationOptions:
                              topkr=args.topkr, res_cond_scale=args.res_cond_scale,
                              res_temperature=args.res_temperature, overlap=args.overlap,
                              recentre_s=args.recentre)  # fmt: skip
+
+
+def edit_request(args: argparse.Namespace) -> tuple[Path, str] | None:
+    """(the source motion, "edit" or "prefix") of an editing run, None for a plain one; nonsense combinations of the
+    editing options are one line."""
+    asked = [f"--{k}" for k in EDITS if getattr(args, k) is not None]
+    if args.prefix_seconds is not None and args.prefix is None:
+        raise UserError("--prefix_seconds needs --prefix MOTION (the motion to continue)")
+    if args.edit is not None and args.prefix is not None:
+        raise UserError("--edit edits a dance for its music, --prefix continues a motion into a new dance: give one")
+    if args.prefix is not None and asked:
+        raise UserError(f"{' '.join(asked)} edit a dance (--edit DANCE), not a --prefix to continue")
+    if args.edit is None and args.prefix is None:
+        if asked:
+            raise UserError(f"{' '.join(asked)} needs --edit DANCE (the dance to edit)")
+        return None
+    option = "--edit" if args.edit is not None else "--prefix"
+    if args.music is None or args.music.is_dir():
+        raise UserError(f"{option} needs --music FILE: the one song the dance is for")
+    if args.edit is not None and not asked:
+        raise UserError("--edit needs --keep, --regen or --variation (what to keep, what to generate)")
+    return (args.edit, "edit") if args.edit is not None else (args.prefix, "prefix")

@@ -311,3 +311,64 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     assert f"the dance {video} is the input --music {video}: it would write over its own input" in err
     err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic")
     assert "holds an earlier generation (" in err and "choose another --ext or pass --overwrite" in err
+
+
+def test_every_edit_mode_on_a_three_minute_song(pipeline, tmp_path, training_speed):
+    """--keep, --regen, --variation and --prefix each give the song's length; what is kept comes back bit for bit;
+    the prefix is continued without a jump; the folder's page shows each edit beside its source."""
+    song = write_song(tmp_path / "three_minutes.wav", 180.0, seed=77)
+    frames = round(30 * 180.0)
+    gen(pipeline, "--ext", "edit_source", "--music", str(song), "--formats", "npz")
+    source = pipeline["work"] / "generation" / "edit_source" / "three_minutes.npz"
+    src = np.load(source)["joints"]
+    out = pipeline["work"] / "generation"
+
+    def edited(ext: str, *args: str, formats: str = "npz") -> tuple[np.ndarray, np.ndarray, dict]:
+        report = gen(pipeline, "--ext", ext, "--music", str(song), "--formats", formats, *args)
+        with np.load(out / ext / "three_minutes.npz") as f:
+            joints, face = f["joints"], f["expressions"]
+        assert joints.shape == (frames, 52, 3) and np.isfinite(joints).all(), ext
+        return joints, face, report
+
+    joints, _, report = edited("keep", "--edit", str(source), "--keep", "0-10,20-35,170-180", formats="npz,html")
+    kept = np.zeros(frames, bool)
+    kept[:300] = kept[600:1050] = kept[5100:] = True
+    assert np.array_equal(joints[kept], src[kept])  # bit for bit
+    assert not np.allclose(joints[300:600], src[300:600], atol=1e-3)  # the gaps are new
+    assert report["done"][0]["kept_spans"] == [[0.0, 10.0], [20.0, 35.0], [170.0, 180.0]]
+    page = read_page_meta(out / "keep" / "viewer.html")["scenes"][0]
+    assert page["spans"] == [[0.0, 10.0], [20.0, 35.0], [170.0, 180.0]]
+    assert [lane["name"] for lane in page["lanes"]] == ["edited (keep 0-10,20-35,170-180)", "source"]
+
+    src_face = np.load(source)["expressions"]
+    joints, face, _ = edited("hands_face", "--edit", str(source), "--regen", "hands,face")
+    assert np.array_equal(joints[:, :22], src[:, :22])  # the body as it was
+    assert not np.allclose(joints[:, 22:], src[:, 22:], atol=1e-3) and not np.allclose(face, src_face, atol=1e-3)
+
+    joints, _, _ = edited("variation", "--edit", str(source), "--variation", "0.3", "--seed", "5")
+    assert not np.allclose(joints, src, atol=1e-3)
+
+    prefix = out / "eval_synthetic" / f"{pipeline['data'].clips[pipeline['data'].clip_ids('test')[0]]['name']}.npz"
+    joints, _, _ = edited("prefix", "--prefix", str(prefix), "--prefix_seconds", "4")
+    assert np.array_equal(joints[:120], np.load(prefix)["joints"][:120])
+    rep = continuity_report(joints, np.array([120]), training_speed)
+    assert rep["speed_inside_p5"] <= rep["speed_border_mean"] <= rep["speed_inside_p95"], rep
+
+
+def test_edits_that_make_no_sense_are_one_line(pipeline, tmp_path, capsys):
+    song = write_song(tmp_path / "s.wav", 6.0)
+    dance = pipeline["work"] / "generation" / "eval_synthetic"
+    source = next(iter(sorted(dance.glob("*.npz"))))
+    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--keep", "2-9")
+    assert "--keep 2-9: the song is 6.00 s long" in err
+    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--regen", "tail")
+    assert "--regen 'tail': name parts from body, hands, face" in err
+    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source), "--regen",
+                         "hands")  # fmt: skip
+    assert "--regen edit a dance (--edit DANCE), not a --prefix to continue" in err
+    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source),
+                         "--prefix_seconds", "30")  # fmt: skip
+    assert "--prefix_seconds 30" in err and "long (give 0 < S <=" in err
+    err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic", "--music", str(dance / f"{source.stem}.wav"),
+                         "--edit", str(source), "--keep", "0-1")  # fmt: skip
+    assert "it would write over its own input" in err

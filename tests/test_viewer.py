@@ -232,6 +232,33 @@ def test_scenes_short_music_body_only_lanes_and_loop(songs, tmp_path):
         assert view.errors() == [] and view.network() == []
 
 
+def test_kept_spans_are_shaded_on_the_time_bar(songs, tmp_path):
+    reason = browser_or_skip()
+    if reason:
+        pytest.skip(reason)
+    joints = songs[0]["joints"]
+    duration = (len(joints) - 1) / 30
+    scene = Scene("edit", [Lane("edited", joints), Lane("source", joints)], songs[0]["music"], np.zeros(0),
+                  spans=[(0.0, 3.0), (8.0, duration)], span_label="kept from source.npz")  # fmt: skip
+    path = write_viewer(tmp_path / "edit.html", [scene])
+    with chromium() as browser:
+        view = ViewerPage(browser, path, "#t=0")
+        shot = view.screenshot()
+        bar = view.page.evaluate("() => { const r = timebar.getBoundingClientRect(); "
+                                 "return [r.left, r.top, r.width, r.height]; }")  # fmt: skip
+        note = view.page.evaluate("() => document.getElementById('note').textContent")
+        assert view.errors() == [] and view.network() == []
+    left, top, width, height = bar
+    row = shot[int(top + height * 0.75), :, :3].astype(int)  # below the beat ticks
+    shade = (row[:, 1] > row[:, 0] + 20) & (row[:, 1] > row[:, 2])  # greenish
+
+    def frac(a: float, b: float) -> float:
+        return shade[int(left + width * a / duration) + 3: int(left + width * b / duration) - 3].mean()
+
+    assert frac(0.0, 3.0) > 0.9 and frac(8.0, duration) > 0.9 and frac(3.0, 8.0) < 0.1
+    assert note == "shaded on the time bar: kept from source.npz"
+
+
 def test_plot_3d_global_writes_the_page_of_any_motion_file(songs, tmp_path):
     plot = load_script("plot_3d_global")
     out = tmp_path / "p.html"

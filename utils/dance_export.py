@@ -75,10 +75,11 @@ def rigid_dance(features: np.ndarray) -> Dance:
 
 
 def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
-                 formats: tuple[str, ...] = DANCE_FORMATS) -> dict[str, Path]:  # fmt: skip
+                 formats: tuple[str, ...] = DANCE_FORMATS, extra: dict[str, np.ndarray] | None = None,
+                 ) -> dict[str, Path]:  # fmt: skip
     """Write the dance at 30 fps as `<name>.<format>` for each of `formats` (`DANCE_FORMATS`; the mp4 has the music
-    `audio` muxed in), the npz always and last: an npz marks a dance whose files were all written. Returns
-    {format: path}."""
+    `audio` muxed in), the npz always and last: an npz marks a dance whose files were all written; `extra` arrays
+    go into the npz too (an edit's record). Returns {format: path}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {f: out_dir / f"{name}.{f}" for f in DANCE_FORMATS if f in formats or f == "npz"}
@@ -89,5 +90,5 @@ def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path
     if "mp4" in paths:
         render_skeleton_video(dance.joints, paths["mp4"], FPS, audio=audio, titles=[name])
     smplx = SMPLXMotion(dance.poses, dance.trans, np.zeros(0, np.float32), dance.expressions, FPS, dance.has_face)
-    save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features)
+    save_smplx_npz(paths["npz"], smplx, joints=dance.joints, features=dance.features, **(extra or {}))
     return paths

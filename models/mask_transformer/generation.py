@@ -23,6 +23,7 @@ from tqdm import tqdm
 from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.registry import music_files
+from models.mask_transformer.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
 from utils.audio import MUSIC_SUFFIXES
@@ -154,16 +155,35 @@ def write_page(out_dir: Path, scenes: list[Scene], title: str) -> Path | None:
     return page
 
 
+def edited_scene(npz: Path, joints: np.ndarray, record: str, spans: np.ndarray, music: Path | None) -> Scene:
+    """The scene of an edited dance: beside it the source it was made from (when that file can still be read), its
+    kept spans shaded on the time bar."""
+    info = json.loads(record)
+    lanes = [Lane(f"edited ({info['edit']})", joints)]
+    try:
+        lanes.append(Lane("source", read_source(info["source"]).joints[: len(joints)]))
+    except UserError as err:
+        logger.info("%s: its source is not shown (%s)", npz.name, err)
+    label = f"kept from {Path(info['source']).name}"
+    return Scene(npz.stem, lanes, music, spans=[(float(a), float(b)) for a, b in spans], span_label=label)
+
+
 def folder_page(out_dir: Path, music: dict[str, Path]) -> Path | None:
     """The page of every dance (npz) in `out_dir`, each with the music file of its name in `music` (stem -> file;
-    a dance of an earlier run whose music is not given plays without it). Rebuilt from the folder at every run."""
+    a dance of an earlier run whose music is not given plays without it); an edited dance beside its source, its
+    kept spans marked. Rebuilt from the folder at every run."""
     scenes = []
     for npz in drop_unfinished(sorted(out_dir.glob("*.npz"))):
         with np.load(npz, allow_pickle=False) as f:
             if "joints" not in f.files:
                 continue  # not one of our dances
             joints = f["joints"]
-        scenes.append(Scene(npz.stem, [Lane(npz.stem, joints)], music.get(npz.stem)))
+            record = str(f["edit"]) if "edit" in f.files else None
+            spans = f["kept_spans"] if "kept_spans" in f.files else np.zeros((0, 2))
+        if record is not None:
+            scenes.append(edited_scene(npz, joints, record, spans, music.get(npz.stem)))
+        else:
+            scenes.append(Scene(npz.stem, [Lane(npz.stem, joints)], music.get(npz.stem)))
     return write_page(out_dir, scenes, out_dir.name) if scenes else None
 
 
@@ -183,6 +203,26 @@ def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationO
     if len(files) == 1:  # a single file: its problem is the command's one-line error
         return BatchReport(done=[(files[0], one(files[0]))])
     return run_batch(files, one, "music files", out_dir)  # one dance name per file: `music_outputs`
+
+
+def edit_for_file(mage, path: Path, source: Source, edit: Edit | None, out_dir: Path, opts: GenerationOptions,
+                  seed: int = 0, formats: tuple[str, ...] = DANCE_FORMATS, prefix_seconds: float | None = None,
+                  transition: int = TRANSITION) -> dict:  # fmt: skip
+    """The edited dance for the music file `path` (`editing.edit_dance`), written like `generate_for_files`'s with
+    the edit's record in the npz. `edit` None: continue `source` (its first `prefix_seconds`, default all) into a
+    dance for the whole song."""
+    song = file_music(mage, path)
+    if edit is None:
+        edit = prefix_edit(source, prefix_seconds, song.frames, transition)
+    dance, plan = edit_dance(mage, song, source, edit, opts, seed)
+    record = edit_record(source, edit, plan)
+    paths = export_dance(dance, out_dir, song.name, song.audio, formats, extra=record)
+    kept = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in record["kept_spans"]) or "no whole frames"
+    logger.info("%s: %s of %s (%d frames, %.1f s; kept: %s) -> %s", path.name, edit.describe(), source.path.name,
+                song.frames, song.frames / FPS, kept, ", ".join(p.name for p in paths.values()))  # fmt: skip
+    return {"music": str(path), "frames": song.frames, "source": str(source.path), "edit": edit.describe(),
+            "regen": list(plan.regen), "kept_spans": record["kept_spans"].tolist(),
+            **{k: str(v) for k, v in paths.items()}}  # fmt: skip
 
 
 def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:

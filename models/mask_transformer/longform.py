@@ -36,7 +36,8 @@ def song_window_starts(frames: int, width: int, overlap: int, downsampling: int)
 
 @torch.no_grad()
 def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None, overlap: int = 8, seed: int = 0,
-                  progress: bool = True, **sampling) -> tuple[np.ndarray, torch.Tensor]:  # fmt: skip
+                  progress: bool = True, given: torch.Tensor | None = None,
+                  **sampling) -> tuple[np.ndarray, torch.Tensor]:  # fmt: skip
     """Dance features (T, D) and tokens (P, T', Q) for raw frame-level music features (T, Dm) of any length.
 
     Args:
@@ -44,6 +45,8 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
         music: the frame-level features the transformers read (their type and mode), 30 fps.
         clip_source: the features the MMR reads, frame-aligned (default `music`, when the MMR reads that type).
         overlap: token times shared by consecutive windows (8 = 32 frames).
+        given: (P, T', Q) tokens to keep (every layer of a position, or none), -1 where free: editing
+            (`editing.edit_dance`); a window with nothing free is not sampled.
         sampling: `sampling.generate` options (time_steps, cond_scale, temperature, topkr, res_cond_scale, ...).
     """
     c = mage.base.config
@@ -59,10 +62,16 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
     padded = np.concatenate([music, np.repeat(music[-1:], total * down - frames, axis=0)]).astype(np.float32)
     device = mage.music_mean.device
     tokens = torch.full((parts, total, layers), -1, dtype=torch.long, device=device)
+    if given is not None:
+        if tuple(given.shape) != tuple(tokens.shape):
+            raise ValueError(f"given tokens must be {tuple(tokens.shape)}, got {tuple(given.shape)}")
+        tokens.copy_(given)
     generator = torch.Generator(device).manual_seed(seed)
     starts = song_window_starts(frames, width, overlap, down)
     for start in tqdm(starts, desc="windows", unit="window", disable=not progress or len(starts) == 1):
         n = min(width, total - start)
+        if (tokens[:, start: start + n] >= 0).all():
+            continue  # every token of the window is given (a kept span)
         window = np.zeros((width * down, padded.shape[1]), np.float32)
         window[: n * down] = padded[start * down: (start + n) * down]
         clip = None

@@ -64,6 +64,7 @@ class Scene:
         lanes: the dances, drawn side by side.
         music: a music file (any the project reads); played as the page's clock.
         beats: music beat times (s) for the time bar (default: tracked from `music`; none without music).
+        spans: (start, end) seconds marked on the time bar (an edit's kept spans), named `span_label`.
     """
 
     name: str
@@ -71,6 +72,8 @@ class Scene:
     music: Path | None = None
     beats: np.ndarray | None = None
     beat_source: str = field(default="", repr=False)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    span_label: str = "kept"
 
 
 def encode_joints(joints: np.ndarray) -> tuple[dict, bytes]:
@@ -185,7 +188,8 @@ def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = 
         frames = max(lane["frames"] for lane in lanes)
         meta_scenes.append({"name": scene.name, "duration": (frames - 1) / fps if frames > 1 else 1 / fps,
                             "audio": audio, "beats": [round(float(t), 4) for t in (times if times is not None else [])],
-                            "beat_source": source, "lanes": lanes})  # fmt: skip
+                            "beat_source": source, "lanes": lanes, "span_label": scene.span_label,
+                            "spans": [[round(float(a), 4), round(float(b), 4)] for a, b in scene.spans]})  # fmt: skip
     meta = {"title": title, "fps": fps, "parents": [int(p) for p in PARENTS], "scenes": meta_scenes}
     # JSON inside <script>: no "<" may close the element early
     meta_text = json.dumps(meta, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")

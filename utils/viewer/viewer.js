@@ -2,8 +2,10 @@
 // music. Plain browser JavaScript (canvas 2D), no library, no network: everything it shows is in the page.
 //
 // Data (written by utils/viewer/page.py): the script element "soul-meta" holds JSON {title, fps, parents, scenes: [{name,
-// duration, audio: {blob, mime, name} | null, beats: [s], beat_source, lanes: [{name, frames, joints, blob, scale,
-// offset, floor, motion_beats: [frame]}]}]} (floor: the height the lane's feet stand on), and one script element "blob-N" per binary block, base64 of gzip. A lane's block
+// duration, audio: {blob, mime, name} | null, beats: [s], beat_source, spans: [[s, s]], span_label, lanes: [{name,
+// frames, joints, blob, scale, offset, floor, motion_beats: [frame]}]}]} (floor: the height the lane's feet stand on;
+// spans: an edit's kept spans, shaded on the time bar), and one script element "blob-N" per binary block, base64 of
+// gzip. A lane's block
 // is the root's path, float32 (3, frames), then the joints relative to the root, int16 (joints * 3, frames),
 // channel-major, each channel stored as differences along time: position = root + value * scale + offset[axis]
 // metres, Y up.
@@ -287,6 +289,8 @@
     const c = off.getContext("2d"); c.setTransform(dpr, 0, 0, dpr, 0, 0);
     c.fillStyle = "#e2e8f0"; c.fillRect(0, 0, w, h);
     const x = (t) => t / state.duration * w;
+    c.fillStyle = "rgba(56, 161, 105, 0.35)";  // spans kept from the edited dance, under everything
+    for (const [a, b] of sc.spans || []) c.fillRect(x(a), 0, Math.max(1, x(b) - x(a)), h);
     c.fillStyle = "#1a202c";
     for (const b of sc.beats || []) c.fillRect(Math.round(x(b)), 2, 1, h / 2 - 4);
     const rows = sc.lanes.length, rowH = Math.max(2, (h / 2 - 2) / Math.max(1, rows));
@@ -413,6 +417,7 @@
     }
     Object.assign(state, {scene: i, data, lanes: data.lanes, duration: sc.duration, t: 0});
     $("status").textContent = sc.audio ? `♪ ${sc.audio.name}` : "no music";
+    if ((sc.spans || []).length) $("note").textContent = `shaded on the time bar: ${sc.span_label}`;
     $("show-hands").disabled = !sc.lanes.some((lane) => lane.joints > N_BODY);  // body-only dances
     $("title").textContent = sc.name === META.title ? META.title : `${META.title} · ${sc.name}`;
     barImage = null; seek(t); resize();

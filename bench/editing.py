@@ -1,0 +1,179 @@
+"""Experiment: how well do edits join, dance to the music and keep hands with their body? Prints JSON.
+
+    python bench/editing.py [--out_dir outputs/demo] [--name mtrans_demo --res_name rtrans_demo] [--splits test val]
+                            [--seeds 2] [--gaps 2 5] [--transitions 0 2 4 8 12 16]
+
+Uses trained runs (default: the ones `make demo` leaves in outputs/demo) and the ground-truth dances of the dataset's
+songs as the sources to edit. Per song and seed:
+
+- in-betweening: a gap of `g` seconds in the middle of the song is generated (`--keep 0-a,b-end`); the one generation
+  is spliced with every `--transitions` length, the mismatch fading from its value alone (`--rate_frames 0`, offset
+  blending) or from its value and its rate measured over 1 or 4 kept frames (`utils.motion_splice`). At the two
+  junctions, the largest per-frame joint speed and acceleration (m/s, m/s^2, mean over all joints, and over the
+  body's) within 8 frames, divided by the higher of the 95th percentiles inside the generated gap and inside the kept
+  frames (> 12 frames from a junction); the source's own ratio at the same frames is the reference (no seam there),
+  and the decoded dance's before it is spliced in (the tokens' seam alone).
+- BAS (Bailando's, music beats tracked as protocol `fixed` tracks them) over the music beats inside the gap: the
+  edit's, a whole-dance generation's (`dance_for_music`, same seed) and the ground truth's over the same seconds.
+- `--regen hands`: the correlation over frames of wrist speed (world) with finger speed relative to the wrist (mean
+  of the two hands) for the ground truth, our edit (the body's tokens given to the transformers) and the same edit
+  with the body's tokens hidden (hands generated with a body of their own, then put on the source's body).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from data.formats.motion import FPS
+from data.loaders import ProcessedData
+from data.registry import music_files
+from models.mask_transformer.editing import Edit, Source, generate_edit, plan_edit, splice_edit
+from models.mask_transformer.generation import GenerationOptions, dance_for_music
+from models.mask_transformer.music_input import dataset_music
+from models.mask_transformer.training import load_mage
+from utils.dance_export import rigid_dance
+from utils.metrics.beat_align import bas_bailando, motion_beats_bailando
+from utils.metrics.music_beats import track_beats
+from utils.skeleton import N_BODY_JOINTS, PARENTS
+
+NEAR, AWAY = 8, 12  # frames: a junction's neighbourhood, and how far "inside" starts
+WRISTS = (20, 21)
+
+
+def speed_accel(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame mean joint speed (T-1,) m/s and acceleration magnitude (T-2,) m/s^2 of joints (T, J, 3)."""
+    v = np.diff(joints.astype(np.float64), axis=0) * FPS
+    a = np.diff(v, axis=0) * FPS
+    return np.linalg.norm(v, axis=-1).mean(-1), np.linalg.norm(a, axis=-1).mean(-1)
+
+
+def seam_ratios(joints: np.ndarray, junctions: list[int], generated: np.ndarray) -> dict[str, float]:
+    """The largest speed and acceleration within `NEAR` frames of the junctions over the 95th percentile inside
+    (farther than `AWAY` frames from them) the generated frames (`generated` (T,) bool) and the kept ones, whichever
+    is higher, for all joints and the body's (a seam is invisible when it is no faster than either side)."""
+    out = {}
+    for label, idx in (("", slice(None)), ("_body", slice(0, N_BODY_JOINTS))):
+        speed, accel = speed_accel(joints[:, idx])
+        for name, x in (("speed", speed), ("accel", accel)):
+            frames = np.arange(len(x))
+            dist = np.min(np.abs(frames[:, None] - np.asarray(junctions)[None]), axis=1)
+            gen = generated[: len(x)]
+            inside = max(np.percentile(x[(dist > AWAY) & gen], 95), np.percentile(x[(dist > AWAY) & ~gen], 95))
+            out[name + label] = float(x[dist <= NEAR].max() / inside)
+    return out
+
+
+def hand_body_correlation(joints: np.ndarray) -> float:
+    """Correlation over frames of wrist speed with the speed of its fingers relative to it, mean of both hands."""
+    parents = np.asarray(PARENTS)
+    out = []
+    for w in WRISTS:
+        fingers = [j for j in range(N_BODY_JOINTS, len(parents)) if _wrist_of(j, parents) == w]
+        wrist_speed = np.linalg.norm(np.diff(joints[:, w], axis=0), axis=-1)
+        rel = joints[:, fingers] - joints[:, w: w + 1]
+        finger_speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean(-1)
+        out.append(np.corrcoef(wrist_speed, finger_speed)[0, 1])
+    return float(np.mean(out))
+
+
+def _wrist_of(j: int, parents: np.ndarray) -> int:
+    while j >= N_BODY_JOINTS:
+        j = int(parents[j])
+    return j
+
+
+def span_bas(joints: np.ndarray, beats_s: np.ndarray, a: int, b: int) -> float:
+    """Bailando's BAS over the music beats in frames [a, b), the dance's motion beats found on the whole dance."""
+    beats = np.round(beats_s * FPS).astype(int)
+    inside = beats[(beats >= a) & (beats < b)]
+    return bas_bailando(inside, motion_beats_bailando(joints.astype(np.float64)))
+
+
+def mean_of(rows: list[dict]) -> dict:
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out_dir", type=Path, default=Path("outputs/demo"), help="a `demo.py` output folder")
+    p.add_argument("--dataset_name", default="synthetic")
+    p.add_argument("--name", default="mtrans_demo")
+    p.add_argument("--res_name", default="rtrans_demo")
+    p.add_argument("--splits", nargs="+", default=["test", "val"])
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--gaps", type=float, nargs="+", default=[2.0, 5.0])
+    p.add_argument("--transitions", type=int, nargs="+", default=[0, 2, 4, 8, 12, 16])
+    p.add_argument("--rate_frames", type=int, nargs="+", default=[0, 1, 4], help="0: the mismatch's value alone")
+    args = p.parse_args(argv)
+    root = args.out_dir / "data" / args.dataset_name
+    data = ProcessedData(root)
+    mage = load_mage(args.out_dir / "checkpoints", args.dataset_name, args.name, args.res_name)
+    files = music_files(data.summary["dataset"], root)
+    opts = GenerationOptions()
+    parts, face = mage.vq.parts, mage.vq.config.layout.face_dim > 0
+    down = mage.base.config.downsampling
+    seams = {g: {} for g in args.gaps}
+    seams_src = {g: [] for g in args.gaps}
+    seams_gen = {g: [] for g in args.gaps}  # the decoded dance before it is spliced
+    bas = {g: [] for g in args.gaps}
+    hands, seconds = [], {"edit": [], "whole": []}
+    for split in args.splits:
+        for clip in data.clip_ids(split):
+            song = dataset_music(mage, data, clip, files)
+            truth = rigid_dance(data.motion(clip).astype(np.float32))
+            src = Source(truth.joints, truth.expressions if face else None, Path(song.name))
+            beats = track_beats(song.audio, "fixed")
+            n = song.frames
+            for seed in range(args.seeds):
+                t0 = time.perf_counter()
+                whole = rigid_dance(dance_for_music(mage, song, opts, seed, progress=False)).joints
+                seconds["whole"].append(time.perf_counter() - t0)
+                for g in args.gaps:
+                    a, b = round(n / 2 - g * FPS / 2), round(n / 2 + g * FPS / 2)
+                    edit = Edit(keep=((0.0, a / FPS), (b / FPS, n / FPS)))
+                    plan = plan_edit(parts, face, src, edit, n, down, seed)
+                    t0 = time.perf_counter()
+                    generated = generate_edit(mage, song, src, plan, opts, seed, progress=False)
+                    seconds["edit"].append(time.perf_counter() - t0)
+                    gap = np.zeros(n, bool)
+                    gap[a:b] = True
+                    for t in args.transitions:
+                        for rate in args.rate_frames:
+                            out = splice_edit(src, generated, plan, t, rate).joints
+                            key = f"transition {t}, rate over {rate}"
+                            seams[g].setdefault(key, []).append(seam_ratios(out, [a, b], gap))
+                    seams_src[g].append(seam_ratios(src.joints, [a, b], gap))
+                    seams_gen[g].append(seam_ratios(generated.joints, [a, b], gap))
+                    out = splice_edit(src, generated, plan).joints
+                    bas[g].append({"edit": span_bas(out, beats, a, b), "whole": span_bas(whole, beats, a, b),
+                                   "ground_truth": span_bas(src.joints, beats, a, b)})  # fmt: skip
+                plan = plan_edit(parts, face, src, Edit(regen=("hands",)), n, down, seed)
+                ours = splice_edit(src, generate_edit(mage, song, src, plan, opts, seed, progress=False), plan).joints
+                plan.given[:] = False  # the body's tokens hidden: the hands come with a body of their own
+                hidden = splice_edit(src, generate_edit(mage, song, src, plan, opts, seed, progress=False), plan).joints
+                hands.append({"ground_truth": hand_body_correlation(src.joints),
+                              "regen_hands": hand_body_correlation(ours),
+                              "body_tokens_hidden": hand_body_correlation(hidden)})  # fmt: skip
+    result = {
+        "runs": {"name": args.name, "res_name": args.res_name, "out_dir": str(args.out_dir)},
+        "samples": len(hands),
+        "song_seconds": round(float(np.mean([len(data.motion(c)) for s in args.splits
+                                             for c in data.clip_ids(s)]) / FPS), 2),  # fmt: skip
+        "seam_ratio (junction max / inside p95)": {f"gap_{g:g}s": {key: mean_of(rows) for key, rows in seams[g].items()}
+                       | {"source_same_frames": mean_of(seams_src[g]), "decoded_unspliced": mean_of(seams_gen[g])}
+                       for g in args.gaps},  # fmt: skip
+        "bas_in_gap": {f"gap_{g:g}s": mean_of(rows) for g, rows in bas.items()},
+        "hand_body_correlation": mean_of(hands),
+        "seconds_per_generation": {k: round(float(np.mean(v)), 2) for k, v in seconds.items()},
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
