@@ -98,6 +98,45 @@ def mean_of(rows: list[dict]) -> dict:
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
 
 
+def gap_rows(mage, song, src: Source, plan, whole: np.ndarray, beats: np.ndarray, gap_s: float, seed: int,
+             transitions: list[int], rate_frames: list[int]) -> dict:  # fmt: skip
+    """One in-betweening of a `gap_s` gap: its seam ratios per splice (and the source's and the unspliced
+    decode's), BAS in the gap for the edit, the whole-dance generation and the ground truth, and its seconds."""
+    n = song.frames
+    a, b = round(n / 2 - gap_s * FPS / 2), round(n / 2 + gap_s * FPS / 2)
+    gap = np.zeros(n, bool)
+    gap[a:b] = True
+    p = plan(Edit(keep=((0.0, a / FPS), (b / FPS, n / FPS))))
+    t0 = time.perf_counter()
+    generated = generate_edit(mage, song, src, p, GenerationOptions(), seed, progress=False)
+    seconds = time.perf_counter() - t0
+    seams = {f"transition {t}, rate over {r}": seam_ratios(splice_edit(src, generated, p, t, r).joints, [a, b], gap)
+             for t in transitions for r in rate_frames}  # fmt: skip
+    seams["source_same_frames"] = seam_ratios(src.joints, [a, b], gap)
+    seams["decoded_unspliced"] = seam_ratios(generated.joints, [a, b], gap)
+    out = splice_edit(src, generated, p).joints
+    bas = {"edit": span_bas(out, beats, a, b), "whole": span_bas(whole, beats, a, b),
+           "ground_truth": span_bas(src.joints, beats, a, b)}  # fmt: skip
+    return {"seams": seams, "bas": bas, "seconds": seconds}
+
+
+def hand_rows(mage, song, src: Source, plan, seed: int) -> dict:
+    """`--regen hands` with the body's tokens given and hidden: the hand-body correlations, and the ground truth's."""
+    opts = GenerationOptions()
+    given = plan(Edit(regen=("hands",)))
+    ours = splice_edit(src, generate_edit(mage, song, src, given, opts, seed, progress=False), given).joints
+    hidden_plan = plan(Edit(regen=("hands",)))
+    hidden_plan.given[:] = False  # the body's tokens hidden: the hands come with a body of their own
+    hidden = splice_edit(src, generate_edit(mage, song, src, hidden_plan, opts, seed, progress=False), hidden_plan)
+    return {"ground_truth": hand_body_correlation(src.joints), "regen_hands": hand_body_correlation(ours),
+            "body_tokens_hidden": hand_body_correlation(hidden.joints)}  # fmt: skip
+
+
+def planner(mage, src: Source, frames: int, face: bool, seed: int):
+    """edit -> its plan on this song (`plan_edit` with the model's parts and down-sampling)."""
+    return lambda edit: plan_edit(mage.vq.parts, face, src, edit, frames, mage.base.config.downsampling, seed)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out_dir", type=Path, default=Path("outputs/demo"), help="a `demo.py` output folder")
@@ -114,62 +153,33 @@ def main(argv: list[str] | None = None) -> dict:
     data = ProcessedData(root)
     mage = load_mage(args.out_dir / "checkpoints", args.dataset_name, args.name, args.res_name)
     files = music_files(data.summary["dataset"], root)
-    opts = GenerationOptions()
-    parts, face = mage.vq.parts, mage.vq.config.layout.face_dim > 0
-    down = mage.base.config.downsampling
-    seams = {g: {} for g in args.gaps}
-    seams_src = {g: [] for g in args.gaps}
-    seams_gen = {g: [] for g in args.gaps}  # the decoded dance before it is spliced
-    bas = {g: [] for g in args.gaps}
-    hands, seconds = [], {"edit": [], "whole": []}
-    for split in args.splits:
-        for clip in data.clip_ids(split):
-            song = dataset_music(mage, data, clip, files)
-            truth = rigid_dance(data.motion(clip).astype(np.float32))
-            src = Source(truth.joints, truth.expressions if face else None, Path(song.name))
-            beats = track_beats(song.audio, "fixed")
-            n = song.frames
-            for seed in range(args.seeds):
-                t0 = time.perf_counter()
-                whole = rigid_dance(dance_for_music(mage, song, opts, seed, progress=False)).joints
-                seconds["whole"].append(time.perf_counter() - t0)
-                for g in args.gaps:
-                    a, b = round(n / 2 - g * FPS / 2), round(n / 2 + g * FPS / 2)
-                    edit = Edit(keep=((0.0, a / FPS), (b / FPS, n / FPS)))
-                    plan = plan_edit(parts, face, src, edit, n, down, seed)
-                    t0 = time.perf_counter()
-                    generated = generate_edit(mage, song, src, plan, opts, seed, progress=False)
-                    seconds["edit"].append(time.perf_counter() - t0)
-                    gap = np.zeros(n, bool)
-                    gap[a:b] = True
-                    for t in args.transitions:
-                        for rate in args.rate_frames:
-                            out = splice_edit(src, generated, plan, t, rate).joints
-                            key = f"transition {t}, rate over {rate}"
-                            seams[g].setdefault(key, []).append(seam_ratios(out, [a, b], gap))
-                    seams_src[g].append(seam_ratios(src.joints, [a, b], gap))
-                    seams_gen[g].append(seam_ratios(generated.joints, [a, b], gap))
-                    out = splice_edit(src, generated, plan).joints
-                    bas[g].append({"edit": span_bas(out, beats, a, b), "whole": span_bas(whole, beats, a, b),
-                                   "ground_truth": span_bas(src.joints, beats, a, b)})  # fmt: skip
-                plan = plan_edit(parts, face, src, Edit(regen=("hands",)), n, down, seed)
-                ours = splice_edit(src, generate_edit(mage, song, src, plan, opts, seed, progress=False), plan).joints
-                plan.given[:] = False  # the body's tokens hidden: the hands come with a body of their own
-                hidden = splice_edit(src, generate_edit(mage, song, src, plan, opts, seed, progress=False), plan).joints
-                hands.append({"ground_truth": hand_body_correlation(src.joints),
-                              "regen_hands": hand_body_correlation(ours),
-                              "body_tokens_hidden": hand_body_correlation(hidden)})  # fmt: skip
+    face = mage.vq.config.layout.face_dim > 0
+    gaps: dict[float, list[dict]] = {g: [] for g in args.gaps}
+    hands, whole_s = [], []
+    for clip in [c for split in args.splits for c in data.clip_ids(split)]:
+        song = dataset_music(mage, data, clip, files)
+        truth = rigid_dance(data.motion(clip).astype(np.float32))
+        src = Source(truth.joints, truth.expressions if face else None, Path(song.name))
+        beats = track_beats(song.audio, "fixed")
+        for seed in range(args.seeds):
+            plan = planner(mage, src, song.frames, face, seed)
+            t0 = time.perf_counter()
+            whole = rigid_dance(dance_for_music(mage, song, GenerationOptions(), seed, progress=False)).joints
+            whole_s.append(time.perf_counter() - t0)
+            for g in args.gaps:
+                gaps[g].append(gap_rows(mage, song, src, plan, whole, beats, g, seed, args.transitions,
+                                        args.rate_frames))  # fmt: skip
+            hands.append(hand_rows(mage, song, src, plan, seed))
     result = {
         "runs": {"name": args.name, "res_name": args.res_name, "out_dir": str(args.out_dir)},
         "samples": len(hands),
-        "song_seconds": round(float(np.mean([len(data.motion(c)) for s in args.splits
-                                             for c in data.clip_ids(s)]) / FPS), 2),  # fmt: skip
-        "seam_ratio (junction max / inside p95)": {f"gap_{g:g}s": {key: mean_of(rows) for key, rows in seams[g].items()}
-                       | {"source_same_frames": mean_of(seams_src[g]), "decoded_unspliced": mean_of(seams_gen[g])}
-                       for g in args.gaps},  # fmt: skip
-        "bas_in_gap": {f"gap_{g:g}s": mean_of(rows) for g, rows in bas.items()},
+        "seam_ratio (junction max / inside p95)": {
+            f"gap_{g:g}s": {key: mean_of([r["seams"][key] for r in rows]) for key in rows[0]["seams"]}
+            for g, rows in gaps.items()},  # fmt: skip
+        "bas_in_gap": {f"gap_{g:g}s": mean_of([r["bas"] for r in rows]) for g, rows in gaps.items()},
         "hand_body_correlation": mean_of(hands),
-        "seconds_per_generation": {k: round(float(np.mean(v)), 2) for k, v in seconds.items()},
+        "seconds_per_generation": {"edit": round(float(np.mean([r["seconds"] for rows in gaps.values() for r in rows])),
+                                                 2), "whole": round(float(np.mean(whole_s)), 2)},  # fmt: skip
     }
     print(json.dumps(result, indent=1))
     return result

@@ -105,6 +105,13 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    "residual layers")
     s.add_argument("--overlap", type=non_negative_int, default=d.overlap, help="token times shared by consecutive "
                    "windows (4 frames each)")  # fmt: skip
+    s.add_argument("--recentre", type=non_negative_float, default=d.recentre_s, metavar="SECONDS",
+                   help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)")
+    add_edit_options(p)
+
+
+def add_edit_options(p: argparse.ArgumentParser) -> None:
+    """The editing options of `gen_m2m.py` (`edit_request` checks how they combine)."""
     e = p.add_argument_group("editing (with --music FILE: one song; the output is named after it)")
     e.add_argument("--edit", type=Path, metavar="DANCE", help="a dance to edit for the music (our npz, or any motion "
                    "file the readers accept): with --keep, --regen and/or --variation")  # fmt: skip
@@ -120,8 +127,6 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    "(default: all of it)")  # fmt: skip
     e.add_argument("--transition", type=non_negative_int, default=TRANSITION, metavar="FRAMES",
                    help="frames over which a kept part's mismatch with the generated motion fades out")
-    s.add_argument("--recentre", type=non_negative_float, default=d.recentre_s, metavar="SECONDS",
-                   help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)")
 
 
 def generation_options(args: argparse.Namespace) -> GenerationOptions:

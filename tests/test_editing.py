@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from data.formats.smplx_npz import save_smplx_npz
 from data.synthetic_dance import synthesize_dance
@@ -14,6 +15,7 @@ from gen_m2m import build_parser
 from models.mask_transformer.editing import (
     Edit,
     Source,
+    given_tokens,
     parse_parts,
     parse_spans,
     plan_edit,
@@ -85,8 +87,14 @@ def test_what_the_tokenizer_or_the_source_cannot_do_is_one_line_or_generated():
         plan_edit(("all",), False, src, Edit(regen=("hands",)), 300, 4)
     with pytest.raises(UserError, match="no face part"):
         plan_edit(("body", "hands"), False, src, Edit(regen=("face",)), 300, 4)
-    with pytest.raises(UserError, match="every part"):
+    with pytest.raises(UserError, match="leaves nothing to keep: that is a new dance"):
         plan_edit(PARTS, True, src, Edit(regen=PARTS), 300, 4)
+    assert plan_edit(PARTS, True, src, Edit(keep=((0, 2),), regen=PARTS), 300, 4).given[:, :15].all()  # = --keep
+    bare = source(300, fingers=False, face=False)  # nothing but a body: a new body leaves nothing to keep
+    with pytest.raises(UserError, match=r"no hands or face to keep\): that is a new dance"):
+        plan_edit(PARTS, True, bare, Edit(regen=("body",)), 300, 4)
+    with pytest.raises(UserError, match="shorter than a frame"):
+        plan_edit(PARTS, True, src, Edit(keep=((1.0, 1.01),)), 300, 4)
     with pytest.raises(UserError, match="the song is 10.00 s"):
         plan_edit(PARTS, True, src, Edit(keep=((2, 11),)), 300, 4)
     with pytest.raises(UserError, match="dance.npz is 5.00 s"):
@@ -105,6 +113,23 @@ def test_a_variation_resamples_its_fraction_of_the_free_token_times():
     again = plan_edit(PARTS, True, src, Edit(keep=((0, 4),), variation=0.25), 400, 4, seed=3)
     assert (again.given == plan.given).all()  # seeded
     assert not plan.keep.positions[120:].any()  # tokens are kept, not frames
+    bare = plan_edit(PARTS, True, source(400, fingers=False, face=False), Edit(variation=0.25), 400, 4, seed=3)
+    assert bare.given[0].sum() == 100 - round(0.25 * 100) and not bare.given[1:].any()  # rest fingers never kept
+
+
+def test_the_songs_last_token_is_given_when_its_frames_are_kept():
+    plan = plan_edit(PARTS, True, source(298), Edit(regen=("hands",)), 298, 4)  # 74.5 tokens: the last half one
+    assert plan.given.shape == (3, 75) and plan.given[0].all() and plan.given[2].all() and not plan.given[1].any()
+
+
+def test_without_a_residual_model_only_the_base_layer_is_given():
+    src = torch.arange(2 * 5 * 3).reshape(2, 5, 3)
+    given = np.array([[True, True, False, False, True, False], [False] * 6])
+    tokens = given_tokens(src, given)
+    assert tokens.shape == (2, 6, 3) and (tokens[0, :2] == src[0, :2]).all() and (tokens[0, 4] == src[0, 4]).all()
+    assert (tokens[0, [2, 3, 5]] == -1).all() and (tokens[1] == -1).all()
+    base = given_tokens(src, given, residual=False)
+    assert (base[..., 0] == tokens[..., 0]).all() and (base[..., 1:] == -1).all()
 
 
 def test_a_prefix_keeps_its_first_seconds():
@@ -116,6 +141,8 @@ def test_a_prefix_keeps_its_first_seconds():
         prefix_edit(src, 6.0, 900)
     with pytest.raises(UserError, match="as long as the song"):
         prefix_edit(src, 5.0, 150)
+    with pytest.raises(UserError, match="give 1/30 <= S"):
+        prefix_edit(src, 0.01, 900)
 
 
 def test_sources_read_as_written_and_body_only_ones_get_resting_fingers(tmp_path):

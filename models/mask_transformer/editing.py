@@ -187,9 +187,9 @@ def prefix_edit(source: Source, seconds: float | None, song_frames: int, transit
     """The edit that continues the first `seconds` (default: all) of `source` into a dance of `song_frames`."""
     length = source.frames / FPS
     seconds = length if seconds is None else seconds
-    if not 0 < seconds <= length + 1e-9:
-        raise UserError(f"--prefix_seconds {seconds:g}: {source.path.name} is {length:.2f} s long (give 0 < S <= "
-                        f"{length:.2f})")  # fmt: skip
+    if not 1 / FPS <= seconds <= length + 1e-9:
+        raise UserError(f"--prefix_seconds {seconds:g}: {source.path.name} is {length:.2f} s long (give "
+                        f"1/{FPS} <= S <= {length:.2f})")  # fmt: skip
     if round(seconds * FPS) >= song_frames:
         raise UserError(f"the prefix ({seconds:g} s) is as long as the song ({song_frames / FPS:.2f} s): nothing to "
                         "continue (give a shorter --prefix_seconds)")  # fmt: skip
@@ -208,17 +208,9 @@ class Plan:
     notes: list[str]
 
 
-def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit, frames: int, down: int,
-              seed: int = 0) -> Plan:  # fmt: skip
-    """Lay `edit` of `source` out on a song of `frames` frames for a tokenizer of `parts` (body | hands | face, or
-    one part "all") with `down` frames per token time. One line for what cannot be done."""
-    notes = []
-    song_s = frames / FPS
-    for a, b in edit.keep:
-        if b > song_s + 1e-9:
-            raise UserError(f"--keep {a:g}-{b:g}: the song is {song_s:.2f} s long")
-        if b > source.frames / FPS + 1e-9:
-            raise UserError(f"--keep {a:g}-{b:g}: {source.path.name} is {source.frames / FPS:.2f} s long")
+def _regenerated(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit,
+                 notes: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
+    """(the parts generated everywhere, the parts the source lacks) of `edit`, checked; notes what is added."""
     regen = tuple(edit.regen)
     if regen and parts == ("all",):
         raise UserError("this model's tokenizer has one token stream for the whole body (vq/rvq): regenerating "
@@ -227,52 +219,79 @@ def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit
     if missing:
         raise UserError(f"--regen {','.join(regen)}: this model has no {' or '.join(missing)} part (parts: "
                         f"{', '.join(parts)})")  # fmt: skip
-    if regen and set(regen) >= set(parts):
-        raise UserError(f"--regen {','.join(regen)} names every part: that is a new dance (leave --regen out)")
-    if regen and not source.fingers and "hands" in parts and "hands" not in regen:
-        regen += ("hands",)
-        notes.append(f"{source.path.name} has no fingers: they are generated too")
-    if regen and has_face and source.face is None and "face" not in regen:
-        regen += ("face",)
-        notes.append(f"{source.path.name} has no face: it is generated too")
+    lacking = tuple(p for p, missing in (("hands", not source.fingers), ("face", has_face and source.face is None))
+                    if missing and p in parts)  # fmt: skip
+    for p in lacking if regen else ():
+        if p not in regen:
+            regen += (p,)
+            notes.append(f"{source.path.name} has no {'fingers' if p == 'hands' else 'face'}: generated too")
+    if regen and set(regen) >= set(parts) and not edit.keep and edit.variation == 1:
+        what = f" ({source.path.name} has no {' or '.join(lacking)} to keep)" if lacking else ""
+        raise UserError(f"--regen {','.join(edit.regen)} leaves nothing to keep{what}: that is a new dance (leave "
+                        "--edit out)")  # fmt: skip
+    return regen, lacking
+
+
+def _kept_frames(edit: Edit, source: Source, frames: int) -> np.ndarray:
+    """(frames,) bool: the frames `edit.keep` takes whole from the source; spans outside the song or the source, or
+    shorter than a frame, are one line."""
+    song_s = frames / FPS
+    kept = np.zeros(frames, dtype=bool)
+    for a, b in edit.keep:
+        if round(b * FPS) <= round(a * FPS):
+            raise UserError(f"--keep {a:g}-{b:g}: shorter than a frame (1/{FPS} s)")
+        if b > song_s + 1e-9:
+            raise UserError(f"--keep {a:g}-{b:g}: the song is {song_s:.2f} s long")
+        if b > source.frames / FPS + 1e-9:
+            raise UserError(f"--keep {a:g}-{b:g}: {source.path.name} is {source.frames / FPS:.2f} s long")
+        kept[round(a * FPS): round(b * FPS)] = True
+    return kept
+
+
+def _keep_masks(kept_frames: np.ndarray, exists: np.ndarray, kept_parts: list[str], has_face: bool) -> Keep:
+    """What the splice takes from the source: whole kept frames; the kept parts' joints where the source exists
+    (positions when the body is kept, rotations relative to their parents only when it is not: fingers under a new
+    body); the face on kept frames or everywhere when the face is kept and the source has one."""
+    positions = np.repeat(kept_frames[:, None], N_JOINTS, axis=1)
+    rotations = positions.copy()
+    for p in kept_parts:
+        if p not in PART_JOINTS:
+            continue
+        joints = exists[:, None] & np.isin(np.arange(N_JOINTS), PART_JOINTS[p])[None]
+        rotations |= joints
+        if "body" in kept_parts:
+            positions |= joints
+    face = (kept_frames | (exists & ("face" in kept_parts))) & has_face
+    return Keep(positions, rotations | positions, face)
+
+
+def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit, frames: int, down: int,
+              seed: int = 0) -> Plan:  # fmt: skip
+    """Lay `edit` of `source` out on a song of `frames` frames for a tokenizer of `parts` (body | hands | face, or
+    one part "all") with `down` frames per token time. One line for what cannot be done."""
+    notes: list[str] = []
+    kept_frames = _kept_frames(edit, source, frames)
+    regen, lacking = _regenerated(parts, has_face, source, edit, notes)
     kept_parts = [p for p in parts if regen and p not in regen]
     n_src = min(source.frames, frames)
-    t = np.arange(frames)
-    exists = t < n_src
-    kept_frames = np.zeros(frames, dtype=bool)
-    for a, b in edit.keep:
-        kept_frames[round(a * FPS): round(b * FPS)] = True
+    exists = np.arange(frames) < n_src
     kept_frames &= exists
     if not source.fingers and kept_frames.any() and "hands" in parts:
         notes.append(f"{source.path.name} has no fingers: the kept spans keep its body, their fingers rest")
     # tokens: a position is given when its frames all exist and are kept (whole frames, or its part)
     total = math.ceil(frames / down)
     tok_frames = np.minimum(np.arange(total * down), frames - 1).reshape(total, down)
-    tok_exists = (np.arange(total * down) < n_src).reshape(total, down).all(-1)
-    tok_kept = kept_frames[tok_frames].all(-1) & tok_exists
-    given = np.repeat(tok_kept[None], len(parts), axis=0)
-    for i, p in enumerate(parts):
-        if p in kept_parts:
-            given[i] |= tok_exists
+    tok_exists = (tok_frames < n_src).all(-1)  # the song's last token: its frames in the song
+    given = np.repeat((kept_frames[tok_frames].all(-1) & tok_exists)[None], len(parts), axis=0)
+    given[[p in kept_parts for p in parts]] |= tok_exists
     if edit.variation < 1:  # keep the source's tokens at all but the fraction of the free token times
         free = np.flatnonzero(tok_exists & ~given.all(0))
-        rng = np.random.default_rng(seed)
-        stay = rng.choice(free, size=len(free) - round(edit.variation * len(free)), replace=False)
-        given[:, stay] |= True
-    # frames and joints spliced back
-    body_kept = "body" in kept_parts
-    positions = np.repeat(kept_frames[:, None], N_JOINTS, axis=1)
-    rotations = positions.copy()
-    for p in kept_parts:
-        if p in PART_JOINTS and (p == "body" or body_kept):
-            positions[exists[:, None] & np.isin(np.arange(N_JOINTS), PART_JOINTS[p])[None]] = True
-        if p in PART_JOINTS:
-            rotations[exists[:, None] & np.isin(np.arange(N_JOINTS), PART_JOINTS[p])[None]] = True
-    face = kept_frames | (exists & ("face" in kept_parts))
-    if source.face is None:
-        face &= False
-    rotations |= positions
-    return Plan(given, Keep(positions, rotations, face), frames, regen, notes)
+        stay = np.random.default_rng(seed).choice(free, size=len(free) - round(edit.variation * len(free)),
+                                                  replace=False)  # fmt: skip
+        has = np.array([p not in lacking for p in parts])
+        given[np.ix_(has, stay)] = True  # parts the source lacks (rest fingers, no face) are always re-sampled
+    keep = _keep_masks(kept_frames, exists, kept_parts, source.face is not None)
+    return Plan(given, keep, frames, regen, notes)
 
 
 def source_tokens(mage, source: Source, frames: int) -> torch.Tensor:
@@ -280,7 +299,7 @@ def source_tokens(mage, source: Source, frames: int) -> torch.Tensor:
     the datasets compute them: retargeted to the default skeleton)."""
     layout = mage.vq.config.layout
     n = min(source.frames, frames)
-    joints = source.joints[:n] if layout.n_joints == N_JOINTS else source.joints[:n, :N_BODY_JOINTS]
+    joints = source.joints[:n]
     if n < 2:
         raise UserError(f"{source.path.name}: too short to edit ({n} frame)")
     feats = features_of(joints, "default", source.path)  # (n-1, 623|263)
@@ -297,19 +316,29 @@ def source_tokens(mage, source: Source, frames: int) -> torch.Tensor:
     return mage.vq.encode(x)[0].reshape(parts, t, -1)
 
 
+def given_tokens(source: torch.Tensor, given: np.ndarray, residual: bool = True) -> torch.Tensor:
+    """The tokens (P, T', Q) long-form sampling keeps: the source's (P, T'src, Q) where `given` (P, T'), -1 elsewhere;
+    without a residual model, their base layer alone (the generated positions decode theirs alone too)."""
+    tokens = torch.full((*given.shape, source.shape[-1]), -1, dtype=torch.long)
+    width = min(source.shape[1], given.shape[1])
+    tokens[:, :width] = torch.where(torch.from_numpy(given[:, :width])[..., None], source[:, :width], -1)
+    if not residual:
+        tokens[..., 1:] = -1
+    return tokens
+
+
 def generate_edit(mage, song: SongMusic, source: Source, plan: Plan, opts, seed: int = 0,
                   progress: bool = True) -> Dance:  # fmt: skip
     """The dance generated for `song` around the source tokens `plan.given` keeps (on the default skeleton, where
     the decoder puts it; `splice_edit` puts it on the source). `opts`: `generation.GenerationOptions`."""
-    c = mage.base.config
-    tokens = torch.full((len(mage.vq.parts), plan.given.shape[1], c.num_quantizers), -1, dtype=torch.long)
-    src = source_tokens(mage, source, song.frames).cpu()
-    width = src.shape[1]
-    tokens[:, :width] = torch.where(torch.from_numpy(plan.given[:, :width])[..., None], src, -1)
+    tokens = given_tokens(source_tokens(mage, source, song.frames).cpu(), plan.given, mage.res is not None)
     features, _ = generate_long(mage, song.music, song.clip_source, opts.overlap, seed, progress,
                                 given=tokens.to(mage.music_mean.device), **opts.sampling())  # fmt: skip
-    if opts.recentre_s > 0 and not plan.keep.rotations[:, 0].any():
-        features = recentre_root(features, round(opts.recentre_s * FPS))
+    if opts.recentre_s > 0:
+        if plan.keep.rotations[:, 0].any():
+            logger.info("--recentre is not applied: the root follows the kept frames")
+        else:
+            features = recentre_root(features, round(opts.recentre_s * FPS))
     return rigid_dance(features)
 
 
@@ -336,6 +365,8 @@ def edit_dance(mage, song: SongMusic, source: Source, edit: Edit, opts, seed: in
     """The dance for `song` that `edit` makes of `source` (see the module docstring), on the source's skeleton, and
     its plan. `opts`: `generation.GenerationOptions` (sampling, overlap, recentre)."""
     layout = mage.vq.config.layout
+    if layout.n_joints != N_JOINTS:
+        raise UserError(f"editing needs a model of the 52-joint body and hands ({layout.dim}-d features here)")
     plan = plan_edit(mage.vq.parts, layout.face_dim > 0, source, edit, song.frames, mage.base.config.downsampling,
                      seed)  # fmt: skip
     for note in plan.notes:
@@ -350,6 +381,6 @@ def edit_record(source: Source, edit: Edit, plan: Plan) -> dict[str, np.ndarray]
     kept = plan.keep.positions.all(1)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], kept.astype(np.int8), [0]])))
     spans = edges.reshape(-1, 2) / FPS
-    info = {"source": str(source.path), "edit": edit.describe(), "regen": list(plan.regen),
+    info = {"source": str(source.path.resolve()), "edit": edit.describe(), "regen": list(plan.regen),
             "variation": edit.variation, "transition": edit.transition}  # fmt: skip
     return {"kept_spans": spans.astype(np.float64), "edit": np.array(json.dumps(info))}

@@ -162,7 +162,7 @@ def edited_scene(npz: Path, joints: np.ndarray, record: str, spans: np.ndarray, 
     lanes = [Lane(f"edited ({info['edit']})", joints)]
     try:
         lanes.append(Lane("source", read_source(info["source"]).joints[: len(joints)]))
-    except UserError as err:
+    except (UserError, OSError, ValueError, KeyError) as err:  # moved, changed: the page is made without it
         logger.info("%s: its source is not shown (%s)", npz.name, err)
     label = f"kept from {Path(info['source']).name}"
     return Scene(npz.stem, lanes, music, spans=[(float(a), float(b)) for a, b in spans], span_label=label)
