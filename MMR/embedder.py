@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.layout import layout_for_dim
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from MMR.model import MMRConfig, MusicMotionRetrieval
+from motion.layout import layout_for_dim
 from utils.arg_types import gpu_index
 from utils.checkpoint import load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError, inference_device

@@ -15,7 +15,6 @@ from dataclasses import fields
 import numpy as np
 import torch
 
-from data.layout import layout_for_dim
 from data.loaders import MusicMotionClips, ProcessedData
 from data.packed import row_statistics
 from data.paths import dataset_dir
@@ -23,6 +22,7 @@ from MMR.embedder import MMREmbedder, MMRInputs, embed_clips, motion_part_index
 from MMR.losses import similarity
 from MMR.model import MMRConfig, MMRShape, MusicMotionRetrieval
 from MMR.retrieval import retrieval_report
+from motion.layout import layout_for_dim
 from utils.arg_types import dropout_rate, positive_float, positive_int
 from utils.trainer import Trainer
 

@@ -8,7 +8,7 @@ songs as the sources to edit. Per song and seed:
 
 - in-betweening: a gap of `g` seconds in the middle of the song is generated (`--keep 0-a,b-end`); the one generation
   is spliced with every `--transitions` length, the mismatch fading from its value alone (`--rate_frames 0`, offset
-  blending) or from its value and its rate measured over 1 or 4 kept frames (`utils.motion_splice`). At the two
+  blending) or from its value and its rate measured over 1 or 4 kept frames (`motion.splice`). At the two
   junctions, the largest per-frame joint speed and acceleration (m/s, m/s^2, mean over all joints, and over the
   body's) within 8 frames, divided by the higher of the 95th percentiles inside the generated gap and inside the kept
   frames (> 12 frames from a junction); the source's own ratio at the same frames is the reference (no seam there),
@@ -29,17 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.registry import music_files
 from models.mask_transformer.editing import Edit, Source, generate_edit, plan_edit, splice_edit
 from models.mask_transformer.generation import GenerationOptions, dance_for_music
 from models.mask_transformer.music_input import dataset_music
 from models.mask_transformer.training import load_mage
+from motion.frame import FPS
+from motion.skeleton import N_BODY_JOINTS, PARENTS
 from utils.dance_export import rigid_dance
 from utils.metrics.beat_align import bas_bailando, motion_beats_bailando
 from utils.metrics.music_beats import track_beats
-from utils.skeleton import N_BODY_JOINTS, PARENTS
 
 NEAR, AWAY = 8, 12  # frames: a junction's neighbourhood, and how far "inside" starts
 WRISTS = (20, 21)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats.motion import FPS
+from motion.frame import FPS
+from motion.rotation import axis_angle_to_matrix
+from motion.skeleton import Skeleton, default_skeleton
 from utils.gltf import write_glb
-from utils.rotation import axis_angle_to_matrix
-from utils.skeleton import Skeleton, default_skeleton
 from utils.timing import best_of, machine_info
 
 REPO = Path(__file__).resolve().parents[1]

@@ -53,10 +53,10 @@ from pathlib import Path
 import numpy as np
 
 from data.synthetic_dance import synthesize_dance
+from motion.kinematics import forward_kinematics, split_smplx_poses
+from motion.rotation import axis_angle_to_matrix
+from motion.skeleton import JOINT_NAMES, Skeleton, default_skeleton
 from utils.gltf import BodyMesh, body_mesh, write_glb
-from utils.kinematics import forward_kinematics, split_smplx_poses
-from utils.rotation import axis_angle_to_matrix
-from utils.skeleton import JOINT_NAMES, Skeleton, default_skeleton
 from utils.timing import machine_info
 
 FPS = 30  # integer: Blender's scene frame rate (the importer ignores fps_base)

@@ -36,12 +36,12 @@ from loading import rate  # bench/loading.py (this script's folder)
 
 from data.dataset_build import SPLITS, block_stats, write_summary
 from data.formats import motion_to_joints
-from data.layout import FACE_DIM, MotionLayout
 from data.loaders import MusicMotionClips, ProcessedData, make_loader, pack_splits
 from data.synthetic_dance import synthesize_dance
+from motion.features import joints_to_features
+from motion.layout import FACE_DIM, MotionLayout
+from motion.skeleton import N_JOINTS
 from utils.atomic import save_npy
-from utils.motion_features import joints_to_features
-from utils.skeleton import N_JOINTS
 from utils.timing import machine_info
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import soundfile as sf
 
-from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
 from models.mask_transformer.generation import GenerationOptions, dance_for_music
 from models.mask_transformer.longform import song_window_starts
 from models.mask_transformer.music_input import file_music
 from models.mask_transformer.training import load_mage
+from motion.frame import FPS
 from utils.dance_export import rigid_dance
 from utils.metrics.continuity import border_frames, continuity_report, mean_speed
 

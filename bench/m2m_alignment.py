@@ -33,10 +33,10 @@ from MMR.training import MMRTrainer, mmr_parser
 from models.mask_transformer.sampling import generate
 from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_mage
 from models.vq.training import TokenizerTrainer
+from motion.features import recover_from_ric
 from options.train_options import tokenizer_parser, transformer_parser
 from utils.checkpoint import load_checkpoint
 from utils.metrics.protocols import PROTOCOLS, beat_scores, motion_beats
-from utils.motion_features import recover_from_ric
 from utils.timing import machine_info
 
 FPS = 30

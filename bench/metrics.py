@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from data.synthetic_dance import synthesize_dance
-from utils.kinematics import fk_axis_angle
+from motion.kinematics import fk_axis_angle
 from utils.metrics.evaluate import analyse_all
 from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
 from utils.metrics.inputs import EvalMotion

@@ -11,8 +11,8 @@ import json
 import time
 
 from data.synthetic_dance import synthesize_dance
-from utils.kinematics import fk_axis_angle
-from utils.motion_features import joints_to_features, recover_from_ric
+from motion.features import joints_to_features, recover_from_ric
+from motion.kinematics import fk_axis_angle
 from utils.timing import best_of, machine_info
 
 

@@ -28,9 +28,9 @@ from data.registry import dataset_spec
 from models.vq.evaluation import Reconstruction, evaluate_reconstructions, reconstruct
 from models.vq.model import MotionTokenizer, tokenizer_std
 from models.vq.training import TokenizerTrainer, config_from_options, load_vq
+from motion.features import recover_from_ric
 from options.train_options import tokenizer_parser
 from utils.checkpoint import load_checkpoint
-from utils.motion_features import recover_from_ric
 from utils.timing import machine_info
 
 MODELS = {"VQ-1": ("rvq", 1, []), "RVQ-6": ("rvq", 6, []), "HRVQ-6": ("hrvq", 6, []),

@@ -13,8 +13,8 @@ import json
 
 import torch
 
-from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss
+from motion.layout import MotionLayout
 from utils.timing import machine_info, maybe_compile, precision_variants, speed_parser, training_rate
 
 CONFIGS = {

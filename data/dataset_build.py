@@ -33,13 +33,13 @@ from tqdm import tqdm
 from data.audio_extraction.cache import cached_features
 from data.audio_extraction.registry import music_feature
 from data.formats import FPS, load_motion
-from data.layout import FACE_DIM, MotionLayout, layout_for_dim
 from data.loaders import ProcessedData, pack_splits
 from data.registry import DatasetSpec, raw_pairs
+from motion.features import joints_to_features
+from motion.layout import FACE_DIM, MotionLayout, layout_for_dim
+from motion.skeleton import N_JOINTS
 from utils.atomic import save_npy, save_npz, write_json, write_text
 from utils.cli import UserError
-from utils.motion_features import joints_to_features
-from utils.skeleton import N_JOINTS
 
 logger = logging.getLogger(__name__)
 

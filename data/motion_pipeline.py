@@ -20,15 +20,15 @@ from data.formats import LoadedMotion, load_motion
 from data.formats.containers import read_container
 from data.formats.motion import SMPLXMotion, pad_face
 from data.formats.smplx_npz import save_smplx_npz
-from data.layout import FACE_DIM, MotionLayout
+from motion.bvh import write_bvh
+from motion.features import joints_to_features, target_offsets
+from motion.kinematics import ik_axis_angle
+from motion.layout import FACE_DIM, MotionLayout
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS
 from utils.atomic import save_npy
 from utils.batch import list_files, run_batch
-from utils.bvh import write_bvh
 from utils.cli import UserError
-from utils.kinematics import ik_axis_angle
-from utils.motion_features import joints_to_features, target_offsets
 from utils.outputs import drop_unfinished, refuse_duplicate_outputs, split_existing
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class FeatureOptions:
     """How `process_features` makes features.
 
     Args:
-        target: the skeleton every clip is retargeted to (see `utils.motion_features.target_offsets`).
+        target: the skeleton every clip is retargeted to (see `motion.features.target_offsets`).
         face: a face `.npy` for a single clip, or a folder of them named like the joints files; None: no face.
         read: how the joints / motion files are read.
         overwrite: replace a features file that exists (else it is kept).

@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data.formats.motion import FPS, SMPLXMotion
-from data.layout import FACE_DIM
+from data.formats.motion import SMPLXMotion
+from motion.frame import FPS
+from motion.layout import FACE_DIM
+from motion.rotation import axis_angle_to_matrix, matrix_to_axis_angle
+from motion.skeleton import BODY_JOINT_NAMES, SMPLX_N_JOINTS
 from utils.arg_types import positive_float, positive_int, seed_int
 from utils.atomic import atomic_path, write_json
 from utils.cli import UserError, setup_logging, user_errors_exit
-from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
-from utils.skeleton import BODY_JOINT_NAMES, SMPLX_N_JOINTS
 
 logger = logging.getLogger(__name__)
 

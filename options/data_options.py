@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from data.formats import format_names
-from data.formats.motion import UP_AXES
 from data.motion_pipeline import ReadOptions
 from data.paths import DEFAULT_DATASET, canonical_dataset, dataset_dir
+from motion.frame import UP_AXES
 from utils.arg_types import positive_float
 from utils.cli import UserError, setup_logging
 

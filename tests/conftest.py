@@ -11,7 +11,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from utils.skeleton import SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, default_skeleton
+from motion.skeleton import SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, default_skeleton
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"

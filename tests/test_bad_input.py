@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from data.synthetic_dance import synthesize_dance
+from motion.bvh import write_bvh
+from motion.kinematics import fk_axis_angle
 from tests.conftest import MOTION_SCRIPTS, load_script
-from utils.bvh import write_bvh
-from utils.kinematics import fk_axis_angle
 
 GOOD = synthesize_dance(12, seed=2)
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from data.formats import load_motion
+from motion.bvh import read_bvh, write_bvh
+from motion.skeleton import JOINT_NAMES, PARENTS, default_skeleton
 from tests.conftest import realdata
-from utils.bvh import read_bvh, write_bvh
 from utils.cli import UserError
-from utils.skeleton import JOINT_NAMES, PARENTS, default_skeleton
 
 
 def test_bvh_round_trip_on_real_beat2(tmp_path):

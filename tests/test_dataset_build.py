@@ -18,9 +18,9 @@ from data.loaders import MusicMotionClips, ProcessedData, TokenizerWindows, make
 from data.packed import row_statistics
 from data.registry import dataset_spec
 from data.synthetic_dance import synthesize_dance
+from motion.rotation import axis_angle_to_matrix
 from tests.conftest import REPO, load_script
 from utils.cli import UserError
-from utils.rotation import axis_angle_to_matrix
 
 SR = 22050
 

@@ -23,10 +23,10 @@ from models.mask_transformer.editing import (
     read_source,
     with_rest_fingers,
 )
+from motion.kinematics import fk_axis_angle
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS, default_skeleton
 from options.generation_options import edit_request
 from utils.cli import UserError
-from utils.kinematics import fk_axis_angle
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS, default_skeleton
 
 PARTS = ("body", "hands", "face")
 

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data.formats.motion import Z_TO_Y_UP, JointsMotion, resample
+from data.formats.motion import JointsMotion, resample
 from data.synthetic_dance import build_dataset, synthesize_dance
 from eval_dance import main as eval_main
+from motion.frame import Z_TO_Y_UP
+from motion.kinematics import fk_axis_angle
 from tests.conftest import realdata
 from utils.cli import UserError
-from utils.kinematics import fk_axis_angle
 from utils.metrics.beat_align import bas_bailando, bas_fact
 from utils.metrics.evaluate import EvalRequest, evaluate, match_music
 from utils.metrics.inputs import read_eval_motion

@@ -9,11 +9,11 @@ from data.formats import format_names, load_motion
 from data.formats.motion import SMPLXMotion, resample, z_up_to_y_up
 from data.formats.smplx_npz import save_smplx_npz
 from data.synthetic_dance import synthesize_dance
+from motion.kinematics import fk_axis_angle, ik_axis_angle, inverse_kinematics
+from motion.rotation import axis_angle_to_matrix, matrix_to_axis_angle
+from motion.skeleton import JOINT_NAMES, PARENTS, Skeleton, default_rest_joints
 from tests.conftest import REPO, realdata
 from utils.cli import UserError
-from utils.kinematics import fk_axis_angle, ik_axis_angle, inverse_kinematics
-from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle
-from utils.skeleton import JOINT_NAMES, PARENTS, Skeleton, default_rest_joints
 
 
 @pytest.fixture(scope="module")

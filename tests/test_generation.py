@@ -8,19 +8,19 @@ import pytest
 import soundfile as sf
 
 from data.formats import motion_to_joints
-from data.layout import FACE_DIM, ROOT_LIN_VEL, MotionLayout
 from data.synthetic_dance import synthesize_dance
 from models.mask_transformer.generation import GenerationOptions
 from models.mask_transformer.music_input import fit_frames, music_frames, slices_to_frames
 from models.mask_transformer.sampling import generate
-from utils.bvh import read_bvh
+from motion.bvh import read_bvh
+from motion.features import joints_to_features, recentre_root, recover_from_ric
+from motion.kinematics import forward_kinematics
+from motion.layout import FACE_DIM, ROOT_LIN_VEL, MotionLayout
+from motion.rotation import axis_angle_to_matrix
+from motion.skeleton import JOINT_NAMES, PARENTS, SMPLX_JOINT_INDICES, default_skeleton
 from utils.cli import UserError
 from utils.dance_export import export_dance, rigid_dance
-from utils.kinematics import forward_kinematics
 from utils.metrics.continuity import border_frames, continuity_report, joint_speed
-from utils.motion_features import joints_to_features, recentre_root, recover_from_ric
-from utils.rotation import axis_angle_to_matrix
-from utils.skeleton import JOINT_NAMES, PARENTS, SMPLX_JOINT_INDICES, default_skeleton
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from data.layout import FACE_DIM, MotionLayout, layout_for_dim
+from motion.layout import FACE_DIM, MotionLayout, layout_for_dim
 
 
 def test_sizes_match_the_published_layouts():

@@ -5,8 +5,8 @@ import pytest
 
 from data.formats import load_motion
 from data.synthetic_dance import synthesize_dance
+from motion.kinematics import fk_axis_angle
 from tests.conftest import realdata
-from utils.kinematics import fk_axis_angle
 from utils.metrics.holistic import face_features, face_mse, fingers_relative_to_wrists, hand_kinetic_features, mpjpe
 
 

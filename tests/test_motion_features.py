@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from data.layout import FACE_DIM, MotionLayout
 from data.synthetic_dance import synthesize_dance
-from utils.kinematics import fk_axis_angle
-from utils.motion_features import (
+from motion.features import (
     FeatureSkeleton,
     joints_to_features,
     recover_from_ric,
@@ -15,7 +13,9 @@ from utils.motion_features import (
     recover_root_rot_pos,
     target_offsets,
 )
-from utils.rotation import qinv, qrot
+from motion.kinematics import fk_axis_angle
+from motion.layout import FACE_DIM, MotionLayout
+from motion.rotation import qinv, qrot
 
 
 @pytest.fixture(scope="module")

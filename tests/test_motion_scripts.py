@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 
 from data.synthetic_dance import synthesize_dance
+from motion.kinematics import fk_axis_angle
 from tests.conftest import load_script, streams
-from utils.kinematics import fk_axis_angle
 
 SCRIPTS = ("raw_pose_processing", "motion_representation", "plot_3d_global", "plot_feature")
 

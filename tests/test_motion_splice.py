@@ -1,4 +1,4 @@
-"""Splicing a generated motion into a source (`utils.motion_splice`): what is kept comes back bit for bit, the rest
+"""Splicing a generated motion into a source (`motion.splice`): what is kept comes back bit for bit, the rest
 is put on the source's path and joins it without a jump."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from data.synthetic_dance import synthesize_dance
-from utils.kinematics import fk_axis_angle
+from motion.kinematics import fk_axis_angle
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS, default_skeleton
+from motion.splice import Keep, fade, fade_rate, heading, junction_offsets, nearest_kept, splice, yaw_matrix
 from utils.metrics.continuity import joint_speed
-from utils.motion_splice import Keep, fade, fade_rate, heading, junction_offsets, nearest_kept, splice, yaw_matrix
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS, default_skeleton
 
 
 def dance(frames: int, seed: int) -> np.ndarray:
@@ -105,7 +105,7 @@ def test_fingers_kept_as_rotations_follow_a_new_body():
     rot[:, N_BODY_JOINTS:] = True
     out = splice(src, other, Keep(np.zeros_like(rot), rot, np.zeros(n, bool)), transition=8)
     src_local = out.rotations[:, N_BODY_JOINTS:]
-    from utils.kinematics import inverse_kinematics
+    from motion.kinematics import inverse_kinematics
 
     expected, _ = inverse_kinematics(src, out.skeleton)
     assert np.abs(src_local - expected[:, N_BODY_JOINTS:]).max() < 1e-12

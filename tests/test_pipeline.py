@@ -24,12 +24,12 @@ from models.mask_transformer.generation import GenerationOptions
 from models.mask_transformer.longform import song_window_starts
 from models.mask_transformer.training import load_m2m, load_mage, load_res
 from models.vq.training import load_vq
+from motion.bvh import read_bvh
+from motion.skeleton import JOINT_NAMES
 from tests.conftest import REPO, realdata, streams
-from utils.bvh import read_bvh
 from utils.checkpoint import load_checkpoint
 from utils.metrics.continuity import border_frames, continuity_report, mean_speed
 from utils.metrics.evaluate import EvalRequest, evaluate
-from utils.skeleton import JOINT_NAMES
 from utils.viewer.page import read_page_meta
 
 TINY_VQ = ["--window_size", "32", "--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1",

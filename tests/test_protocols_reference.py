@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from data.formats.motion import Z_TO_Y_UP, JointsMotion, resample
+from data.formats.motion import JointsMotion, resample
+from motion.frame import Z_TO_Y_UP
 from tests.conftest import realdata
 from tests.test_metrics_beat_align import reference_bailando, reference_fact
 from tests.test_metrics_geometric import reference_geometric

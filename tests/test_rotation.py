@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils import rotation as R
+from motion import rotation as R
 
 RNG = np.random.default_rng(0)
 

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from motion.kinematics import fk_axis_angle, forward_kinematics, ik_axis_angle, inverse_kinematics
+from motion.rotation import axis_angle_to_matrix
+from motion.skeleton import JOINT_NAMES, N_JOINTS, PARENTS, SMPLX_JOINT_INDICES, default_skeleton
 from tests.conftest import realdata
-from utils.kinematics import fk_axis_angle, forward_kinematics, ik_axis_angle, inverse_kinematics
-from utils.rotation import axis_angle_to_matrix
-from utils.skeleton import JOINT_NAMES, N_JOINTS, PARENTS, SMPLX_JOINT_INDICES, default_skeleton
 
 
 def test_joint_set_is_smplx_body_plus_fingers():
@@ -87,7 +87,7 @@ def test_ik_on_another_skeleton_matches_bone_directions():
 
 def test_smplx_package_path_matches_our_fk(fake_smplx_dir, beat2):
     pytest.importorskip("smplx")
-    from utils.smplx_model import smplx_joints
+    from motion.smplx_model import smplx_joints
 
     sl = slice(0, 120)
     ours = fk_axis_angle(beat2["poses"][sl], beat2["trans"][sl])
@@ -97,7 +97,7 @@ def test_smplx_package_path_matches_our_fk(fake_smplx_dir, beat2):
 
 
 def test_smplx_missing_model_says_where_to_get_it(tmp_path):
-    from utils.smplx_model import resolve_smplx_file
+    from motion.smplx_model import resolve_smplx_file
 
     with pytest.raises(FileNotFoundError, match="smpl-x.is.tue.mpg.de"):
         resolve_smplx_file(tmp_path)

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from data.formats import load_motion
 from data.synthetic_dance import STYLES, TEMPO_RANGE, build_dataset, dance_for, plan_song, render_music
-from utils.kinematics import fk_axis_angle
+from motion.kinematics import fk_axis_angle
 
 
 def joint_speed(motion) -> np.ndarray:

@@ -13,9 +13,9 @@ import soundfile as sf
 
 from data.formats import load_motion
 from data.synthetic_dance import plan_song, write_pair
+from motion.skeleton import N_BODY_JOINTS, PARENTS
 from tests.conftest import REPO, load_script
 from utils.cli import UserError
-from utils.skeleton import N_BODY_JOINTS, PARENTS
 from utils.viewer import Lane, Scene, build_page, write_viewer
 from utils.viewer.browser import ViewerPage, browser_or_skip, chromium
 from utils.viewer.page import audio_payload, decode_joints, encode_joints, read_page_meta

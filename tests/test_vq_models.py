@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from data.layout import MotionLayout
 from models.vq.model import MotionTokenizer, TokenizerConfig, reconstruction_loss, ric_index
 from models.vq.quantizer import EMAQuantizer, perplexity
 from models.vq.residual import PartResidualVQ
+from motion.layout import MotionLayout
 
 
 def quantizer_with(codes: torch.Tensor, **kwargs) -> EMAQuantizer:

@@ -18,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from data.formats.motion import FPS, SMPLXMotion
+from data.formats.motion import SMPLXMotion
 from data.formats.smplx_npz import save_smplx_npz
-from data.layout import FACE_DIM, layout_for_dim
-from utils.bvh import write_bvh
+from motion.bvh import write_bvh
+from motion.features import recover_from_ric
+from motion.frame import FPS
+from motion.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
+from motion.layout import FACE_DIM, layout_for_dim
+from motion.skeleton import Skeleton, default_skeleton
 from utils.gltf import write_glb
-from utils.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
-from utils.motion_features import recover_from_ric
 from utils.output_formats import DANCE_FORMATS
 from utils.render import render_skeleton_video
-from utils.skeleton import Skeleton, default_skeleton
 
 
 def dance_from_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from data.layout import layout_for_dim  # noqa: E402
+from motion.layout import layout_for_dim  # noqa: E402
+from motion.skeleton import N_BODY_JOINTS  # noqa: E402
 from utils.atomic import atomic_path  # noqa: E402
-from utils.skeleton import N_BODY_JOINTS  # noqa: E402
 
 LINE_BLOCKS = ("root_rot_vel", "root_lin_vel", "root_y", "contacts")
 HEATMAP_BLOCKS = ("ric", "rot6d", "vel", "face")

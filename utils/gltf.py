@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from data.formats.motion import FPS
+from motion.frame import FPS
+from motion.rotation import matrix_to_quat, qfix
+from motion.skeleton import Skeleton
 from utils.atomic import write_bytes
 from utils.cli import UserError
-from utils.rotation import matrix_to_quat, qfix
-from utils.skeleton import Skeleton
 
 if TYPE_CHECKING:
     from utils.dance_export import Dance

@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from motion.skeleton import JOINT_NAMES, N_BODY_JOINTS, PARENTS  # noqa: E402
 from utils.atomic import atomic_path, out_of_space  # noqa: E402
-from utils.skeleton import JOINT_NAMES, N_BODY_JOINTS, PARENTS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

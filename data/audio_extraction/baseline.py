@@ -25,13 +25,13 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from motion.frame import FPS
 from utils.atomic import save_npy
 from utils.audio import MUSIC_SUFFIXES, load_audio
 from utils.cli import UserError, setup_logging, user_errors_exit
 
 logger = logging.getLogger(__name__)
 
-FPS = 30
 HOP_LENGTH = 512
 SR = FPS * HOP_LENGTH  # 15,360 Hz: one hop per motion frame
 TEMPO_SR = 22050  # EDGE's fallback tempo estimate loads the slice at librosa's default rate

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from motion.frame import FPS
 from utils.atomic import save_npy
 from utils.audio import load_audio
 from utils.cli import UserError
@@ -31,7 +32,6 @@ TOKEN_RATE = JUKEBOX_SR / TOKEN_HOP  # 344.53 tokens per second
 CONTEXT_TOKENS = 8192
 LAYER = 66  # EDGE's choice (jukemirlib.extract(layers=[66]))
 JUKEBOX_DIM = 4800
-FPS = 30
 WEIGHT_FILES = ("vqvae.pth.tar", "prior_level_2.pth.tar")
 
 

@@ -13,11 +13,12 @@ import numpy as np
 
 from data.formats.bvh_joints import BVH_KEY
 from data.formats.containers import CONTAINER_SUFFIXES, read_container
-from data.formats.motion import FPS, JointsMotion, SMPLXMotion, to_project_frame
+from data.formats.motion import JointsMotion, SMPLXMotion, to_project_frame
 from data.formats.registry import detect, format_names, registry
-from data.layout import FACE_DIM
+from motion.frame import FPS
+from motion.kinematics import fk_axis_angle
+from motion.layout import FACE_DIM
 from utils.cli import UserError
-from utils.kinematics import fk_axis_angle
 
 MOTION_SUFFIXES = CONTAINER_SUFFIXES + (".bvh",)
 
@@ -55,7 +56,7 @@ class LoadedMotion:
 def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = None) -> np.ndarray:
     """(T, 52, 3) joints of SMPL-X motion: exact through `smplx` when a model path is given, else our own FK."""
     if smplx_model_path:
-        from utils.smplx_model import smplx_joints
+        from motion.smplx_model import smplx_joints
 
         return smplx_joints(motion.poses, motion.trans, smplx_model_path, motion.betas, motion.expressions)
     return fk_axis_angle(motion.poses, motion.trans)

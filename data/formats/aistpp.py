@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.fields import Arrays, float_array, scalar, smpl_to_smplx_poses
-from data.formats.motion import FPS, SMPLXMotion
+from data.formats.motion import SMPLXMotion
 from data.formats.registry import MotionFormat
-from data.layout import FACE_DIM
+from motion.frame import FPS
+from motion.layout import FACE_DIM
 from utils.cli import UserError
 
 AISTPP_FPS = 60

@@ -1,6 +1,6 @@
-"""BVH files of the project's skeleton (as `utils.bvh.write_bvh` writes them): joint positions, metres, Y-up.
+"""BVH files of the project's skeleton (as `motion.bvh.write_bvh` writes them): joint positions, metres, Y-up.
 
-Other skeletons (other joint names) are refused with a one-line error; `utils.bvh.read_bvh` still reads them.
+Other skeletons (other joint names) are refused with a one-line error; `motion.bvh.read_bvh` still reads them.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from data.formats.containers import ARRAY_KEY
 from data.formats.fields import Arrays
 from data.formats.motion import JointsMotion
 from data.formats.registry import MotionFormat
-from utils.bvh import read_bvh
+from motion.bvh import read_bvh
+from motion.skeleton import JOINT_NAMES, N_BODY_JOINTS
 from utils.cli import UserError
-from utils.skeleton import JOINT_NAMES, N_BODY_JOINTS
 
-BVH_KEY = "bvh_path"  # `load_motion` hands BVH files over by path: their parser is utils.bvh
+BVH_KEY = "bvh_path"  # `load_motion` hands BVH files over by path: their parser is motion.bvh
 
 
 def parse(arrays: Arrays, path: Path) -> JointsMotion:

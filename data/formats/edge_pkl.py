@@ -14,7 +14,7 @@ import numpy as np
 from data.formats.fields import Arrays, float_array, scalar, smpl_to_smplx_poses
 from data.formats.motion import SMPLXMotion
 from data.formats.registry import MotionFormat
-from data.layout import FACE_DIM
+from motion.layout import FACE_DIM
 from utils.cli import UserError
 
 DEFAULT_FPS = 60

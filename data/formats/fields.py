@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.containers import ARRAY_KEY
+from motion.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
 from utils.arrays import is_numeric, scalar  # noqa: F401  (re-exported: the formats read fields with them)
 from utils.cli import UserError
-from utils.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
 
 Arrays = dict[str, np.ndarray]
 

@@ -13,12 +13,13 @@ import numpy as np
 
 from data.formats.containers import ARRAY_KEY
 from data.formats.fields import Arrays, bare_array, smpl_to_smplx_poses
-from data.formats.motion import FPS, SMPLXMotion
+from data.formats.motion import SMPLXMotion
 from data.formats.registry import MotionFormat
-from data.layout import FACE_DIM
+from motion.frame import FPS
+from motion.layout import FACE_DIM
+from motion.rotation import matrix_to_axis_angle, rot6d_rows_to_matrix
+from motion.skeleton import N_JOINTS
 from utils.cli import UserError
-from utils.rotation import matrix_to_axis_angle, rot6d_rows_to_matrix
-from utils.skeleton import N_JOINTS
 
 WIDTH, WIDTH_WITH_CONTACTS = 315, 319
 

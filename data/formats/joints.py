@@ -13,9 +13,10 @@ import numpy as np
 
 from data.formats.containers import ARRAY_KEY
 from data.formats.fields import Arrays, bare_array, is_numeric
-from data.formats.motion import FPS, JointsMotion
+from data.formats.motion import JointsMotion
 from data.formats.registry import MotionFormat
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS
+from motion.frame import FPS
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS
 
 SMPL_N_JOINTS = 24
 

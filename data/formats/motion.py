@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.layout import FACE_DIM
-from utils.cli import UserError
-from utils.rotation import (
+from motion.frame import FPS, UP_AXES, Z_TO_Y_UP
+from motion.layout import FACE_DIM
+from motion.rotation import (
     axis_angle_to_matrix,
     axis_angle_to_quat,
     matrix_to_axis_angle,
@@ -21,13 +21,10 @@ from utils.rotation import (
     qslerp,
     quat_to_axis_angle,
 )
-from utils.skeleton import PELVIS_REST, SMPLX_N_JOINTS
+from motion.skeleton import PELVIS_REST, SMPLX_N_JOINTS
+from utils.cli import UserError
 
-FPS = 30  # frame rate inside the project
 FPS_RANGE = (1.0, 1000.0)  # source frame rates outside this range are refused as mistakes
-UP_AXES = ("y", "z")
-# Z-up -> Y-up: a rotation of -90 degrees about X, (x, y, z) -> (x, z, -y).
-Z_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass

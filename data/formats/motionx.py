@@ -12,9 +12,10 @@ import numpy as np
 
 from data.formats.containers import ARRAY_KEY
 from data.formats.fields import Arrays, bare_array
-from data.formats.motion import FPS, SMPLXMotion, pad_face
+from data.formats.motion import SMPLXMotion, pad_face
 from data.formats.registry import MotionFormat
-from utils.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
+from motion.frame import FPS
+from motion.skeleton import SMPLX_N_JOINTS, SMPLX_POSE_SLICES
 
 WIDTH = 322
 ROOT, BODY, HANDS, JAW = slice(0, 3), slice(3, 66), slice(66, 156), slice(156, 159)

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from data.formats.fields import Arrays, betas, float_array, scalar
-from data.formats.motion import FPS, SMPLXMotion, pad_face
+from data.formats.motion import SMPLXMotion, pad_face
 from data.formats.registry import MotionFormat
-from data.layout import FACE_DIM
+from motion.frame import FPS
+from motion.layout import FACE_DIM
 from utils.atomic import save_npz
 from utils.cli import UserError
 

@@ -3,7 +3,7 @@
 An edit starts from a source motion (any file the readers accept, or one of our dance npz) and a song. The source is
 tokenized with the transformers' tokenizer; the tokens to keep are given to long-form generation
 (`longform.generate_long`), which keeps given tokens in every quantizer layer and generates the others for the
-music around them; the decoded dance is then spliced into the source (`utils.motion_splice`), so that what is kept
+music around them; the decoded dance is then spliced into the source (`motion.splice`), so that what is kept
 comes back exactly (kept frames and joints bit for bit) and the generated motion joins it without a jump.
 
 - `keep` spans (seconds): those frames are the source's; the rest is generated (in-betweening, regenerating a span).
@@ -34,17 +34,17 @@ import torch
 
 from data.formats import load_motion
 from data.formats.containers import read_container
-from data.formats.motion import FPS
-from data.layout import FACE_DIM
 from data.motion_pipeline import features_of
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.music_input import SongMusic
+from motion.features import recentre_root
+from motion.frame import FPS
+from motion.kinematics import forward_kinematics, inverse_kinematics
+from motion.layout import FACE_DIM
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS, Skeleton, default_skeleton
+from motion.splice import RATE_FRAMES, Keep, splice
 from utils.cli import UserError
 from utils.dance_export import Dance, rigid_dance
-from utils.kinematics import forward_kinematics, inverse_kinematics
-from utils.motion_features import recentre_root
-from utils.motion_splice import RATE_FRAMES, Keep, splice
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS, Skeleton, default_skeleton
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def _padded(x: np.ndarray, n: int) -> np.ndarray:
 
 def splice_edit(source: Source, generated: Dance, plan: Plan, transition: int = TRANSITION,
                 rate_frames: int = RATE_FRAMES) -> Dance:  # fmt: skip
-    """The edited dance: `generated` spliced into `source` as `plan.keep` says (`utils.motion_splice.splice`)."""
+    """The edited dance: `generated` spliced into `source` as `plan.keep` says (`motion.splice.splice`)."""
     n = plan.frames
     face = _padded(source.face, n) if source.face is not None else None
     out = splice(_padded(source.joints, n), generated.joints, plan.keep, transition, face,

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.formats.motion import FPS
 from data.loaders import ProcessedData
 from data.registry import music_files
 from models.mask_transformer.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
+from motion.features import recentre_root
+from motion.frame import FPS
 from utils.audio import MUSIC_SUFFIXES
 from utils.batch import BatchReport, list_files, run_batch
 from utils.cli import UserError
@@ -35,7 +36,6 @@ from utils.metrics.inputs import EvalMotion
 from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.metrics.music_beats import track_beats
 from utils.metrics.protocols import PROTOCOLS
-from utils.motion_features import recentre_root
 from utils.output_formats import DANCE_FORMATS, PAGE_FORMAT
 from utils.outputs import drop_unfinished, refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
 from utils.viewer import Lane, Scene, write_viewer

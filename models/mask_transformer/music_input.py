@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from data.audio_extraction.registry import music_feature
-from data.formats.motion import FPS
 from data.loaders import ProcessedData
+from motion.frame import FPS
 from utils.audio import load_audio
 from utils.cli import UserError
 

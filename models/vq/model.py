@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from data.layout import MotionLayout, layout_for_dim
 from models.vq.encdec import Decoder, Encoder
 from models.vq.residual import PartResidualVQ
+from motion.layout import MotionLayout, layout_for_dim
 
 VQ_TYPES = ("vq", "rvq", "hrvq")
 # 2: the HRVQ conditioner quantizes r - sg(c) and starts at zero (format 1 quantized r - c: its tokens and weights

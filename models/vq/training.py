@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.layout import layout_for_dim
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
 from models.vq.evaluation import code_histograms, codebook_usage, pose_error_metrics
@@ -26,6 +25,7 @@ from models.vq.model import (
     reconstruction_loss,
     tokenizer_std,
 )
+from motion.layout import layout_for_dim
 from utils.checkpoint import load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError
 from utils.runs import find_run

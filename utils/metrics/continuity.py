@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.formats.motion import FPS
-from utils.motion_features import recover_from_ric
+from motion.features import recover_from_ric
+from motion.frame import FPS
 
 
 def joint_speed(joints: np.ndarray, fps: float = FPS) -> np.ndarray:

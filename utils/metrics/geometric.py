@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.formats.motion import Z_TO_Y_UP
+from motion.frame import Z_TO_Y_UP
 from utils.metrics.kinetic import UP_AXES
 
 SMPL_JOINT_NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",

@@ -24,7 +24,8 @@ import numpy as np
 from data.formats import load_motion
 from data.formats.bvh_joints import BVH_KEY
 from data.formats.containers import ARRAY_KEY, read_container
-from data.formats.motion import FPS_RANGE, Z_TO_Y_UP, pad_face
+from data.formats.motion import FPS_RANGE, pad_face
+from motion.frame import Z_TO_Y_UP
 from utils.arrays import is_numeric, scalar
 from utils.atomic import temporary_pid
 from utils.batch import list_files

@@ -10,14 +10,14 @@ Inputs come with J = 22 (SMPL/SMPL-X body), 24 (SMPL: body + two hand joints), 5
 - `body22` (LODGE's FID, our `fixed` protocol): the 22 body joints, available from every input.
 - `smplx24` (LODGE's BAS: SMPL-X joints 0-23 = body, jaw, left eye): exact from 55 joints; from other inputs the
   jaw and eye (rigid points of the head, about 8 cm from it) are taken at the head joint, an approximation.
-- `fingers`: the 30 finger joints of 52/55-joint input, left hand then right, each hand as in `utils.skeleton`.
+- `fingers`: the 30 finger joints of 52/55-joint input, left hand then right, each hand as in `motion.skeleton`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS, SMPLX_JOINT_INDICES, SMPLX_N_JOINTS
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS, SMPLX_JOINT_INDICES, SMPLX_N_JOINTS
 
 SMPL_N_JOINTS = 24
 SUPPORTED_JOINT_COUNTS = (N_BODY_JOINTS, SMPL_N_JOINTS, N_JOINTS, SMPLX_N_JOINTS)  # 22, 24, 52, 55

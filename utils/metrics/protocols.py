@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.formats.motion import Z_TO_Y_UP, JointsMotion, resample
+from data.formats.motion import JointsMotion, resample
+from motion.frame import Z_TO_Y_UP
 from utils.metrics import beat_align, holistic, physics
 from utils.metrics.geometric import TIME_PER_FRAME, geometric_features
 from utils.metrics.joint_sets import as_52, available, select

@@ -26,10 +26,10 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS, PARENTS
 from utils.atomic import write_text
 from utils.audio import RESAMPLE_TYPE, load_audio
 from utils.cli import UserError
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS, PARENTS
 
 HERE = Path(__file__).parent
 FPS = 30.0

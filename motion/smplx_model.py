@@ -2,7 +2,7 @@
 
 The SMPL-X model file is licensed and never shipped: the user downloads it. `smplx` is imported only here and
 only when a model path is given. Poses keep SMPL-X semantics (absolute axis-angles, flat hand mean), so this path
-and the licence-free `utils.kinematics.fk_axis_angle` agree up to the body shape.
+and the licence-free `motion.kinematics.fk_axis_angle` agree up to the body shape.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from utils.skeleton import SMPLX_JOINT_INDICES, SMPLX_N_JOINTS
+from motion.skeleton import SMPLX_JOINT_INDICES, SMPLX_N_JOINTS
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Writing: the hierarchy carries the skeleton's rest offsets in metres (Blender's importer reads them at scale 1): the
 default skeleton's rest directions with the clip's own median bone lengths, so the file reproduces the joints,
 the root has position + rotation channels, every other joint `Zrotation Xrotation Yrotation`; rotations come from
-inverse kinematics (`utils.kinematics.inverse_kinematics`) and are written as intrinsic Euler angles in degrees.
+inverse kinematics (`motion.kinematics.inverse_kinematics`) and are written as intrinsic Euler angles in degrees.
 Reading: any channel layout and order, position channels on any joint (they replace that joint's offset, as in
 files where every joint has six channels), End Sites skipped; forward kinematics gives (T, J, 3) positions.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from motion.kinematics import forward_kinematics, inverse_kinematics
+from motion.rotation import euler_to_matrix, matrix_to_euler
+from motion.skeleton import Skeleton, default_skeleton, rest_from_offsets
 from utils.atomic import atomic_path
 from utils.cli import UserError
-from utils.kinematics import forward_kinematics, inverse_kinematics
-from utils.rotation import euler_to_matrix, matrix_to_euler
-from utils.skeleton import Skeleton, default_skeleton, rest_from_offsets
 
 logger = logging.getLogger(__name__)
 

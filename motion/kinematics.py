@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from utils.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rotation_fit, swing_rotation
-from utils.skeleton import N_JOINTS, SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, Skeleton, default_skeleton
+from motion.rotation import axis_angle_to_matrix, matrix_to_axis_angle, rotation_fit, swing_rotation
+from motion.skeleton import N_JOINTS, SMPLX_JOINT_INDICES, SMPLX_N_JOINTS, Skeleton, default_skeleton
 
 
 def forward_kinematics(

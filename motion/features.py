@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
-from data.layout import ROOT_LIN_VEL, MotionLayout, layout_for_dim
-from utils.rotation import cont6d_to_matrix, qbetween, qinv, qmul, qrot, quat_to_cont6d
-from utils.skeleton import (
+from motion.layout import ROOT_LIN_VEL, MotionLayout, layout_for_dim
+from motion.rotation import cont6d_to_matrix, qbetween, qinv, qmul, qrot, quat_to_cont6d
+from motion.skeleton import (
     FACE_JOINTS,
     LEFT_FOOT_JOINTS,
     LEG_JOINTS,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from utils.kinematics import forward_kinematics, inverse_kinematics
-from utils.rotation import axis_angle_to_quat, matrix_to_quat, qinv, qmul, quat_to_axis_angle, quat_to_matrix
-from utils.skeleton import Skeleton, default_skeleton
+from motion.kinematics import forward_kinematics, inverse_kinematics
+from motion.rotation import axis_angle_to_quat, matrix_to_quat, qinv, qmul, quat_to_axis_angle, quat_to_matrix
+from motion.skeleton import Skeleton, default_skeleton
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from utils.skeleton import N_BODY_JOINTS, N_JOINTS
+from motion.skeleton import N_BODY_JOINTS, N_JOINTS
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
