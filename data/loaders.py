@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from data.audio_extraction.registry import music_feature
 from data.packed import packed_motion, packed_music
+from utils.batch import collate_batches
 from utils.cli import UserError
 
 _U64 = np.uint64
@@ -43,13 +44,6 @@ def hashed_offsets(seed: int, epoch: int, indices: np.ndarray, n: int) -> np.nda
 def _normalizer(mean: np.ndarray, std: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, std) as float32 tensors, applied in place to each gathered batch."""
     return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
-
-
-def collate_batches(batch: dict | list) -> dict | list:
-    """Batches from `__getitems__` are already stacked; a list of single items is stacked here."""
-    if isinstance(batch, dict | torch.Tensor):
-        return batch
-    return torch.utils.data.default_collate(batch)
 
 
 @dataclass

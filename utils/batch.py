@@ -77,3 +77,13 @@ def list_files(folder: Path, suffixes: Iterable[str], recursive: bool = False, l
     if not files:
         raise UserError(f"{folder}: no {'/'.join(suffixes)} files found")
     return files[:limit] if limit > 0 else files
+
+
+def collate_batches(batch: dict | list) -> dict | list:
+    """A DataLoader's `collate_fn`: batches from a dataset's `__getitems__` are already stacked; a list of single
+    items is stacked here."""
+    import torch  # here: the folder-run helpers above are used by scripts that never load torch
+
+    if isinstance(batch, dict | torch.Tensor):
+        return batch
+    return torch.utils.data.default_collate(batch)

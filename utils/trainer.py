@@ -49,8 +49,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from data.loaders import collate_batches
 from utils.atomic import remove_stale_temporaries, write_json, write_text
+from utils.batch import collate_batches
 from utils.checkpoint import (
     load_checkpoint,
     load_weights,
