@@ -290,3 +290,16 @@ def test_train_mmr_cli_refuses_a_bad_override_in_one_line(tmp_path):
     assert [line for line in res.stderr.splitlines() if line.strip()] == \
         ["error: trainer.batch_size: 0 is not an integer >= 1"]  # fmt: skip
     assert not (run / "opt.json").exists() and not (run / "model").exists()
+
+
+def test_an_output_folder_under_a_file_or_a_read_only_one_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file where a folder should be")  # e.g. --out_root naming a file
+    line = assert_one_line_exit(user_errors_exit(lambda: (blocker / "default").mkdir(parents=True)),
+                                str(blocker / "default"), "Not a directory", capsys)  # fmt: skip
+    assert line.startswith("error: cannot use ")
+
+    def denied():
+        raise PermissionError(13, "Permission denied", "/read-only/x.npz")
+
+    assert_one_line_exit(user_errors_exit(denied), "/read-only/x.npz", "Permission denied", capsys)

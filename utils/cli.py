@@ -43,5 +43,10 @@ def user_errors_exit(fn: Callable) -> Callable:
             msg = str(err) if isinstance(err, UserError) or not err.filename else f"file not found: {err.filename}"
             sys.stderr.write(f"error: {msg}\n")
             sys.exit(2)
+        except (NotADirectoryError, PermissionError) as err:  # an output folder under a file, a read-only place
+            if not err.filename:
+                raise
+            sys.stderr.write(f"error: cannot use {err.filename}: {err.strerror}\n")
+            sys.exit(2)
 
     return wrapper
