@@ -30,7 +30,7 @@ import logging
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
-from models.mask_transformer.editing import Edit, read_source
+from models.mask_transformer.editing import Edit, kept_frames, prefix_edit, read_source
 from models.mask_transformer.generation import (
     DANCE_SUFFIXES,
     VIEWER_PAGE,
@@ -42,6 +42,7 @@ from models.mask_transformer.generation import (
     music_outputs,
     music_paths,
 )
+from models.mask_transformer.music_input import music_frames
 from models.mask_transformer.training import load_mage
 from options.generation_options import add_generation_options, chosen_formats, edit_request, generation_options
 from utils.atomic import write_json
@@ -83,9 +84,13 @@ def main(argv: list[str] | None = None) -> dict:
     if request is not None:
         outs = {f"the dance {args.music.stem}{suffix}": out / f"{args.music.stem}{suffix}" for suffix in DANCE_SUFFIXES}
         refuse_overwriting_inputs(outs, {f"--{request[1]}": request[0]})
-        source = read_source(request[0])  # a bad file is one line before the models load
+        source = read_source(request[0])  # a bad file, a span outside the song: one line before the models load
+        frames = music_frames(args.music)
         if request[1] == "edit":
             edit = Edit(args.keep or (), args.regen or (), args.variation or 1.0, args.transition)
+            kept_frames(edit, source, frames)
+        else:
+            prefix_edit(source, args.prefix_seconds, frames)
     if args.music is not None:  # the outputs are checked before the models load
         files, kept = music_outputs(music_paths(args.music), out, overwrite)
         if not files:  # every dance exists: nothing to generate (the page is made if it is missing)

@@ -360,15 +360,16 @@ def test_edits_that_make_no_sense_are_one_line(pipeline, tmp_path, capsys):
     song = write_song(tmp_path / "s.wav", 6.0)
     dance = pipeline["work"] / "generation" / "eval_synthetic"
     source = next(iter(sorted(dance.glob("*.npz"))))
-    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--keep", "2-9")
-    assert "--keep 2-9: the song is 6.00 s long" in err
+    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--keep", "2-9",
+                         "--name", "no_such_run")  # fmt: skip
+    assert "--keep 2-9: the song is 6.00 s long" in err  # before the models load (else: run not found)
     err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--regen", "tail")
     assert "--regen 'tail': name parts from body, hands, face" in err
     err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source), "--regen",
                          "hands")  # fmt: skip
     assert "--regen edit a dance (--edit DANCE), not a --prefix to continue" in err
     err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source),
-                         "--prefix_seconds", "30")  # fmt: skip
+                         "--prefix_seconds", "30", "--name", "no_such_run")  # fmt: skip
     assert "--prefix_seconds 30" in err and "long (give 1/30 <= S <=" in err
     err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic", "--music", str(dance / f"{source.stem}.wav"),
                          "--edit", str(source), "--keep", "0-1")  # fmt: skip

@@ -232,7 +232,7 @@ def _regenerated(parts: tuple[str, ...], has_face: bool, source: Source, edit: E
     return regen, lacking
 
 
-def _kept_frames(edit: Edit, source: Source, frames: int) -> np.ndarray:
+def kept_frames(edit: Edit, source: Source, frames: int) -> np.ndarray:
     """(frames,) bool: the frames `edit.keep` takes whole from the source; spans outside the song or the source, or
     shorter than a frame, are one line."""
     song_s = frames / FPS
@@ -248,11 +248,11 @@ def _kept_frames(edit: Edit, source: Source, frames: int) -> np.ndarray:
     return kept
 
 
-def _keep_masks(kept_frames: np.ndarray, exists: np.ndarray, kept_parts: list[str], has_face: bool) -> Keep:
+def _keep_masks(whole: np.ndarray, exists: np.ndarray, kept_parts: list[str], has_face: bool) -> Keep:
     """What the splice takes from the source: whole kept frames; the kept parts' joints where the source exists
     (positions when the body is kept, rotations relative to their parents only when it is not: fingers under a new
     body); the face on kept frames or everywhere when the face is kept and the source has one."""
-    positions = np.repeat(kept_frames[:, None], N_JOINTS, axis=1)
+    positions = np.repeat(whole[:, None], N_JOINTS, axis=1)
     rotations = positions.copy()
     for p in kept_parts:
         if p not in PART_JOINTS:
@@ -261,7 +261,7 @@ def _keep_masks(kept_frames: np.ndarray, exists: np.ndarray, kept_parts: list[st
         rotations |= joints
         if "body" in kept_parts:
             positions |= joints
-    face = (kept_frames | (exists & ("face" in kept_parts))) & has_face
+    face = (whole | (exists & ("face" in kept_parts))) & has_face
     return Keep(positions, rotations | positions, face)
 
 
@@ -270,19 +270,19 @@ def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit
     """Lay `edit` of `source` out on a song of `frames` frames for a tokenizer of `parts` (body | hands | face, or
     one part "all") with `down` frames per token time. One line for what cannot be done."""
     notes: list[str] = []
-    kept_frames = _kept_frames(edit, source, frames)
+    whole = kept_frames(edit, source, frames)  # frames taken whole
     regen, lacking = _regenerated(parts, has_face, source, edit, notes)
     kept_parts = [p for p in parts if regen and p not in regen]
     n_src = min(source.frames, frames)
     exists = np.arange(frames) < n_src
-    kept_frames &= exists
-    if not source.fingers and kept_frames.any() and "hands" in parts:
+    whole &= exists
+    if not source.fingers and whole.any() and "hands" in parts:
         notes.append(f"{source.path.name} has no fingers: the kept spans keep its body, their fingers rest")
     # tokens: a position is given when its frames all exist and are kept (whole frames, or its part)
     total = math.ceil(frames / down)
     tok_frames = np.minimum(np.arange(total * down), frames - 1).reshape(total, down)
     tok_exists = (tok_frames < n_src).all(-1)  # the song's last token: its frames in the song
-    given = np.repeat((kept_frames[tok_frames].all(-1) & tok_exists)[None], len(parts), axis=0)
+    given = np.repeat((whole[tok_frames].all(-1) & tok_exists)[None], len(parts), axis=0)
     given[[p in kept_parts for p in parts]] |= tok_exists
     if edit.variation < 1:  # keep the source's tokens at all but the fraction of the free token times
         free = np.flatnonzero(tok_exists & ~given.all(0))
@@ -290,7 +290,7 @@ def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit
                                                   replace=False)  # fmt: skip
         has = np.array([p not in lacking for p in parts])
         given[np.ix_(has, stay)] = True  # parts the source lacks (rest fingers, no face) are always re-sampled
-    keep = _keep_masks(kept_frames, exists, kept_parts, source.face is not None)
+    keep = _keep_masks(whole, exists, kept_parts, source.face is not None)
     return Plan(given, keep, frames, regen, notes)
 
 
