@@ -36,20 +36,21 @@ from models.mask_transformer.generation import GenerationOptions, dance_for_musi
 from models.mask_transformer.music_input import dataset_music
 from models.mask_transformer.training import load_mage
 from motion.frame import FPS
-from motion.skeleton import N_BODY_JOINTS, PARENTS
+from motion.skeleton import N_BODY_JOINTS, WRISTS
 from utils.dance_export import rigid_dance
 from utils.metrics.beat_align import bas_bailando, motion_beats_bailando
+from utils.metrics.continuity import joint_speed
+from utils.metrics.holistic import fingers_relative_to_wrists
 from utils.metrics.music_beats import track_beats
 
 NEAR, AWAY = 8, 12  # frames: a junction's neighbourhood, and how far "inside" starts
-WRISTS = (20, 21)
 
 
 def speed_accel(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame mean joint speed (T-1,) m/s and acceleration magnitude (T-2,) m/s^2 of joints (T, J, 3)."""
-    v = np.diff(joints.astype(np.float64), axis=0) * FPS
-    a = np.diff(v, axis=0) * FPS
-    return np.linalg.norm(v, axis=-1).mean(-1), np.linalg.norm(a, axis=-1).mean(-1)
+    x = joints.astype(np.float64)
+    a = np.diff(x, n=2, axis=0) * FPS**2
+    return joint_speed(x), np.linalg.norm(a, axis=-1).mean(-1)
 
 
 def seam_ratios(joints: np.ndarray, junctions: list[int], generated: np.ndarray) -> dict[str, float]:
@@ -70,21 +71,12 @@ def seam_ratios(joints: np.ndarray, junctions: list[int], generated: np.ndarray)
 
 def hand_body_correlation(joints: np.ndarray) -> float:
     """Correlation over frames of wrist speed with the speed of its fingers relative to it, mean of both hands."""
-    parents = np.asarray(PARENTS)
-    out = []
-    for w in WRISTS:
-        fingers = [j for j in range(N_BODY_JOINTS, len(parents)) if _wrist_of(j, parents) == w]
-        wrist_speed = np.linalg.norm(np.diff(joints[:, w], axis=0), axis=-1)
-        rel = joints[:, fingers] - joints[:, w: w + 1]
-        finger_speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean(-1)
-        out.append(np.corrcoef(wrist_speed, finger_speed)[0, 1])
+    rel = fingers_relative_to_wrists(joints)  # (T, 30, 3): the left hand's 15, then the right's
+    finger_speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
+    half = rel.shape[1] // 2
+    out = [np.corrcoef(np.linalg.norm(np.diff(joints[:, w], axis=0), axis=-1),
+                       finger_speed[:, k * half: (k + 1) * half].mean(-1))[0, 1] for k, w in enumerate(WRISTS)]
     return float(np.mean(out))
-
-
-def _wrist_of(j: int, parents: np.ndarray) -> int:
-    while j >= N_BODY_JOINTS:
-        j = int(parents[j])
-    return j
 
 
 def span_bas(joints: np.ndarray, beats_s: np.ndarray, a: int, b: int) -> float:

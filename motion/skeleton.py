@@ -31,11 +31,12 @@ JOINT_NAMES: tuple[str, ...] = BODY_JOINT_NAMES + tuple(
     f"{side}_{finger}{k}" for side in ("left", "right") for finger in _FINGERS for k in (1, 2, 3)
 )
 _BODY_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+WRISTS = (20, 21)  # left, right: each hand's 15 finger joints follow the body joints in this order
 PARENTS: np.ndarray = np.array(
     _BODY_PARENTS
     + tuple(
         wrist if k == 0 else N_BODY_JOINTS + 15 * side + 3 * f + k - 1
-        for side, wrist in enumerate((20, 21))
+        for side, wrist in enumerate(WRISTS)
         for f in range(5)
         for k in range(3)
     ),

@@ -150,15 +150,11 @@ def root_path(source: np.ndarray, generated: np.ndarray, kept: np.ndarray, turn:
     b, a = np.clip(before, 0, n - 1), np.clip(after, 0, n - 1)
     from_before = source[b] + walked - walked[b]
     from_after = source[a] - (walked[a] - walked)
-    span = np.maximum(after - before, 1)[:, None]
-    left = source[a] - (source[b] + walked[a] - walked[b])  # what the walk from the kept frame before misses
-    both = from_before + left * ((np.arange(n) - before)[:, None] / span)
-    anchored = source[0] + walked - walked[0]
-    has_b, has_a = (before >= 0)[:, None], (after < n)[:, None]
-    ground = np.where(has_b & has_a, both, np.where(has_b, from_before, np.where(has_a, from_after, anchored)))
-    out = ground.copy()
+    # between two kept frames: the walk from the one before, shifted linearly into the walk to the one after
+    out = _between(from_before, from_after, before, after, n, source[0] + walked - walked[0])
     height = generated[:, 1] + junction_offsets(source[:, 1] - generated[:, 1], kept, transition, rate_frames)
-    out[:, 1] = np.where(has_b[:, 0] | has_a[:, 0], height, generated[:, 1] + source[0, 1] - generated[0, 1])
+    any_kept = (before >= 0) | (after < n)
+    out[:, 1] = np.where(any_kept, height, generated[:, 1] + source[0, 1] - generated[0, 1])
     return np.where(kept[:, None], source, out)
 
 

@@ -41,7 +41,7 @@ from motion.features import recentre_root
 from motion.frame import FPS
 from motion.kinematics import forward_kinematics, inverse_kinematics
 from motion.layout import FACE_DIM
-from motion.skeleton import N_BODY_JOINTS, N_JOINTS, Skeleton, default_skeleton
+from motion.skeleton import N_BODY_JOINTS, N_HAND_JOINTS, N_JOINTS, WRISTS, Skeleton, default_skeleton
 from motion.splice import RATE_FRAMES, Keep, splice
 from utils.cli import UserError
 from utils.dance_export import Dance, rigid_dance
@@ -154,11 +154,9 @@ def with_rest_fingers(body: np.ndarray) -> np.ndarray:
     rotations = np.broadcast_to(np.eye(3), (len(body), N_JOINTS, 3, 3)).copy()
     rotations[:, :N_BODY_JOINTS] = local
     joints, _ = forward_kinematics(rotations, body[:, 0].astype(np.float64), skeleton)
-    wrist = np.arange(N_JOINTS)  # the body joint each finger joint hangs from
-    for j in range(N_BODY_JOINTS, N_JOINTS):
-        wrist[j] = wrist[skeleton.parents[j]]
+    wrist = np.repeat(WRISTS, N_HAND_JOINTS // 2)  # the wrist each finger joint hangs from
     out = joints.astype(np.float32)
-    out[:, N_BODY_JOINTS:] += (body[:, wrist[N_BODY_JOINTS:]] - joints[:, wrist[N_BODY_JOINTS:]]).astype(np.float32)
+    out[:, N_BODY_JOINTS:] += (body[:, wrist] - joints[:, wrist]).astype(np.float32)
     out[:, :N_BODY_JOINTS] = body
     return out
 

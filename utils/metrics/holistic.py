@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from motion.skeleton import N_BODY_JOINTS, N_HAND_JOINTS, N_JOINTS
+from motion.skeleton import N_BODY_JOINTS, N_HAND_JOINTS, N_JOINTS, WRISTS
 from utils.metrics.kinetic import kinetic_features
 
 PARTS = {"all": slice(0, N_JOINTS), "body": slice(0, N_BODY_JOINTS), "hands": slice(N_BODY_JOINTS, N_JOINTS)}
-WRISTS = (20, 21)  # left, right (each hand's 15 finger joints follow in order)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray, part: str = "all") -> float:
