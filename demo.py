@@ -25,10 +25,11 @@ from create_dataset import main as create_dataset
 from data.synthetic_dance import SR, plan_song, render_music
 from gen_m2m import main as gen_m2m
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
-from MMR.training import MMRTrainer, mmr_parser
+from options.mmr_options import mmr_parser
 from train_m2m import main as train_m2m
 from train_res import main as train_res
 from train_vq import main as train_vq
+from training.mmr import MMRTrainer
 from utils.arg_types import positive_float
 from utils.atomic import atomic_path, write_json
 from utils.checkpoint import file_fingerprint

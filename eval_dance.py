@@ -16,13 +16,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from evaluation.evaluate import EvalRequest, evaluate, format_table
+from evaluation.inputs import check_eval_paths, folder_summary
+from evaluation.metrics.music_beats import check_beat_folder
+from evaluation.protocols import PROTOCOLS
 from utils.arg_types import positive_float, positive_int
 from utils.atomic import write_json
 from utils.cli import setup_logging, user_errors_exit
-from utils.metrics.evaluate import EvalRequest, evaluate, format_table
-from utils.metrics.inputs import check_eval_paths, folder_summary
-from utils.metrics.music_beats import check_beat_folder
-from utils.metrics.protocols import PROTOCOLS
 
 logger = logging.getLogger("eval_dance")
 

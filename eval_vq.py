@@ -16,14 +16,14 @@ from pathlib import Path
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from data.registry import music_files
-from models.vq.evaluation import evaluate_tokenizer, flame_expression_basis, skipped_metrics
-from models.vq.training import load_vq
+from evaluation.tokenizer import evaluate_tokenizer, flame_expression_basis, skipped_metrics
+from export.render import render_skeleton_video
+from models.vq.loading import load_vq
 from options.data_options import add_dataset_options
 from utils.arg_types import gpu_index, non_negative_int, positive_float
 from utils.atomic import write_json
 from utils.cli import inference_device, setup_logging, user_errors_exit
 from utils.outputs import refuse_existing
-from utils.render import render_skeleton_video
 from utils.runs import find_run
 
 logger = logging.getLogger("eval_vq")

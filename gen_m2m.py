@@ -16,7 +16,7 @@ body, 30 fps), `<name>.mp4` (with the music; `--no_render` skips it) and `viewer
 every dance of the folder with its music (split runs: beside the ground truth).
 Editing (one `--music` file): `--edit DANCE` with `--keep SPANS` (in-betweening), `--regen PARTS` (new fingers and
 face for a kept body, ...) and/or `--variation F`; `--prefix MOTION` continues a motion into a dance for the whole
-song. Kept frames come back exactly (`models.mask_transformer.editing`).
+song. Kept frames come back exactly (`generate.editing`).
 Nothing is replaced unasked: a song whose dance exists is kept and listed, a split run into a folder that holds an
 earlier one is refused in one line (`--overwrite` replaces them); a music folder whose files share a name, or that
 holds one of the outputs, is refused.
@@ -30,8 +30,8 @@ import logging
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
-from models.mask_transformer.editing import Edit, kept_frames, prefix_edit, read_source
-from models.mask_transformer.generation import (
+from evaluation.evaluate import format_table
+from generate.dances import (
     DANCE_SUFFIXES,
     VIEWER_PAGE,
     claim_split_folder,
@@ -42,12 +42,12 @@ from models.mask_transformer.generation import (
     music_outputs,
     music_paths,
 )
-from models.mask_transformer.music_input import music_frames
-from models.mask_transformer.training import load_mage
+from generate.editing import Edit, kept_frames, prefix_edit, read_source
+from generate.music_input import music_frames
+from models.mask_transformer.loading import load_mage
 from options.generation_options import add_generation_options, chosen_formats, edit_request, generation_options
 from utils.atomic import write_json
 from utils.cli import inference_device, setup_logging, user_errors_exit
-from utils.metrics.evaluate import format_table
 from utils.output_formats import PAGE_FORMAT
 from utils.outputs import refuse_overwriting_inputs
 

@@ -12,14 +12,15 @@ The run goes to `<checkpoints_dir>/<dataset_name>/<name>/`: `opt.txt`, `opt.json
 
 from __future__ import annotations
 
-from models.mask_transformer.training import ResidualTrainer, train_transformer
+from options.train_options import transformer_parser
+from training.transformer import ResidualTrainer, train_transformer
 from utils.cli import setup_logging, user_errors_exit
 
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> dict:
     setup_logging()
-    return train_transformer(ResidualTrainer, argv, __doc__)
+    return train_transformer(ResidualTrainer, transformer_parser(__doc__).parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from models.vq.training import TokenizerTrainer
 from options.train_options import tokenizer_parser
+from training.tokenizer import TokenizerTrainer
 from utils.cli import setup_logging, user_errors_exit
 from utils.runs import dataset_runs, register_alias
 

@@ -21,10 +21,10 @@ import argparse
 import logging
 from pathlib import Path
 
+from export.viewer import write_viewer
+from export.viewer.files import folder_scenes, inputs_scene
 from utils.cli import UserError, setup_logging, user_errors_exit
 from utils.outputs import refuse_existing, refuse_overwriting_inputs
-from utils.viewer import write_viewer
-from utils.viewer.files import folder_scenes, inputs_scene
 
 logger = logging.getLogger("view_dance")
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.audio_extraction.mmr import STRIDE_FRAMES, WINDOW_FRAMES, embed_song, source_features
 from data.dataset_build import write_summary
 from data.loaders import ProcessedData
 from MMR.embedder import SEGMENT_FRAMES, MMREmbedder, add_mmr_run_options, mmr_and_dataset
+from MMR.music_features import STRIDE_FRAMES, WINDOW_FRAMES, embed_song, source_features
 from utils.atomic import save_npy
 from utils.audio import MUSIC_SUFFIXES
 from utils.checkpoint import file_fingerprint

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import hydra
 
-from MMR.config import as_namespace, check_overrides, register_configs
-from MMR.training import MMRTrainer
+from options.mmr_config import as_namespace, check_overrides, register_configs
+from training.mmr import MMRTrainer
 from utils.cli import UserError
 from utils.runs import claim_run
 

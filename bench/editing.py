@@ -31,17 +31,17 @@ import numpy as np
 
 from data.loaders import ProcessedData
 from data.registry import music_files
-from models.mask_transformer.editing import Edit, Source, generate_edit, plan_edit, splice_edit
-from models.mask_transformer.generation import GenerationOptions, dance_for_music
-from models.mask_transformer.music_input import dataset_music
-from models.mask_transformer.training import load_mage
+from evaluation.metrics.beat_align import bas_bailando, motion_beats_bailando
+from evaluation.metrics.continuity import joint_speed
+from evaluation.metrics.holistic import fingers_relative_to_wrists
+from evaluation.metrics.music_beats import track_beats
+from export.dance import rigid_dance
+from generate.dances import GenerationOptions, dance_for_music
+from generate.editing import Edit, Source, generate_edit, plan_edit, splice_edit
+from generate.music_input import dataset_music
+from models.mask_transformer.loading import load_mage
 from motion.frame import FPS
 from motion.skeleton import N_BODY_JOINTS, WRISTS
-from utils.dance_export import rigid_dance
-from utils.metrics.beat_align import bas_bailando, motion_beats_bailando
-from utils.metrics.continuity import joint_speed
-from utils.metrics.holistic import fingers_relative_to_wrists
-from utils.metrics.music_beats import track_beats
 
 NEAR, AWAY = 8, 12  # frames: a junction's neighbourhood, and how far "inside" starts
 

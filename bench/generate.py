@@ -25,11 +25,11 @@ import soundfile as sf
 import torch
 
 from data.synthetic_dance import SR, plan_song, render_music
+from generate.dances import GenerationOptions, dance_for_music
+from generate.music_input import SongMusic, file_features, music_frames
 from MMR.embedder import MMREmbedder, MMRInputs
 from MMR.model import MMRConfig, MusicMotionRetrieval
-from models.mask_transformer.generation import GenerationOptions, dance_for_music
-from models.mask_transformer.music_input import SongMusic, file_features, music_frames
-from models.mask_transformer.training import MAGEModels
+from models.mask_transformer.loading import MAGEModels
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
 from models.vq.model import MotionTokenizer, TokenizerConfig
 from utils.timing import machine_info

@@ -3,7 +3,7 @@
     python bench/gltf_export.py [--minutes 1 10] [--repeats 3] [--dir outputs]
 
 Synthetic 30 fps dances on the default 52-joint skeleton (random rotations up to about 1.5 rad smoothed over
-time, a root walking a curve) are written with `utils.gltf.write_glb` (quaternion conversion, body mesh, GLB
+time, a root walking a curve) are written with `export.gltf.write_glb` (quaternion conversion, body mesh, GLB
 container, atomic write) in a folder of `--dir`; best of `--repeats`. When node and the Khronos glTF Validator
 (`npm ci --prefix tests/js`) are installed, each file's validation report is summarised too.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from export.gltf import write_glb
 from motion.frame import FPS
 from motion.rotation import axis_angle_to_matrix
 from motion.skeleton import Skeleton, default_skeleton
-from utils.gltf import write_glb
 from utils.timing import best_of, machine_info
 
 REPO = Path(__file__).resolve().parents[1]

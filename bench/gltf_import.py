@@ -2,7 +2,7 @@
 
     python bench/gltf_import.py [--frames 600] [--samples 10] [--dance synthetic|random] [--keep out.glb]
 
-Writes a 30 fps dance with `utils.gltf.write_glb` (default: the project's synthetic whole-body dance, fingers
+Writes a 30 fps dance with `export.gltf.write_glb` (default: the project's synthetic whole-body dance, fingers
 included, 600 frames = 20 s), computes its joints with our forward kinematics, lets each importer pose the file at
 `--samples` keyframes spread over the dance (the first and the last included) and compares the joint world positions
 the importer computes with ours (max / mean over frames and joints of the distance, in mm; the check passes below
@@ -53,10 +53,10 @@ from pathlib import Path
 import numpy as np
 
 from data.synthetic_dance import synthesize_dance
+from export.gltf import BodyMesh, body_mesh, write_glb
 from motion.kinematics import forward_kinematics, split_smplx_poses
 from motion.rotation import axis_angle_to_matrix
 from motion.skeleton import JOINT_NAMES, Skeleton, default_skeleton
-from utils.gltf import BodyMesh, body_mesh, write_glb
 from utils.timing import machine_info
 
 FPS = 30  # integer: Blender's scene frame rate (the importer ignores fps_base)
@@ -220,7 +220,7 @@ def random_dance(n_frames: int, seed: int, skeleton: Skeleton) -> tuple[np.ndarr
 @dataclass
 class Reference:
     """Our side: joints (T, J, 3) and global rotations (T, J, 3, 3) by forward kinematics, the rest joints and the
-    body mesh `utils.gltf` writes; `sampled` (K,) the keyframes compared."""
+    body mesh `export.gltf` writes; `sampled` (K,) the keyframes compared."""
 
     joints: np.ndarray
     rotations: np.ndarray

@@ -33,16 +33,17 @@ from data.dataset_build import BuildOptions, build_dataset
 from data.loaders import ProcessedData
 from data.registry import dataset_spec
 from data.synthetic_dance import build_dataset as make_synthetic
-from models.mask_transformer.evaluation import dance_metrics
+from evaluation.metrics.continuity import border_frames, continuity_report, mean_speed
+from evaluation.protocols import PROTOCOLS, beat_scores, motion_beats
+from evaluation.transformer import dance_metrics
+from models.mask_transformer.loading import load_mage
 from models.mask_transformer.longform import generate_long, song_window_starts
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_mage
-from models.vq.training import TokenizerTrainer
 from motion.features import recover_from_ric
 from motion.layout import layout_for_dim
 from options.train_options import tokenizer_parser, transformer_parser
+from training.tokenizer import TokenizerTrainer
+from training.transformer import MaskedTrainer, ResidualTrainer
 from utils.checkpoint import load_checkpoint
-from utils.metrics.continuity import border_frames, continuity_report, mean_speed
-from utils.metrics.protocols import PROTOCOLS, beat_scores, motion_beats
 from utils.timing import machine_info
 
 FPS = 30

@@ -5,9 +5,9 @@
                              [--time_steps 28 --res_cond_scale 5 --overlap 8]
 
 Uses trained runs (default: the ones `make demo` leaves in outputs/demo). For each song: a dance of the whole song
-(`gen_m2m.py --music` settings), then `utils.metrics.continuity.continuity_report`: per-frame mean joint speed within
-3 frames of the places where windows meet against elsewhere (5th / 95th / 99th percentiles), the mean speed and the
-slowest 5 s stretch relative to the training dances' mean speed, and the root's drift. Default songs: a new
+(`gen_m2m.py --music` settings), then `evaluation.metrics.continuity.continuity_report`: per-frame mean joint speed
+within 3 frames of the places where windows meet against elsewhere (5th / 95th / 99th percentiles), the mean speed and
+the slowest 5 s stretch relative to the training dances' mean speed, and the root's drift. Default songs: a new
 synthetic song of `--synthetic_seconds` and, when ../shared/realdata is there, a 133 s real song.
 """
 
@@ -23,13 +23,13 @@ import soundfile as sf
 
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
-from models.mask_transformer.generation import GenerationOptions, dance_for_music
+from evaluation.metrics.continuity import border_frames, continuity_report, mean_speed
+from export.dance import rigid_dance
+from generate.dances import GenerationOptions, dance_for_music
+from generate.music_input import file_music
+from models.mask_transformer.loading import load_mage
 from models.mask_transformer.longform import song_window_starts
-from models.mask_transformer.music_input import file_music
-from models.mask_transformer.training import load_mage
 from motion.frame import FPS
-from utils.dance_export import rigid_dance
-from utils.metrics.continuity import border_frames, continuity_report, mean_speed
 
 REAL_SONG = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "librosa_data" / \
     "karissa_hobbs_lets_go_fishin.ogg"  # fmt: skip

@@ -28,15 +28,17 @@ from data.dataset_build import BuildOptions, build_dataset
 from data.loaders import MusicMotionClips, ProcessedData
 from data.registry import dataset_spec
 from data.synthetic_dance import build_dataset as make_synthetic
+from evaluation.protocols import PROTOCOLS, beat_scores, motion_beats
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
-from MMR.training import MMRTrainer, mmr_parser
+from models.mask_transformer.loading import load_mage
 from models.mask_transformer.sampling import generate
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_mage
-from models.vq.training import TokenizerTrainer
 from motion.features import recover_from_ric
+from options.mmr_options import mmr_parser
 from options.train_options import tokenizer_parser, transformer_parser
+from training.mmr import MMRTrainer
+from training.tokenizer import TokenizerTrainer
+from training.transformer import MaskedTrainer, ResidualTrainer
 from utils.checkpoint import load_checkpoint
-from utils.metrics.protocols import PROTOCOLS, beat_scores, motion_beats
 from utils.timing import machine_info
 
 FPS = 30

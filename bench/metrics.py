@@ -17,12 +17,12 @@ import time
 import numpy as np
 
 from data.synthetic_dance import synthesize_dance
+from evaluation.evaluate import analyse_all
+from evaluation.inputs import EvalMotion
+from evaluation.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from evaluation.metrics.joint_sets import select
+from evaluation.protocols import PROTOCOLS
 from motion.kinematics import fk_axis_angle
-from utils.metrics.evaluate import analyse_all
-from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
-from utils.metrics.inputs import EvalMotion
-from utils.metrics.joint_sets import select
-from utils.metrics.protocols import PROTOCOLS
 from utils.timing import machine_info
 
 FPS = 60.0

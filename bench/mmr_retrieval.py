@@ -12,7 +12,7 @@ R@1 3.125 %) for three models embedded the same way:
 - a metadata oracle, the ceiling of a model that knows each clip's style and tempo and nothing else: similarity
   = [same style] - |bpm difference| / 60 (windows of one song tie; ties count half).
 
-It also reports the MMR matching scores (`utils/metrics/mmr_matching.py`, 1 s segments) of every test dance with
+It also reports the MMR matching scores (`evaluation/metrics/mmr_matching.py`, 1 s segments) of every test dance with
 its own music and with the next test song's music: a score that follows the music should prefer the own music.
 """
 
@@ -32,13 +32,14 @@ from data.loaders import MusicMotionClips, ProcessedData
 from data.registry import dataset_spec
 from data.synthetic_dance import TEMPO_RANGE
 from data.synthetic_dance import build_dataset as make_synthetic
+from evaluation.metrics.mmr_matching import embedded_matching_scores
 from MMR.embedder import MMREmbedder, embed_clips, load_mmr
 from MMR.losses import similarity
 from MMR.model import MusicMotionRetrieval
 from MMR.retrieval import retrieval_report
-from MMR.training import MMRTrainer, mmr_parser
+from options.mmr_options import mmr_parser
+from training.mmr import MMRTrainer
 from utils.checkpoint import load_checkpoint
-from utils.metrics.mmr_matching import embedded_matching_scores
 from utils.timing import machine_info
 
 CHANCE_R01 = 100 / 32

@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 
 from data.synthetic_dance import synthesize_dance
+from export.render import render_skeleton_video
 from motion.kinematics import fk_axis_angle
-from utils.render import render_skeleton_video
 from utils.timing import best_of, machine_info
 
 

@@ -25,11 +25,12 @@ import torch
 from data.dataset_build import BuildOptions, build_dataset, prepare_raw
 from data.loaders import ProcessedData
 from data.registry import dataset_spec
-from models.vq.evaluation import Reconstruction, evaluate_reconstructions, reconstruct
+from evaluation.tokenizer import Reconstruction, evaluate_reconstructions, reconstruct
+from models.vq.loading import load_vq
 from models.vq.model import MotionTokenizer, tokenizer_std
-from models.vq.training import TokenizerTrainer, config_from_options, load_vq
 from motion.features import recover_from_ric
 from options.train_options import tokenizer_parser
+from training.tokenizer import TokenizerTrainer, config_from_options
 from utils.checkpoint import load_checkpoint
 from utils.timing import machine_info
 

@@ -68,9 +68,9 @@ def pipeline_rates(steps: int, out_dir: Path) -> list[dict]:
     from data.dataset_build import BuildOptions, build_dataset
     from data.registry import dataset_spec
     from data.synthetic_dance import build_dataset as make_synthetic
-    from models.mask_transformer.training import MaskedTrainer, ResidualTrainer
-    from models.vq.training import TokenizerTrainer
     from options.train_options import tokenizer_parser, transformer_parser
+    from training.tokenizer import TokenizerTrainer
+    from training.transformer import MaskedTrainer, ResidualTrainer
 
     root, ckpts = out_dir / "synthetic", out_dir / "checkpoints"
     if not (root / "processed" / "summary.json").is_file():

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from data.formats import load_motion
 from data.synthetic_dance import plan_song, write_pair
-from utils.render import render_skeleton_video
+from export.render import render_skeleton_video
+from export.viewer import Lane, Scene, write_viewer
+from export.viewer.browser import ViewerPage, browser_or_skip, chromium
 from utils.timing import machine_info
-from utils.viewer import Lane, Scene, write_viewer
-from utils.viewer.browser import ViewerPage, browser_or_skip, chromium
 
 
 def timed(fn):

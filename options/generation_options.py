@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.mask_transformer.editing import TRANSITION, parse_parts, parse_spans
-from models.mask_transformer.generation import GenerationOptions
+from evaluation.protocols import PROTOCOLS
+from generate.dances import GenerationOptions
+from generate.editing import TRANSITION, parse_parts, parse_spans
 from options.data_options import add_dataset_options
 from utils.arg_types import (
     gpu_index,
@@ -23,7 +24,6 @@ from utils.arg_types import (
     seed_int,
 )
 from utils.cli import UserError
-from utils.metrics.protocols import PROTOCOLS
 from utils.output_formats import FORMATS, parse_formats
 
 TOP_K_DROP = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)

@@ -16,10 +16,10 @@ import torch
 from eval_vq import main as eval_vq
 from gen_m2m import main as gen_m2m
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
-from MMR.training import MMRTrainer
 from tests.test_train_m2m import prepared, tiny  # noqa: F401  (the module fixture)
 from tests.test_train_mmr import options as mmr_options
 from train_m2m import main as train_m2m
+from training.mmr import MMRTrainer
 from utils.checkpoint import load_checkpoint
 
 

@@ -14,16 +14,16 @@ import soundfile as sf
 from data.formats.motion import JointsMotion, resample
 from data.synthetic_dance import build_dataset, synthesize_dance
 from eval_dance import main as eval_main
+from evaluation.evaluate import EvalRequest, evaluate, match_music
+from evaluation.inputs import read_eval_motion
+from evaluation.metrics.beat_align import bas_bailando, bas_fact
+from evaluation.metrics.joint_sets import select
+from evaluation.metrics.music_beats import LODGE_SR, track_beats
+from evaluation.protocols import PROTOCOLS, feature_view, physical_scores, sequence_features, to_protocol_frame
 from motion.frame import Z_TO_Y_UP
 from motion.kinematics import fk_axis_angle
 from tests.conftest import realdata
 from utils.cli import UserError
-from utils.metrics.beat_align import bas_bailando, bas_fact
-from utils.metrics.evaluate import EvalRequest, evaluate, match_music
-from utils.metrics.inputs import read_eval_motion
-from utils.metrics.joint_sets import select
-from utils.metrics.music_beats import LODGE_SR, track_beats
-from utils.metrics.protocols import PROTOCOLS, feature_view, physical_scores, sequence_features, to_protocol_frame
 
 AIST_SLICES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
                "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1")  # fmt: skip
@@ -90,7 +90,7 @@ def test_beat_files_give_known_scores_through_the_protocol(tmp_path):
     joints = dance_joints(300, seed=1)
     write_set(tmp_path / "pred", [joints])
     fixed = PROTOCOLS["fixed"]
-    from utils.metrics.protocols import motion_beats
+    from evaluation.protocols import motion_beats
 
     beats = motion_beats(joints, 30.0, fixed)["bailando"]
     (tmp_path / "beats").mkdir()

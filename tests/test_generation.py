@@ -9,8 +9,10 @@ import soundfile as sf
 
 from data.formats import motion_to_joints
 from data.synthetic_dance import synthesize_dance
-from models.mask_transformer.generation import GenerationOptions
-from models.mask_transformer.music_input import fit_frames, music_frames, slices_to_frames
+from evaluation.metrics.continuity import border_frames, continuity_report, joint_speed
+from export.dance import export_dance, rigid_dance
+from generate.dances import GenerationOptions
+from generate.music_input import fit_frames, music_frames, slices_to_frames
 from models.mask_transformer.sampling import generate
 from motion.bvh import read_bvh
 from motion.features import joints_to_features, recentre_root, recover_from_ric
@@ -19,8 +21,6 @@ from motion.layout import FACE_DIM, ROOT_LIN_VEL, MotionLayout
 from motion.rotation import axis_angle_to_matrix
 from motion.skeleton import JOINT_NAMES, PARENTS, SMPLX_JOINT_INDICES, default_skeleton
 from utils.cli import UserError
-from utils.dance_export import export_dance, rigid_dance
-from utils.metrics.continuity import border_frames, continuity_report, joint_speed
 
 
 @pytest.fixture(scope="module")

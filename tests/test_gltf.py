@@ -15,6 +15,8 @@ import pytest
 
 from data.formats import load_motion, motion_to_joints
 from data.synthetic_dance import synthesize_dance
+from export.dance import rigid_dance
+from export.gltf import body_mesh, capsule_template, dance_glb, glb_bytes, write_glb
 from motion.features import joints_to_features
 from motion.kinematics import forward_kinematics, inverse_kinematics, split_smplx_poses
 from motion.layout import FACE_DIM, MotionLayout
@@ -22,8 +24,6 @@ from motion.rotation import axis_angle_to_matrix
 from motion.skeleton import N_BODY_JOINTS, Skeleton, default_skeleton
 from tests.conftest import REPO, realdata
 from utils.cli import UserError
-from utils.dance_export import rigid_dance
-from utils.gltf import body_mesh, capsule_template, dance_glb, glb_bytes, write_glb
 
 VALIDATOR = REPO / "tests" / "js" / "validate_gltf.mjs"
 VALIDATOR_PACKAGE = REPO / "tests" / "js" / "node_modules" / "gltf-validator"

@@ -10,16 +10,17 @@ import torch
 
 from data.loaders import ProcessedData
 from models.mask_transformer import token_streams as streams_module
+from models.mask_transformer.loading import load_m2m
 from models.mask_transformer.masking import mask_tokens
 from models.mask_transformer.sampling import generate_base, generate_residual
 from models.mask_transformer.token_streams import token_streams
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
-from models.vq.training import load_vq
+from models.vq.loading import load_vq
 from options.train_options import transformer_parser
 from tests.test_train_m2m import prepared, tiny  # noqa: F401  (the module fixture)
 from train_m2m import main as train_m2m
 from train_vq import main as train_vq
+from training.transformer import MaskedTrainer, ResidualTrainer
 from utils.checkpoint import file_fingerprint, load_checkpoint, save_checkpoint
 from utils.cli import UserError
 

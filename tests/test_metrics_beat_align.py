@@ -5,8 +5,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from scipy.signal import argrelextrema
 
+from evaluation.metrics.beat_align import bas_bailando, bas_fact, motion_beats_bailando, motion_beats_fact
 from tests.conftest import realdata
-from utils.metrics.beat_align import bas_bailando, bas_fact, motion_beats_bailando, motion_beats_fact
 
 
 def reference_bailando(joints, music_beats):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from evaluation.metrics.geometric import HL, HW, PREDICATES, SMPL_JOINT_NAMES, SW, geometric_features
 from tests.conftest import realdata
-from utils.metrics.geometric import HL, HW, PREDICATES, SMPL_JOINT_NAMES, SW, geometric_features
 
 TPF = 1 / 120
 

@@ -5,9 +5,15 @@ import pytest
 
 from data.formats import load_motion
 from data.synthetic_dance import synthesize_dance
+from evaluation.metrics.holistic import (
+    face_features,
+    face_mse,
+    fingers_relative_to_wrists,
+    hand_kinetic_features,
+    mpjpe,
+)
 from motion.kinematics import fk_axis_angle
 from tests.conftest import realdata
-from utils.metrics.holistic import face_features, face_mse, fingers_relative_to_wrists, hand_kinetic_features, mpjpe
 
 
 def test_mpjpe_by_part():

@@ -4,9 +4,9 @@ the acceleration term), plus known answers."""
 import numpy as np
 import pytest
 
+from evaluation.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from evaluation.metrics.kinetic import kinetic_features
 from tests.conftest import realdata
-from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
-from utils.metrics.kinetic import kinetic_features
 
 
 def _avg_velocity(p, i, joint, w, ft, axes):

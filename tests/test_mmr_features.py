@@ -8,18 +8,19 @@ import shutil
 import numpy as np
 import pytest
 
-from data.audio_extraction.mmr import embed_song
 from data.audio_extraction.registry import music_feature
 from data.loaders import MusicMotionClips, ProcessedData
+from evaluation.metrics.mmr_matching import embedded_matching_scores, matching_score, matching_scores, segment_cosine
 from MMR.embedder import load_mmr
 from MMR.eval_mmr import main as eval_mmr
 from MMR.losses import similarity
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
+from MMR.music_features import embed_song
 from MMR.retrieval import retrieval_metrics
-from MMR.training import MMRTrainer, add_mmr_options
+from options.mmr_options import add_mmr_options
 from options.train_options import add_loop_options, add_run_options
+from training.mmr import MMRTrainer
 from utils.cli import UserError
-from utils.metrics.mmr_matching import embedded_matching_scores, matching_score, matching_scores, segment_cosine
 
 
 def released_matching_score(motion_segments, music_seq, num_segments, mu_weight=0.7, lambda_weight=0.3):

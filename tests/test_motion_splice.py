@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from data.synthetic_dance import synthesize_dance
+from evaluation.metrics.continuity import joint_speed
 from motion.kinematics import fk_axis_angle
 from motion.skeleton import N_BODY_JOINTS, N_JOINTS, default_skeleton
 from motion.splice import Keep, fade, fade_rate, heading, junction_offsets, nearest_kept, splice, yaw_matrix
-from utils.metrics.continuity import joint_speed
 
 
 def dance(frames: int, seed: int) -> np.ndarray:

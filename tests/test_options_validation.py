@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from models.mask_transformer.generation import GenerationOptions
+from generate.dances import GenerationOptions
 from tests.conftest import REPO, load_script
 from utils.arg_types import Number, in_range, positive_int, probability
 from utils.cli import UserError, user_errors_exit
@@ -222,7 +222,7 @@ def test_bad_option_of_other_parsers(capsys, name, argv, option):
                          isinstance(v, list) else v)  # fmt: skip
 def test_bad_mmr_override_ends_in_one_line(tmp_path, monkeypatch, capsys, overrides, field):
     """What train_mmr.py checks (`as_namespace`, and `check_overrides` before Hydra makes the run folder)."""
-    from MMR.config import check_overrides
+    from options.mmr_config import check_overrides
 
     monkeypatch.chdir(tmp_path)
     assert_one_line_exit(lambda: user_errors_exit(check_overrides)([*overrides, f"run_dir={tmp_path / 'run'}"]),

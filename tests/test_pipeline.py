@@ -19,18 +19,18 @@ import soundfile as sf
 
 from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
+from evaluation.evaluate import EvalRequest, evaluate
+from evaluation.metrics.continuity import border_frames, continuity_report, mean_speed
+from export.viewer.page import read_page_meta
+from generate.dances import GenerationOptions
 from MMR.embedder import load_mmr
-from models.mask_transformer.generation import GenerationOptions
+from models.mask_transformer.loading import load_m2m, load_mage, load_res
 from models.mask_transformer.longform import song_window_starts
-from models.mask_transformer.training import load_m2m, load_mage, load_res
-from models.vq.training import load_vq
+from models.vq.loading import load_vq
 from motion.bvh import read_bvh
 from motion.skeleton import JOINT_NAMES
 from tests.conftest import REPO, realdata, streams
 from utils.checkpoint import load_checkpoint
-from utils.metrics.continuity import border_frames, continuity_report, mean_speed
-from utils.metrics.evaluate import EvalRequest, evaluate
-from utils.viewer.page import read_page_meta
 
 TINY_VQ = ["--window_size", "32", "--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1",
            "--warm_up_iter", "10", "--max_steps", "300", "--save_latest", "0", "--batch_size", "32",

@@ -11,13 +11,13 @@ import pytest
 from scipy import linalg
 
 from data.formats.motion import JointsMotion, resample
+from evaluation.evaluate import EvalRequest, evaluate
 from motion.frame import Z_TO_Y_UP
 from tests.conftest import realdata
 from tests.test_metrics_beat_align import reference_bailando, reference_fact
 from tests.test_metrics_geometric import reference_geometric
 from tests.test_metrics_kinetic_fid import reference_kinetic
 from tests.test_metrics_physics import reference_pfc
-from utils.metrics.evaluate import EvalRequest, evaluate
 
 NAMES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
          "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1")  # fmt: skip

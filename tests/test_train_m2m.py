@@ -10,18 +10,19 @@ import torch
 
 from data.loaders import MusicMotionClips, ProcessedData, TokenizerWindows
 from MMR.mmr_music_feat256 import main as mmr_music_feat256
-from MMR.training import MMRTrainer
 from models.mask_transformer import longform
+from models.mask_transformer.loading import load_m2m, load_mage, load_res
 from models.mask_transformer.longform import window_starts
 from models.mask_transformer.sampling import generate
-from models.mask_transformer.training import MaskedTrainer, ResidualTrainer, load_m2m, load_mage, load_res
-from models.vq.training import TokenizerTrainer
 from options.train_options import transformer_parser
 from tests.test_train_mmr import options as mmr_options
 from train_m2m import main as train_m2m
 from train_res import main as train_res
 from train_vq import build_parser as build_vq_parser
 from train_vq import main as train_vq
+from training.mmr import MMRTrainer
+from training.tokenizer import TokenizerTrainer
+from training.transformer import MaskedTrainer, ResidualTrainer
 from utils.checkpoint import file_fingerprint, load_checkpoint
 from utils.cli import UserError
 
@@ -322,7 +323,7 @@ def test_music_features_of_a_changed_mmr_are_refused(prepared, tmp_path, capsys)
 
 
 def test_same_upstream_compares_content_then_run_names():
-    from models.mask_transformer.training import same_upstream
+    from models.mask_transformer.loading import same_upstream
 
     assert same_upstream({"run": "a", "fingerprint": "x"}, {"run": "b", "fingerprint": "x"}, "run")  # renamed
     assert not same_upstream({"run": "a", "fingerprint": "x"}, {"run": "a", "fingerprint": "y"}, "run")  # retrained

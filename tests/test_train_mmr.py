@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-from MMR.training import MMRTrainer, add_mmr_options
+from options.mmr_options import add_mmr_options
 from options.train_options import add_loop_options, add_run_options
 from tests.conftest import REPO
+from training.mmr import MMRTrainer
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 
@@ -44,7 +45,7 @@ def test_missing_music_features_name_the_command(data_root, tmp_path):
 def test_hydra_config_composes_for_every_dataset():
     from hydra import compose, initialize_config_dir
 
-    from MMR.config import DATASETS, as_namespace, register_configs
+    from options.mmr_config import DATASETS, as_namespace, register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "MMR" / "configs"), version_base=None):

@@ -12,11 +12,12 @@ import torch
 
 from data.loaders import ProcessedData, TokenizerWindows
 from eval_vq import main as eval_vq
-from models.vq.evaluation import face_vertex_error, flame_expression_basis
-from models.vq.training import TokenizerTrainer, load_vq
+from evaluation.tokenizer import face_vertex_error, flame_expression_basis
+from models.vq.loading import load_vq
 from tests.conftest import REPO
 from train_vq import build_parser
 from train_vq import main as train_vq
+from training.tokenizer import TokenizerTrainer
 from utils.checkpoint import load_checkpoint
 from utils.cli import UserError
 

@@ -13,12 +13,12 @@ import soundfile as sf
 
 from data.formats import load_motion
 from data.synthetic_dance import plan_song, write_pair
+from export.viewer import Lane, Scene, build_page, write_viewer
+from export.viewer.browser import ViewerPage, browser_or_skip, chromium
+from export.viewer.page import audio_payload, decode_joints, encode_joints, read_page_meta
 from motion.skeleton import N_BODY_JOINTS, PARENTS
 from tests.conftest import REPO, load_script
 from utils.cli import UserError
-from utils.viewer import Lane, Scene, build_page, write_viewer
-from utils.viewer.browser import ViewerPage, browser_or_skip, chromium
-from utils.viewer.page import audio_payload, decode_joints, encode_joints, read_page_meta
 from view_dance import main as view_dance
 
 # a skeleton pixel: the bone colours are saturated or dark; background, grid, shadows and trajectory are light
@@ -280,7 +280,7 @@ def test_long_music_is_encoded_without_crashing(tmp_path):
     # writes in blocks. In a subprocess, so that a crash is a failure and not the end of the test run.
     wav = tmp_path / "noise.wav"
     sf.write(wav, np.random.default_rng(0).uniform(-0.5, 0.5, 22050 * 150).astype(np.float32), 22050)
-    code = ("import sys, soundfile, io; from utils.viewer.page import audio_payload; "
+    code = ("import sys, soundfile, io; from export.viewer.page import audio_payload; "
             "mime, data = audio_payload(sys.argv[1]); print(round(soundfile.info(io.BytesIO(data)).duration, 1))")
     res = subprocess.run([sys.executable, "-c", code, str(wav)], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 0, res.stderr[-500:]

@@ -2,20 +2,22 @@
 
 Dataset building, training and generation look features up here (`music_feature("baseline")`), so a checkpoint
 that records a feature name and mode can recompute exactly the same features for new music. `mmr` (a trained
-MMR's embeddings of 5 s windows) needs a model, so `made_by` names the command that makes it for a dataset.
+MMR's embeddings of 5 s windows) needs a model, so `made_by` names the command that makes it for a dataset, and its
+extractor comes from the layer above: `MMR.music_features` supplies it (`provide_extractor`) when imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from data.audio_extraction import baseline, jukebox, mmr
+from data.audio_extraction import baseline, jukebox
 from utils.cli import UserError
 
+MMR_ROWS_PER_SECOND = 2.0  # one MMR window embedding every 0.5 s (MMR.music_features)
 MODES = ("full_song", "per_slice")  # DESIGN.md §3: once per song and windowed, or EDGE's per 5 s slice
 
 
@@ -57,6 +59,8 @@ class MusicFeatureType:
         if mode not in self.modes:
             raise UserError(f"music feature {self.name!r} has no mode {mode!r}; modes: {', '.join(self.modes)}")
         fn = self.song if mode == "full_song" else self.slices
+        if fn is None:
+            raise UserError(f"music feature {self.name!r} is computed by a trained model: {self.made_by}")
         feats = fn(Path(path), **options)
         if self.dim is not None and feats.shape[-1] != self.dim:
             raise ValueError(f"{self.name} extractor returned width {feats.shape[-1]}, expected {self.dim}")
@@ -81,6 +85,12 @@ def music_feature(name: str) -> MusicFeatureType:
     return _REGISTRY[name]
 
 
+def provide_extractor(name: str, song: Callable[..., np.ndarray]) -> MusicFeatureType:
+    """Give a registered type its full_song extractor (a model-made type, whose code lives above data/)."""
+    feature = register_music_feature(replace(music_feature(name), song=song))
+    return feature
+
+
 def music_feature_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
@@ -96,7 +106,7 @@ register_music_feature(MusicFeatureType(
     song=jukebox.song_features,
 ))  # fmt: skip
 register_music_feature(MusicFeatureType(
-    name="mmr", dim=None, fps=mmr.FPS, modes=("full_song",),
+    name="mmr", dim=None, fps=MMR_ROWS_PER_SECOND, modes=("full_song",),
     description="a trained MMR's music embedding of the 5 s window at every 0.5 s (option run=<MMR run folder>)",
-    song=mmr.song_features, made_by="python MMR/mmr_music_feat256.py --run_dir <MMR run> --dataset_name <dataset>",
+    made_by="python MMR/mmr_music_feat256.py --run_dir <MMR run> --dataset_name <dataset>",
 ))  # fmt: skip

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import input_files, run_planned
+from export.plot_inputs import VideoOptions, render_file
+from export.viewer.files import page_file
 from options.data_options import add_dataset_options, start_data_script
 from utils.cli import UserError, user_errors_exit
 from utils.outputs import refuse_overwriting_inputs
-from utils.plot_inputs import VideoOptions, render_file
-from utils.viewer.files import page_file
 
 logger = logging.getLogger("plot_3d_global")
 VIDEO_SUFFIXES = (".mp4", ".gif", ".html")

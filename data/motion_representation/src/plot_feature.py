@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 
 from data.motion_pipeline import input_files, run_planned
+from export.plot_inputs import plot_feature_file
 from options.data_options import add_dataset_options, start_data_script
 from utils.cli import user_errors_exit
 from utils.outputs import refuse_overwriting_inputs
-from utils.plot_inputs import plot_feature_file
 
 logger = logging.getLogger("plot_feature")
 

@@ -23,16 +23,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from evaluation import protocols as proto
+from evaluation.inputs import EvalMotion, list_motion_files, read_eval_motion
+from evaluation.metrics.fid import CONSTANT_STD, diversity, frechet_distance, normalize_by_gt
+from evaluation.metrics.holistic import face_mse, mpjpe
+from evaluation.metrics.joint_sets import as_52, available, is_exact
+from evaluation.metrics.music_beats import BEAT_FILE_SUFFIXES, beat_frames, read_beat_file, track_beats
+from evaluation.protocols import PROTOCOLS, Protocol
 from utils.audio import MUSIC_SUFFIXES
 from utils.batch import run_batch
 from utils.cli import UserError
-from utils.metrics import protocols as proto
-from utils.metrics.fid import CONSTANT_STD, diversity, frechet_distance, normalize_by_gt
-from utils.metrics.holistic import face_mse, mpjpe
-from utils.metrics.inputs import EvalMotion, list_motion_files, read_eval_motion
-from utils.metrics.joint_sets import as_52, available, is_exact
-from utils.metrics.music_beats import BEAT_FILE_SUFFIXES, beat_frames, read_beat_file, track_beats
-from utils.metrics.protocols import PROTOCOLS, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class EvalRequest:
         audio_dir: music files matched to motions by name (beats by the protocol's tracker).
         beats_dir: `<name>.txt`/`.npy`/`.beats` beat times in seconds (instead of audio).
         protocol: one of `PROTOCOLS`.
-        fps: frame rate of the inputs (default: each file's format default, see `utils.metrics.inputs`).
+        fps: frame rate of the inputs (default: each file's format default, see `evaluation.inputs`).
         up_axis: up axis of the inputs (default: each format's).
         workers: processes computing per-sequence features (large ground-truth sets).
         smplx_model_path: SMPL-X model for the joints of parameter files (else the project's default skeleton).

@@ -1,5 +1,5 @@
 """A generated dance as the files people use: npz (joints, features, SMPL-X parameters), BVH, glTF (.glb) and an mp4
-with its music; the web viewer page of a folder of them is `utils.viewer`.
+with its music; the web viewer page of a folder of them is `export.viewer`.
 
 `dance_from_features` turns 623/723-d features into joints `(T, 52, 3)` (`recover_from_ric`) and the face
 expressions `(T, 100)` (zeros without a face block). Joints predicted position by position need not keep their
@@ -20,15 +20,15 @@ import numpy as np
 
 from data.formats.motion import SMPLXMotion
 from data.formats.smplx_npz import save_smplx_npz
+from export.gltf import write_glb
+from export.render import render_skeleton_video
 from motion.bvh import write_bvh
 from motion.features import recover_from_ric
 from motion.frame import FPS
 from motion.kinematics import forward_kinematics, inverse_kinematics, smplx_poses
 from motion.layout import FACE_DIM, layout_for_dim
 from motion.skeleton import Skeleton, default_skeleton
-from utils.gltf import write_glb
 from utils.output_formats import DANCE_FORMATS
-from utils.render import render_skeleton_video
 
 
 def dance_from_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

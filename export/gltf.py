@@ -30,11 +30,11 @@ from utils.atomic import write_bytes
 from utils.cli import UserError
 
 if TYPE_CHECKING:
-    from utils.dance_export import Dance
+    from export.dance import Dance
 
 logger = logging.getLogger(__name__)
 
-GENERATOR = "soulnet (utils/gltf.py)"
+GENERATOR = "soulnet (export/gltf.py)"
 ROTATION_TOLERANCE = 1e-3  # largest |R R^T - I| entry accepted as a rotation matrix
 
 # glTF enums

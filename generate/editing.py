@@ -35,8 +35,9 @@ import torch
 from data.formats import load_motion
 from data.formats.containers import read_container
 from data.motion_pipeline import features_of
+from export.dance import Dance, rigid_dance
+from generate.music_input import SongMusic
 from models.mask_transformer.longform import generate_long
-from models.mask_transformer.music_input import SongMusic
 from motion.features import recentre_root
 from motion.frame import FPS
 from motion.kinematics import forward_kinematics, inverse_kinematics
@@ -44,7 +45,6 @@ from motion.layout import FACE_DIM
 from motion.skeleton import N_BODY_JOINTS, N_HAND_JOINTS, N_JOINTS, WRISTS, Skeleton, default_skeleton
 from motion.splice import RATE_FRAMES, Keep, splice
 from utils.cli import UserError
-from utils.dance_export import Dance, rigid_dance
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from data.formats import load_motion
 from data.formats.bvh_joints import BVH_KEY
 from data.formats.containers import ARRAY_KEY, read_container
 from data.formats.motion import FPS_RANGE, pad_face
+from evaluation.metrics.joint_sets import SUPPORTED_JOINT_COUNTS
 from motion.frame import Z_TO_Y_UP
 from utils.arrays import is_numeric, scalar
 from utils.atomic import temporary_pid
 from utils.batch import list_files
 from utils.cli import UserError
-from utils.metrics.joint_sets import SUPPORTED_JOINT_COUNTS
 from utils.outputs import check_writable, drop_unfinished, refuse_existing
 
 EVAL_SUFFIXES = (".npy", ".npz", ".pkl", ".pickle", ".csv", ".bvh")

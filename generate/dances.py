@@ -1,10 +1,10 @@
 """Dances for music files and for a dataset's test split: the library behind `gen_m2m.py`.
 
 `generate_for_files` makes one dance per music file (features computed on the fly as the checkpoint was trained,
-any length, window by window: `longform.generate_long`) and writes npz, BVH, glb and mp4 (`utils.dance_export`),
-then the folder's viewer page with every dance in it and its music (`utils.viewer`); a bad file is skipped and
+any length, window by window: `longform.generate_long`) and writes npz, BVH, glb and mp4 (`export.dance`),
+then the folder's viewer page with every dance in it and its music (`export.viewer`); a bad file is skipped and
 listed. `generate_test_split` makes `repeat_times` dances for every clip of a processed split,
-scores them against the split's ground truth under a published protocol (`utils.metrics.evaluate`) plus the MMR
+scores them against the split's ground truth under a published protocol (`evaluation.evaluate`) plus the MMR
 matching score, and writes the same files (videos for the first few); its viewer page shows each clip's ground
 truth beside its dances.
 """
@@ -22,23 +22,23 @@ from tqdm import tqdm
 
 from data.loaders import ProcessedData
 from data.registry import music_files
-from models.mask_transformer.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
+from evaluation.evaluate import evaluate_motions
+from evaluation.inputs import EvalMotion
+from evaluation.metrics.mmr_matching import embedded_matching_scores
+from evaluation.metrics.music_beats import track_beats
+from evaluation.protocols import PROTOCOLS
+from export.dance import Dance, export_dance, rigid_dance
+from export.viewer import Lane, Scene, write_viewer
+from generate.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
+from generate.music_input import SongMusic, dataset_music, file_music
 from models.mask_transformer.longform import generate_long
-from models.mask_transformer.music_input import SongMusic, dataset_music, file_music
 from motion.features import recentre_root
 from motion.frame import FPS
 from utils.audio import MUSIC_SUFFIXES
 from utils.batch import BatchReport, list_files, run_batch
 from utils.cli import UserError
-from utils.dance_export import Dance, export_dance, rigid_dance
-from utils.metrics.evaluate import evaluate_motions
-from utils.metrics.inputs import EvalMotion
-from utils.metrics.mmr_matching import embedded_matching_scores
-from utils.metrics.music_beats import track_beats
-from utils.metrics.protocols import PROTOCOLS
 from utils.output_formats import DANCE_FORMATS, PAGE_FORMAT
 from utils.outputs import drop_unfinished, refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
-from utils.viewer import Lane, Scene, write_viewer
 
 logger = logging.getLogger(__name__)
 

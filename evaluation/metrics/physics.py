@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils.metrics.kinetic import UP_AXES
+from evaluation.metrics.kinetic import UP_AXES
 
 FOOT_JOINTS = (7, 10, 8, 11)  # left ankle, left toe, right ankle, right toe (SMPL order)
 PFC_SCALE = 10000.0

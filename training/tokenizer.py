@@ -1,4 +1,4 @@
-"""The tokenizer stage of the training loop, and `load_vq` that rebuilds a trained tokenizer from its checkpoint.
+"""The tokenizer stage of the training loop (`train_vq.py`).
 
 Loss: Smooth-L1 reconstruction + `--loss_vel` x Smooth-L1 on the joint positions (ric) of body and hands +
 `--commit` x commitment. Validation: MPJPE (mm; all, body, hands) of the root-relative joint positions in the body's
@@ -9,14 +9,13 @@ frame (`local_joint_errors`), the face-coefficient error (723-d data), and codeb
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from data.loaders import ProcessedData, TokenizerWindows
 from data.paths import dataset_dir
-from models.vq.evaluation import code_histograms, codebook_usage, pose_error_metrics
+from evaluation.tokenizer import code_histograms, codebook_usage, pose_error_metrics
 from models.vq.model import (
     TOKENIZER_FORMAT,
     MotionTokenizer,
@@ -26,9 +25,7 @@ from models.vq.model import (
     tokenizer_std,
 )
 from motion.layout import layout_for_dim
-from utils.checkpoint import load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError
-from utils.runs import find_run
 from utils.trainer import Trainer
 
 
@@ -125,25 +122,3 @@ class TokenizerTrainer(Trainer):
                 "mean": torch.as_tensor(self.mean),
                 "std": torch.as_tensor(self.std), "dataset": self.opt.dataset_name,
                 "fps": int(self.data.summary.get("fps", 30))}  # fmt: skip
-
-
-def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which: str = "latest",
-            dim: int | None = None, device: str | torch.device = "cpu") -> tuple[MotionTokenizer, dict]:  # fmt: skip
-    """A trained tokenizer rebuilt from its checkpoint alone, and the checkpoint (options, Mean/Std, fps).
-
-    `names` are tried in order (run folders or aliases); `dim` (when given) must match its feature width.
-    """
-    run = find_run(checkpoints_dir, dataset, *names)
-    ckpt = load_checkpoint(run / "model" / f"{which}.tar", map_location=device)
-    if ckpt.get("stage") != "vq" or "tokenizer" not in ckpt:
-        raise UserError(f"{run}: not a tokenizer checkpoint (stage {ckpt.get('stage')!r})")
-    path = run / "model" / f"{which}.tar"
-    config = rebuild_config(TokenizerConfig, ckpt["tokenizer"], path, "tokenizer")
-    if config.vq_type == "hrvq" and ckpt.get("tokenizer_format", 1) < TOKENIZER_FORMAT:
-        raise UserError(f"{run}: an HRVQ trained before the conditioner fix (it quantized r - c, now r - sg(c) with "
-                        "a zero-initialised conditioner); retrain it with train_vq.py")  # fmt: skip
-    if dim is not None and dim != config.dim:
-        raise UserError(f"{run}: the tokenizer reads {config.dim}-d features, the data has {dim}-d")
-    model = MotionTokenizer(config).to(device)
-    load_weights(model, ckpt["model"], path)
-    return model.eval(), ckpt

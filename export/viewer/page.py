@@ -131,13 +131,13 @@ def audio_payload(path: Path) -> tuple[str, bytes]:
 
 def music_beats(path: Path) -> np.ndarray:
     """Beat times (s) of a music file, tracked as the default evaluation protocol tracks them (`fixed`)."""
-    from utils.metrics.music_beats import track_beats  # librosa's tracker: only when a page asks for beats
+    from evaluation.metrics.music_beats import track_beats  # librosa's tracker: only when a page asks for beats
 
     return np.asarray(track_beats(path, "fixed"), dtype=np.float64)
 
 
 def _motion_beats(joints: np.ndarray) -> np.ndarray:
-    from utils.metrics.beat_align import motion_beats_bailando
+    from evaluation.metrics.beat_align import motion_beats_bailando
 
     return motion_beats_bailando(np.asarray(joints, dtype=np.float64))
 

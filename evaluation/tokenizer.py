@@ -23,6 +23,8 @@ import torch
 
 from data.formats.containers import read_container
 from data.loaders import ProcessedData
+from evaluation.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from evaluation.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
 from models.vq.model import MotionTokenizer, local_joint_errors
 from models.vq.quantizer import perplexity
 from motion.features import recover_from_ric
@@ -30,8 +32,6 @@ from motion.frame import FPS
 from motion.layout import layout_for_dim
 from motion.skeleton import N_BODY_JOINTS, N_JOINTS
 from utils.cli import UserError
-from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
-from utils.metrics.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
 
 
 @dataclass

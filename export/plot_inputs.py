@@ -15,13 +15,13 @@ import numpy as np
 from data.formats import load_motion
 from data.formats.containers import read_container
 from data.formats.motion import check_frames
+from export.feature_plot import plot_features
+from export.render import render_skeleton_video
 from motion.features import recover_from_ric
 from motion.skeleton import N_BODY_JOINTS, N_JOINTS
 from utils.arrays import is_numeric
 from utils.cli import UserError
-from utils.feature_plot import plot_features
 from utils.outputs import split_existing
-from utils.render import render_skeleton_video
 
 FEATURE_DIMS = (263, 623, 723)  # body-only, body + hands, grouped with face
 

@@ -17,7 +17,7 @@ from MMR.model import MMRShape as ModelOptions
 from utils.arg_types import Number, non_negative_float
 from utils.cli import UserError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "MMR" / "configs"  # the Hydra yaml files beside train_mmr.py
 DATASETS = ("souldance", "aistpp", "finedance", "synthetic", "custom")
 
 
@@ -72,7 +72,7 @@ def register_configs() -> None:
 def option_rules() -> dict[str, Number | tuple]:
     """Field name -> its rule: the range type or the choices of the flag of the same name in `mmr_parser` (the loop,
     run and model flags the argparse scripts share), plus the loss weights, which have no flag."""
-    from MMR.training import mmr_parser
+    from options.mmr_options import mmr_parser
 
     rules: dict[str, Number | tuple] = {f"w_{w}": non_negative_float for w in ("recons", "kl", "latent", "contrastive")}
     for action in mmr_parser()._actions:

@@ -10,11 +10,11 @@ import numpy as np
 
 from data.formats import MOTION_SUFFIXES
 from data.motion_pipeline import input_files
+from evaluation.evaluate import match_music, music_index
+from evaluation.metrics.music_beats import read_beat_file
+from export.plot_inputs import joint_sequences
+from export.viewer.page import Lane, Scene, write_viewer
 from utils.cli import UserError
-from utils.metrics.evaluate import match_music, music_index
-from utils.metrics.music_beats import read_beat_file
-from utils.plot_inputs import joint_sequences
-from utils.viewer.page import Lane, Scene, write_viewer
 
 VIEWER_SUFFIXES = tuple(dict.fromkeys(MOTION_SUFFIXES + (".npy",)))
 PREFERRED = (".npz", ".npy", ".pkl")  # one file per dance name in a folder: our npz before its bvh, ...

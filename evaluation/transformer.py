@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluation.metrics.fid import diversity, frechet_distance, normalize_by_gt
+from evaluation.metrics.mmr_matching import embedded_matching_scores
+from evaluation.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
 from motion.features import recover_from_ric
 from motion.frame import FPS
-from utils.metrics.fid import diversity, frechet_distance, normalize_by_gt
-from utils.metrics.mmr_matching import embedded_matching_scores
-from utils.metrics.protocols import PROTOCOLS, beat_scores, feature_view, motion_beats, sequence_features
 
 HIGHER_IS_BETTER = {"acc": True, "BAS": True, "MMR_cos": True, "FID_k": False, "FID_g": False, "MMR_MS": False,
                     "ce": False}  # fmt: skip

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluation.metrics.kinetic import kinetic_features
 from motion.skeleton import N_BODY_JOINTS, N_HAND_JOINTS, N_JOINTS, WRISTS
-from utils.metrics.kinetic import kinetic_features
 
 PARTS = {"all": slice(0, N_JOINTS), "body": slice(0, N_BODY_JOINTS), "hands": slice(N_BODY_JOINTS, N_JOINTS)}
 

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from data.formats.motion import JointsMotion, resample
+from evaluation.metrics import beat_align, holistic, physics
+from evaluation.metrics.geometric import TIME_PER_FRAME, geometric_features
+from evaluation.metrics.joint_sets import as_52, available, select
+from evaluation.metrics.kinetic import kinetic_features
 from motion.frame import Z_TO_Y_UP
-from utils.metrics import beat_align, holistic, physics
-from utils.metrics.geometric import TIME_PER_FRAME, geometric_features
-from utils.metrics.joint_sets import as_52, available, select
-from utils.metrics.kinetic import kinetic_features
 
 REFERENCE_FPS = 60.0  # the rate the BAS constants were set for (AIST++)
 EDGE_FPS = 30.0

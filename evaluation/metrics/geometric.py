@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluation.metrics.kinetic import UP_AXES
 from motion.frame import Z_TO_Y_UP
-from utils.metrics.kinetic import UP_AXES
 
 SMPL_JOINT_NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
                     "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow",

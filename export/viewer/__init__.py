@@ -1,5 +1,5 @@
 """The self-contained web viewer of dances (`page.py` builds it; `viewer.js` draws it in the browser)."""
 
-from utils.viewer.page import Lane, Scene, build_page, write_viewer
+from export.viewer.page import Lane, Scene, build_page, write_viewer
 
 __all__ = ["Lane", "Scene", "build_page", "write_viewer"]
