@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.loaders import ProcessedData
+from data.loaders import ProcessedData, in_batches
 from data.paths import dataset_dir
 from MMR.model import MMRConfig, MusicMotionRetrieval
 from motion.layout import layout_for_dim
@@ -149,8 +149,7 @@ class MMREmbedder:
 def embed_clips(embedder: MMREmbedder, clips, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """(music, motion) embeddings (N, latent) of every item of a `MusicMotionClips` (deterministic), in batches."""
     music, motion = [], []
-    for lo in range(0, len(clips), batch_size):
-        batch = clips.__getitems__(list(range(lo, min(lo + batch_size, len(clips)))))
+    for batch in in_batches(clips, batch_size):
         music.append(embedder.music(batch["music"]))
         motion.append(embedder.motion(batch["motion"]))
     return torch.cat(music), torch.cat(motion)

@@ -9,6 +9,7 @@ arrive as tensors without per-item Python work and a process holds a batch, not 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -286,3 +287,10 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, workers
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
                       collate_fn=collate_batches, generator=generator, persistent_workers=workers > 0)  # fmt: skip
+
+
+def in_batches(dataset: Dataset, batch_size: int) -> Iterator:
+    """Every item of a dataset in order, `batch_size` at a time, each batch read by one vectorised `__getitems__`
+    call (validation and embedding: deterministic, no loader workers)."""
+    for lo in range(0, len(dataset), batch_size):
+        yield dataset.__getitems__(list(range(lo, min(lo + batch_size, len(dataset)))))

@@ -17,7 +17,7 @@ import functools
 import logging
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -159,12 +159,34 @@ def _music_frames(sample: Sample, protocol: Protocol, audio: dict, beats: dict) 
     return None
 
 
-def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beats: dict, per_sample: dict,
-                    metrics: dict, skipped: dict, suffix: str = "") -> int:  # fmt: skip
-    """BAS of both definitions averaged over the samples that have music; returns how many had."""
+@dataclass
+class Findings:
+    """What one family of metrics found over a set of samples.
+
+    Args:
+        metrics: metric name -> value.
+        skipped: metric -> why it was not computed (or not for every sample).
+        warnings: what makes a value unreliable.
+        per_sample: sample name -> its own scores.
+        count: samples the family measured (BAS: those with music; MPJPE: the pairs).
+        dims: feature family -> feature width (FID).
+    """
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    per_sample: dict[str, dict] = field(default_factory=dict)
+    count: int = 0
+    dims: dict[str, int] = field(default_factory=dict)
+
+
+def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beats: dict,
+                    suffix: str = "") -> Findings:  # fmt: skip
+    """BAS of both definitions averaged over the samples that have music (`count`: how many had)."""
+    out = Findings()
     if not audio and not beats:
-        skipped["BAS" + suffix] = "needs --audio_dir or --beats_dir"
-        return 0
+        out.skipped["BAS" + suffix] = "needs --audio_dir or --beats_dir"
+        return out
     scores, missing, no_beats = {"BAS_bailando": [], "BAS_fact": []}, [], []
     for s in _progress(samples, "beat alignment"):
         found = _music_frames(s, protocol, audio, beats)
@@ -178,24 +200,26 @@ def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beat
             continue
         for k, v in sc.items():
             scores[k].append(v)
-        per_sample.setdefault(s.motion.name, {}).update({**sc, "music": music})
+        out.per_sample[s.motion.name] = {**sc, "music": music}
     reasons = []
     if missing:
         reasons.append(f"no music file matches {len(missing)} sample(s): {', '.join(missing[:5])}")
     if no_beats:
         reasons.append(f"no music beat within {len(no_beats)} sample(s): {', '.join(no_beats[:5])}")
     if reasons:
-        skipped[("BAS" + suffix) if not scores["BAS_fact"] else f"BAS{suffix} (some samples)"] = "; ".join(reasons)
+        out.skipped[("BAS" + suffix) if not scores["BAS_fact"] else f"BAS{suffix} (some samples)"] = "; ".join(reasons)
     if scores["BAS_fact"]:
-        for k, v in scores.items():
-            metrics[k + suffix] = float(np.mean(v))
-        metrics["BAS" + suffix] = metrics[protocol.bas + suffix]
-    return len(scores["BAS_fact"])
+        out.metrics = {k + suffix: float(np.mean(v)) for k, v in scores.items()}
+        out.metrics["BAS" + suffix] = out.metrics[protocol.bas + suffix]
+    out.count = len(scores["BAS_fact"])
+    return out
 
 
 # ------------------------------------------------------------------ set metrics
-def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protocol, metrics: dict, skipped: dict,
-                          warnings: list, dims: dict) -> None:  # fmt: skip
+def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protocol) -> Findings:
+    """FID and Div of every feature family the protocol measures (`dims`: the families' feature widths)."""
+    out = Findings()
+    metrics, skipped, warnings, dims = out.metrics, out.skipped, out.warnings, out.dims
     for suffix, key in FEATURE_FAMILIES.items():
         p = [s.features[key] for s in pred if key in s.features]
         g = [s.features[key] for s in gt if key in s.features]
@@ -231,37 +255,40 @@ def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protoc
         metrics[f"FID_{suffix}"] = frechet_distance(p_n, g_n, eps=protocol.fid_eps)
         metrics[f"Div_{suffix}"] = diversity(p_n)
         metrics[f"Div_{suffix}_gt"] = diversity(g_n)
+    return out
 
 
-def _mean_scores(samples: list[Sample], protocol: Protocol, metrics: dict, skipped: dict, per_sample: dict,
-                 suffix: str = "") -> None:  # fmt: skip
+def _mean_scores(samples: list[Sample], protocol: Protocol, suffix: str = "") -> Findings:
+    """The protocol's per-sample physics scores (PFC, foot skating) averaged over the samples where defined."""
+    out = Findings(per_sample={s.motion.name: {name: s.scores[name] for name in protocol.physics} for s in samples})
     for name in protocol.physics:
         values = [s.scores[name] for s in samples]
-        for s in samples:
-            per_sample.setdefault(s.motion.name, {})[name] = s.scores[name]
         finite = [v for v in values if np.isfinite(v)]
         if finite:
-            metrics[name + suffix] = float(np.mean(finite))
+            out.metrics[name + suffix] = float(np.mean(finite))
         if len(finite) < len(values):
-            skipped[f"{name}{suffix} ({len(values) - len(finite)} samples)"] = "no foot contact with the ground"
+            out.skipped[f"{name}{suffix} ({len(values) - len(finite)} samples)"] = "no foot contact with the ground"
+    return out
 
 
-def _paired_metrics(pred: list[Sample], gt: list[Sample], metrics: dict, skipped: dict) -> int:
+def _paired_metrics(pred: list[Sample], gt: list[Sample]) -> Findings:
     """MPJPE (and face MSE) over predictions that have a GT file of the same name, joints, rate and length."""
+    out = Findings()
     by_name = {s.motion.name: s.motion for s in gt}
     pairs = [(s.motion, by_name[s.motion.name]) for s in pred if s.motion.name in by_name]
     pairs = [(a, b) for a, b in pairs if a.joints.shape == b.joints.shape and a.fps == b.fps]
     if not pairs:
-        skipped["MPJPE"] = "no prediction has a ground-truth file of the same name, skeleton, rate and length"
-        return 0
+        out.skipped["MPJPE"] = "no prediction has a ground-truth file of the same name, skeleton, rate and length"
+        return out
     parts = ("all", "body", "hands") if available("fingers", pairs[0][0].joints.shape[1]) else ("all", "body")
-    for part in parts:
-        metrics[f"MPJPE_{part}"] = float(np.mean([mpjpe(as_52(a.joints), as_52(b.joints), part) for a, b in pairs]))
+    out.metrics = {f"MPJPE_{part}": float(np.mean([mpjpe(as_52(a.joints), as_52(b.joints), part) for a, b in pairs]))
+                   for part in parts}  # fmt: skip
     faces = [(a.expressions, b.expressions) for a, b in pairs
              if a.expressions is not None and b.expressions is not None]  # fmt: skip
     if faces:
-        metrics["face_MSE"] = float(np.mean([face_mse(a, b) for a, b in faces]))
-    return len(pairs)
+        out.metrics["face_MSE"] = float(np.mean([face_mse(a, b) for a, b in faces]))
+    out.count = len(pairs)
+    return out
 
 
 def _notes(samples: list[Sample], protocol: Protocol, what: str) -> list[str]:
@@ -315,19 +342,26 @@ def evaluate_motions(pred_motions: list[EvalMotion], gt_motions: list[EvalMotion
             _check_joint_sets(motions, protocol, what, "set")
     pred = analyse_all(pred_motions, protocol, protocol.pred_frames, workers, "features (prediction)")
     gt = analyse_all(gt_motions, protocol, protocol.gt_frames, workers, "features (ground-truth)")
-    metrics, skipped, warnings, per_sample, dims = {}, {}, [], {}, {}
-    _distribution_metrics(pred, gt, protocol, metrics, skipped, warnings, dims)
-    n_bas = _beat_alignment(pred, protocol, audio, beats, per_sample, metrics, skipped)
-    _mean_scores(pred, protocol, metrics, skipped, per_sample)
+    distribution = _distribution_metrics(pred, gt, protocol)
+    bas = _beat_alignment(pred, protocol, audio, beats)
+    found = [distribution, bas, _mean_scores(pred, protocol)]  # the predictions': every field kept
+    gt_found = []  # the ground truth's reference values: metrics only
     if gt:
-        gt_per_sample: dict = {}
         if audio or beats:
-            _beat_alignment(gt, protocol, audio, beats, gt_per_sample, metrics, {}, suffix="_gt")
-        _mean_scores(gt, protocol, metrics, {}, gt_per_sample, suffix="_gt")
-        n_paired = _paired_metrics(pred, gt, metrics, skipped)
+            gt_found.append(_beat_alignment(gt, protocol, audio, beats, suffix="_gt"))
+        gt_found.append(_mean_scores(gt, protocol, suffix="_gt"))
+        paired = _paired_metrics(pred, gt)
+        found.append(paired)
     else:
-        n_paired = 0
-        skipped["MPJPE"] = "needs --gt_dir"
+        paired = Findings(skipped={"MPJPE": "needs --gt_dir"})
+        found.append(paired)
+    metrics = {k: v for f in (*found[:3], *gt_found, *found[3:]) for k, v in f.metrics.items()}
+    skipped = {k: v for f in found for k, v in f.skipped.items()}
+    warnings = [w for f in found for w in f.warnings]
+    per_sample: dict[str, dict] = {}
+    for f in found:
+        for name, scores in f.per_sample.items():
+            per_sample.setdefault(name, {}).update(scores)
     for s in pred:
         per_sample.setdefault(s.motion.name, {}).update({"frames": s.frames, "fps": s.rate, "layout": s.motion.layout})
     for w in warnings:
@@ -335,7 +369,8 @@ def evaluate_motions(pred_motions: list[EvalMotion], gt_motions: list[EvalMotion
     return {
         "protocol": protocol.name,
         "protocol_summary": protocol.summary,
-        "counts": {"pred": len(pred), "gt": len(gt), "bas": n_bas, "paired": n_paired, "feature_dims": dims},
+        "counts": {"pred": len(pred), "gt": len(gt), "bas": bas.count, "paired": paired.count,
+                   "feature_dims": distribution.dims},
         "metrics": metrics,
         "skipped": skipped,
         "skipped_files": skipped_files or [],

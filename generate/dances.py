@@ -32,6 +32,7 @@ from export.viewer import Lane, Scene, write_viewer
 from generate.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
 from generate.music_input import SongMusic, dataset_music, file_music
 from models.mask_transformer.longform import generate_long
+from models.mask_transformer.sampling import COND_SCALE, RES_COND_SCALE, RES_TEMPERATURE, TEMPERATURE, TOP_K_DROP
 from motion.features import recentre_root
 from motion.frame import FPS
 from utils.audio import MUSIC_SUFFIXES
@@ -41,6 +42,8 @@ from utils.output_formats import DANCE_FORMATS, PAGE_FORMAT
 from utils.outputs import drop_unfinished, refuse_duplicate_outputs, refuse_overwriting_inputs, split_existing
 
 logger = logging.getLogger(__name__)
+
+GEN_TIME_STEPS = 28  # gen_m2m's unmasking steps (the library's `sampling.TIME_STEPS` is the release's eval 18)
 
 
 @dataclass
@@ -54,12 +57,12 @@ class GenerationOptions:
         recentre_s: remove the root's slow drift over this many seconds (0: off; see `recentre_root`).
     """
 
-    time_steps: int = 28
-    cond_scale: float = 4.0
-    temperature: float = 1.0
-    topkr: float = 0.9
-    res_cond_scale: float = 5.0
-    res_temperature: float = 0.8
+    time_steps: int = GEN_TIME_STEPS
+    cond_scale: float = COND_SCALE
+    temperature: float = TEMPERATURE
+    topkr: float = TOP_K_DROP
+    res_cond_scale: float = RES_COND_SCALE
+    res_temperature: float = RES_TEMPERATURE
     overlap: int = 8
     recentre_s: float = 0.0
 

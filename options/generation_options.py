@@ -26,7 +26,7 @@ from utils.arg_types import (
 from utils.cli import UserError
 from utils.output_formats import FORMATS, parse_formats
 
-TOP_K_DROP = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)
+DROP_FRACTION = in_range(0, 1, high_open=True)  # --topkr: the fraction of codes dropped (1 would drop them all)
 VARIATION = in_range(0, 1, low_open=True)  # --variation: the fraction re-sampled (0 would change nothing)
 EDITS = ("keep", "regen", "variation")  # what --edit takes
 
@@ -98,7 +98,7 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    "base layer")
     s.add_argument("--temperature", type=non_negative_float, default=d.temperature, help="sampling temperature, base "
                    "layer")
-    s.add_argument("--topkr", type=TOP_K_DROP, default=d.topkr, help="top-k filter: drop this fraction of the codes")
+    s.add_argument("--topkr", type=DROP_FRACTION, default=d.topkr, help="top-k filter: drop this fraction of the codes")
     s.add_argument("--res_cond_scale", type=non_negative_float, default=d.res_cond_scale, help="guidance, residual "
                    "layers")
     s.add_argument("--res_temperature", type=non_negative_float, default=d.res_temperature, help="temperature, "

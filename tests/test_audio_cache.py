@@ -32,7 +32,7 @@ def counting(monkeypatch):
     """A registered feature type that counts its extractions: (L, 2) rows of the file's mean sample and length."""
     calls = []
 
-    def extract(path, **options):
+    def extract(path, **_options):
         calls.append(path.name)
         y, _ = sf.read(path)
         return np.tile([y.mean(), len(y)], (45, 1)).astype(np.float32)
@@ -79,24 +79,24 @@ def _copy_same_bytes(path):
     shutil.move(path.with_suffix(".bak"), path)
 
 
-def _drop_record(path, cache):
+def _drop_record(_path, cache):
     record_path(cache).unlink()
 
 
-def _corrupt_record(path, cache):
+def _corrupt_record(_path, cache):
     record_path(cache).write_text("{not json")
 
 
-def _drop_features(path, cache):
+def _drop_features(_path, cache):
     cache.unlink()
 
 
 # (what happens between two builds, is the song extracted again)
 CATALOGUE_MUSIC_CACHE = [
-    ("replaced by other audio", lambda p, c: _replace(p), True),
-    ("touched (new time, same bytes)", lambda p, c: _touch(p), False),
-    ("copied over with the same bytes", lambda p, c: _copy_same_bytes(p), False),
-    ("nothing", lambda p, c: None, False),
+    ("replaced by other audio", lambda p, _c: _replace(p), True),
+    ("touched (new time, same bytes)", lambda p, _c: _touch(p), False),
+    ("copied over with the same bytes", lambda p, _c: _copy_same_bytes(p), False),
+    ("nothing", lambda _p, _c: None, False),
     ("record missing (an older build)", _drop_record, True),
     ("record unreadable", _corrupt_record, True),
     ("features missing", _drop_features, True),

@@ -52,13 +52,13 @@ def _garbled(ckpt: dict, key: str) -> dict:
 
 # name -> (bytes of the bad file from the good checkpoint dict and its stage's config key, expected words)
 CATALOGUE_CHECKPOINTS = {
-    "empty": (lambda c, k: b"", "not a loadable checkpoint"),
-    "cut": (lambda c, k: _torch_bytes(c)[:300], "not a loadable checkpoint"),
-    "not_a_checkpoint": (lambda c, k: b"plain text, not a checkpoint\n" * 20, "not a loadable checkpoint"),
-    "runs_code": (lambda c, k: _torch_bytes({"model": RunsCode()}), "not a loadable checkpoint"),
-    "plain_pickle": (lambda c, k: _pickled({"stage": c["stage"]}), "not a loadable checkpoint"),
-    "other_stage": (lambda c, k: _torch_bytes({**c, "stage": "probe"}), "'probe'"),
-    "wrong_shapes": (lambda c, k: _torch_bytes(_reshaped(c)), "weights do not fit"),
+    "empty": (lambda _c, _k: b"", "not a loadable checkpoint"),
+    "cut": (lambda c, _k: _torch_bytes(c)[:300], "not a loadable checkpoint"),
+    "not_a_checkpoint": (lambda _c, _k: b"plain text, not a checkpoint\n" * 20, "not a loadable checkpoint"),
+    "runs_code": (lambda _c, _k: _torch_bytes({"model": RunsCode()}), "not a loadable checkpoint"),
+    "plain_pickle": (lambda c, _k: _pickled({"stage": c["stage"]}), "not a loadable checkpoint"),
+    "other_stage": (lambda c, _k: _torch_bytes({**c, "stage": "probe"}), "'probe'"),
+    "wrong_shapes": (lambda c, _k: _torch_bytes(_reshaped(c)), "weights do not fit"),
     "garbled_config": (lambda c, k: _torch_bytes(_garbled(c, k)), "no_such_field"),
 }
 

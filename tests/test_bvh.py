@@ -81,7 +81,7 @@ def test_a_failed_bvh_write_leaves_the_previous_file(tmp_path, monkeypatch):
     path = write_bvh(tmp_path / "a.bvh", joints)
     before = path.read_text()
 
-    def fail(*args, **kwargs):
+    def fail(*_args, **_kwargs):
         raise OSError("disk unplugged")
 
     monkeypatch.setattr(np, "savetxt", fail)

@@ -390,7 +390,7 @@ def test_eval_cli_refuses_in_one_line(eval_tree, capsys, monkeypatch, case):
 
     extra, message, early = CATALOGUE_EVAL_CLI[case]
     if early:  # found before the evaluation runs
-        monkeypatch.setattr(eval_dance, "evaluate", lambda req: pytest.fail("the evaluation ran"))
+        monkeypatch.setattr(eval_dance, "evaluate", lambda _req: pytest.fail("the evaluation ran"))
     before = {p: p.read_bytes() for p in eval_tree.rglob("*") if p.is_file()}
     argv = ["--pred_dir", str(eval_tree / "pred"), "--protocol", "fixed", *extra.format(t=eval_tree).split()]
     with pytest.raises(SystemExit) as exc:

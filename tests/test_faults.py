@@ -188,7 +188,7 @@ def test_non_finite_steps_stop_the_run_and_every_checkpoint_stays_finite(tmp_pat
     assert load_checkpoint(run / "model" / "latest.tar")["step"] <= 3
 
 
-def test_atomic_writer_unique_names_cleanup_and_stale_temporaries(tmp_path, monkeypatch):
+def test_atomic_writer_unique_names_cleanup_and_stale_temporaries(tmp_path):
     target = tmp_path / "a.b.npz"
     assert atomic.temporary_name(target) != atomic.temporary_name(target)
     tmp = atomic.temporary_name(target)

@@ -161,7 +161,7 @@ def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_token
         assert torch.equal(got, whole), start
     # a batch's tokens come from the streams (the tokenizer does not run in the step)
     batch = train.__getitems__([0, 5])
-    monkeypatch.setattr(type(vq), "encode", lambda *a, **k: pytest.fail("the tokenizer ran in the training step"))
+    monkeypatch.setattr(type(vq), "encode", lambda *_a, **_k: pytest.fail("the tokenizer ran in the training step"))
     tokens, _, _ = trainer.inputs(batch)
     assert tokens.shape == (2, 3 * trainer.times, 3)
     monkeypatch.undo()

@@ -202,7 +202,7 @@ def test_every_stage_trains_and_generates_under_cpu_bf16(prepared, tmp_path):
     vq = vq_trainer.trained.eval()
     x = TokenizerWindows(ProcessedData(root), "val", 16).__getitems__([0, 5, 9])  # (3, 16, 723)
     dtypes = []
-    vq.decoder.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    vq.decoder.register_forward_hook(lambda _module, _args, out: dtypes.append(out.dtype))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         vq(x)
         bf16_tokens = vq.encode(x)

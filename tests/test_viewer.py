@@ -55,7 +55,7 @@ def test_joint_encoding_round_trips_within_half_a_step():
         encode_joints(far)
 
 
-def test_the_page_is_one_offline_file(songs, tmp_path):
+def test_the_page_is_one_offline_file(songs):
     scene = Scene("song </script><b>", [Lane("a", songs[0]["joints"])], music=songs[0]["music"],
                   beats=np.asarray(songs[0]["beats"]))  # fmt: skip
     page = build_page([scene], "title <x>")

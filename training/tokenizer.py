@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 import torch
 
-from data.loaders import ProcessedData, TokenizerWindows
+from data.loaders import ProcessedData, TokenizerWindows, in_batches
 from data.paths import dataset_dir
 from evaluation.tokenizer import code_histograms, codebook_usage, pose_error_metrics
 from models.vq.model import (
@@ -55,8 +55,8 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
     layout = model.config.layout
     mean_t, std_t = torch.as_tensor(mean, device=device), torch.as_tensor(std, device=device)
     errors, face_err, counts, ratios = [], [], None, []
-    for lo in range(0, len(windows), batch_size):
-        x = windows.__getitems__(list(range(lo, min(lo + batch_size, len(windows))))).to(device)
+    for x in in_batches(windows, batch_size):
+        x = x.to(device)
         out = model(x)
         gt, rec = x * std_t + mean_t, out["recon"].float() * std_t + mean_t
         errors.append(local_joint_errors(gt, rec, layout).flatten(0, 1).cpu())

@@ -27,14 +27,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.loaders import MusicMotionClips, ProcessedData
+from data.loaders import MusicMotionClips, ProcessedData, in_batches
 from data.paths import dataset_dir
 from evaluation.transformer import HIGHER_IS_BETTER, dance_metrics
 from MMR.embedder import MMREmbedder, load_mmr
 from MMR.losses import info_nce
 from models.mask_transformer.loading import TRANSFORMER_FORMAT
 from models.mask_transformer.masking import mask_tokens
-from models.mask_transformer.sampling import generate_base, generate_residual
+from models.mask_transformer.sampling import (
+    COND_SCALE,
+    RES_COND_SCALE,
+    RES_TEMPERATURE,
+    generate_base,
+    generate_residual,
+)
 from models.mask_transformer.token_streams import token_streams
 from models.mask_transformer.tokens import TokenGrid
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer, TransformerConfig
@@ -200,8 +206,7 @@ class TokenTrainer(Trainer):
         generator = torch.Generator(device=self.device).manual_seed(0)  # the same masks at every validation
         correct = total = 0.0
         losses = []
-        for lo in range(0, len(dataset), self.opt.batch_size):
-            batch = dataset.__getitems__(list(range(lo, min(lo + self.opt.batch_size, len(dataset)))))
+        for batch in in_batches(dataset, self.opt.batch_size):
             out = self.predict(model, batch, generator)
             logits, target, where = out["logits"], out["target"], out["where"]
             correct += float((logits.argmax(-1) == target)[where].sum())
@@ -298,8 +303,8 @@ class MaskedTrainer(TokenTrainer):
 
     def generate(self, model, tokens, valid, clip, music, generator):
         out = torch.full_like(tokens, -1)  # the ground truth's residual layers are never decoded with a generated base
-        out[..., 0] = generate_base(model, valid, clip, music, time_steps=self.opt.eval_time_steps, cond_scale=4.0,
-                                    generator=generator)  # fmt: skip
+        out[..., 0] = generate_base(model, valid, clip, music, time_steps=self.opt.eval_time_steps,
+                                    cond_scale=COND_SCALE, generator=generator)  # fmt: skip
         return out
 
 
@@ -333,8 +338,8 @@ class ResidualTrainer(TokenTrainer):
                 "layer_mask": layer_mask}  # fmt: skip
 
     def generate(self, model, tokens, valid, clip, music, generator):
-        return generate_residual(model, tokens[..., 0], valid, clip, music, cond_scale=5.0, temperature=0.8,
-                                 generator=generator)  # fmt: skip
+        return generate_residual(model, tokens[..., 0], valid, clip, music, cond_scale=RES_COND_SCALE,
+                                 temperature=RES_TEMPERATURE, generator=generator)
 
 
 def train_transformer(trainer_class: type[TokenTrainer], args: argparse.Namespace) -> dict:

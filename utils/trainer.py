@@ -177,7 +177,7 @@ class Trainer:
         """Named losses of one batch; "loss" is optimised, every entry is logged."""
         raise NotImplementedError
 
-    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:  # noqa: ARG002 (a hook: none by default)
         """Named validation metrics, computed on the main process only (lower `best_metric` is better)."""
         return {}
 

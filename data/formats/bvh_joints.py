@@ -20,7 +20,7 @@ from utils.cli import UserError
 BVH_KEY = "bvh_path"  # `load_motion` hands BVH files over by path: their parser is motion.bvh
 
 
-def parse(arrays: Arrays, path: Path) -> JointsMotion:
+def parse(_arrays: Arrays, path: Path) -> JointsMotion:
     """Our BVH -> joint motion in the project's joint order."""
     bvh = read_bvh(path)
     names = set(bvh.names)

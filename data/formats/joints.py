@@ -31,12 +31,12 @@ def _joint_array(arrays: Arrays) -> np.ndarray | None:
     return a if a.ndim == 3 and a.shape[1:] in ((N_JOINTS, 3), (N_BODY_JOINTS, 3)) else None
 
 
-def parse_joints(arrays: Arrays, path: Path) -> JointsMotion:
+def parse_joints(arrays: Arrays, _path: Path) -> JointsMotion:
     """A joints array -> joint motion at 30 fps."""
     return JointsMotion(joints=_joint_array(arrays).astype(np.float32), fps=FPS)
 
 
-def parse_edge_csv(arrays: Arrays, path: Path) -> JointsMotion:
+def parse_edge_csv(arrays: Arrays, _path: Path) -> JointsMotion:
     """EDGE's (T, 72) joint CSV -> the 22 body joints at 30 fps (still Z-up)."""
     a = np.asarray(arrays[ARRAY_KEY], dtype=np.float32)
     return JointsMotion(joints=a.reshape(len(a), SMPL_N_JOINTS, 3)[:, :N_BODY_JOINTS], fps=FPS)

@@ -22,7 +22,7 @@ ROOT, BODY, HANDS, JAW = slice(0, 3), slice(3, 66), slice(66, 156), slice(156, 1
 FACE_EXPR, TRANS, BETAS = slice(159, 209), slice(309, 312), slice(312, 322)
 
 
-def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
+def parse(arrays: Arrays, _path: Path) -> SMPLXMotion:
     """A (T, 322) Motion-X array -> SMPL-X motion (no eye poses; 50 expressions padded to 100)."""
     a = np.asarray(arrays[ARRAY_KEY], dtype=np.float32)  # (T, 322)
     t = len(a)

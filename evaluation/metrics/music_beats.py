@@ -73,7 +73,7 @@ _TRACK = {"bailando": _bailando, "edge": _edge, "lodge": _lodge, "fixed": _fixed
 
 
 @functools.lru_cache(maxsize=256)
-def _tracked(path: str, tracker: str, stamp: tuple[int, int]) -> np.ndarray:
+def _tracked(path: str, tracker: str, _stamp: tuple[int, int]) -> np.ndarray:  # _stamp: the cache key only
     times = _TRACK[tracker](Path(path))
     times.setflags(write=False)
     return times

@@ -19,6 +19,12 @@ import torch
 from models.mask_transformer.masking import cosine_schedule
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer
 
+# Sampling defaults (the release's gen_m2m settings; `generate.dances.GenerationOptions` takes 28 unmasking steps)
+TIME_STEPS = 18  # unmasking steps of the base layer
+COND_SCALE, TEMPERATURE = 4.0, 1.0  # the masked transformer's classifier-free guidance and temperature
+TOP_K_DROP = 0.9  # `topkr`: the fraction of the least likely codes dropped before drawing (keeps the top 10 %)
+RES_COND_SCALE, RES_TEMPERATURE = 5.0, 0.8  # the residual transformer's
+
 
 def guided_logits(model: torch.nn.Module, scale: float, *inputs: torch.Tensor, **condition) -> torch.Tensor:
     """Classifier-free guidance: uncond + scale * (cond - uncond) of `model(*inputs, **condition, drop=...)` with
@@ -55,8 +61,8 @@ def draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | 
 
 @torch.no_grad()
 def generate_base(model: MaskTransformer, valid: torch.Tensor, clip: torch.Tensor | None = None,
-                  music: torch.Tensor | None = None, given: torch.Tensor | None = None, time_steps: int = 18,
-                  cond_scale: float = 4.0, temperature: float = 1.0, topkr: float = 0.9,
+                  music: torch.Tensor | None = None, given: torch.Tensor | None = None, time_steps: int = TIME_STEPS,
+                  cond_scale: float = COND_SCALE, temperature: float = TEMPERATURE, topkr: float = TOP_K_DROP,
                   generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """Base-layer codes (B, L) for real positions `valid` (B, L); `given` (B, L): codes to keep, -1 where free."""
     b, n = valid.shape
@@ -83,8 +89,9 @@ def generate_base(model: MaskTransformer, valid: torch.Tensor, clip: torch.Tenso
 @torch.no_grad()
 def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: torch.Tensor,
                       clip: torch.Tensor | None = None, music: torch.Tensor | None = None,
-                      given: torch.Tensor | None = None, cond_scale: float = 5.0, temperature: float = 0.8,
-                      topkr: float = 0.9, generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+                      given: torch.Tensor | None = None, cond_scale: float = RES_COND_SCALE,
+                      temperature: float = RES_TEMPERATURE, topkr: float = TOP_K_DROP,
+                      generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """All layers (B, L, Q) from the base layer (B, L); `given` (B, L, Q): codes to keep in any layer, -1 free.
     Given codes are in the model's input (`known`), so a continued dance conditions on them."""
     b, n = base.shape
@@ -111,8 +118,9 @@ def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: tor
 
 def generate(base_model: MaskTransformer, res_model: ResidualTransformer | None, valid: torch.Tensor,
              clip: torch.Tensor | None = None, music: torch.Tensor | None = None, given: torch.Tensor | None = None,
-             time_steps: int = 18, cond_scale: float = 4.0, temperature: float = 1.0, topkr: float = 0.9,
-             res_cond_scale: float = 5.0, res_temperature: float = 0.8,
+             time_steps: int = TIME_STEPS, cond_scale: float = COND_SCALE, temperature: float = TEMPERATURE,
+             topkr: float = TOP_K_DROP, res_cond_scale: float = RES_COND_SCALE,
+             res_temperature: float = RES_TEMPERATURE,
              generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """Tokens (B, L, Q) of every layer: the base layer by `generate_base`, the others by `generate_residual` (without
     a residual model, layers >= 1 are -1 and the tokenizer decodes the base layer alone). `given` (B, L, Q): codes to
