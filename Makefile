@@ -27,6 +27,7 @@ $(TOOLS_STAMP): tests/tools/install.sh tests/js/package.json tests/js/package-lo
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 test: lint test-tools

@@ -43,26 +43,119 @@ NEW_SONG_SEED = 90_001  # far from the dataset's song seeds (0, 1, ...): a song 
 # sizes and steps: (default, --quick)
 PRESETS = {
     "songs": (32, 8),
-    "vq": (["--nb_code", "256", "--code_dim", "64", "--width", "96", "--depth", "2", "--num_quantizers", "4",
-            "--window_size", "64", "--batch_size", "64", "--lr", "1e-3", "--max_steps", "1000"],
-           ["--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1", "--num_quantizers", "3",
-            "--window_size", "32", "--batch_size", "32", "--lr", "1e-3", "--max_steps", "300"]),
-    "mmr": (["--latent", "64", "--ff", "128", "--layers", "2", "--batch_size", "32", "--max_steps", "150",
-             "--eval_every_e", "3"],
-            ["--latent", "32", "--ff", "64", "--layers", "1", "--batch_size", "16", "--max_steps", "40"]),
-    "transformer": (["--latent_dim", "128", "--ff_size", "256", "--n_layers", "3", "--n_heads", "4", "--batch_size",
-                     "24", "--lr", "1e-3", "--max_steps", "700", "--eval_windows", "8", "--eval_every_e", "15"],
-                    ["--latent_dim", "64", "--ff_size", "128", "--n_layers", "2", "--batch_size", "16", "--lr",
-                     "1e-3", "--max_steps", "300", "--eval_windows", "4", "--eval_every_e", "10"]),
-}  # fmt: skip
+    "vq": (
+        [
+            "--nb_code",
+            "256",
+            "--code_dim",
+            "64",
+            "--width",
+            "96",
+            "--depth",
+            "2",
+            "--num_quantizers",
+            "4",
+            "--window_size",
+            "64",
+            "--batch_size",
+            "64",
+            "--lr",
+            "1e-3",
+            "--max_steps",
+            "1000",
+        ],
+        [
+            "--nb_code",
+            "64",
+            "--code_dim",
+            "32",
+            "--width",
+            "32",
+            "--depth",
+            "1",
+            "--num_quantizers",
+            "3",
+            "--window_size",
+            "32",
+            "--batch_size",
+            "32",
+            "--lr",
+            "1e-3",
+            "--max_steps",
+            "300",
+        ],
+    ),
+    "mmr": (
+        [
+            "--latent",
+            "64",
+            "--ff",
+            "128",
+            "--layers",
+            "2",
+            "--batch_size",
+            "32",
+            "--max_steps",
+            "150",
+            "--eval_every_e",
+            "3",
+        ],
+        ["--latent", "32", "--ff", "64", "--layers", "1", "--batch_size", "16", "--max_steps", "40"],
+    ),
+    "transformer": (
+        [
+            "--latent_dim",
+            "128",
+            "--ff_size",
+            "256",
+            "--n_layers",
+            "3",
+            "--n_heads",
+            "4",
+            "--batch_size",
+            "24",
+            "--lr",
+            "1e-3",
+            "--max_steps",
+            "700",
+            "--eval_windows",
+            "8",
+            "--eval_every_e",
+            "15",
+        ],
+        [
+            "--latent_dim",
+            "64",
+            "--ff_size",
+            "128",
+            "--n_layers",
+            "2",
+            "--batch_size",
+            "16",
+            "--lr",
+            "1e-3",
+            "--max_steps",
+            "300",
+            "--eval_windows",
+            "4",
+            "--eval_every_e",
+            "10",
+        ],
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--music", type=Path, help="your music file (wav, mp3, ogg, flac, mp4, ...); default: a new "
-                   "synthetic song")  # fmt: skip
-    p.add_argument("--out_dir", type=Path, help="where everything goes (default: outputs/demo, outputs/demo_quick "
-                   "with --quick, so the two never reuse each other's models)")  # fmt: skip
+    p.add_argument(
+        "--music", type=Path, help="your music file (wav, mp3, ogg, flac, mp4, ...); default: a new synthetic song"
+    )
+    p.add_argument(
+        "--out_dir",
+        type=Path,
+        help="where everything goes (default: outputs/demo, outputs/demo_quick "
+        "with --quick, so the two never reuse each other's models)",
+    )
     p.add_argument("--seconds", type=positive_float, default=30.0, help="length of the new synthetic song")
     p.add_argument("--quick", action="store_true", help="tiny sizes and few steps (about 1 minute; a poor dance)")
     return p
@@ -114,24 +207,81 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out_dir or Path("outputs/demo_quick" if args.quick else "outputs/demo")
     root, ckpts, mmr_run = out / "data" / DATASET, out / "checkpoints", out / "mmr"
     runs = ckpts / DATASET
-    common = ["--dataset_name", DATASET, "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id", "-1",
-              "--warm_up_iter", "50", "--save_latest", "0", "--log_every", "50"]  # fmt: skip
+    common = [
+        "--dataset_name",
+        DATASET,
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--warm_up_iter",
+        "50",
+        "--save_latest",
+        "0",
+        "--log_every",
+        "50",
+    ]
     seconds: dict[str, float] = {}
-    _stage("dataset", root / "processed" / "summary.json", seconds, create_dataset,
-           ["--dataset_name", DATASET, "--data_root", str(root), "--synthetic_songs", str(PRESETS["songs"][k]),
-            "--extract-baseline"])  # fmt: skip
-    _training_stage("tokenizer (HRVQ)", runs / "hrvq_demo", seconds, train_vq,
-                    [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]])  # fmt: skip
-    mmr_argv = [*common[:4], "--gpu_id", "-1", "--warm_up_iter", "20", "--save_latest", "0", "--log_every", "50",
-                *PRESETS["mmr"][k]]  # fmt: skip
-    _training_stage("MMR", mmr_run, seconds, lambda argv: MMRTrainer(mmr_parser().parse_args(argv), mmr_run).fit(),
-                    mmr_argv)  # fmt: skip
-    _stage("MMR music features", _embedded(root, mmr_run), seconds, mmr_music_feat256,
-           ["--run_dir", str(mmr_run), "--gpu_id", "-1", "--which", "latest"])  # fmt: skip
-    _training_stage("masked transformer", runs / "mtrans_demo", seconds, train_m2m,
-                    [*common, "--name", "mtrans_demo", "--vq_name", "hrvq_demo", *PRESETS["transformer"][k]])
-    _training_stage("residual transformer", runs / "rtrans_demo", seconds, train_res,
-                    [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]])
+    _stage(
+        "dataset",
+        root / "processed" / "summary.json",
+        seconds,
+        create_dataset,
+        [
+            "--dataset_name",
+            DATASET,
+            "--data_root",
+            str(root),
+            "--synthetic_songs",
+            str(PRESETS["songs"][k]),
+            "--extract-baseline",
+        ],
+    )
+    _training_stage(
+        "tokenizer (HRVQ)",
+        runs / "hrvq_demo",
+        seconds,
+        train_vq,
+        [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]],
+    )
+    mmr_argv = [
+        *common[:4],
+        "--gpu_id",
+        "-1",
+        "--warm_up_iter",
+        "20",
+        "--save_latest",
+        "0",
+        "--log_every",
+        "50",
+        *PRESETS["mmr"][k],
+    ]
+    _training_stage(
+        "MMR", mmr_run, seconds, lambda argv: MMRTrainer(mmr_parser().parse_args(argv), mmr_run).fit(), mmr_argv
+    )
+    _stage(
+        "MMR music features",
+        _embedded(root, mmr_run),
+        seconds,
+        mmr_music_feat256,
+        ["--run_dir", str(mmr_run), "--gpu_id", "-1", "--which", "latest"],
+    )
+    _training_stage(
+        "masked transformer",
+        runs / "mtrans_demo",
+        seconds,
+        train_m2m,
+        [*common, "--name", "mtrans_demo", "--vq_name", "hrvq_demo", *PRESETS["transformer"][k]],
+    )
+    _training_stage(
+        "residual transformer",
+        runs / "rtrans_demo",
+        seconds,
+        train_res,
+        [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]],
+    )
     music = args.music
     if music is None:
         plan = plan_song(NEW_SONG_SEED, args.seconds)
@@ -139,9 +289,23 @@ def main(argv: list[str] | None = None) -> dict:
         with atomic_path(music) as tmp:
             sf.write(tmp, render_music(plan), SR)
         logger.info("new song: %s (%.0f BPM, %s, %.0f s)", music, plan.bpm, plan.style, plan.seconds)
-    gen = ["--gpu_id", "-1", "--name", "mtrans_demo", "--res_name", "rtrans_demo", "--dataset_name", DATASET,
-           "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--out_root", str(out),
-           "--overwrite"]  # the demo's own dance and test split: made again each time  # fmt: skip
+    gen = [
+        "--gpu_id",
+        "-1",
+        "--name",
+        "mtrans_demo",
+        "--res_name",
+        "rtrans_demo",
+        "--dataset_name",
+        DATASET,
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--out_root",
+        str(out),
+        "--overwrite",
+    ]  # the demo's own dance and test split: made again each time
     t0 = time.perf_counter()
     result = gen_m2m([*gen, "--ext", "generation", "--music", str(music)])
     dance = result["done"][0] | {"viewer": result["viewer"]}
@@ -149,16 +313,31 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     report = gen_m2m([*gen, "--ext", "generation/test", "--videos", "0"])
     seconds["test split + metrics"] = round(time.perf_counter() - t0, 1)
-    summary = {"music": str(music), "dance": {k: v for k, v in dance.items() if k != "music"},
-               "metrics": str(out / "generation" / "test" / "metrics.json"), "test_viewer": report["viewer"],
-               "test_metrics": {k: report["metrics"][k] for k in ("FID_k", "Div_k", "BAS", "BAS_gt", "PFC", "MMR_MS",
-                                                                   "MMR_MS_gt") if k in report["metrics"]},
-               "seconds": seconds}  # fmt: skip
+    summary = {
+        "music": str(music),
+        "dance": {k: v for k, v in dance.items() if k != "music"},
+        "metrics": str(out / "generation" / "test" / "metrics.json"),
+        "test_viewer": report["viewer"],
+        "test_metrics": {
+            k: report["metrics"][k]
+            for k in ("FID_k", "Div_k", "BAS", "BAS_gt", "PFC", "MMR_MS", "MMR_MS_gt")
+            if k in report["metrics"]
+        },
+        "seconds": seconds,
+    }
     write_json(out / "summary.json", summary)
     lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
-    logger.info("demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  test split, "
-                "ground truth beside the dances: %s\n  summary: %s", sum(seconds.values()), dance["frames"], music,
-                "\n".join(lines), summary["metrics"], report["viewer"], out / "summary.json")  # fmt: skip
+    logger.info(
+        "demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  test split, "
+        "ground truth beside the dances: %s\n  summary: %s",
+        sum(seconds.values()),
+        dance["frames"],
+        music,
+        "\n".join(lines),
+        summary["metrics"],
+        report["viewer"],
+        out / "summary.json",
+    )
     return summary
 
 

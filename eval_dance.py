@@ -32,17 +32,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred_dir", type=Path, required=True, help="folder of generated motions")
     p.add_argument("--gt_dir", type=Path, help="folder of ground-truth motions (FID, Div, paired MPJPE)")
     music = p.add_mutually_exclusive_group()
-    music.add_argument("--audio_dir", type=Path, help="music files, matched to motions by name; beats by the "
-                       "protocol's tracker")  # fmt: skip
+    music.add_argument(
+        "--audio_dir", type=Path, help="music files, matched to motions by name; beats by the protocol's tracker"
+    )
     music.add_argument("--beats_dir", type=Path, help="<name>.txt/.npy/.beats files of beat times in seconds")
-    p.add_argument("--protocol", default="bailando", choices=tuple(PROTOCOLS),
-                   help="bailando / edge / lodge reproduce published evaluations; fixed is the corrected one")
+    p.add_argument(
+        "--protocol",
+        default="bailando",
+        choices=tuple(PROTOCOLS),
+        help="bailando / edge / lodge reproduce published evaluations; fixed is the corrected one",
+    )
     p.add_argument("--fps", type=positive_float, help="frame rate of every input (default: each format's, .npy 30)")
     p.add_argument("--up_axis", choices=("y", "z"), help="up axis of every input (default: each format's, .npy y)")
-    p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model for exact joints of parameter files (SMPL-X "
-                   "npz, AIST++ pkl, FineDance npy); default: the project's skeleton")  # fmt: skip
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="processes for the per-sequence features (large GT sets)")
+    p.add_argument(
+        "--smplx_model_path",
+        type=Path,
+        help="SMPL-X model for exact joints of parameter files (SMPL-X "
+        "npz, AIST++ pkl, FineDance npy); default: the project's skeleton",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="processes for the per-sequence features (large GT sets)"
+    )
     p.add_argument("--out", type=Path, help="JSON report (default: <pred_dir>/metrics_<protocol>.json)")
     p.add_argument("--overwrite", action="store_true", help="replace the report if it exists (default: refuse)")
     return p
@@ -55,17 +65,32 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or args.pred_dir / f"metrics_{args.protocol}.json"
     check_eval_paths(args.pred_dir, args.gt_dir, args.beats_dir, out, args.overwrite)  # before any work
     check_beat_folder(args.beats_dir)
-    report = evaluate(EvalRequest(pred_dir=args.pred_dir, gt_dir=args.gt_dir, audio_dir=args.audio_dir,
-                                  beats_dir=args.beats_dir, protocol=args.protocol, fps=args.fps,
-                                  up_axis=args.up_axis, workers=args.workers,
-                                  smplx_model_path=args.smplx_model_path))  # fmt: skip
+    report = evaluate(
+        EvalRequest(
+            pred_dir=args.pred_dir,
+            gt_dir=args.gt_dir,
+            audio_dir=args.audio_dir,
+            beats_dir=args.beats_dir,
+            protocol=args.protocol,
+            fps=args.fps,
+            up_axis=args.up_axis,
+            workers=args.workers,
+            smplx_model_path=args.smplx_model_path,
+        )
+    )
     report["inputs"] = {k: folder_summary(d) for k, d in (("pred", args.pred_dir), ("gt", args.gt_dir)) if d}
     write_json(out, report)
     for note in report["notes"]:
         logger.info("note: %s", note)
     for what, summary in report["inputs"].items():
-        logger.info("%s: %d file(s) in %s, modified %s .. %s", what, summary["files"], summary["folder"],
-                    summary["oldest"], summary["newest"])  # fmt: skip
+        logger.info(
+            "%s: %d file(s) in %s, modified %s .. %s",
+            what,
+            summary["files"],
+            summary["folder"],
+            summary["oldest"],
+            summary["newest"],
+        )
     logger.info("%s\nreport -> %s", format_table(report), out)
     return report
 

@@ -41,8 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video_seconds", type=positive_float, default=10.0, help="length of each video (from the start)")
     p.add_argument("--gpu_id", type=gpu_index, default=0, help="GPU index; -1 for the CPU")
     p.add_argument("--overwrite", action="store_true", help="replace the report of an earlier evaluation with --ext")
-    p.add_argument("--flame_model_path", type=Path, help="FLAME 2020 model (npz/pkl with shapedirs): face error "
-                   "in mm on its vertices (else on the expression coefficients only)")  # fmt: skip
+    p.add_argument(
+        "--flame_model_path",
+        type=Path,
+        help="FLAME 2020 model (npz/pkl with shapedirs): face error "
+        "in mm on its vertices (else on the expression coefficients only)",
+    )
     return p
 
 
@@ -59,21 +63,34 @@ def main(argv: list[str] | None = None) -> dict:
     if which == "best" and not (run / "model" / "best.tar").is_file():
         logger.warning("%s has no best.tar (no validation ran): evaluating latest.tar", run)
         which = "latest"
-    model, ckpt = load_vq(args.checkpoints_dir, args.dataset_name, run.name, which=which,
-                          dim=int(data.mean.shape[0]), device=device)  # fmt: skip
+    model, ckpt = load_vq(
+        args.checkpoints_dir, args.dataset_name, run.name, which=which, dim=int(data.mean.shape[0]), device=device
+    )
     basis = flame_expression_basis(args.flame_model_path) if args.flame_model_path else None
-    metrics, recs = evaluate_tokenizer(model, data, ckpt["mean"].numpy(), ckpt["std"].numpy(), args.split, device,
-                                       basis)  # fmt: skip
-    report = {"run": str(run), "checkpoint": which, "step": int(ckpt["step"]), "split": args.split,
-              "vq_type": model.config.vq_type, "metrics": metrics, "skipped": skipped_metrics(metrics)}  # fmt: skip
+    metrics, recs = evaluate_tokenizer(
+        model, data, ckpt["mean"].numpy(), ckpt["std"].numpy(), args.split, device, basis
+    )
+    report = {
+        "run": str(run),
+        "checkpoint": which,
+        "step": int(ckpt["step"]),
+        "split": args.split,
+        "vq_type": model.config.vq_type,
+        "metrics": metrics,
+        "skipped": skipped_metrics(metrics),
+    }
     write_json(out / "metrics.json", report)
     raw = dataset_dir(args.dataset_name, args.data_root)
     n = max(2, round(args.video_seconds * 30))
     audio = music_files(data.summary["dataset"], raw)
     song_of = {c["name"]: audio.get(c.get("music", c["name"])) for c in data.clips}
     for r in recs[: args.videos]:
-        render_skeleton_video([r.gt_joints[:n], r.rec_joints[:n]], out / f"{r.name}.mp4",
-                              titles=["ground truth", "tokens"], audio=song_of.get(r.name))  # fmt: skip
+        render_skeleton_video(
+            [r.gt_joints[:n], r.rec_joints[:n]],
+            out / f"{r.name}.mp4",
+            titles=["ground truth", "tokens"],
+            audio=song_of.get(r.name),
+        )
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k.startswith(("mpjpe", "face", "FID", "BAS")))
     logger.info("%s: %s -> %s", run.name, shown, out)
     return report

@@ -99,14 +99,26 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         earlier = claim_split_folder(out, overwrite)
     device = inference_device(args.gpu_id)
-    mage = load_mage(args.checkpoints_dir, args.dataset_name, args.name, args.res_name, args.vq_name,
-                     args.which_epoch, device, args.mmr_run).speed_up(args.mixed_precision, args.compile)  # fmt: skip
+    mage = load_mage(
+        args.checkpoints_dir,
+        args.dataset_name,
+        args.name,
+        args.res_name,
+        args.vq_name,
+        args.which_epoch,
+        device,
+        args.mmr_run,
+    ).speed_up(args.mixed_precision, args.compile)
     if args.music_dir is not None:
-        logger.info("--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
-                    args.music_dir, mage.mmr.source if mage.mmr is not None else "none")  # fmt: skip
+        logger.info(
+            "--music_dir %s: not read; each window's music is embedded with the checkpoint's MMR (%s)",
+            args.music_dir,
+            mage.mmr.source if mage.mmr is not None else "none",
+        )
     if source is not None:
-        done = edit_for_file(mage, files[0], source, edit, out, opts, args.seed, formats, args.prefix_seconds,
-                             args.transition)  # fmt: skip
+        done = edit_for_file(
+            mage, files[0], source, edit, out, opts, args.seed, formats, args.prefix_seconds, args.transition
+        )
         viewer = folder_page(out, music_by_name(files + kept)) if page else None
         return music_result([done], [], kept, viewer)
     if args.music is not None:
@@ -120,10 +132,26 @@ def main(argv: list[str] | None = None) -> dict:
     root = dataset_dir(args.dataset_name, args.data_root)
     music_feature(mage.music["music_type"])  # a checkpoint of an unknown feature type: one line
     videos = args.videos if "mp4" in formats else 0
-    report = generate_test_split(mage, ProcessedData(root), root, out, opts, args.protocol, args.split,
-                                 args.repeat_times, args.seed, videos, formats)  # fmt: skip
-    report["runs"] = {"name": args.name, "res_name": args.res_name, "tokenizer": mage.base_ckpt["tokenizer"]["run"],
-                      "which_epoch": args.which_epoch, "split": args.split}  # fmt: skip
+    report = generate_test_split(
+        mage,
+        ProcessedData(root),
+        root,
+        out,
+        opts,
+        args.protocol,
+        args.split,
+        args.repeat_times,
+        args.seed,
+        videos,
+        formats,
+    )
+    report["runs"] = {
+        "name": args.name,
+        "res_name": args.res_name,
+        "tokenizer": mage.base_ckpt["tokenizer"]["run"],
+        "which_epoch": args.which_epoch,
+        "split": args.split,
+    }
     report["sampling"] = vars(opts) | {"seed": args.seed}
     if page and (out / VIEWER_PAGE).is_file():
         report["viewer"] = str(out / VIEWER_PAGE)

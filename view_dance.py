@@ -32,12 +32,17 @@ logger = logging.getLogger("view_dance")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", type=Path, nargs="+", help="motion files or folders; each sequence is a lane")
-    p.add_argument("--music", type=Path, help="the music the dances go with (played as the page's clock); with "
-                   "several folders, a music folder whose files match the dance names")
+    p.add_argument(
+        "--music",
+        type=Path,
+        help="the music the dances go with (played as the page's clock); with "
+        "several folders, a music folder whose files match the dance names",
+    )
     p.add_argument("--beats", type=Path, help="music beat times (.txt/.beats/.npy, seconds) instead of tracking them")
     p.add_argument("--no_beats", action="store_true", help="no music beats on the time bar (skips beat tracking)")
-    p.add_argument("--names", help="comma-separated lane names, one per input file or compared folder (default: "
-                   "their names)")
+    p.add_argument(
+        "--names", help="comma-separated lane names, one per input file or compared folder (default: their names)"
+    )
     p.add_argument("--title", help="page title (default: the output's name)")
     p.add_argument("--out", type=Path, help="the page (default: <input>.html beside a single input, else viewer.html)")
     p.add_argument("--overwrite", action="store_true", help="replace the page if it exists")
@@ -76,8 +81,13 @@ def main(argv: list[str] | None = None) -> Path:
             raise UserError(f"--music {args.music} is a folder: that is for comparing folders; give the song's file")
         scenes = [inputs_scene(args.inputs, args.music, args.beats, names, args.title)]
     page = write_viewer(out, scenes, args.title or out.stem, beats=not args.no_beats)
-    logger.info("%d scene(s), %d lane(s) -> %s (%.1f MB); open it in a browser", len(scenes),
-                sum(len(s.lanes) for s in scenes), page, page.stat().st_size / 1e6)  # fmt: skip
+    logger.info(
+        "%d scene(s), %d lane(s) -> %s (%.1f MB); open it in a browser",
+        len(scenes),
+        sum(len(s.lanes) for s in scenes),
+        page,
+        page.stat().st_size / 1e6,
+    )
     return page
 
 

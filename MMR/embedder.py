@@ -78,8 +78,10 @@ class MMRInputs:
     def music(self, x: torch.Tensor) -> torch.Tensor:
         """Music features (..., T, Dm) -> normalised (..., T, Dm)."""
         if x.shape[-1] != len(self.music_mean):
-            raise UserError(f"this MMR reads {self.music_type!r} music features ({len(self.music_mean)}-d); got "
-                            f"{x.shape[-1]}-d features")  # fmt: skip
+            raise UserError(
+                f"this MMR reads {self.music_type!r} music features ({len(self.music_mean)}-d); got "
+                f"{x.shape[-1]}-d features"
+            )
         return (x - self.music_mean.to(x)) / self.music_std.to(x)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -98,8 +100,15 @@ class MMREmbedder:
         step: the training step of the checkpoint.
     """
 
-    def __init__(self, model: MusicMotionRetrieval, inputs: MMRInputs, data: dict, source: str = "",
-                 options: dict | None = None, step: int = -1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: MusicMotionRetrieval,
+        inputs: MMRInputs,
+        data: dict,
+        source: str = "",
+        options: dict | None = None,
+        step: int = -1,
+    ) -> None:
         self.model, self.inputs, self.data, self.source = model.eval(), inputs, data, source
         self.options, self.step = options or {}, step
         self.device = next(model.parameters()).device
@@ -118,7 +127,7 @@ class MMREmbedder:
         prepare = self.inputs.music if kind == "music" else self.inputs.motion
         encode = self.model.encode_music if kind == "music" else self.model.encode_motion
         x = torch.as_tensor(np.asarray(feats, dtype=np.float32) if isinstance(feats, np.ndarray) else feats)
-        out = [encode(prepare(x[i: i + batch_size].to(self.device))) for i in range(0, len(x), batch_size)]
+        out = [encode(prepare(x[i : i + batch_size].to(self.device))) for i in range(0, len(x), batch_size)]
         return torch.cat(out).float().cpu() if out else torch.zeros(0, self.model.config.latent)
 
     def music(self, feats: torch.Tensor | np.ndarray, batch_size: int = 256) -> torch.Tensor:
@@ -160,8 +169,10 @@ def find_mmr_run(run_dir: str | Path) -> Path:
     for candidate in (Path(run_dir), MMR_DIR / run_dir):
         if candidate.exists():
             return candidate
-    raise UserError(f"MMR run {str(run_dir)!r} not found (looked in {Path.cwd()} and {MMR_DIR}); train it first: "
-                    f"cd MMR && python train_mmr.py model=mmr data=<dataset> run_dir={run_dir}")  # fmt: skip
+    raise UserError(
+        f"MMR run {str(run_dir)!r} not found (looked in {Path.cwd()} and {MMR_DIR}); train it first: "
+        f"cd MMR && python train_mmr.py model=mmr data=<dataset> run_dir={run_dir}"
+    )
 
 
 def add_mmr_run_options(p: argparse.ArgumentParser) -> None:
@@ -193,8 +204,9 @@ def resolve_checkpoint(run: str | Path, which: str = "best") -> Path:
     for name in (which, "latest"):
         if (run / "model" / f"{name}.tar").is_file():
             return run / "model" / f"{name}.tar"
-    raise UserError(f"no MMR checkpoint in {run}/model/; train one first: python MMR/train_mmr.py data=<dataset> "
-                    f"run_dir={run}")  # fmt: skip
+    raise UserError(
+        f"no MMR checkpoint in {run}/model/; train one first: python MMR/train_mmr.py data=<dataset> run_dir={run}"
+    )
 
 
 def load_mmr(run: str | Path, which: str = "best", device: str | torch.device = "cpu") -> MMREmbedder:
@@ -206,7 +218,10 @@ def load_mmr(run: str | Path, which: str = "best", device: str | torch.device = 
     model = MusicMotionRetrieval(rebuild_config(MMRConfig, ckpt["mmr"], path, "MMR")).to(device)
     load_weights(model, ckpt["model"], path)
     data = ckpt["data"]
-    inputs = MMRInputs(motion_dim=int(data["motion_dim"]), motion_part=data["motion_part"],
-                       music_type=data["music_type"], **{k: ckpt[k].float() for k in
-                       ("motion_mean", "motion_std", "music_mean", "music_std")})  # fmt: skip
+    inputs = MMRInputs(
+        motion_dim=int(data["motion_dim"]),
+        motion_part=data["motion_part"],
+        music_type=data["music_type"],
+        **{k: ckpt[k].float() for k in ("motion_mean", "motion_std", "music_mean", "music_std")},
+    )
     return MMREmbedder(model, inputs, data, str(path.resolve()), ckpt.get("options"), int(ckpt.get("step", -1)))

@@ -37,8 +37,16 @@ def _layer(latent: int, heads: int, ff: int, dropout: float, decoder: bool = Fal
 class SequenceEncoder(nn.Module):
     """(B, T, nfeats) + mask (B, T) -> (B, tokens, latent): (mu, logvar) with `vae`, else one embedding token."""
 
-    def __init__(self, nfeats: int, latent: int = 256, ff: int = 1024, layers: int = 6, heads: int = 4,
-                 dropout: float = 0.1, vae: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        nfeats: int,
+        latent: int = 256,
+        ff: int = 1024,
+        layers: int = 6,
+        heads: int = 4,
+        dropout: float = 0.1,
+        vae: bool = True,
+    ) -> None:
         super().__init__()
         self.project = nn.Linear(nfeats, latent)
         self.tokens = nn.Parameter(torch.randn(2 if vae else 1, latent))
@@ -57,8 +65,9 @@ class SequenceEncoder(nn.Module):
 class SequenceDecoder(nn.Module):
     """Latent (B, latent) + mask (B, T) -> (B, T, nfeats); padded frames are zero."""
 
-    def __init__(self, nfeats: int, latent: int = 256, ff: int = 1024, layers: int = 6, heads: int = 4,
-                 dropout: float = 0.1) -> None:  # fmt: skip
+    def __init__(
+        self, nfeats: int, latent: int = 256, ff: int = 1024, layers: int = 6, heads: int = 4, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         self.position = PositionalEncoding(latent)
         self.decoder = nn.TransformerDecoder(_layer(latent, heads, ff, dropout, decoder=True), layers)

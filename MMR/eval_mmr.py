@@ -49,10 +49,19 @@ def main(argv: list[str] | None = None) -> dict:
     clips = MusicMotionClips(data, args.split, embedder.music_type, normalize=False, deterministic=True)
     music, motion = embed_clips(embedder, clips)
     metrics = retrieval_report(similarity(music, motion).numpy(), args.batch, args.repeats, args.seed)
-    report = {"checkpoint": embedder.source, "step": embedder.step,
-              "dataset": str(data.root), "split": args.split, "windows": len(clips),
-              "sequences": len(set(clips.sequence.tolist())), "batch": args.batch, "repeats": args.repeats,
-              "seed": args.seed, "chance_R01": 100 / args.batch, "metrics": metrics}  # fmt: skip
+    report = {
+        "checkpoint": embedder.source,
+        "step": embedder.step,
+        "dataset": str(data.root),
+        "split": args.split,
+        "windows": len(clips),
+        "sequences": len(set(clips.sequence.tolist())),
+        "batch": args.batch,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "chance_R01": 100 / args.batch,
+        "metrics": metrics,
+    }
     write_json(out / f"retrieval_{args.split}.json", report)
     with SummaryWriter(str(out)) as writer:
         for k, v in metrics.items():
@@ -63,9 +72,15 @@ def main(argv: list[str] | None = None) -> dict:
             if f"{prefix}{way}/R01" in metrics:
                 values = [metrics[f"{prefix}{way}/{k}"] for k in ("R01", "R02", "R03", "R05", "R10", "MedR")]
                 rows.append(f"{prefix + way:10s}" + "".join(f"{v:8.2f}" for v in values))
-    logger.info("%d windows of %d %s sequences (chance R@1 %.2f %% per batch)\n%s\nreport -> %s", len(clips),
-                report["sequences"], args.split, report["chance_R01"], "\n".join(rows),
-                out / f"retrieval_{args.split}.json")  # fmt: skip
+    logger.info(
+        "%d windows of %d %s sequences (chance R@1 %.2f %% per batch)\n%s\nreport -> %s",
+        len(clips),
+        report["sequences"],
+        args.split,
+        report["chance_R01"],
+        "\n".join(rows),
+        out / f"retrieval_{args.split}.json",
+    )
     return report
 
 

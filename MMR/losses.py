@@ -26,8 +26,9 @@ def same_group_negatives(groups: torch.Tensor) -> torch.Tensor:
     return same & ~torch.eye(len(groups), dtype=torch.bool, device=groups.device)
 
 
-def info_nce(x: torch.Tensor, y: torch.Tensor, temperature: float = TEMPERATURE,
-             groups: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def info_nce(
+    x: torch.Tensor, y: torch.Tensor, temperature: float = TEMPERATURE, groups: torch.Tensor | None = None
+) -> torch.Tensor:
     """Symmetric InfoNCE of paired embeddings (B, D), (B, D) (see the module docstring). -> scalar"""
     logits = similarity(x, y) / temperature  # (B, B)
     if groups is not None:
@@ -36,8 +37,9 @@ def info_nce(x: torch.Tensor, y: torch.Tensor, temperature: float = TEMPERATURE,
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, mu_ref: torch.Tensor | None = None,
-                  logvar_ref: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def kl_divergence(
+    mu: torch.Tensor, logvar: torch.Tensor, mu_ref: torch.Tensor | None = None, logvar_ref: torch.Tensor | None = None
+) -> torch.Tensor:
     """KL(N(mu, var) || N(mu_ref, var_ref)) averaged over the batch *and* the dimensions (reference N(0, I) when
     omitted), as TEMOS and TMR compute their four KL terms (`kl_divergence(q, p).mean()`): a sum over the D latent
     dimensions would make the stated weight D times larger. (B, D) -> scalar"""

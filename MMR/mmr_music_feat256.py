@@ -49,8 +49,10 @@ def encode_dataset(embedder: MMREmbedder, data: ProcessedData) -> dict:
     source_dir, mode = data.music_dir(embedder.music_type)  # one line naming create_dataset when missing
     trained_mode = embedder.data.get("music_mode", mode)
     if mode != trained_mode:
-        raise UserError(f"{data.root}: {embedder.music_type} features are {mode}, the MMR ({embedder.source}) was "
-                        f"trained on {trained_mode} ones; rebuild with --feature_mode {trained_mode}")  # fmt: skip
+        raise UserError(
+            f"{data.root}: {embedder.music_type} features are {mode}, the MMR ({embedder.source}) was "
+            f"trained on {trained_mode} ones; rebuild with --feature_mode {trained_mode}"
+        )
     window = data.summary.get("window", {})
     stride, frames = int(window.get("stride_frames", STRIDE_FRAMES)), int(window.get("frames", WINDOW_FRAMES))
     songs = sorted({c.get("music", c["name"]) for c in data.clips})
@@ -59,10 +61,18 @@ def encode_dataset(embedder: MMREmbedder, data: ProcessedData) -> dict:
         windows, segments = embed_song(np.load(source_dir / f"{song}.npy"), embedder, stride, frames)
         save_npy(out / f"{song}.npy", windows)
         save_npy(out / "segments" / f"{song}.npy", segments)
-    info = {"mode": "full_song", "dim": int(windows.shape[-1]), "dir": FEATURE_DIR, "segments_dir":
-            f"{FEATURE_DIR}/segments", "stride_frames": stride, "window_frames": frames,
-            "segment_frames": SEGMENT_FRAMES, "source": {"type": embedder.music_type, "mode": mode},
-            "checkpoint": embedder.source, "fingerprint": file_fingerprint(embedder.source)}  # fmt: skip
+    info = {
+        "mode": "full_song",
+        "dim": int(windows.shape[-1]),
+        "dir": FEATURE_DIR,
+        "segments_dir": f"{FEATURE_DIR}/segments",
+        "stride_frames": stride,
+        "window_frames": frames,
+        "segment_frames": SEGMENT_FRAMES,
+        "source": {"type": embedder.music_type, "mode": mode},
+        "checkpoint": embedder.source,
+        "fingerprint": file_fingerprint(embedder.source),
+    }
     summary = dict(data.summary)
     summary["music"] = {**summary["music"], "mmr": info}
     write_summary(data.root, summary)
@@ -95,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict | list[Path]:
     if args.audio is not None:
         return encode_audio(embedder, args.audio, args.out_dir or (run if run.is_dir() else run.parent) / "music_feats")
     return encode_dataset(embedder, data)
+
 
 if __name__ == "__main__":
     main()

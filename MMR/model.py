@@ -65,8 +65,9 @@ class MusicMotionRetrieval(nn.Module):
         self.motion_encoder = SequenceEncoder(c.motion_dim, vae=c.vae, **shape)
         self.motion_decoder = SequenceDecoder(c.motion_dim, **shape)
 
-    def _encode(self, encoder: SequenceEncoder, x: torch.Tensor, mask: torch.Tensor | None, sample_mean: bool,
-                fact: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:  # fmt: skip
+    def _encode(
+        self, encoder: SequenceEncoder, x: torch.Tensor, mask: torch.Tensor | None, sample_mean: bool, fact: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         tokens = encoder(x, mask)  # (B, 2 | 1, latent)
         if not self.config.vae:
             return tokens[:, 0], None, None
@@ -75,39 +76,60 @@ class MusicMotionRetrieval(nn.Module):
             return mu, mu, logvar
         return mu + fact * torch.randn_like(mu) * torch.exp(0.5 * logvar), mu, logvar
 
-    def encode_music(self, music: torch.Tensor, mask: torch.Tensor | None = None,
-                     sample_mean: bool = True) -> torch.Tensor:  # fmt: skip
+    def encode_music(
+        self, music: torch.Tensor, mask: torch.Tensor | None = None, sample_mean: bool = True
+    ) -> torch.Tensor:
         """Music (B, T, music_dim) -> (B, latent) (the mean of the distribution by default)."""
         return self._encode(self.music_encoder, music, mask, sample_mean)[0]
 
-    def encode_motion(self, motion: torch.Tensor, mask: torch.Tensor | None = None,
-                      sample_mean: bool = True) -> torch.Tensor:  # fmt: skip
+    def encode_motion(
+        self, motion: torch.Tensor, mask: torch.Tensor | None = None, sample_mean: bool = True
+    ) -> torch.Tensor:
         """Motion (B, T, motion_dim) -> (B, latent)."""
         return self._encode(self.motion_encoder, motion, mask, sample_mean)[0]
 
-    def forward(self, motion: torch.Tensor, music: torch.Tensor, mask: torch.Tensor | None = None,
-                groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    def forward(
+        self,
+        motion: torch.Tensor,
+        music: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """`losses` (what the training step calls: DDP and torch.compile wrap `forward`)."""
         return self.losses(motion, music, mask, groups)
 
-    def losses(self, motion: torch.Tensor, music: torch.Tensor, mask: torch.Tensor | None = None,
-               groups: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    def losses(
+        self,
+        motion: torch.Tensor,
+        music: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Named losses of a batch of pairs; "loss" is the weighted sum. `groups`: source-sequence ids."""
         c = self.config
         mask = torch.ones(motion.shape[:2], dtype=torch.bool, device=motion.device) if mask is None else mask
         z_music, mu_music, lv_music = self._encode(self.music_encoder, music, mask, not self.training)
         z_motion, mu_motion, lv_motion = self._encode(self.motion_encoder, motion, mask, not self.training)
         target = motion * mask[..., None]
-        out = {"recons": F.smooth_l1_loss(self.motion_decoder(z_music, mask), target)
-               + F.smooth_l1_loss(self.motion_decoder(z_motion, mask), target)}  # fmt: skip
+        out = {
+            "recons": F.smooth_l1_loss(self.motion_decoder(z_music, mask), target)
+            + F.smooth_l1_loss(self.motion_decoder(z_motion, mask), target)
+        }
         if c.vae:
-            out["kl"] = (kl_divergence(mu_music, lv_music, mu_motion, lv_motion)
-                         + kl_divergence(mu_motion, lv_motion, mu_music, lv_music)
-                         + kl_divergence(mu_music, lv_music) + kl_divergence(mu_motion, lv_motion))  # fmt: skip
+            out["kl"] = (
+                kl_divergence(mu_music, lv_music, mu_motion, lv_motion)
+                + kl_divergence(mu_motion, lv_motion, mu_music, lv_music)
+                + kl_divergence(mu_music, lv_music)
+                + kl_divergence(mu_motion, lv_motion)
+            )
         else:
             out["kl"] = torch.zeros((), device=motion.device)
         out["latent"] = F.smooth_l1_loss(z_music, z_motion)
         out["contrastive"] = info_nce(z_music, z_motion, c.temperature, groups)
-        out["loss"] = (c.w_recons * out["recons"] + c.w_kl * out["kl"] + c.w_latent * out["latent"]
-                       + c.w_contrastive * out["contrastive"])  # fmt: skip
+        out["loss"] = (
+            c.w_recons * out["recons"]
+            + c.w_kl * out["kl"]
+            + c.w_latent * out["latent"]
+            + c.w_contrastive * out["contrastive"]
+        )
         return out

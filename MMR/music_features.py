@@ -34,8 +34,9 @@ def source_features(path: Path, embedder) -> np.ndarray:
     return music_feature(embedder.music_type).extract(path, mode)
 
 
-def embed_song(feats: np.ndarray, embedder, stride: int = STRIDE_FRAMES,
-               window: int = WINDOW_FRAMES) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def embed_song(
+    feats: np.ndarray, embedder, stride: int = STRIDE_FRAMES, window: int = WINDOW_FRAMES
+) -> tuple[np.ndarray, np.ndarray]:
     """(window embeddings (n, 256), 1 s segment embeddings (S, 256)) of a song's source features.
 
     Per-slice features (n, 150, Dm) are EDGE's 5 s slices at 0.5 s: slice k is window k, and the segments come from
@@ -47,8 +48,9 @@ def embed_song(feats: np.ndarray, embedder, stride: int = STRIDE_FRAMES,
     return embedder.window_embeddings(feats, stride, window), embedder.segment_embeddings(feats, "music")
 
 
-def song_features(path: Path, run: str | Path, which: str = "best", device: str = "cpu",
-                  stride: int = STRIDE_FRAMES) -> np.ndarray:  # fmt: skip
+def song_features(
+    path: Path, run: str | Path, which: str = "best", device: str = "cpu", stride: int = STRIDE_FRAMES
+) -> np.ndarray:
     """`mmr` features of a music file with the MMR of `run` (a run folder or checkpoint). -> (n, latent) float32"""
     embedder = _embedder(str(run), which, str(device))
     return embed_song(source_features(path, embedder), embedder, stride)[0].astype(np.float32)

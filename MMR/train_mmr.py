@@ -42,8 +42,11 @@ def main(cfg) -> None:
     except (UserError, FileNotFoundError) as err:
         sys.stderr.write(f"error: {err}\n")
         sys.exit(2)
-    logger.info("MMR run -> %s (%s)", cfg.run_dir, ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()
-                                                            if k.startswith("batch/")) or "no validation")  # fmt: skip
+    logger.info(
+        "MMR run -> %s (%s)",
+        cfg.run_dir,
+        ", ".join(f"{k} {v:.3g}" for k, v in metrics.items() if k.startswith("batch/")) or "no validation",
+    )
 
 
 if __name__ == "__main__":
@@ -51,8 +54,12 @@ if __name__ == "__main__":
         check_group_choices(sys.argv[1:])
         config = check_overrides(sys.argv[1:])  # before Hydra creates the run folder (or writes into an existing one)
         if not any(arg.startswith("-") for arg in sys.argv[1:]):  # Hydra's --cfg, --help, ... train nothing
-            claim_run(config.run_dir, config.trainer.is_continue, config.trainer.overwrite,
-                      ("trainer.is_continue=true", "trainer.overwrite=true"))
+            claim_run(
+                config.run_dir,
+                config.trainer.is_continue,
+                config.trainer.overwrite,
+                ("trainer.is_continue=true", "trainer.overwrite=true"),
+            )
     except UserError as error:
         sys.stderr.write(f"error: {error}\n")
         sys.exit(2)

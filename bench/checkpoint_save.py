@@ -48,9 +48,10 @@ def main() -> None:
 
         for mb in args.sizes_mb:
             state = {"weights": torch.randn(mb * 2**20 // 4)}
-            rows[f"{mb} MB"] = {"torch.save + rename (s)": best_seconds(torch_save, state, args.repeats),
-                                "save_checkpoint (s)": best_seconds(lambda s: save_checkpoint(atomic, s), state,
-                                                                    args.repeats)}  # fmt: skip
+            rows[f"{mb} MB"] = {
+                "torch.save + rename (s)": best_seconds(torch_save, state, args.repeats),
+                "save_checkpoint (s)": best_seconds(lambda s: save_checkpoint(atomic, s), state, args.repeats),
+            }
     print(json.dumps({"benchmark": "checkpoint_save", "machine": machine_info(), "results": rows}, indent=1))
 
 

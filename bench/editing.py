@@ -74,8 +74,12 @@ def hand_body_correlation(joints: np.ndarray) -> float:
     rel = fingers_relative_to_wrists(joints)  # (T, 30, 3): the left hand's 15, then the right's
     finger_speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
     half = rel.shape[1] // 2
-    out = [np.corrcoef(np.linalg.norm(np.diff(joints[:, w], axis=0), axis=-1),
-                       finger_speed[:, k * half: (k + 1) * half].mean(-1))[0, 1] for k, w in enumerate(WRISTS)]
+    out = [
+        np.corrcoef(
+            np.linalg.norm(np.diff(joints[:, w], axis=0), axis=-1), finger_speed[:, k * half : (k + 1) * half].mean(-1)
+        )[0, 1]
+        for k, w in enumerate(WRISTS)
+    ]
     return float(np.mean(out))
 
 
@@ -90,8 +94,18 @@ def mean_of(rows: list[dict]) -> dict:
     return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
 
 
-def gap_rows(mage, song, src: Source, plan, whole: np.ndarray, beats: np.ndarray, gap_s: float, seed: int,
-             transitions: list[int], rate_frames: list[int]) -> dict:  # fmt: skip
+def gap_rows(
+    mage,
+    song,
+    src: Source,
+    plan,
+    whole: np.ndarray,
+    beats: np.ndarray,
+    gap_s: float,
+    seed: int,
+    transitions: list[int],
+    rate_frames: list[int],
+) -> dict:
     """One in-betweening of a `gap_s` gap: its seam ratios per splice (and the source's and the unspliced
     decode's), BAS in the gap for the edit, the whole-dance generation and the ground truth, and its seconds."""
     n = song.frames
@@ -102,13 +116,19 @@ def gap_rows(mage, song, src: Source, plan, whole: np.ndarray, beats: np.ndarray
     t0 = time.perf_counter()
     generated = generate_edit(mage, song, src, p, GenerationOptions(), seed, progress=False)
     seconds = time.perf_counter() - t0
-    seams = {f"transition {t}, rate over {r}": seam_ratios(splice_edit(src, generated, p, t, r).joints, [a, b], gap)
-             for t in transitions for r in rate_frames}  # fmt: skip
+    seams = {
+        f"transition {t}, rate over {r}": seam_ratios(splice_edit(src, generated, p, t, r).joints, [a, b], gap)
+        for t in transitions
+        for r in rate_frames
+    }
     seams["source_same_frames"] = seam_ratios(src.joints, [a, b], gap)
     seams["decoded_unspliced"] = seam_ratios(generated.joints, [a, b], gap)
     out = splice_edit(src, generated, p).joints
-    bas = {"edit": span_bas(out, beats, a, b), "whole": span_bas(whole, beats, a, b),
-           "ground_truth": span_bas(src.joints, beats, a, b)}  # fmt: skip
+    bas = {
+        "edit": span_bas(out, beats, a, b),
+        "whole": span_bas(whole, beats, a, b),
+        "ground_truth": span_bas(src.joints, beats, a, b),
+    }
     return {"seams": seams, "bas": bas, "seconds": seconds}
 
 
@@ -120,8 +140,11 @@ def hand_rows(mage, song, src: Source, plan, seed: int) -> dict:
     hidden_plan = plan(Edit(regen=("hands",)))
     hidden_plan.given[:] = False  # the body's tokens hidden: the hands come with a body of their own
     hidden = splice_edit(src, generate_edit(mage, song, src, hidden_plan, opts, seed, progress=False), hidden_plan)
-    return {"ground_truth": hand_body_correlation(src.joints), "regen_hands": hand_body_correlation(ours),
-            "body_tokens_hidden": hand_body_correlation(hidden.joints)}  # fmt: skip
+    return {
+        "ground_truth": hand_body_correlation(src.joints),
+        "regen_hands": hand_body_correlation(ours),
+        "body_tokens_hidden": hand_body_correlation(hidden.joints),
+    }
 
 
 def planner(mage, src: Source, frames: int, face: bool, seed: int):
@@ -159,19 +182,23 @@ def main(argv: list[str] | None = None) -> dict:
             whole = rigid_dance(dance_for_music(mage, song, GenerationOptions(), seed, progress=False)).joints
             whole_s.append(time.perf_counter() - t0)
             for g in args.gaps:
-                gaps[g].append(gap_rows(mage, song, src, plan, whole, beats, g, seed, args.transitions,
-                                        args.rate_frames))  # fmt: skip
+                gaps[g].append(
+                    gap_rows(mage, song, src, plan, whole, beats, g, seed, args.transitions, args.rate_frames)
+                )
             hands.append(hand_rows(mage, song, src, plan, seed))
     result = {
         "runs": {"name": args.name, "res_name": args.res_name, "out_dir": str(args.out_dir)},
         "samples": len(hands),
         "seam_ratio (junction max / inside p95)": {
             f"gap_{g:g}s": {key: mean_of([r["seams"][key] for r in rows]) for key in rows[0]["seams"]}
-            for g, rows in gaps.items()},  # fmt: skip
+            for g, rows in gaps.items()
+        },
         "bas_in_gap": {f"gap_{g:g}s": mean_of([r["bas"] for r in rows]) for g, rows in gaps.items()},
         "hand_body_correlation": mean_of(hands),
-        "seconds_per_generation": {"edit": round(float(np.mean([r["seconds"] for rows in gaps.values() for r in rows])),
-                                                 2), "whole": round(float(np.mean(whole_s)), 2)},  # fmt: skip
+        "seconds_per_generation": {
+            "edit": round(float(np.mean([r["seconds"] for rows in gaps.values() for r in rows])), 2),
+            "whole": round(float(np.mean(whole_s)), 2),
+        },
     }
     print(json.dumps(result, indent=1))
     return result

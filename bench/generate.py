@@ -37,16 +37,27 @@ from utils.timing import machine_info
 DIM, MUSIC_DIM, CLIP_DIM = 723, 35, 256
 TOKENIZER = {"vq_type": "hrvq", "nb_code": 512, "code_dim": 512, "width": 512, "depth": 3, "num_quantizers": 6}
 MMR_SHAPE = {"latent": 256, "ff": 1024, "layers": 6}
-TRANSFORMER = {"latent_dim": 384, "n_layers": 8, "n_heads": 6, "ff_size": 1024, "nb_code": 512, "parts": 3,
-               "times": 37, "num_quantizers": 6, "clip_dim": CLIP_DIM, "music_dim": MUSIC_DIM}  # fmt: skip
+TRANSFORMER = {
+    "latent_dim": 384,
+    "n_layers": 8,
+    "n_heads": 6,
+    "ff_size": 1024,
+    "nb_code": 512,
+    "parts": 3,
+    "times": 37,
+    "num_quantizers": 6,
+    "clip_dim": CLIP_DIM,
+    "music_dim": MUSIC_DIM,
+}
 PRESETS = {
     "paper": GenerationOptions(time_steps=28, cond_scale=4.0, res_cond_scale=5.0, overlap=8),
     "fast": GenerationOptions(time_steps=10, cond_scale=4.0, res_cond_scale=1.0, overlap=4),
 }
 
 
-def paper_models(device: str, tokenizer: dict | None = None, transformer: dict | None = None,
-                 mmr_shape: dict | None = None) -> MAGEModels:  # fmt: skip
+def paper_models(
+    device: str, tokenizer: dict | None = None, transformer: dict | None = None, mmr_shape: dict | None = None
+) -> MAGEModels:
     """The whole generation stack, random weights, on `device`: paper size (TOKENIZER, TRANSFORMER, MMR_SHAPE)
     unless other shapes are given."""
     torch.manual_seed(0)
@@ -55,13 +66,29 @@ def paper_models(device: str, tokenizer: dict | None = None, transformer: dict |
     base, res = MaskTransformer(cfg).to(device).eval(), ResidualTransformer(cfg).to(device).eval()
     shape = mmr_shape or MMR_SHAPE
     model = MusicMotionRetrieval(MMRConfig(music_dim=MUSIC_DIM, motion_dim=263, **shape)).to(device)
-    inputs = MMRInputs(DIM, "body", "baseline", torch.zeros(263, device=device), torch.ones(263, device=device),
-                       torch.zeros(MUSIC_DIM, device=device), torch.ones(MUSIC_DIM, device=device))  # fmt: skip
+    inputs = MMRInputs(
+        DIM,
+        "body",
+        "baseline",
+        torch.zeros(263, device=device),
+        torch.ones(263, device=device),
+        torch.zeros(MUSIC_DIM, device=device),
+        torch.ones(MUSIC_DIM, device=device),
+    )
     mmr = MMREmbedder(model, inputs, {"clip_frames": 148, "music_mode": "full_song"})
     ckpt = {"music": {"music_type": "baseline", "music_mode": "full_song", "music_cond": "both"}}
     zeros, ones = torch.zeros(DIM, device=device), torch.ones(DIM, device=device)
-    return MAGEModels(base, res, ckpt, vq, zeros, ones, mmr, torch.zeros(MUSIC_DIM, device=device),
-                      torch.ones(MUSIC_DIM, device=device))  # fmt: skip
+    return MAGEModels(
+        base,
+        res,
+        ckpt,
+        vq,
+        zeros,
+        ones,
+        mmr,
+        torch.zeros(MUSIC_DIM, device=device),
+        torch.ones(MUSIC_DIM, device=device),
+    )
 
 
 def synthetic_song(seconds: float) -> tuple[SongMusic, float]:
@@ -76,8 +103,9 @@ def synthetic_song(seconds: float) -> tuple[SongMusic, float]:
     return SongMusic("song", frames, music), features_s
 
 
-def dance_seconds(mage: MAGEModels, song: SongMusic, opts: GenerationOptions, device: str, bf16: bool,
-                  repeats: int) -> float:  # fmt: skip
+def dance_seconds(
+    mage: MAGEModels, song: SongMusic, opts: GenerationOptions, device: str, bf16: bool, repeats: int
+) -> float:
     """The fastest of `repeats` timed dances for `song` (after one warm-up), seconds; under bf16 autocast if asked."""
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if bf16 else nullcontext()
     cuda = torch.device(device).type == "cuda"
@@ -99,10 +127,15 @@ def dance_seconds(mage: MAGEModels, song: SongMusic, opts: GenerationOptions, de
 def preset_row(name: str, bf16: bool, dance_s: float, features_s: float, frames: int) -> dict:
     """One result row: the preset's settings and its seconds per minute of dance (features apart and included)."""
     minutes = frames / 30 / 60
-    return {"preset": name, "precision": "bf16" if bf16 else "fp32", **vars(PRESETS[name]),
-            "dance_s": round(dance_s, 2), "dance_s_per_minute": round(dance_s / minutes, 2),
-            "total_s_per_minute": round((dance_s + features_s) / minutes, 2),
-            "real_time_factor": round(frames / 30 / (dance_s + features_s), 2)}  # fmt: skip
+    return {
+        "preset": name,
+        "precision": "bf16" if bf16 else "fp32",
+        **vars(PRESETS[name]),
+        "dance_s": round(dance_s, 2),
+        "dance_s_per_minute": round(dance_s / minutes, 2),
+        "total_s_per_minute": round((dance_s + features_s) / minutes, 2),
+        "real_time_factor": round(frames / 30 / (dance_s + features_s), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -114,8 +147,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     mage = paper_models(args.device)
     song, features_s = synthetic_song(args.seconds)
-    result = {"benchmark": "generate", "seconds_of_music": song.frames / 30, "device": args.device,
-              "features_s": round(features_s, 2), "results": []}  # fmt: skip
+    result = {
+        "benchmark": "generate",
+        "seconds_of_music": song.frames / 30,
+        "device": args.device,
+        "features_s": round(features_s, 2),
+        "results": [],
+    }
     for bf16 in [False] + ([True] if args.device == "cuda" else []):
         for name in args.presets:
             best = dance_seconds(mage, song, PRESETS[name], args.device, bf16, args.repeats)

@@ -72,9 +72,13 @@ def main() -> None:
             path = Path(folder) / f"dance_{minutes:g}min.glb"
             seconds = best_of(partial(write_glb, path, rotations, root, skeleton, FPS), args.repeats)
             size = path.stat().st_size
-            rows[f"{minutes:g} min"] = {"frames": n, "glb (MB)": round(size / 2**20, 2),
-                                        "bytes per frame": round(size / n), "export (s)": round(seconds, 3),
-                                        "validator": validator_summary(path)}  # fmt: skip
+            rows[f"{minutes:g} min"] = {
+                "frames": n,
+                "glb (MB)": round(size / 2**20, 2),
+                "bytes per frame": round(size / n),
+                "export (s)": round(seconds, 3),
+                "validator": validator_summary(path),
+            }
     print(json.dumps({"benchmark": "gltf_export", "machine": machine_info(), "fps": FPS, "results": rows}, indent=1))
 
 

@@ -63,8 +63,10 @@ FPS = 30  # integer: Blender's scene frame rate (the importer ignores fps_base)
 DEFAULT_THREE_DIR = Path("/tmp/threecheck")
 TIMEOUT_S = 600
 # Blender output that is no message of the importer's (headless start-up and exit noise)
-_NOISE = re.compile(r"^(Blender \d|Read prefs|Warning: Unable to open .*(userpref|startup)|Color management|ALSA|"
-                    r"AL lib|Blender quit|found bundled python|\s*$)")  # fmt: skip
+_NOISE = re.compile(
+    r"^(Blender \d|Read prefs|Warning: Unable to open .*(userpref|startup)|Color management|ALSA|"
+    r"AL lib|Blender quit|found bundled python|\s*$)"
+)
 
 BLENDER_SCRIPT = r"""
 import json, sys, time, warnings
@@ -241,8 +243,11 @@ def blender_to_gltf(xyz: np.ndarray) -> np.ndarray:
 def _stats(dist: np.ndarray, sampled: np.ndarray, labels) -> dict:
     """max / mean of distances (K, N) in mm and where the largest is."""
     worst = np.unravel_index(np.nanargmax(dist), dist.shape)
-    return {"max_error_mm": round(float(np.nanmax(dist)), 6), "mean_error_mm": round(float(np.nanmean(dist)), 6),
-            "worst": {"frame": int(sampled[worst[0]]), "at": labels(worst[1])}}  # fmt: skip
+    return {
+        "max_error_mm": round(float(np.nanmax(dist)), 6),
+        "mean_error_mm": round(float(np.nanmean(dist)), 6),
+        "worst": {"frame": int(sampled[worst[0]]), "at": labels(worst[1])},
+    }
 
 
 def compare_joints(frames: dict, ref: Reference, to_gltf) -> dict:
@@ -282,10 +287,13 @@ def compare_body(body: dict | None, ref: Reference, to_gltf) -> dict:
     g, p = ref.rotations[ref.sampled][:, joint], ref.joints[ref.sampled][:, joint]  # (K, V, 3, 3), (K, V, 3)
     expected = p + (g @ (rest - ref.rest_joints[joint])[None, :, :, None])[..., 0]
     dist = np.linalg.norm(deformed - expected, axis=-1) * 1000  # (K, V)
-    return {"vertices": len(rest), "ours": len(ref.body.positions), "same_joints": bool(same),
-            "rest_max_error_mm": round(rest_err, 6) if same else None,
-            "weight_sums": body["weights"]} | _stats(dist, ref.sampled,
-                                                     lambda v: f"vertex {v} ({JOINT_NAMES[joint[v]]})")  # fmt: skip
+    return {
+        "vertices": len(rest),
+        "ours": len(ref.body.positions),
+        "same_joints": bool(same),
+        "rest_max_error_mm": round(rest_err, 6) if same else None,
+        "weight_sums": body["weights"],
+    } | _stats(dist, ref.sampled, lambda v: f"vertex {v} ({JOINT_NAMES[joint[v]]})")
 
 
 def names_check(names: list[str]) -> dict:
@@ -295,12 +303,26 @@ def names_check(names: list[str]) -> dict:
 
 def run_blender(blender: str | None, glb: Path, folder: Path, ref: Reference) -> dict:
     if blender is None:
-        return {"ok": None, "skipped": "no blender on PATH (apt-get install -y --no-install-recommends blender "
-                                       "python3-numpy)"}  # fmt: skip
+        return {
+            "ok": None,
+            "skipped": "no blender on PATH (apt-get install -y --no-install-recommends blender python3-numpy)",
+        }
     script, out = folder / "blender_check.py", folder / "blender.json"
     script.write_text(BLENDER_SCRIPT)
-    cmd = [blender, "--background", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--",
-           str(glb), str(FPS), str(out), json.dumps([int(f) for f in ref.sampled])]  # fmt: skip
+    cmd = [
+        blender,
+        "--background",
+        "--factory-startup",
+        "--python-exit-code",
+        "1",
+        "--python",
+        str(script),
+        "--",
+        str(glb),
+        str(FPS),
+        str(out),
+        json.dumps([int(f) for f in ref.sampled]),
+    ]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     seconds = time.perf_counter() - t0
@@ -312,17 +334,33 @@ def run_blender(blender: str | None, glb: Path, folder: Path, ref: Reference) ->
     start = next((i for i, line in enumerate(log) if "gltf_import: importing" in line), 0)
     end = next((i for i, line in enumerate(log) if "gltf_import: imported" in line), len(log))
     importer_log = [line for line in log[start + 1 : end] if not _NOISE.match(line)]
-    warnings = [line for line in log if re.search(r"warn|error|traceback|fail", line, re.IGNORECASE)
-                and not _NOISE.match(line)]  # fmt: skip
+    warnings = [
+        line for line in log if re.search(r"warn|error|traceback|fail", line, re.IGNORECASE) and not _NOISE.match(line)
+    ]
     rest = np.array([rep.get("rest_heads", {}).get(n, [np.nan] * 3) for n in JOINT_NAMES])
-    return {"version": rep["blender"], "gltf_addon": ".".join(map(str, rep["addon"] or [])),
-            "python_shims": rep["shims"], "operator_result": rep["result"], "armatures": rep["armatures"],
-            "meshes": rep["meshes"], "bones": names_check(rep.get("bones", [])), "action": rep.get("action"),
-            "rest_heads_max_error_mm": round(float(np.nanmax(np.linalg.norm(blender_to_gltf(rest) - ref.rest_joints,
-                                                                            axis=-1))) * 1000, 6),
-            } | compare_joints(rep.get("frames", {}), ref, blender_to_gltf) | {
-            "body": compare_body(rep.get("body"), ref, blender_to_gltf), "importer_log": importer_log,
-            "warnings": warnings, "import_s": round(rep["import_s"], 3), "total_s": round(seconds, 2)}  # fmt: skip
+    return (
+        {
+            "version": rep["blender"],
+            "gltf_addon": ".".join(map(str, rep["addon"] or [])),
+            "python_shims": rep["shims"],
+            "operator_result": rep["result"],
+            "armatures": rep["armatures"],
+            "meshes": rep["meshes"],
+            "bones": names_check(rep.get("bones", [])),
+            "action": rep.get("action"),
+            "rest_heads_max_error_mm": round(
+                float(np.nanmax(np.linalg.norm(blender_to_gltf(rest) - ref.rest_joints, axis=-1))) * 1000, 6
+            ),
+        }
+        | compare_joints(rep.get("frames", {}), ref, blender_to_gltf)
+        | {
+            "body": compare_body(rep.get("body"), ref, blender_to_gltf),
+            "importer_log": importer_log,
+            "warnings": warnings,
+            "import_s": round(rep["import_s"], 3),
+            "total_s": round(seconds, 2),
+        }
+    )
 
 
 def run_three(three_dir: Path, glb: Path, folder: Path, ref: Reference) -> dict:
@@ -339,12 +377,23 @@ def run_three(three_dir: Path, glb: Path, folder: Path, ref: Reference) -> dict:
         return {"ok": False, "returncode": res.returncode, "log_tail": (res.stdout + res.stderr).splitlines()[-30:]}
     rep = json.loads(out.read_text())
     package = json.loads(module.read_text())["version"]
-    return {"version": package, "revision": rep["three"], "runtime": f"node {_node_version()} (no browser)",
-            "bones": names_check(rep["bones"]), "skinned_meshes": rep["skinned_meshes"],
-            "animations": rep["animations"]} | compare_joints(rep["frames"], ref, identity) | {
+    return (
+        {
+            "version": package,
+            "revision": rep["three"],
+            "runtime": f"node {_node_version()} (no browser)",
+            "bones": names_check(rep["bones"]),
+            "skinned_meshes": rep["skinned_meshes"],
+            "animations": rep["animations"],
+        }
+        | compare_joints(rep["frames"], ref, identity)
+        | {
             "body": compare_body(rep.get("body"), ref, identity),
             "warnings": rep["messages"] + [line for line in res.stderr.splitlines() if line.strip()],
-            "load_s": round(rep["load_s"], 3), "total_s": round(seconds, 2)}  # fmt: skip
+            "load_s": round(rep["load_s"], 3),
+            "total_s": round(seconds, 2),
+        }
+    )
 
 
 def _node_version() -> str:
@@ -357,10 +406,15 @@ def verdict(result: dict, tolerance_mm: float) -> dict:
     if "skipped" in result or result.get("ok") is False:
         return result
     body = result["body"]
-    ok = (result.get("joints_found") == len(JOINT_NAMES) and result["max_error_mm"] < tolerance_mm
-          and result["bones"]["names_match"] and not result["warnings"]
-          and body.get("same_joints") and body["rest_max_error_mm"] < tolerance_mm
-          and body["max_error_mm"] < tolerance_mm)  # fmt: skip
+    ok = (
+        result.get("joints_found") == len(JOINT_NAMES)
+        and result["max_error_mm"] < tolerance_mm
+        and result["bones"]["names_match"]
+        and not result["warnings"]
+        and body.get("same_joints")
+        and body["rest_max_error_mm"] < tolerance_mm
+        and body["max_error_mm"] < tolerance_mm
+    )
     return {"ok": bool(ok)} | result
 
 
@@ -387,8 +441,13 @@ def main() -> None:
         glb = write_glb(folder / "dance.glb", rotations, root, skeleton, FPS, name="dance")
         if args.keep:
             shutil.copyfile(glb, args.keep)
-        results["file"] = {"dance": args.dance, "frames": args.frames, "fps": FPS, "joints": skeleton.n_joints,
-                           "bytes": glb.stat().st_size}  # fmt: skip
+        results["file"] = {
+            "dance": args.dance,
+            "frames": args.frames,
+            "fps": FPS,
+            "joints": skeleton.n_joints,
+            "bytes": glb.stat().st_size,
+        }
         results["blender"] = verdict(run_blender(args.blender, glb, folder, ref), args.tolerance_mm)
         results["three.js"] = verdict(run_three(args.three_dir, glb, folder, ref), args.tolerance_mm)
     print(json.dumps({"benchmark": "gltf_import", "machine": machine_info(), "results": results}, indent=1))

@@ -111,10 +111,19 @@ def tiny_sizes() -> Sizes:
     mmr_shape = {"latent": 16, "ff": 32, "layers": 1, "heads": 2}
     transformer = {"latent_dim": 16, "n_layers": 1, "n_heads": 2, "ff_size": 32}
     codes = {"nb_code": 16, "num_quantizers": 2}
-    return Sizes(vq=(vq, 2), vq_window=32, mmr=(mmr_shape, 2), mmr_frames=16, embed_batch=2,
-                 transformer=(transformer, 2), grid={**m2m_bench.GRID, **codes, "times": 4},
-                 gen_tokenizer={**gen_bench.TOKENIZER, **vq, **codes}, gen_mmr=mmr_shape, song_s=6.0,
-                 gen_transformer={**gen_bench.TRANSFORMER, **transformer, **codes, "clip_dim": 16})  # fmt: skip
+    return Sizes(
+        vq=(vq, 2),
+        vq_window=32,
+        mmr=(mmr_shape, 2),
+        mmr_frames=16,
+        embed_batch=2,
+        transformer=(transformer, 2),
+        grid={**m2m_bench.GRID, **codes, "times": 4},
+        gen_tokenizer={**gen_bench.TOKENIZER, **vq, **codes},
+        gen_mmr=mmr_shape,
+        song_s=6.0,
+        gen_transformer={**gen_bench.TRANSFORMER, **transformer, **codes, "clip_dim": 16},
+    )
 
 
 @dataclass
@@ -168,8 +177,12 @@ def rate_fields(samples_per_s: float, batch: int) -> dict:
 def utilisation(flops: float, samples_per_s: float, batch: int, peak: float | None) -> dict:
     """Achieved model TFLOP/s and MFU (None without a peak) of a training step of `flops` FLOPs."""
     achieved = flops * samples_per_s / batch / 1e12
-    return {"gflops_per_step": significant(flops / 1e9), "model_tflops_per_s": significant(achieved),
-            "peak_tflops": peak, "mfu": significant(achieved / peak) if peak else None}  # fmt: skip
+    return {
+        "gflops_per_step": significant(flops / 1e9),
+        "model_tflops_per_s": significant(achieved),
+        "peak_tflops": peak,
+        "mfu": significant(achieved / peak) if peak else None,
+    }
 
 
 def tokenizer_row(sizes: Sizes, steps: int, device: str, bf16: bool, compiled: bool) -> dict:
@@ -182,18 +195,22 @@ def tokenizer_row(sizes: Sizes, steps: int, device: str, bf16: bool, compiled: b
 def mmr_row(sizes: Sizes, music_dim: int, steps: int, device: str, bf16: bool, compiled: bool) -> dict:
     """Training and embedding rates of MMR with `music_dim`-d music."""
     shape, batch = sizes.mmr
-    rates = mmr_bench.measure(shape, batch, music_dim, steps, device, bf16, compiled, sizes.mmr_frames,
-                              sizes.embed_batch)  # fmt: skip
+    rates = mmr_bench.measure(
+        shape, batch, music_dim, steps, device, bf16, compiled, sizes.mmr_frames, sizes.embed_batch
+    )
     return {**rate_fields(rates["train_clips_per_s"], batch), "embed_clips_per_s": rates["embed_clips_per_s"]}
 
 
-def transformer_row(sizes: Sizes, kind: str, steps: int, device: str, bf16: bool, compiled: bool,
-                    peak: float | None) -> dict:  # fmt: skip
+def transformer_row(
+    sizes: Sizes, kind: str, steps: int, device: str, bf16: bool, compiled: bool, peak: float | None
+) -> dict:
     """Training rate and MFU of the masked ("m2m") or residual ("res") transformer."""
     shape, batch = sizes.transformer
     rate = m2m_bench.step_rate(kind, shape, batch, steps, device, bf16, compiled, sizes.grid)
-    return {**rate_fields(rate, batch), **utilisation(transformer_flops(kind, shape, sizes.grid, batch), rate, batch,
-                                                      peak)}  # fmt: skip
+    return {
+        **rate_fields(rate, batch),
+        **utilisation(transformer_flops(kind, shape, sizes.grid, batch), rate, batch, peak),
+    }
 
 
 @cache
@@ -208,14 +225,22 @@ def generation_row(sizes: Sizes, preset: str, bf16: bool, device: str) -> dict:
     music, features_s = song(sizes.song_s)
     mage = gen_bench.paper_models(device, sizes.gen_tokenizer, sizes.gen_transformer, sizes.gen_mmr)
     dance_s = gen_bench.dance_seconds(mage, music, gen_bench.PRESETS[preset], device, bf16, repeats=1)
-    return {"seconds_of_music": round(music.frames / 30, 2), "features_s": round(features_s, 2),
-            **gen_bench.preset_row(preset, bf16, dance_s, features_s, music.frames)}  # fmt: skip
+    return {
+        "seconds_of_music": round(music.frames / 30, 2),
+        "features_s": round(features_s, 2),
+        **gen_bench.preset_row(preset, bf16, dance_s, features_s, music.frames),
+    }
 
 
 def labels(stage: str, bf16: bool, compiled: bool | str, **extra) -> dict:
     """The fields that name a row (`compiled`: False or the torch.compile backend)."""
-    return {"stage": stage, **extra, "precision": "bf16" if bf16 else "fp32", "compile": bool(compiled),
-            **({"compile_backend": compiled} if compiled else {})}  # fmt: skip
+    return {
+        "stage": stage,
+        **extra,
+        "precision": "bf16" if bf16 else "fp32",
+        "compile": bool(compiled),
+        **({"compile_backend": compiled} if compiled else {}),
+    }
 
 
 VARIANTS = {"fp32": (False, False), "bf16": (True, False), "bf16+compile": (True, True), "fp32+compile": (False, True)}
@@ -224,8 +249,14 @@ VARIANTS = {"fp32": (False, False), "bf16": (True, False), "bf16+compile": (True
 DEFAULT_VARIANTS = ("fp32", "bf16", "bf16+compile")
 
 
-def plan(sizes: Sizes, steps: int, device: str, peak_override: float | None,
-         variants: tuple[str, ...] = DEFAULT_VARIANTS, backend: str = "inductor") -> list[Row]:  # fmt: skip
+def plan(
+    sizes: Sizes,
+    steps: int,
+    device: str,
+    peak_override: float | None,
+    variants: tuple[str, ...] = DEFAULT_VARIANTS,
+    backend: str = "inductor",
+) -> list[Row]:
     """Every row, in the order they run (`run_order`): the training stages in each of `variants` (compiled ones
     with `backend`), generation in the variants' precisions."""
     rows = []
@@ -233,15 +264,20 @@ def plan(sizes: Sizes, steps: int, device: str, peak_override: float | None,
         peak = device_peak_tflops(device, bf16, peak_override)
         compiled = backend if compile_model else False
         run = {"steps": steps, "device": device, "bf16": bf16, "compiled": compiled}
-        rows.append(Row(labels("tokenizer", bf16, compiled, vq_type="hrvq", dim=723),
-                        partial(tokenizer_row, sizes, **run)))  # fmt: skip
-        rows += [Row(labels("mmr", bf16, compiled, music_dim=m), partial(mmr_row, sizes, m, **run))
-                 for m in (4800, 35)]  # fmt: skip
-        rows += [Row(labels(stage, bf16, compiled), partial(transformer_row, sizes, kind, peak=peak, **run))
-                 for stage, kind in (("masked", "m2m"), ("residual", "res"))]  # fmt: skip
+        rows.append(
+            Row(labels("tokenizer", bf16, compiled, vq_type="hrvq", dim=723), partial(tokenizer_row, sizes, **run))
+        )
+        rows += [Row(labels("mmr", bf16, compiled, music_dim=m), partial(mmr_row, sizes, m, **run)) for m in (4800, 35)]
+        rows += [
+            Row(labels(stage, bf16, compiled), partial(transformer_row, sizes, kind, peak=peak, **run))
+            for stage, kind in (("masked", "m2m"), ("residual", "res"))
+        ]
     precisions = sorted({VARIANTS[v][0] for v in variants})
-    rows += [Row(labels("generation", bf16, False, preset=p), partial(generation_row, sizes, p, bf16, device))
-             for bf16 in precisions for p in gen_bench.PRESETS]  # fmt: skip
+    rows += [
+        Row(labels("generation", bf16, False, preset=p), partial(generation_row, sizes, p, bf16, device))
+        for bf16 in precisions
+        for p in gen_bench.PRESETS
+    ]
     return sorted(rows, key=run_order)
 
 
@@ -281,8 +317,12 @@ def run_row(row: Row, device: str) -> dict:
     except Exception as err:  # any failure: recorded, and the rest of a (precious) GPU session still runs
         logger.exception("%s failed", row.labels)
         measured = {"error": f"{type(err).__name__}: {err}"}
-    out = {**row.labels, **measured, "peak_memory_gib": peak_memory_gib(device),
-           "wall_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
+    out = {
+        **row.labels,
+        **measured,
+        "peak_memory_gib": peak_memory_gib(device),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
     gc.collect()
     if device == "cuda":
         torch.cuda.empty_cache()
@@ -305,19 +345,35 @@ def run_rows(rows: list[Row], device: str, budget_s: float) -> list[dict]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cuda", "cpu"],
-                   help="where to measure")  # fmt: skip
+    p.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        choices=["cuda", "cpu"],
+        help="where to measure",
+    )
     p.add_argument("--tiny", action="store_true", help="tiny shapes and a 6 s song (tests the code paths)")
     p.add_argument("--out", type=Path, default=Path("outputs/gpu_check.json"), help="JSON file to write")
     p.add_argument("--steps", type=int, default=None, help="timed training steps per row (default 10; 1 with --tiny)")
-    p.add_argument("--budget_s", type=float, default=None,
-                   help="seconds after which the rows left are skipped (default 420; none with --tiny)")  # fmt: skip
+    p.add_argument(
+        "--budget_s",
+        type=float,
+        default=None,
+        help="seconds after which the rows left are skipped (default 420; none with --tiny)",
+    )
     p.add_argument("--peak_tflops", type=float, default=None, help="peak TFLOP/s for MFU (default: by GPU name)")
-    p.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), choices=list(VARIANTS),
-                   help="precision / compile settings of the training rows (generation: their precisions)")
-    p.add_argument("--compile_backend", default="inductor",
-                   help="torch.compile backend of the compiled rows (aot_eager: graph capture without code "
-                        "generation, much faster to compile on a CPU)")  # fmt: skip
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(DEFAULT_VARIANTS),
+        choices=list(VARIANTS),
+        help="precision / compile settings of the training rows (generation: their precisions)",
+    )
+    p.add_argument(
+        "--compile_backend",
+        default="inductor",
+        help="torch.compile backend of the compiled rows (aot_eager: graph capture without code "
+        "generation, much faster to compile on a CPU)",
+    )
     return p.parse_args(argv)
 
 
@@ -329,18 +385,35 @@ def main(argv: list[str] | None = None) -> dict:
     budget_s = args.budget_s if args.budget_s is not None else math.inf if args.tiny else 420.0
     sizes = tiny_sizes() if args.tiny else Sizes()
     t0 = time.perf_counter()
-    rows = run_rows(plan(sizes, steps, args.device, args.peak_tflops, tuple(args.variants), args.compile_backend),
-                    args.device, budget_s)  # fmt: skip
-    result = {"benchmark": "gpu_check", "device": args.device, "tiny": args.tiny, "steps": steps,
-              "budget_s": budget_s if budget_s < math.inf else None, "total_s": round(time.perf_counter() - t0, 1),
-              "failed": sum(r.get("error") is not None for r in rows), "skipped": sum("skipped" in r for r in rows),
-              "rows": rows, "machine": machine_info(args.device)}  # fmt: skip
+    rows = run_rows(
+        plan(sizes, steps, args.device, args.peak_tflops, tuple(args.variants), args.compile_backend),
+        args.device,
+        budget_s,
+    )
+    result = {
+        "benchmark": "gpu_check",
+        "device": args.device,
+        "tiny": args.tiny,
+        "steps": steps,
+        "budget_s": budget_s if budget_s < math.inf else None,
+        "total_s": round(time.perf_counter() - t0, 1),
+        "failed": sum(r.get("error") is not None for r in rows),
+        "skipped": sum("skipped" in r for r in rows),
+        "rows": rows,
+        "machine": machine_info(args.device),
+    }
     text = json.dumps(result, indent=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     print(text)
-    logger.info("wrote %s: %d rows, %d failed, %d skipped, %.0f s", args.out, len(rows), result["failed"],
-                result["skipped"], result["total_s"])  # fmt: skip
+    logger.info(
+        "wrote %s: %d rows, %d failed, %d skipped, %.0f s",
+        args.out,
+        len(rows),
+        result["failed"],
+        result["skipped"],
+        result["total_s"],
+    )
     return result
 
 

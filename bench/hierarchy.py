@@ -72,8 +72,11 @@ def bas(joints: np.ndarray, beat_times: np.ndarray) -> float:
 def prepare(args: argparse.Namespace, root: Path) -> None:
     if not (root / "processed" / "summary.json").is_file():
         make_synthetic(root, songs=args.songs, seconds=args.seconds, seed=100)
-        build_dataset(BuildOptions(root=root, spec=dataset_spec("synthetic"), music_types=("baseline",),
-                                   split_ratios=(0.5, 0.25, 0.25)))  # fmt: skip
+        build_dataset(
+            BuildOptions(
+                root=root, spec=dataset_spec("synthetic"), music_types=("baseline",), split_ratios=(0.5, 0.25, 0.25)
+            )
+        )
 
 
 def train(trainer, parser, argv: list[str], run: Path, steps: int) -> float:
@@ -87,24 +90,104 @@ def train(trainer, parser, argv: list[str], run: Path, steps: int) -> float:
 
 
 def train_all(args: argparse.Namespace, root: Path, ckpts: Path, vq: str, m2m: str, res: str) -> dict[str, float]:
-    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--save_latest", "0", "--max_epoch", "100000"]  # fmt: skip
-    vq_argv = [*common, "--seed", "0", "--name", vq, "--vq_type", "hrvq", "--num_quantizers", "4", "--batch_size",
-               "32", "--window_size", "64", "--nb_code", "256", "--code_dim", "128", "--width", "128", "--depth", "2",
-               "--max_steps", str(args.vq_steps), "--warm_up_iter", "100", "--lr", "5e-4",
-               "--milestones", str(int(args.vq_steps * 0.8)), "--eval_every_e", "100000",
-               *shlex.split(args.vq_args)]  # fmt: skip
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--save_latest",
+        "0",
+        "--max_epoch",
+        "100000",
+    ]
+    vq_argv = [
+        *common,
+        "--seed",
+        "0",
+        "--name",
+        vq,
+        "--vq_type",
+        "hrvq",
+        "--num_quantizers",
+        "4",
+        "--batch_size",
+        "32",
+        "--window_size",
+        "64",
+        "--nb_code",
+        "256",
+        "--code_dim",
+        "128",
+        "--width",
+        "128",
+        "--depth",
+        "2",
+        "--max_steps",
+        str(args.vq_steps),
+        "--warm_up_iter",
+        "100",
+        "--lr",
+        "5e-4",
+        "--milestones",
+        str(int(args.vq_steps * 0.8)),
+        "--eval_every_e",
+        "100000",
+        *shlex.split(args.vq_args),
+    ]
     seconds = {"vq": train(TokenizerTrainer, tokenizer_parser, vq_argv, ckpts / "synthetic" / vq, args.vq_steps)}
-    tr = [*common, "--seed", str(args.train_seed), "--vq_name", vq, "--batch_size", "32", "--latent_dim", "128",
-          "--ff_size", "256", "--n_layers", "3", "--n_heads", "4", "--dropout", "0.1", "--music_cond", "frame",
-          "--max_steps", str(args.steps), "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)),
-          "--lr", "5e-4", "--eval_every_e", "100000", "--eval_windows", "0"]  # fmt: skip
-    seconds["m2m"] = train(MaskedTrainer, transformer_parser, [*tr, "--name", m2m, *shlex.split(args.m2m_args)],
-                           ckpts / "synthetic" / m2m, args.steps)  # fmt: skip
+    tr = [
+        *common,
+        "--seed",
+        str(args.train_seed),
+        "--vq_name",
+        vq,
+        "--batch_size",
+        "32",
+        "--latent_dim",
+        "128",
+        "--ff_size",
+        "256",
+        "--n_layers",
+        "3",
+        "--n_heads",
+        "4",
+        "--dropout",
+        "0.1",
+        "--music_cond",
+        "frame",
+        "--max_steps",
+        str(args.steps),
+        "--warm_up_iter",
+        "100",
+        "--milestones",
+        str(int(args.steps * 0.8)),
+        "--lr",
+        "5e-4",
+        "--eval_every_e",
+        "100000",
+        "--eval_windows",
+        "0",
+    ]
+    seconds["m2m"] = train(
+        MaskedTrainer,
+        transformer_parser,
+        [*tr, "--name", m2m, *shlex.split(args.m2m_args)],
+        ckpts / "synthetic" / m2m,
+        args.steps,
+    )
     if args.base_only:
         return seconds
-    seconds["res"] = train(ResidualTrainer, transformer_parser, [*tr, "--name", res, *shlex.split(args.res_args)],
-                           ckpts / "synthetic" / res, args.steps)  # fmt: skip
+    seconds["res"] = train(
+        ResidualTrainer,
+        transformer_parser,
+        [*tr, "--name", res, *shlex.split(args.res_args)],
+        ckpts / "synthetic" / res,
+        args.steps,
+    )
     return seconds
 
 
@@ -131,8 +214,10 @@ def evaluate(root: Path, ckpts: Path, m2m: str, res: str, seed: int = 0) -> dict
     gen_s = time.perf_counter() - t0
     n = min(len(x) for x in gt)
     gt_a, gen_a = np.stack([x[:n] for x in gt]), np.stack([x[:n] for x in gen])
-    joints = {"gt": [recover_from_ric(x.astype(np.float64)) for x in gt_a],
-              "gen": [recover_from_ric(x.astype(np.float64)) for x in gen_a]}  # fmt: skip
+    joints = {
+        "gt": [recover_from_ric(x.astype(np.float64)) for x in gt_a],
+        "gen": [recover_from_ric(x.astype(np.float64)) for x in gen_a],
+    }
     metrics = dance_metrics(gt_a, gen_a)
     other = beats[1:] + beats[:1]
     own_b = np.array([bas(j, b) for j, b in zip(joints["gen"], beats, strict=True)])
@@ -143,14 +228,24 @@ def evaluate(root: Path, ckpts: Path, m2m: str, res: str, seed: int = 0) -> dict
     seams = [continuity_report(j, borders, train_speed) for j in joints["gen"]]
     hj = {w: np.mean([hand_jerk(j) for j in joints[w]]) for w in joints}
     fj = {w: np.mean([jerk(x[:, face][:, None, :]) for x in arr]) for w, arr in (("gt", gt_a), ("gen", gen_a))}
-    return {"test_songs": len(clips), "frames": n, "BAS_own": own_b.mean(), "BAS_other": other_b.mean(),
-            "BAS_gap": (own_b - other_b).mean(), "BAS_gt": gt_b.mean(), "FID_k": metrics["FID_k"],
-            "FID_g": metrics["FID_g"], "Div_k": metrics["Div_k"], "Div_k_gt": metrics["Div_k_gt"],
-            "hand_jerk_ratio": hj["gen"] / hj["gt"], "face_jerk_ratio": fj["gen"] / fj["gt"],
-            "seam_speed_ratio": np.mean([s["speed_border_mean"] / s["speed_inside_mean"] for s in seams]),
-            "seam_p95_ratio": np.mean([s["speed_border_p95"] / s["speed_inside_p95"] for s in seams]),
-            "mean_speed_ratio": np.mean([s["mean_speed_ratio"] for s in seams]),
-            "generate_s": gen_s}  # fmt: skip
+    return {
+        "test_songs": len(clips),
+        "frames": n,
+        "BAS_own": own_b.mean(),
+        "BAS_other": other_b.mean(),
+        "BAS_gap": (own_b - other_b).mean(),
+        "BAS_gt": gt_b.mean(),
+        "FID_k": metrics["FID_k"],
+        "FID_g": metrics["FID_g"],
+        "Div_k": metrics["Div_k"],
+        "Div_k_gt": metrics["Div_k_gt"],
+        "hand_jerk_ratio": hj["gen"] / hj["gt"],
+        "face_jerk_ratio": fj["gen"] / fj["gt"],
+        "seam_speed_ratio": np.mean([s["speed_border_mean"] / s["speed_inside_mean"] for s in seams]),
+        "seam_p95_ratio": np.mean([s["speed_border_p95"] / s["speed_inside_p95"] for s in seams]),
+        "mean_speed_ratio": np.mean([s["mean_speed_ratio"] for s in seams]),
+        "generate_s": gen_s,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -177,12 +272,18 @@ def main(argv: list[str] | None = None) -> dict:
     vq, m2m, res = f"hrvq_{args.vq_variant}", f"m2m_{args.m2m_variant or args.variant}", f"res_{args.variant}"
     seconds = train_all(args, root, ckpts, vq, m2m, res)
     metrics = evaluate(root, ckpts, m2m, None if args.base_only else res, args.seed)
-    result = {"benchmark": "hierarchy", "variant": args.variant, "runs": [vq, m2m] + ([] if args.base_only else [res]),
-              "seed": args.seed, "train_seed": args.train_seed,
-              "args": {"vq": args.vq_args, "m2m": args.m2m_args, "res": args.res_args},
-              "budget": {"songs": args.songs, "seconds": args.seconds, "vq_steps": args.vq_steps,
-                         "steps": args.steps}, "train_s": seconds,
-              "metrics": {k: round(float(v), 4) for k, v in metrics.items()}, "machine": machine_info()}  # fmt: skip
+    result = {
+        "benchmark": "hierarchy",
+        "variant": args.variant,
+        "runs": [vq, m2m] + ([] if args.base_only else [res]),
+        "seed": args.seed,
+        "train_seed": args.train_seed,
+        "args": {"vq": args.vq_args, "m2m": args.m2m_args, "res": args.res_args},
+        "budget": {"songs": args.songs, "seconds": args.seconds, "vq_steps": args.vq_steps, "steps": args.steps},
+        "train_s": seconds,
+        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
+        "machine": machine_info(),
+    }
     print(json.dumps(result, indent=2))
     return result
 

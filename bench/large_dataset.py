@@ -78,34 +78,59 @@ def write_dataset(out_dir: Path, hours: float, clip_s: float, unique: int, music
     for i in range(n_clips):
         name = f"clip{i:05d}"
         split = "train" if i % 20 < 18 else SPLITS[1 + i % 2]
-        for src, dst in ((f"motion_{i % unique}", processed / "motion" / f"{name}.npy"),
-                         (f"music_{(i * 7 + 3) % unique}", processed / MUSIC_DIR / f"{name}.npy")):  # fmt: skip
+        for src, dst in (
+            (f"motion_{i % unique}", processed / "motion" / f"{name}.npy"),
+            (f"music_{(i * 7 + 3) % unique}", processed / MUSIC_DIR / f"{name}.npy"),
+        ):
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.link(sources / f"{src}.npy", dst)
         clips.append({"name": name, "sequence": name, "split": split, "music": name})
     per_clip = (frames - window) // stride + 1
-    windows = np.stack([np.repeat(np.arange(n_clips), per_clip), np.tile(np.arange(per_clip) * stride, n_clips),
-                        np.full(n_clips * per_clip, window)], axis=1).astype(np.int64)  # fmt: skip
+    windows = np.stack(
+        [
+            np.repeat(np.arange(n_clips), per_clip),
+            np.tile(np.arange(per_clip) * stride, n_clips),
+            np.full(n_clips * per_clip, window),
+        ],
+        axis=1,
+    ).astype(np.int64)
     save_npy(processed / "windows.npy", windows)
     (processed / "clips.json").write_text(json.dumps(clips))
     mean, std = block_stats(motions)
     save_npy(processed / "Mean.npy", mean)
     save_npy(processed / "Std.npy", std)
     counts = {s: sum(c["split"] == s for c in clips) for s in SPLITS}
-    write_summary(processed, {
-        "dataset": "custom", "clips": n_clips, "sequences": n_clips, "clips_per_split": counts,
-        "windows_per_split": {s: counts[s] * per_clip for s in SPLITS},
-        "hours": round(n_clips * frames / 30 / 3600, 4), "motion_dim": 723, "fps": 30,
-        "window": {"length_s": 5.0, "stride_s": 0.5, "frames": window, "stride_frames": stride},
-        "music": {"jukebox": {"mode": "full_song", "dim": music_dim, "dir": MUSIC_DIR}}, "skipped": []})  # fmt: skip
+    write_summary(
+        processed,
+        {
+            "dataset": "custom",
+            "clips": n_clips,
+            "sequences": n_clips,
+            "clips_per_split": counts,
+            "windows_per_split": {s: counts[s] * per_clip for s in SPLITS},
+            "hours": round(n_clips * frames / 30 / 3600, 4),
+            "motion_dim": 723,
+            "fps": 30,
+            "window": {"length_s": 5.0, "stride_s": 0.5, "frames": window, "stride_frames": stride},
+            "music": {"jukebox": {"mode": "full_song", "dim": music_dim, "dir": MUSIC_DIR}},
+            "skipped": [],
+        },
+    )
     sources_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     pack_splits(ProcessedData(processed))
     pack_s = time.perf_counter() - t0
     packed = sum(f.stat().st_size for f in (processed / "packed").rglob("*.npy"))
-    return {"clips": n_clips, "clip_s": clip_s, "hours": round(n_clips * frames / 30 / 3600, 3),
-            "windows": int(len(windows)), "sources_s": round(sources_s, 1), "pack_s": round(pack_s, 1),
-            "packed_gb": round(packed / 1e9, 2), "pack_mb_s": round(packed / 1e6 / pack_s, 1)}  # fmt: skip
+    return {
+        "clips": n_clips,
+        "clip_s": clip_s,
+        "hours": round(n_clips * frames / 30 / 3600, 3),
+        "windows": int(len(windows)),
+        "sources_s": round(sources_s, 1),
+        "pack_s": round(pack_s, 1),
+        "packed_gb": round(packed / 1e9, 2),
+        "pack_mb_s": round(packed / 1e6 / pack_s, 1),
+    }
 
 
 def sequential_read_mb_s(path: Path, limit_gb: float = 8.0, chunk: int = 64 << 20) -> float:
@@ -157,8 +182,12 @@ def monitored(cmd: list[str], cwd: Path, log: Path) -> dict:
     text = log.read_text()
     rate = re.findall(r"(\d+) steps in ([\d.]+) s: ([\d.]+) samples/s", text)
     loader = re.findall(r"LOADER clips/s ([\d.]+) MB/s ([\d.]+)", text)
-    row = {"rc": rc, "wall_s": round(time.perf_counter() - t0, 1), "peak_uss_mb": round(peak["uss"] / 2**20),
-           "peak_anon_mb": round(peak["anon"] / 2**20)}  # fmt: skip
+    row = {
+        "rc": rc,
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "peak_uss_mb": round(peak["uss"] / 2**20),
+        "peak_anon_mb": round(peak["anon"] / 2**20),
+    }
     if rate:
         row.update(steps=int(rate[-1][0]), loop_s=float(rate[-1][1]), clips_s=float(rate[-1][2]))
     if loader:
@@ -195,8 +224,12 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = args.out_dir.resolve()
-    result: dict = {"benchmark": "large_dataset", "machine": machine_info(), "torch": torch.__version__,
-                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}  # fmt: skip
+    result: dict = {
+        "benchmark": "large_dataset",
+        "machine": machine_info(),
+        "torch": torch.__version__,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
     if not args.reuse:
         shutil.rmtree(out / "runs", ignore_errors=True)
         result["build"] = write_dataset(out, args.hours, args.clip_s, args.unique, args.music_dim, args.seed)
@@ -205,25 +238,112 @@ def main(argv: list[str] | None = None) -> dict:
     result["disk_sequential_read_mb_s"] = round(sequential_read_mb_s(music), 1)
     py, runs = sys.executable, out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    common = ["--gpu_id", "-1", "--max_epoch", "1000", "--eval_every_e", "1000", "--save_latest", "0", "--log_every",
-              "20", "--overwrite"]  # steps, not epochs, end the runs; no validation; --reuse trains again  # fmt: skip
-    vq = ["--dataset_name", "custom", "--data_root", str(out), "--checkpoints_dir", str(runs), "--name", "vq",
-          "--vq_type", "hrvq", "--nb_code", "128", "--code_dim", "32", "--width", "64", "--depth", "1",
-          "--num_quantizers", "3", "--batch_size", "64", "--window_size", "64", "--max_steps", "50", *common]
-    m2m = ["--dataset_name", "custom", "--data_root", str(out), "--checkpoints_dir", str(runs), "--name", "m2m",
-           "--vq_name", "vq", "--music_type", "jukebox", "--music_cond", "frame", "--latent_dim", "128",
-           "--ff_size", "256", "--n_layers", "2", "--n_heads", "4", "--eval_windows", "0",
-           "--batch_size", str(args.batch_size), "--max_steps", str(args.steps), *common]  # fmt: skip
-    mmr = [f"run_dir={runs / 'mmr'}", "data=custom", f"data.data_root={out}", "data.music_type=jukebox",
-           "model.layers=2", "model.latent=128", "model.ff=256", "trainer.gpu_id=-1", "trainer.max_epoch=1000",
-           "trainer.eval_every_e=1000",
-           f"trainer.max_steps={args.steps}", f"trainer.batch_size={args.batch_size}", "trainer.save_latest=0",
-           "trainer.log_every=20", "trainer.overwrite=true"]  # fmt: skip
-    jobs = {"loader": [py, str(REPO / "bench" / "large_dataset.py"), "--read_only", "--out_dir", str(out),
-                       "--steps", str(args.steps), "--batch_size", str(args.batch_size)],
-            "mmr": [py, str(REPO / "MMR" / "train_mmr.py"), *mmr],
-            "tokenizer": [py, str(REPO / "train_vq.py"), *vq],
-            "masked_transformer": [py, str(REPO / "train_m2m.py"), *m2m]}  # fmt: skip
+    common = [
+        "--gpu_id",
+        "-1",
+        "--max_epoch",
+        "1000",
+        "--eval_every_e",
+        "1000",
+        "--save_latest",
+        "0",
+        "--log_every",
+        "20",
+        "--overwrite",
+    ]  # steps, not epochs, end the runs; no validation; --reuse trains again
+    vq = [
+        "--dataset_name",
+        "custom",
+        "--data_root",
+        str(out),
+        "--checkpoints_dir",
+        str(runs),
+        "--name",
+        "vq",
+        "--vq_type",
+        "hrvq",
+        "--nb_code",
+        "128",
+        "--code_dim",
+        "32",
+        "--width",
+        "64",
+        "--depth",
+        "1",
+        "--num_quantizers",
+        "3",
+        "--batch_size",
+        "64",
+        "--window_size",
+        "64",
+        "--max_steps",
+        "50",
+        *common,
+    ]
+    m2m = [
+        "--dataset_name",
+        "custom",
+        "--data_root",
+        str(out),
+        "--checkpoints_dir",
+        str(runs),
+        "--name",
+        "m2m",
+        "--vq_name",
+        "vq",
+        "--music_type",
+        "jukebox",
+        "--music_cond",
+        "frame",
+        "--latent_dim",
+        "128",
+        "--ff_size",
+        "256",
+        "--n_layers",
+        "2",
+        "--n_heads",
+        "4",
+        "--eval_windows",
+        "0",
+        "--batch_size",
+        str(args.batch_size),
+        "--max_steps",
+        str(args.steps),
+        *common,
+    ]
+    mmr = [
+        f"run_dir={runs / 'mmr'}",
+        "data=custom",
+        f"data.data_root={out}",
+        "data.music_type=jukebox",
+        "model.layers=2",
+        "model.latent=128",
+        "model.ff=256",
+        "trainer.gpu_id=-1",
+        "trainer.max_epoch=1000",
+        "trainer.eval_every_e=1000",
+        f"trainer.max_steps={args.steps}",
+        f"trainer.batch_size={args.batch_size}",
+        "trainer.save_latest=0",
+        "trainer.log_every=20",
+        "trainer.overwrite=true",
+    ]
+    jobs = {
+        "loader": [
+            py,
+            str(REPO / "bench" / "large_dataset.py"),
+            "--read_only",
+            "--out_dir",
+            str(out),
+            "--steps",
+            str(args.steps),
+            "--batch_size",
+            str(args.batch_size),
+        ],
+        "mmr": [py, str(REPO / "MMR" / "train_mmr.py"), *mmr],
+        "tokenizer": [py, str(REPO / "train_vq.py"), *vq],
+        "masked_transformer": [py, str(REPO / "train_m2m.py"), *m2m],
+    }
     result["runs"] = {}
     for name, cmd in jobs.items():
         for f in (out / "processed" / "packed").rglob("*.npy"):  # every run starts with a cold page cache

@@ -42,8 +42,11 @@ def fake_processed(root: Path, minutes: float, dim: int = 723, music_dim: int = 
     np.save(out / "Std.npy", np.ones(dim, np.float32))
     (out / "clips.json").write_text(json.dumps(clips))
     music_info = {"baseline": {"mode": "full_song", "dim": music_dim, "dir": "music/baseline_full_song"}}
-    summary = {"dataset": "bench", "clips_per_split": {s: n_clips if s == "train" else 0 for s in SPLITS},
-               "music": music_info}  # fmt: skip
+    summary = {
+        "dataset": "bench",
+        "clips_per_split": {s: n_clips if s == "train" else 0 for s in SPLITS},
+        "music": music_info,
+    }
     (out / "summary.json").write_text(json.dumps(summary))
     return out
 

@@ -31,8 +31,9 @@ from models.mask_transformer.loading import load_mage
 from models.mask_transformer.longform import song_window_starts
 from motion.frame import FPS
 
-REAL_SONG = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "librosa_data" / \
-    "karissa_hobbs_lets_go_fishin.ogg"  # fmt: skip
+REAL_SONG = (
+    Path(__file__).resolve().parents[2] / "shared" / "realdata" / "librosa_data" / "karissa_hobbs_lets_go_fishin.ogg"
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -56,10 +57,17 @@ def main(argv: list[str] | None = None) -> dict:
     data = ProcessedData(args.data_root or args.out_dir / "data" / args.dataset_name)
     train_speed = mean_speed([data.motion(i) for i in data.clip_ids("train")])
     mage = load_mage(ckpts, args.dataset_name, args.name, args.res_name)
-    opts = GenerationOptions(time_steps=args.time_steps, res_cond_scale=args.res_cond_scale, overlap=args.overlap,
-                             recentre_s=args.recentre)  # fmt: skip
-    result = {"experiment": "longform", "runs": [args.name, args.res_name], "train_speed_m_s": round(train_speed, 3),
-              "options": vars(opts), "seed": args.seed, "songs": {}}  # fmt: skip
+    opts = GenerationOptions(
+        time_steps=args.time_steps, res_cond_scale=args.res_cond_scale, overlap=args.overlap, recentre_s=args.recentre
+    )
+    result = {
+        "experiment": "longform",
+        "runs": [args.name, args.res_name],
+        "train_speed_m_s": round(train_speed, 3),
+        "options": vars(opts),
+        "seed": args.seed,
+        "songs": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         songs = list(args.music or [])
         if not songs:
@@ -74,9 +82,12 @@ def main(argv: list[str] | None = None) -> dict:
             c = mage.base.config
             starts = song_window_starts(song.frames, c.times, opts.overlap, c.downsampling)
             report = continuity_report(dance.joints, border_frames(starts, c.times, c.downsampling), train_speed)
-            result["songs"][path.stem] = {"seconds": round(song.frames / FPS, 1), "windows": len(starts),
-                                          "compute_s": round(seconds, 1),
-                                          **{k: round(v, 3) for k, v in report.items()}}  # fmt: skip
+            result["songs"][path.stem] = {
+                "seconds": round(song.frames / FPS, 1),
+                "windows": len(starts),
+                "compute_s": round(seconds, 1),
+                **{k: round(v, 3) for k, v in report.items()},
+            }
     print(json.dumps(result, indent=2))
     return result
 

@@ -63,43 +63,160 @@ def bas(features: np.ndarray, beat_times: np.ndarray) -> float:
 
 def gap(own: list[float], other: list[float]) -> dict[str, float]:
     own_a, other_a = np.asarray(own), np.asarray(other)
-    return {"BAS_own": round(float(own_a.mean()), 4), "BAS_other": round(float(other_a.mean()), 4),
-            "gap": round(float((own_a - other_a).mean()), 4), "p": permutation_p(own_a - other_a)}  # fmt: skip
+    return {
+        "BAS_own": round(float(own_a.mean()), 4),
+        "BAS_other": round(float(other_a.mean()), 4),
+        "gap": round(float((own_a - other_a).mean()), 4),
+        "p": permutation_p(own_a - other_a),
+    }
 
 
 def prepare(args: argparse.Namespace, root: Path, ckpts: Path) -> None:
     """Dataset, tokenizer, MMR and its music features (skipped when already there)."""
     if not (root / "processed" / "summary.json").is_file():
         make_synthetic(root, songs=args.songs, seconds=args.seconds, seed=100)
-        build_dataset(BuildOptions(root=root, spec=dataset_spec("synthetic"), music_types=("baseline",),
-                                   split_ratios=(0.5, 0.25, 0.25), workers=2))  # fmt: skip
-    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--seed", "0"]  # fmt: skip
+        build_dataset(
+            BuildOptions(
+                root=root,
+                spec=dataset_spec("synthetic"),
+                music_types=("baseline",),
+                split_ratios=(0.5, 0.25, 0.25),
+                workers=2,
+            )
+        )
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--seed",
+        "0",
+    ]
     if not (ckpts / "synthetic" / "rvq" / "model" / "latest.tar").is_file():
-        vq_opt = tokenizer_parser().parse_args([
-            *common, "--name", "rvq", "--vq_type", "rvq", "--num_quantizers", "3", "--batch_size", "32",
-                  "--window_size", "64", "--nb_code", "256", "--code_dim", "128", "--width", "128", "--depth", "2",
-                  "--max_steps", str(args.vq_steps), "--max_epoch", "10000", "--warm_up_iter", "100", "--lr", "5e-4",
-                  "--milestones", str(int(args.vq_steps * 0.8)), "--save_latest", "0", "--eval_every_e", "10000"])
+        vq_opt = tokenizer_parser().parse_args(
+            [
+                *common,
+                "--name",
+                "rvq",
+                "--vq_type",
+                "rvq",
+                "--num_quantizers",
+                "3",
+                "--batch_size",
+                "32",
+                "--window_size",
+                "64",
+                "--nb_code",
+                "256",
+                "--code_dim",
+                "128",
+                "--width",
+                "128",
+                "--depth",
+                "2",
+                "--max_steps",
+                str(args.vq_steps),
+                "--max_epoch",
+                "10000",
+                "--warm_up_iter",
+                "100",
+                "--lr",
+                "5e-4",
+                "--milestones",
+                str(int(args.vq_steps * 0.8)),
+                "--save_latest",
+                "0",
+                "--eval_every_e",
+                "10000",
+            ]
+        )
         TokenizerTrainer(vq_opt, ckpts / "synthetic" / "rvq").fit()
     mmr_run = ckpts / "mmr"
     if not (mmr_run / "model" / "latest.tar").is_file():
-        opt = mmr_parser().parse_args([
-            *common[:4], "--gpu_id", "-1", "--latent", "64", "--ff", "128", "--layers", "2", "--no-vae", "--seed",
-            "1234", "--batch_size", "32", "--max_epoch", str(10**6), "--max_steps", str(args.mmr_steps), "--lr", "2e-4",
-            "--warm_up_iter", "100", "--mixed_precision", "no", "--log_every", "100", "--save_latest", "0",
-            "--eval_every_e", str(10**6)])  # fmt: skip
+        opt = mmr_parser().parse_args(
+            [
+                *common[:4],
+                "--gpu_id",
+                "-1",
+                "--latent",
+                "64",
+                "--ff",
+                "128",
+                "--layers",
+                "2",
+                "--no-vae",
+                "--seed",
+                "1234",
+                "--batch_size",
+                "32",
+                "--max_epoch",
+                str(10**6),
+                "--max_steps",
+                str(args.mmr_steps),
+                "--lr",
+                "2e-4",
+                "--warm_up_iter",
+                "100",
+                "--mixed_precision",
+                "no",
+                "--log_every",
+                "100",
+                "--save_latest",
+                "0",
+                "--eval_every_e",
+                str(10**6),
+            ]
+        )
         MMRTrainer(opt, mmr_run).fit()
     if "mmr" not in ProcessedData(root).summary["music"]:
         mmr_music_feat256(["--run_dir", str(mmr_run), "--which", "latest", "--gpu_id", "-1"])
 
 
 def train_transformers(args: argparse.Namespace, root: Path, ckpts: Path) -> dict[str, float]:
-    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--vq_name", "rvq", "--batch_size", "32", "--latent_dim", "128", "--ff_size", "256", "--n_layers",
-              "4", "--n_heads", "4", "--dropout", "0.1", "--max_steps", str(args.steps), "--max_epoch", "10000",
-              "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--lr", "5e-4", "--save_latest",
-              "0", "--eval_every_e", "10000", "--seed", "0"]  # fmt: skip
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--vq_name",
+        "rvq",
+        "--batch_size",
+        "32",
+        "--latent_dim",
+        "128",
+        "--ff_size",
+        "256",
+        "--n_layers",
+        "4",
+        "--n_heads",
+        "4",
+        "--dropout",
+        "0.1",
+        "--max_steps",
+        str(args.steps),
+        "--max_epoch",
+        "10000",
+        "--warm_up_iter",
+        "100",
+        "--milestones",
+        str(int(args.steps * 0.8)),
+        "--lr",
+        "5e-4",
+        "--save_latest",
+        "0",
+        "--eval_every_e",
+        "10000",
+        "--seed",
+        "0",
+    ]
     seconds = {}
     runs = [*((f"m2m_{c}", MaskedTrainer, c, []) for c in CONDS), ("res_both", ResidualTrainer, "both", [])]
     if args.mmr_loss:
@@ -121,8 +238,16 @@ def dances(name: str, ckpts: Path, batch: dict, scale: float, seed: int = 0) -> 
     mage = load_mage(ckpts, "synthetic", name, "res_both", mmr_run=ckpts / "mmr")
     valid = torch.ones(len(batch["music"]), mage.base.config.parts * mage.base.config.times, dtype=torch.bool)
     clip, music = mage.condition(batch["music"], batch["music_clip"])
-    tokens = generate(mage.base, mage.res, valid, clip, music, cond_scale=scale, res_cond_scale=5.0 if scale else 0.0,
-                      generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    tokens = generate(
+        mage.base,
+        mage.res,
+        valid,
+        clip,
+        music,
+        cond_scale=scale,
+        res_cond_scale=5.0 if scale else 0.0,
+        generator=torch.Generator().manual_seed(seed),
+    )
     return mage.decode(tokens).numpy()
 
 
@@ -147,18 +272,27 @@ def main(argv: list[str] | None = None) -> dict:
     batch = test.__getitems__(first)
     beats = [np.asarray(json.loads((root / "meta" / f"{n}.json").read_text())["beat_times_s"]) for n in batch["name"]]
     other = beats[1:] + beats[:1]  # the next test song's beats
-    result = {"benchmark": "m2m_alignment", "songs": args.songs, "seconds": args.seconds, "test_songs": len(first),
-              "steps": {"vq": args.vq_steps, "mmr": args.mmr_steps, "transformers": args.steps}, "train_s": train_s,
-              "bas": {}}  # fmt: skip
+    result = {
+        "benchmark": "m2m_alignment",
+        "songs": args.songs,
+        "seconds": args.seconds,
+        "test_songs": len(first),
+        "steps": {"vq": args.vq_steps, "mmr": args.mmr_steps, "transformers": args.steps},
+        "train_s": train_s,
+        "bas": {},
+    }
     gt = batch["motion"].numpy()
-    result["bas"]["ground truth"] = gap([bas(m, b) for m, b in zip(gt, beats, strict=True)],
-                                        [bas(m, b) for m, b in zip(gt, other, strict=True)])  # fmt: skip
+    result["bas"]["ground truth"] = gap(
+        [bas(m, b) for m, b in zip(gt, beats, strict=True)], [bas(m, b) for m, b in zip(gt, other, strict=True)]
+    )
     variants = [(c, f"m2m_{c}") for c in CONDS] + ([("both + MMR loss", "m2m_both_mmrloss")] if args.mmr_loss else [])
     for cond, name in variants:
         for label, scale in ((cond, 4.0), (f"{cond}, condition dropped", 0.0)):
             gen = dances(name, ckpts, batch, scale)
-            result["bas"][label] = gap([bas(m, b) for m, b in zip(gen, beats, strict=True)],
-                                       [bas(m, b) for m, b in zip(gen, other, strict=True)])  # fmt: skip
+            result["bas"][label] = gap(
+                [bas(m, b) for m, b in zip(gen, beats, strict=True)],
+                [bas(m, b) for m, b in zip(gen, other, strict=True)],
+            )
     result["machine"] = machine_info()
     print(json.dumps(result, indent=2))
     return result

@@ -73,15 +73,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     logging.disable(logging.INFO)
     motions = sequences(args.sequences, args.seconds)
-    result = {"benchmark": "metrics", "protocol": "bailando", "sequences": args.sequences,
-              "frames_per_sequence": round(args.seconds * FPS), "joints": 24}  # fmt: skip
+    result = {
+        "benchmark": "metrics",
+        "protocol": "bailando",
+        "sequences": args.sequences,
+        "frames_per_sequence": round(args.seconds * FPS),
+        "joints": 24,
+    }
     for workers in sorted({1, args.workers}):
         features_s, fid_s, metrics = run(motions, workers)
         result[f"workers_{workers}"] = {
-            "features_s": round(features_s, 2), "fid_div_s": round(fid_s, 3),
+            "features_s": round(features_s, 2),
+            "fid_div_s": round(fid_s, 3),
             "sequences_per_s": round(args.sequences / (features_s + fid_s), 1),
             "ms_per_sequence_per_worker": round(1000 * features_s * workers / args.sequences, 2),
-        }  # fmt: skip
+        }
     result["metrics_check"] = {k: round(v, 4) for k, v in metrics.items()}
     result.update(targets={"sequences_per_s": 200}, machine=machine_info())
     print(json.dumps(result, indent=2))

@@ -47,20 +47,59 @@ CHANCE_R01 = 100 / 32
 
 def options(root: Path, args: argparse.Namespace) -> argparse.Namespace:
     """The trainer's options: a small MMR (TMR's losses and weights) and the experiment's budget."""
-    return mmr_parser().parse_args([
-        "--dataset_name", "synthetic", "--data_root", str(root), "--latent", str(args.latent), "--ff", str(args.ff),
-        "--layers", str(args.layers), "--vae" if args.vae else "--no-vae", "--seed", "1234", "--gpu_id", "-1",
-        "--batch_size", str(args.batch_size), "--max_epoch", str(10**6), "--max_steps", str(args.steps), "--lr",
-        str(args.lr), "--warm_up_iter", "100", "--milestones", str(int(args.steps * 0.8)), "--mixed_precision", "no",
-        "--log_every", "100", "--save_latest", "0", "--eval_every_e", str(args.eval_every_e),
-    ])  # fmt: skip
+    return mmr_parser().parse_args(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(root),
+            "--latent",
+            str(args.latent),
+            "--ff",
+            str(args.ff),
+            "--layers",
+            str(args.layers),
+            "--vae" if args.vae else "--no-vae",
+            "--seed",
+            "1234",
+            "--gpu_id",
+            "-1",
+            "--batch_size",
+            str(args.batch_size),
+            "--max_epoch",
+            str(10**6),
+            "--max_steps",
+            str(args.steps),
+            "--lr",
+            str(args.lr),
+            "--warm_up_iter",
+            "100",
+            "--milestones",
+            str(int(args.steps * 0.8)),
+            "--mixed_precision",
+            "no",
+            "--log_every",
+            "100",
+            "--save_latest",
+            "0",
+            "--eval_every_e",
+            str(args.eval_every_e),
+        ]
+    )
 
 
 def build(root: Path, songs: int, seconds: float) -> ProcessedData:
     if not (root / "processed" / "summary.json").is_file():
         make_synthetic(root, songs=songs, seconds=seconds, seed=0)
-        build_dataset(BuildOptions(root=root, spec=dataset_spec("synthetic"), music_types=("baseline",),
-                                   split_ratios=(0.5, 0.25, 0.25), workers=2))  # fmt: skip
+        build_dataset(
+            BuildOptions(
+                root=root,
+                spec=dataset_spec("synthetic"),
+                music_types=("baseline",),
+                split_ratios=(0.5, 0.25, 0.25),
+                workers=2,
+            )
+        )
     return ProcessedData(root)
 
 
@@ -75,8 +114,10 @@ def matching(embedder: MMREmbedder, data: ProcessedData) -> dict[str, dict[str, 
     music_dir, _ = data.music_dir("baseline")
     songs = [np.load(music_dir / f"{data.clips[c].get('music', data.clips[c]['name'])}.npy") for c in clips]
     other = songs[1:] + songs[:1]
-    out = {"own music": embedded_matching_scores(embedder, motions, songs),
-           "next song's music": embedded_matching_scores(embedder, motions, other)}  # fmt: skip
+    out = {
+        "own music": embedded_matching_scores(embedder, motions, songs),
+        "next song's music": embedded_matching_scores(embedder, motions, other),
+    }
     return {k: {m: round(v, 4) for m, v in scores.items()} for k, scores in out.items()}
 
 
@@ -115,17 +156,32 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(0)
     random_init = MMREmbedder(MusicMotionRetrieval(trained.model.config), trained.inputs, trained.data)
     oracle = (style[:, None] == style[None]).astype(float) - np.abs(bpm[:, None] - bpm[None]) / np.ptp(TEMPO_RANGE)
-    result = {"benchmark": "mmr_retrieval", "songs": args.songs, "seconds": args.seconds,
-              "test_sequences": len(set(test.sequence.tolist())), "test_windows": len(test), "chance_R01": CHANCE_R01,
-              "budget": {"steps": args.steps, "batch": args.batch_size, "latent": args.latent, "ff": args.ff,
-                         "layers": args.layers, "vae": args.vae, "lr": args.lr}, "train_s": round(train_s, 1),
-              "models": {}}  # fmt: skip
+    result = {
+        "benchmark": "mmr_retrieval",
+        "songs": args.songs,
+        "seconds": args.seconds,
+        "test_sequences": len(set(test.sequence.tolist())),
+        "test_windows": len(test),
+        "chance_R01": CHANCE_R01,
+        "budget": {
+            "steps": args.steps,
+            "batch": args.batch_size,
+            "latent": args.latent,
+            "ff": args.ff,
+            "layers": args.layers,
+            "vae": args.vae,
+            "lr": args.lr,
+        },
+        "train_s": round(train_s, 1),
+        "models": {},
+    }
     for name, embedder in (("trained", trained), ("random init", random_init)):
         music, motion = embed_clips(embedder, test)
         result["models"][name] = report(similarity(music, motion).numpy())
     result["models"]["metadata oracle"] = report(oracle)
-    result["matching"] = {name: matching(embedder, data) for name, embedder in (("trained", trained),
-                                                                                  ("random init", random_init))}
+    result["matching"] = {
+        name: matching(embedder, data) for name, embedder in (("trained", trained), ("random init", random_init))
+    }
     result["machine"] = machine_info()
     print(json.dumps(result, indent=2))
     return result

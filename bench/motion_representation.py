@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> dict:
         "joints_to_623_s": round(best_of(lambda: joints_to_features(joints), args.repeats), 3),
         "623_to_joints_s": round(best_of(lambda: recover_from_ric(feats), args.repeats), 3),
         "machine": machine_info(),
-    }  # fmt: skip
+    }
     print(json.dumps(result, indent=2))
     return result
 

@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> dict:
         sr = 22050
         sf.write(out / "music.wav", 0.2 * np.sin(2 * np.pi * 220 * np.arange(args.frames * sr // 30) / sr), sr)
         mp4 = best_of(lambda: render_skeleton_video(joints, out / "a.mp4", size_px=args.size), args.repeats)
-        audio = best_of(lambda: render_skeleton_video(joints, out / "b.mp4", size_px=args.size,
-                                                      audio=out / "music.wav"), args.repeats)  # fmt: skip
+        audio = best_of(
+            lambda: render_skeleton_video(joints, out / "b.mp4", size_px=args.size, audio=out / "music.wav"),
+            args.repeats,
+        )
         gif = best_of(lambda: render_skeleton_video(joints, out / "c.gif", size_px=args.size), args.repeats)
         size_kb = (out / "a.mp4").stat().st_size / 1024
     result = {
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
         "mp4_kb": round(size_kb, 1),
         "target_s": 10.0,
         "machine": machine_info(),
-    }  # fmt: skip
+    }
     print(json.dumps(result, indent=2))
     return result
 

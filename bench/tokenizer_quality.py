@@ -34,17 +34,49 @@ from training.tokenizer import TokenizerTrainer, config_from_options
 from utils.checkpoint import load_checkpoint
 from utils.timing import machine_info
 
-MODELS = {"VQ-1": ("rvq", 1, []), "RVQ-6": ("rvq", 6, []), "HRVQ-6": ("hrvq", 6, []),
-          "HRVQ-6-cond": ("hrvq", 6, ["--conditioner"]),
-          "HRVQ-6-condloss": ("hrvq", 6, ["--conditioner", "--cond_loss", "1"])}
+MODELS = {
+    "VQ-1": ("rvq", 1, []),
+    "RVQ-6": ("rvq", 6, []),
+    "HRVQ-6": ("hrvq", 6, []),
+    "HRVQ-6-cond": ("hrvq", 6, ["--conditioner"]),
+    "HRVQ-6-condloss": ("hrvq", 6, ["--conditioner", "--cond_loss", "1"]),
+}
 
 
 def architecture(steps: int) -> list[str]:
     """The shared small architecture and budget (the paper's shape scaled down for 2 CPU cores)."""
-    return ["--gpu_id", "-1", "--batch_size", "32", "--window_size", "64", "--nb_code", "256", "--code_dim", "128",
-            "--width", "128", "--depth", "2", "--max_steps", str(steps), "--max_epoch", "1000", "--warm_up_iter",
-            "100", "--milestones", str(int(steps * 0.8)), "--lr", "5e-4", "--log_every", "50", "--save_latest", "0",
-            "--eval_every_e", "1000"]  # fmt: skip
+    return [
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "32",
+        "--window_size",
+        "64",
+        "--nb_code",
+        "256",
+        "--code_dim",
+        "128",
+        "--width",
+        "128",
+        "--depth",
+        "2",
+        "--max_steps",
+        str(steps),
+        "--max_epoch",
+        "1000",
+        "--warm_up_iter",
+        "100",
+        "--milestones",
+        str(int(steps * 0.8)),
+        "--lr",
+        "5e-4",
+        "--log_every",
+        "50",
+        "--save_latest",
+        "0",
+        "--eval_every_e",
+        "1000",
+    ]
 
 
 def mean_pose(data: ProcessedData, clips: list[int]) -> list[Reconstruction]:
@@ -69,8 +101,10 @@ def conditioner_ratios(model: MotionTokenizer, data: ProcessedData, clips: list[
     if not ratios or ratios[0].numel() == 0:
         return {}
     mean_ratio = torch.stack(ratios).mean(0)  # (P-1, Q)
-    return {f"cond_ratio_{model.parts[p + 1]}": [round(float(v), 3) for v in mean_ratio[p]]
-            for p in range(mean_ratio.shape[0])}  # fmt: skip
+    return {
+        f"cond_ratio_{model.parts[p + 1]}": [round(float(v), 3) for v in mean_ratio[p]]
+        for p in range(mean_ratio.shape[0])
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -89,12 +123,26 @@ def main(argv: list[str] | None = None) -> dict:
         build_dataset(build)
     data = ProcessedData(root)
     clips = data.clip_ids("test") + data.clip_ids("val")
-    result = {"benchmark": "tokenizer_quality", "songs": args.songs, "eval_sequences": len(clips),
-              "budget": {"steps": args.steps, "batch": 32, "window": 64, "width": 128, "code_dim": 128,
-                         "nb_code": 256, "depth": 2, "feat_bias": 5}, "models": {}}  # fmt: skip
+    result = {
+        "benchmark": "tokenizer_quality",
+        "songs": args.songs,
+        "eval_sequences": len(clips),
+        "budget": {
+            "steps": args.steps,
+            "batch": 32,
+            "window": 64,
+            "width": 128,
+            "code_dim": 128,
+            "nb_code": 256,
+            "depth": 2,
+            "feat_bias": 5,
+        },
+        "models": {},
+    }
     common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts)]
-    opt = tokenizer_parser().parse_args([*common, *architecture(args.steps), "--vq_type", "hrvq",
-                                         "--num_quantizers", "6"])  # fmt: skip
+    opt = tokenizer_parser().parse_args(
+        [*common, *architecture(args.steps), "--vq_type", "hrvq", "--num_quantizers", "6"]
+    )
     torch.manual_seed(0)
     untrained = MotionTokenizer(config_from_options(opt, int(data.mean.shape[0])))
     std = tokenizer_std(data.std, untrained.config.layout, opt.feat_bias)
@@ -106,9 +154,20 @@ def main(argv: list[str] | None = None) -> dict:
         vq_type, layers, extra = MODELS[name]
         run = name.lower().replace("-", "")
         t0 = time.perf_counter()
-        opt = tokenizer_parser().parse_args([*common, *architecture(args.steps), "--vq_type", vq_type,
-                                             "--num_quantizers", str(layers), "--name", run, *extra,
-                                             "--overwrite"])  # a run of other steps is trained again  # fmt: skip
+        opt = tokenizer_parser().parse_args(
+            [
+                *common,
+                *architecture(args.steps),
+                "--vq_type",
+                vq_type,
+                "--num_quantizers",
+                str(layers),
+                "--name",
+                run,
+                *extra,
+                "--overwrite",
+            ]
+        )  # a run of other steps is trained again
         latest = ckpts / "synthetic" / run / "model" / "latest.tar"
         if latest.is_file() and load_checkpoint(latest)["step"] == args.steps:
             seconds = float("nan")  # trained by an earlier run of this script: evaluated again only
@@ -118,8 +177,11 @@ def main(argv: list[str] | None = None) -> dict:
         model, ckpt = load_vq(ckpts, "synthetic", run, which="latest")
         recs, counts = reconstruct(model, data, clips, ckpt["mean"].numpy(), ckpt["std"].numpy())
         metrics = evaluate_reconstructions(recs, data, clips, counts, model.parts)
-        result["models"][name] = {"train_s": round(seconds, 1), **metrics,
-                                  **conditioner_ratios(model, data, clips, ckpt)}  # fmt: skip
+        result["models"][name] = {
+            "train_s": round(seconds, 1),
+            **metrics,
+            **conditioner_ratios(model, data, clips, ckpt),
+        }
     for entry in result["models"].values():
         for k in list(entry):
             if k.startswith(("perplexity", "dead_codes")):

@@ -37,8 +37,9 @@ CONFIGS = {
 GRID = {"nb_code": 512, "parts": 3, "times": 37, "num_quantizers": 6, "clip_dim": 256, "music_dim": 35}
 
 
-def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16: bool, compiled: bool,
-              grid: dict | None = None) -> float:  # fmt: skip
+def step_rate(
+    kind: str, shape: dict, batch: int, steps: int, device: str, bf16: bool, compiled: bool, grid: dict | None = None
+) -> float:
     """Training samples per second of the masked ("m2m") or residual ("res") transformer on `grid` (default GRID)."""
     torch.manual_seed(0)
     c = TransformerConfig(**(grid or GRID), **shape)
@@ -47,8 +48,10 @@ def step_rate(kind: str, shape: dict, batch: int, steps: int, device: str, bf16:
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.99))
     tokens = torch.randint(0, c.nb_code, (batch, c.parts * c.times, c.num_quantizers), device=device)
     valid = torch.ones(batch, c.parts * c.times, dtype=torch.bool, device=device)
-    clip, music = torch.randn(batch, c.clip_dim, device=device), torch.randn(batch, c.times * 4, c.music_dim,
-                                                                              device=device)  # fmt: skip
+    clip, music = (
+        torch.randn(batch, c.clip_dim, device=device),
+        torch.randn(batch, c.times * 4, c.music_dim, device=device),
+    )
 
     def loss():
         if kind == "m2m":
@@ -76,17 +79,47 @@ def pipeline_rates(steps: int, out_dir: Path) -> list[dict]:
     if not (root / "processed" / "summary.json").is_file():
         make_synthetic(root, songs=16, seconds=20, seed=0)
         build_dataset(BuildOptions(root=root, spec=dataset_spec("synthetic"), music_types=("baseline",)))
-    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--seed", "0", "--save_latest", "0", "--max_epoch", "1000", "--eval_every_e", "1000"]  # fmt: skip
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--seed",
+        "0",
+        "--save_latest",
+        "0",
+        "--max_epoch",
+        "1000",
+        "--eval_every_e",
+        "1000",
+    ]
     if not (ckpts / "synthetic" / "hrvq_paper" / "model" / "latest.tar").is_file():
-        opt = tokenizer_parser().parse_args([*common, "--name", "hrvq_paper", "--vq_type", "hrvq", "--num_quantizers",
-                                             "6", "--batch_size", "2", "--max_steps", "1"])  # fmt: skip
+        opt = tokenizer_parser().parse_args(
+            [
+                *common,
+                "--name",
+                "hrvq_paper",
+                "--vq_type",
+                "hrvq",
+                "--num_quantizers",
+                "6",
+                "--batch_size",
+                "2",
+                "--max_steps",
+                "1",
+            ]
+        )
         TokenizerTrainer(opt, ckpts / "synthetic" / "hrvq_paper").fit()
     shape = ["--latent_dim", "384", "--n_layers", "8", "--n_heads", "6", "--ff_size", "1024", "--batch_size", "64"]
     out = []
     for kind, trainer_class in (("m2m", MaskedTrainer), ("res", ResidualTrainer)):
-        opt = transformer_parser().parse_args([*common, *shape, "--name", f"bench_{kind}", "--vq_name", "hrvq_paper",
-                                               "--music_cond", "frame"])  # fmt: skip
+        opt = transformer_parser().parse_args(
+            [*common, *shape, "--name", f"bench_{kind}", "--vq_name", "hrvq_paper", "--music_cond", "frame"]
+        )
         torch.manual_seed(0)
         trainer = trainer_class(opt, out_dir / f"bench_{kind}")
         t0 = time.perf_counter()
@@ -103,8 +136,15 @@ def pipeline_rates(steps: int, out_dir: Path) -> list[dict]:
             optimizer.zero_grad(set_to_none=True)
             times.append(time.perf_counter() - t0)
         step_s = min(times[1:])  # after one warm-up step
-        out.append({"transformer": kind, "batch": 64, "s_per_step": round(step_s, 3),
-                    "samples_per_s": round(64 / step_s, 1), "data_setup_s": round(setup_s, 1)})  # fmt: skip
+        out.append(
+            {
+                "transformer": kind,
+                "batch": 64,
+                "s_per_step": round(step_s, 3),
+                "samples_per_s": round(64 / step_s, 1),
+                "data_setup_s": round(setup_s, 1),
+            }
+        )
     return out
 
 
@@ -116,8 +156,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.pipeline:
         logging.disable(logging.INFO)
         torch.set_num_threads(2)
-        result = {"benchmark": "train_m2m_pipeline", "steps": args.steps,
-                  "results": pipeline_rates(args.steps, args.out_dir), "machine": machine_info()}  # fmt: skip
+        result = {
+            "benchmark": "train_m2m_pipeline",
+            "steps": args.steps,
+            "results": pipeline_rates(args.steps, args.out_dir),
+            "machine": machine_info(),
+        }
         print(json.dumps(result, indent=2))
         return result
     result = {"benchmark": "train_m2m", "grid": GRID, "device": args.device, "steps": args.steps, "results": []}
@@ -127,10 +171,17 @@ def main(argv: list[str] | None = None) -> dict:
         for kind in ("m2m", "res"):
             for bf16, compiled in variants:
                 rate = step_rate(kind, shape, batch, args.steps, args.device, bf16, compiled)
-                result["results"].append({"config": name, "transformer": kind, "batch": batch,
-                                          "precision": "bf16" if bf16 else "fp32", "compile": compiled,
-                                          "samples_per_s": round(rate, 1),
-                                          "s_per_step": round(batch / rate, 3)})  # fmt: skip
+                result["results"].append(
+                    {
+                        "config": name,
+                        "transformer": kind,
+                        "batch": batch,
+                        "precision": "bf16" if bf16 else "fp32",
+                        "compile": compiled,
+                        "samples_per_s": round(rate, 1),
+                        "s_per_step": round(batch / rate, 3),
+                    }
+                )
     result["machine"] = machine_info(args.device)
     print(json.dumps(result, indent=2))
     return result

@@ -24,8 +24,17 @@ CONFIGS = {
 WINDOW = 64
 
 
-def step_rate(vq_type: str, dim: int, shape: dict, batch: int, steps: int, device: str, bf16: bool = False,
-              compile_model: bool = False, window: int = WINDOW) -> float:  # fmt: skip
+def step_rate(
+    vq_type: str,
+    dim: int,
+    shape: dict,
+    batch: int,
+    steps: int,
+    device: str,
+    bf16: bool = False,
+    compile_model: bool = False,
+    window: int = WINDOW,
+) -> float:
     """Training samples per second over `steps` steps (windows of `window` frames) after one warm-up step."""
     torch.manual_seed(0)
     model = MotionTokenizer(TokenizerConfig(vq_type=vq_type, dim=dim, **shape)).to(device).train()
@@ -52,10 +61,18 @@ def main(argv: list[str] | None = None) -> dict:
         for vq_type, dim in (("rvq", 623), ("hrvq", 723)):
             for bf16, compiled in variants:
                 rate = step_rate(vq_type, dim, shape, batch, args.steps, args.device, bf16, compiled)
-                result["results"].append({"config": name, "vq_type": vq_type, "dim": dim, "batch": batch,
-                                          "precision": "bf16" if bf16 else "fp32", "compile": compiled,
-                                          "samples_per_s": round(rate, 1),
-                                          "s_per_step": round(batch / rate, 3)})  # fmt: skip
+                result["results"].append(
+                    {
+                        "config": name,
+                        "vq_type": vq_type,
+                        "dim": dim,
+                        "batch": batch,
+                        "precision": "bf16" if bf16 else "fp32",
+                        "compile": compiled,
+                        "samples_per_s": round(rate, 1),
+                        "s_per_step": round(batch / rate, 3),
+                    }
+                )
     result["machine"] = machine_info(args.device)
     print(json.dumps(result, indent=2))
     return result

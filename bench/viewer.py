@@ -46,9 +46,13 @@ def browser_numbers(page: Path) -> dict:
         state = view.state()
         view.page.evaluate("() => window.soulViewer.pause()")
         errors = view.errors() + view.network()
-    return {"open_to_first_frame_s": round(load_s, 3), "redraw_ms": round(draw_ms, 3),
-            "playing_frames_per_s": round((state["draws"] - before) / 3.0, 1),
-            "music_clock_s_after_3s": round(state["t"] - 1.0, 2), "errors": errors}  # fmt: skip
+    return {
+        "open_to_first_frame_s": round(load_s, 3),
+        "redraw_ms": round(draw_ms, 3),
+        "playing_frames_per_s": round((state["draws"] - before) / 3.0, 1),
+        "music_clock_s_after_3s": round(state["t"] - 1.0, 2),
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -78,8 +82,9 @@ def main() -> None:
             pair = write_pair(plan_song(7, minutes * 60), folder)
             joints = load_motion(pair["motion"]).joints  # (T, 52, 3)
             row = {"frames": len(joints)}
-            lanes = [Lane("dance", joints)] + [Lane(f"copy {k}", joints + [k * 0.3, 0, 0])
-                                               for k in range(1, args.lanes)]  # fmt: skip
+            lanes = [Lane("dance", joints)] + [
+                Lane(f"copy {k}", joints + [k * 0.3, 0, 0]) for k in range(1, args.lanes)
+            ]
             for name, scene_lanes in (("1 lane", lanes[:1]), (f"{args.lanes} lanes", lanes)):
                 page = folder / f"{minutes}min_{len(scene_lanes)}.html"
                 scene = Scene("song", scene_lanes, pair["music"])
@@ -93,11 +98,12 @@ def main() -> None:
             joints = load_motion(pair["motion"]).joints
             music = pair["music"]
             _, seconds = timed(lambda: render_skeleton_video(joints, folder / "d.mp4", 30.0, audio=music))
-            rows[f"mp4 of {args.mp4_minutes:g} min"] = {"render_s": seconds,
-                                                        "mp4_MB": round((folder / "d.mp4").stat().st_size / 1e6, 3)}
+            rows[f"mp4 of {args.mp4_minutes:g} min"] = {
+                "render_s": seconds,
+                "mp4_MB": round((folder / "d.mp4").stat().st_size / 1e6, 3),
+            }
     print(json.dumps({"benchmark": "viewer", "machine": machine_info(), "results": rows}, indent=1))
 
 
 if __name__ == "__main__":
-
     main()

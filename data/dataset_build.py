@@ -83,8 +83,10 @@ class BuildOptions:
         for flag, seconds in (("--stride", self.stride), ("--length", self.length)):
             frames = seconds * self.fps
             if not math.isfinite(frames) or round(frames) < 1 or abs(frames - round(frames)) > 1e-6:
-                raise UserError(f"{flag} {seconds:g}: must be a whole number of frames at {self.fps} fps, at least "
-                                f"one (a multiple of {1 / self.fps:.4g} s)")  # fmt: skip
+                raise UserError(
+                    f"{flag} {seconds:g}: must be a whole number of frames at {self.fps} fps, at least "
+                    f"one (a multiple of {1 / self.fps:.4g} s)"
+                )
         if self.workers < 1:
             raise UserError(f"--workers {self.workers}: must be at least 1")
         if self.feature_mode not in ("full_song", "per_slice"):
@@ -140,8 +142,10 @@ def motion_step(stem: str, motion_path: Path, opts: BuildOptions) -> dict:
             raise UserError(f"{motion_path}: body-only joints ({m.joints.shape[1]}); datasets need 52 joints")
         feats = joints_to_features(m.joints).features  # (T-1, 623)
         if not np.isfinite(feats).all():  # e.g. HumanML3D's facing is undefined for a first frame facing exactly -Z
-            raise UserError(f"{motion_path}: motion features are not finite (first bad row "
-                            f"{np.argwhere(~np.isfinite(feats))[0, 0]})")  # fmt: skip
+            raise UserError(
+                f"{motion_path}: motion features are not finite (first bad row "
+                f"{np.argwhere(~np.isfinite(feats))[0, 0]})"
+            )
         arrays = {"feats": feats, "source": np.array(key)}
         if m.face is not None:
             arrays["face"] = m.face[:-1]  # rows follow the T-1 features
@@ -235,8 +239,9 @@ def assign_splits(clips: dict[str, str], opts: BuildOptions) -> tuple[dict[str, 
         n_test = round(opts.split_ratios[2] * len(sequences))
         if len(sequences) >= 3:  # every split gets a sequence when there are enough
             n_val, n_test = max(n_val, 1), max(n_test, 1)
-        split_of = {q: "test" if r < n_test else "val" if r < n_test + n_val else "train"
-                    for r, q in enumerate(sequences)}  # fmt: skip
+        split_of = {
+            q: "test" if r < n_test else "val" if r < n_test + n_val else "train" for r, q in enumerate(sequences)
+        }
         out = {clip: split_of[seq] for clip, seq in clips.items()}
     check_disjoint(out, clips)
     return out, skipped
@@ -293,8 +298,7 @@ def previous_music(opts: BuildOptions) -> dict[str, str]:
         return {}
     music = json.loads(summary.read_text()).get("music", {})
     for t in [t for t in music if music_feature(t).made_by]:
-        logger.warning("%s music features are dropped by the rebuild; make them again: %s", t,
-                       music_feature(t).made_by)  # fmt: skip
+        logger.warning("%s music features are dropped by the rebuild; make them again: %s", t, music_feature(t).made_by)
     return {t: info["mode"] for t, info in music.items() if not music_feature(t).made_by}
 
 
@@ -302,8 +306,10 @@ def build_dataset(opts: BuildOptions) -> dict:
     """Process every paired clip of a dataset (see the module docstring). Returns the summary."""
     pairs, skipped = raw_pairs(opts.spec, opts.root)
     if not pairs:
-        raise UserError(f"{opts.root}: no motion files with matching music for {opts.spec.name} (expected "
-                        f"{'/'.join(opts.spec.motion_dirs)}/ with {'/'.join(opts.spec.music_dirs)}/)")  # fmt: skip
+        raise UserError(
+            f"{opts.root}: no motion files with matching music for {opts.spec.name} (expected "
+            f"{'/'.join(opts.spec.motion_dirs)}/ with {'/'.join(opts.spec.music_dirs)}/)"
+        )
     music_modes = {**previous_music(opts), **{t: opts.feature_mode for t in opts.music_types}}
     (opts.out / "summary.json").unlink(missing_ok=True)  # the index is rewritten below; the summary comes last
     motion, bad = _run([(s, s, m, opts) for s, (m, _) in pairs.items()], motion_step, opts.workers, "motion")
@@ -313,8 +319,10 @@ def build_dataset(opts: BuildOptions) -> dict:
         skipped += [(s, "no face expressions (this dataset is 723-d)") for s, v in motion.items() if not v["face"]]
         motion = {s: v for s, v in motion.items() if v["face"]}
     elif opts.spec.face is None and any(v["face"] for v in motion.values()):
-        logger.warning("some motions have no face, so the dataset is 623-d: %s",
-                       ", ".join(s for s, v in motion.items() if not v["face"]))  # fmt: skip
+        logger.warning(
+            "some motions have no face, so the dataset is 623-d: %s",
+            ", ".join(s for s, v in motion.items() if not v["face"]),
+        )
     music_frames: dict[str, dict[str, int]] = {}
     for mtype, mode in music_modes.items():
         songs = {pairs[s][1] for s in motion}
@@ -357,8 +365,13 @@ def write_motion(clips: list[str], face: bool, opts: BuildOptions) -> int:
     return layout.dim
 
 
-def window_counts(clips: list[str], frames: dict[str, int], music: dict[str, dict[str, int]],
-                  modes: dict[str, str], opts: BuildOptions) -> dict[str, int]:  # fmt: skip
+def window_counts(
+    clips: list[str],
+    frames: dict[str, int],
+    music: dict[str, dict[str, int]],
+    modes: dict[str, str],
+    opts: BuildOptions,
+) -> dict[str, int]:
     """Windows per clip: EDGE's slicing of the motion, cut to what every music feature covers."""
     out = {}
     for clip in clips:
@@ -372,24 +385,38 @@ def window_counts(clips: list[str], frames: dict[str, int], music: dict[str, dic
 
 def window_rows(clips: list[str], counts: dict[str, int], opts: BuildOptions) -> np.ndarray:
     """EDGE's slicing as (N, 3) int64 rows [clip index, start frame, frames]."""
-    rows = [np.stack([np.full(counts[c], i), np.arange(counts[c]) * opts.stride_frames,
-                      np.full(counts[c], opts.window_frames)], axis=1) for i, c in enumerate(clips)]  # fmt: skip
+    rows = [
+        np.stack(
+            [np.full(counts[c], i), np.arange(counts[c]) * opts.stride_frames, np.full(counts[c], opts.window_frames)],
+            axis=1,
+        )
+        for i, c in enumerate(clips)
+    ]
     return np.concatenate(rows).astype(np.int64)
 
 
-def write_index(clips: list[str], split_of: dict[str, str], windows: np.ndarray, music_of: dict[str, str],
-                opts: BuildOptions) -> None:  # fmt: skip
+def write_index(
+    clips: list[str], split_of: dict[str, str], windows: np.ndarray, music_of: dict[str, str], opts: BuildOptions
+) -> None:
     save_npy(opts.out / "windows.npy", windows)
-    info = [{"name": c, "sequence": opts.spec.sequence_of(c), "split": split_of[c], "music": music_of[c]}
-            for c in clips]  # fmt: skip
+    info = [
+        {"name": c, "sequence": opts.spec.sequence_of(c), "split": split_of[c], "music": music_of[c]} for c in clips
+    ]
     write_json(opts.out / "clips.json", info)
     for split in SPLITS:
         write_text(opts.out / "splits" / f"{split}.txt", "".join(f"{c}\n" for c in clips if split_of[c] == split))
 
 
-def make_summary(clips: list[str], split_of: dict[str, str], windows: np.ndarray, dim: int,
-                 skipped: list[tuple[str, str]], motion: dict, modes: dict[str, str],
-                 opts: BuildOptions) -> dict:  # fmt: skip
+def make_summary(
+    clips: list[str],
+    split_of: dict[str, str],
+    windows: np.ndarray,
+    dim: int,
+    skipped: list[tuple[str, str]],
+    motion: dict,
+    modes: dict[str, str],
+    opts: BuildOptions,
+) -> dict:
     split_arr = np.array([split_of[clips[i]] for i in windows[:, 0]]) if len(windows) else np.array([])
     return {
         "dataset": opts.spec.name,
@@ -400,8 +427,12 @@ def make_summary(clips: list[str], split_of: dict[str, str], windows: np.ndarray
         "hours": round(sum(motion[c]["frames"] for c in clips) / opts.fps / 3600, 4),
         "motion_dim": dim,
         "fps": opts.fps,
-        "window": {"length_s": opts.length, "stride_s": opts.stride, "frames": opts.window_frames,
-                   "stride_frames": opts.stride_frames},  # fmt: skip
+        "window": {
+            "length_s": opts.length,
+            "stride_s": opts.stride,
+            "frames": opts.window_frames,
+            "stride_frames": opts.stride_frames,
+        },
         "music": {t: {"mode": m, "dim": music_feature(t).dim, "dir": opts.music_dir(t, m)} for t, m in modes.items()},
         "options": {k: v for k, v in asdict(opts).items() if k not in ("root", "spec", "music_options")},
         "skipped": [{"item": item, "reason": reason} for item, reason in skipped],

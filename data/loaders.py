@@ -106,8 +106,10 @@ class ProcessedData:
             if feature.made_by:
                 how = feature.made_by.replace("<dataset>", f"{self.summary['dataset']} --data_root {self.root.parent}")
             else:
-                how = (f"python create_dataset.py --dataset_name {self.summary['dataset']} --data_root "
-                       f"{self.root.parent} --extract-{music_type} [--feature_mode full_song|per_slice]")  # fmt: skip
+                how = (
+                    f"python create_dataset.py --dataset_name {self.summary['dataset']} --data_root "
+                    f"{self.root.parent} --extract-{music_type} [--feature_mode full_song|per_slice]"
+                )
             raise UserError(f"{self.root}: music features {music_type!r} were not extracted; run {how}")
         return self.root / info["dir"], info["mode"]
 
@@ -129,8 +131,16 @@ class TokenizerWindows(Dataset):
     uninterrupted process would.
     """
 
-    def __init__(self, data: ProcessedData, split: str = "train", window_size: int = 64, normalize: bool = True,
-                 deterministic: bool = False, seed: int = 0, std: np.ndarray | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: ProcessedData,
+        split: str = "train",
+        window_size: int = 64,
+        normalize: bool = True,
+        deterministic: bool = False,
+        seed: int = 0,
+        std: np.ndarray | None = None,
+    ) -> None:
         ids = data.clip_ids(split)
         self.frames = packed_motion(data.root, split, [data.clips[i]["name"] for i in ids])  # (sum T, D) mapped
         lengths, offsets = self.frames.lengths, self.frames.offsets
@@ -138,8 +148,9 @@ class TokenizerWindows(Dataset):
             raise UserError(f"{data.root}: no {split} sequence has {window_size} frames")
         self.norm = _normalizer(data.mean, data.std if std is None else std) if normalize else None
         # every start whose window stays inside one sequence
-        self.starts = np.concatenate([o + np.arange(n - window_size + 1) for o, n in zip(offsets, lengths, strict=True)
-                                      if n >= window_size])  # fmt: skip
+        self.starts = np.concatenate(
+            [o + np.arange(n - window_size + 1) for o, n in zip(offsets, lengths, strict=True) if n >= window_size]
+        )
         self.window_size, self.deterministic, self.seed, self.epoch = window_size, deterministic, seed, 0
         self._steps = np.arange(window_size)
 
@@ -180,13 +191,24 @@ class MusicMotionClips(Dataset):
     clip), name (str).
     """
 
-    def __init__(self, data: ProcessedData, split: str = "train", music_type: str = "baseline", unit_length: int = 4,
-                 normalize: bool = True, deterministic: bool = False, seed: int = 0,
-                 clip_type: str | None = None, clip_dir: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: ProcessedData,
+        split: str = "train",
+        music_type: str = "baseline",
+        unit_length: int = 4,
+        normalize: bool = True,
+        deterministic: bool = False,
+        seed: int = 0,
+        clip_type: str | None = None,
+        clip_dir: Path | None = None,
+    ) -> None:
         music_dir, self.mode = data.music_dir(music_type)
         if music_feature(music_type).fps != data.summary.get("fps", 30):
-            raise UserError(f"{music_type!r} music features are one row per window, not per frame: use them as a "
-                            "clip condition, with a frame-level type (baseline, jukebox) for the clips")  # fmt: skip
+            raise UserError(
+                f"{music_type!r} music features are one row per window, not per frame: use them as a "
+                "clip condition, with a frame-level type (baseline, jukebox) for the clips"
+            )
         ids = data.clip_ids(split)
         windows = data.windows[np.isin(data.windows[:, 0], ids)]
         if not len(windows):
@@ -213,20 +235,29 @@ class MusicMotionClips(Dataset):
         self.sequence = np.array([seq_ids[data.clips[c]["sequence"]] for c in self.clip])
         self.deterministic, self.seed, self.epoch = deterministic, seed, 0
         self._steps = np.arange(self.length)
-        self.clip_rows = self._clip_rows(data, clip_type, clip_dir, songs, song_of_clip[row], windows) \
-            if clip_type else None  # fmt: skip
+        self.clip_rows = (
+            self._clip_rows(data, clip_type, clip_dir, songs, song_of_clip[row], windows) if clip_type else None
+        )
 
     @staticmethod
-    def _clip_rows(data: ProcessedData, clip_type: str, clip_dir: Path | None, songs: np.ndarray,
-                   song_of_window: np.ndarray, windows: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _clip_rows(
+        data: ProcessedData,
+        clip_type: str,
+        clip_dir: Path | None,
+        songs: np.ndarray,
+        song_of_window: np.ndarray,
+        windows: np.ndarray,
+    ) -> np.ndarray:
         """The `clip_type` row of every window (row k of a song: the window starting at frame k * stride)."""
         clip_dir = Path(clip_dir) if clip_dir is not None else data.music_dir(clip_type)[0]
         info = data.summary["music"].get(clip_type, {})
         stride = int(info.get("stride_frames", data.summary["window"]["stride_frames"]))
         missing = [n for n in songs if not (clip_dir / f"{n}.npy").is_file()]
         if missing:
-            raise UserError(f"{clip_dir}: no {clip_type} features for {len(missing)} songs (e.g. {missing[0]}.npy); "
-                            f"run {music_feature(clip_type).made_by or 'their extraction'}")  # fmt: skip
+            raise UserError(
+                f"{clip_dir}: no {clip_type} features for {len(missing)} songs (e.g. {missing[0]}.npy); "
+                f"run {music_feature(clip_type).made_by or 'their extraction'}"
+            )
         tables = [np.load(clip_dir / f"{n}.npy").astype(np.float32) for n in songs]
         lengths = np.array([len(t) for t in tables])
         row = np.minimum(windows[:, 1] // stride, lengths[song_of_window] - 1)
@@ -243,8 +274,11 @@ class MusicMotionClips(Dataset):
     def __getitems__(self, indices: list[int]) -> dict:
         idx = np.asarray(indices)
         slack = self.window_frames - self.length
-        shift = np.zeros(len(idx), np.int64) if self.deterministic or slack == 0 else \
-            hashed_offsets(self.seed, self.epoch, idx, slack + 1)  # fmt: skip
+        shift = (
+            np.zeros(len(idx), np.int64)
+            if self.deterministic or slack == 0
+            else hashed_offsets(self.seed, self.epoch, idx, slack + 1)
+        )
         frames = (self.motion_start[idx] + shift)[:, None] + self._steps  # (B, n)
         motion = torch.from_numpy(self.motion.gather(frames))  # (B, n, D)
         if self.norm is not None:
@@ -253,13 +287,17 @@ class MusicMotionClips(Dataset):
             music = self.music.gather(self.music_start[idx])[np.arange(len(idx))[:, None], shift[:, None] + self._steps]
         else:
             music = self.music.gather((self.music_start[idx] + shift)[:, None] + self._steps)  # (B, n, Dm)
-        return {"motion": motion, "music": torch.from_numpy(music),
-                "music_clip": torch.from_numpy(music.mean(1) if self.clip_rows is None else self.clip_rows[idx]),
-                "length": torch.full((len(idx),), self.length),
-                "sequence": torch.from_numpy(self.sequence[idx]), "clip": torch.from_numpy(self.clip[idx]),
-                "window": torch.from_numpy(self.window_in_clip[idx]),
-                "start": torch.from_numpy(self.window_start[idx] + shift),
-                "name": [self.names[i] for i in idx]}  # fmt: skip
+        return {
+            "motion": motion,
+            "music": torch.from_numpy(music),
+            "music_clip": torch.from_numpy(music.mean(1) if self.clip_rows is None else self.clip_rows[idx]),
+            "length": torch.full((len(idx),), self.length),
+            "sequence": torch.from_numpy(self.sequence[idx]),
+            "clip": torch.from_numpy(self.clip[idx]),
+            "window": torch.from_numpy(self.window_in_clip[idx]),
+            "start": torch.from_numpy(self.window_start[idx] + shift),
+            "name": [self.names[i] for i in idx],
+        }
 
     def __getitem__(self, index: int) -> dict:
         batch = self.__getitems__([index])
@@ -281,12 +319,21 @@ def pack_splits(data: ProcessedData) -> None:
                 packed_music(data.root, split, data.music_dir(music_type)[0], songs)
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, workers: int = 0,
-                drop_last: bool = False, seed: int = 0) -> DataLoader:  # fmt: skip
+def make_loader(
+    dataset: Dataset, batch_size: int, shuffle: bool = True, workers: int = 0, drop_last: bool = False, seed: int = 0
+) -> DataLoader:
     """A DataLoader that fetches whole batches through the dataset's `__getitems__`."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=drop_last,
-                      collate_fn=collate_batches, generator=generator, persistent_workers=workers > 0)  # fmt: skip
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        drop_last=drop_last,
+        collate_fn=collate_batches,
+        generator=generator,
+        persistent_workers=workers > 0,
+    )
 
 
 def in_batches(dataset: Dataset, batch_size: int) -> Iterator:

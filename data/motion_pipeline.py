@@ -102,13 +102,21 @@ def plan_outputs(planned: Mapping[Path, Sequence[Path]], overwrite: bool, single
     todo = [src for src, outs in planned.items() if not all(out in kept_set for out in outs)]
     if single and not todo:
         src = next(iter(planned))
-        raise UserError(f"{src}: its output(s) exist already ({', '.join(map(str, kept))}); give --overwrite to "
-                        "replace them or choose another output")  # fmt: skip
+        raise UserError(
+            f"{src}: its output(s) exist already ({', '.join(map(str, kept))}); give --overwrite to "
+            "replace them or choose another output"
+        )
     return todo
 
 
-def run_planned(planned: Mapping[Path, Sequence[Path]], step: Callable[[Path], Any], overwrite: bool, desc: str,
-                dest: Path | None = None, single: bool = False) -> list[Any]:  # fmt: skip
+def run_planned(
+    planned: Mapping[Path, Sequence[Path]],
+    step: Callable[[Path], Any],
+    overwrite: bool,
+    desc: str,
+    dest: Path | None = None,
+    single: bool = False,
+) -> list[Any]:
     """`step` on every input of `plan_outputs`: a `single` input directly (its error ends the run), a folder's
     through `run_batch` (errors skip a file and are listed). Returns the steps' results."""
     todo = plan_outputs(planned, overwrite, single)
@@ -127,8 +135,12 @@ def _write(path: Path, overwrite: bool, save: Callable[[Path], object]) -> None:
 
 def raw_pose_outputs(src: Path, opts: RawPoseOptions, root: Path | None = None) -> dict[str, Path]:
     """What `process_raw_pose` may write for `src`: joints, and face / bvh / smplx where asked."""
-    dirs = {"joints": (opts.out_dir, ".npy"), "face": (opts.face_dir, ".npy"), "bvh": (opts.bvh_dir, ".bvh"),
-            "smplx": (opts.smplx_dir, ".npz")}  # fmt: skip
+    dirs = {
+        "joints": (opts.out_dir, ".npy"),
+        "face": (opts.face_dir, ".npy"),
+        "bvh": (opts.bvh_dir, ".bvh"),
+        "smplx": (opts.smplx_dir, ".npz"),
+    }
     return {kind: output_path(src, root, folder, suffix) for kind, (folder, suffix) in dirs.items() if folder}
 
 
@@ -156,8 +168,9 @@ def smplx_from_joints(joints: np.ndarray) -> SMPLXMotion:
     """SMPL-X parameters of 52-joint positions (T, 52, 3) by inverse kinematics on the default skeleton."""
     poses, trans = ik_axis_angle(joints)
     t = len(joints)
-    return SMPLXMotion(poses=poses, trans=trans, betas=np.zeros(10, np.float32),
-                       expressions=np.zeros((t, FACE_DIM), np.float32))  # fmt: skip
+    return SMPLXMotion(
+        poses=poses, trans=trans, betas=np.zeros(10, np.float32), expressions=np.zeros((t, FACE_DIM), np.float32)
+    )
 
 
 def load_face(path: Path, n_frames: int) -> np.ndarray:
@@ -214,8 +227,10 @@ def features_of(joints: np.ndarray, target: str, src: Path) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         feats = joints_to_features(joints, target_offsets(target, joints, n_joints=joints.shape[1])).features
     if not np.isfinite(feats).all():
-        raise UserError(f"{src}: its features come out NaN or Inf (degenerate joints: all at one point, zero-length "
-                        "bones or huge values); nothing written")  # fmt: skip
+        raise UserError(
+            f"{src}: its features come out NaN or Inf (degenerate joints: all at one point, zero-length "
+            "bones or huge values); nothing written"
+        )
     return feats
 
 

@@ -91,8 +91,9 @@ def pack_arrays(files: list[Path], out: Path, desc: str = "packing") -> list[int
     heads = [np.load(f, mmap_mode="r") for f in files]
     shape = (sum(len(h) for h in heads), *heads[0].shape[1:])
     with atomic_path(out) as tmp, open(tmp, "wb") as f:  # fsync, rename, and removal on failure: utils.atomic
-        np.lib.format.write_array_header_2_0(f, {"descr": np.dtype(np.float32).str, "fortran_order": False,
-                                                 "shape": shape})  # fmt: skip
+        np.lib.format.write_array_header_2_0(
+            f, {"descr": np.dtype(np.float32).str, "fortran_order": False, "shape": shape}
+        )
         for h in tqdm(heads, desc=desc, unit="file", disable=len(heads) < 50):
             f.write(np.ascontiguousarray(h, dtype=np.float32).tobytes())
             release(h)

@@ -48,8 +48,11 @@ class DatasetSpec:
     motion_format: str = "auto"
     motion_suffixes: tuple[str, ...] = MOTION_SUFFIXES
     face: bool | None = None
-    split_files: tuple[tuple[str, str], ...] = (("train", "splits/train.txt"), ("val", "splits/val.txt"),
-                                                ("test", "splits/test.txt"))  # fmt: skip
+    split_files: tuple[tuple[str, str], ...] = (
+        ("train", "splits/train.txt"),
+        ("val", "splits/val.txt"),
+        ("test", "splits/test.txt"),
+    )
     ignore_file: str | None = None
     music_id_field: int | None = None
 
@@ -67,15 +70,22 @@ class DatasetSpec:
 
 DATASETS = {
     "souldance": DatasetSpec("souldance", ("motion",), ("music",), motion_format="souldance", face=True),
-    "aistpp": DatasetSpec("aistpp", ("motions", "motion"), ("wavs", "music"), motion_format="aistpp", face=False,
-                          split_files=(("train", "splits/crossmodal_train.txt"),
-                                       ("test", "splits/crossmodal_test.txt")),
-                          ignore_file="splits/ignore_list.txt", music_id_field=4),
+    "aistpp": DatasetSpec(
+        "aistpp",
+        ("motions", "motion"),
+        ("wavs", "music"),
+        motion_format="aistpp",
+        face=False,
+        split_files=(("train", "splits/crossmodal_train.txt"), ("test", "splits/crossmodal_test.txt")),
+        ignore_file="splits/ignore_list.txt",
+        music_id_field=4,
+    ),
     "finedance": DatasetSpec("finedance", ("motion",), ("music_wav", "music"), motion_format="finedance", face=False),
     "synthetic": DatasetSpec("synthetic", ("motion",), ("music",), motion_format="smplx_npz", face=True),
-    "custom": DatasetSpec("custom", (".", "motion"), (".", "music"), motion_format="auto", face=None,
-                          motion_suffixes=(".npz",)),
-}  # fmt: skip
+    "custom": DatasetSpec(
+        "custom", (".", "motion"), (".", "music"), motion_format="auto", face=None, motion_suffixes=(".npz",)
+    ),
+}
 
 
 def dataset_spec(name: str) -> DatasetSpec:

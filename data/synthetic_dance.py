@@ -73,31 +73,103 @@ class Style:
 
 
 STYLES = {
-    "hiphop": Style("hiphop", kick=(0, 3, 5), snare=(2, 6), hats=(0, 1, 2, 3, 4, 5, 6, 7), kick_pitch=(140, 45),
-                    snare_tone=190, bass_wave="sine", bass_steps=(0, 3, 5), chord_wave="square", chord_stabs=(),
-                    progressions={"A": (0, 3), "B": (5, 7), "C": (8, 3)},
-                    moves={"knee": (0.15, 0.75), "arm_raise": (0.2, 0.7), "elbow": (1.0, 1.9), "head_nod": (-0.1, 0.35),
-                           "twist": (-0.25, 0.25), "curl": (0.7, 1.0), "lean": (0.0, 0.25), "step": (-0.08, 0.08)},
-                    turn=0.0),
-    "house": Style("house", kick=(0, 2, 4, 6), snare=(2, 6), hats=(1, 3, 5, 7), kick_pitch=(160, 50), snare_tone=230,
-                   bass_wave="saw", bass_steps=(1, 3, 5, 7), chord_wave="saw", chord_stabs=(1, 4, 7),
-                   progressions={"A": (0, 5), "B": (3, 10), "C": (7, 5)},
-                   moves={"knee": (0.1, 0.45), "sway": (-0.3, 0.3), "arm_swing": (-0.6, 0.6), "elbow": (0.3, 1.0),
-                          "arm_raise": (0.1, 0.5), "head_nod": (-0.05, 0.2), "curl": (0.1, 0.4), "step": (-0.25, 0.25)},
-                   turn=0.0),
-    "latin": Style("latin", kick=(0, 3, 4, 7), snare=(3, 6), hats=(0, 2, 3, 5, 6), kick_pitch=(120, 60),
-                   snare_tone=330, bass_wave="square", bass_steps=(0, 3, 4, 7), chord_wave="sine", chord_stabs=(2, 5),
-                   progressions={"A": (0, 7), "B": (5, 0), "C": (2, 7)},
-                   moves={"knee": (0.1, 0.35), "sway": (-0.45, 0.45), "twist": (-0.45, 0.45), "arm_raise": (0.6, 1.2),
-                          "elbow": (0.3, 0.9), "curl": (0.0, 0.3), "head_turn": (-0.3, 0.3), "step": (-0.15, 0.15)},
-                   turn=np.pi / 2),
-    "pop": Style("pop", kick=(0, 4), snare=(2, 6), hats=(0, 2, 4, 6), kick_pitch=(150, 55), snare_tone=260,
-                 bass_wave="saw", bass_steps=(0, 2, 4, 6), chord_wave="sine", chord_stabs=(),
-                 progressions={"A": (0, 8), "B": (5, 3), "C": (10, 5)},
-                 moves={"knee": (0.1, 0.55), "arm_raise": (0.4, 1.7), "arm_swing": (-0.4, 0.8), "elbow": (0.0, 1.4),
-                        "head_turn": (-0.35, 0.35), "curl": (0.0, 0.8), "sway": (-0.2, 0.2), "step": (-0.1, 0.1)},
-                 turn=np.pi),
-}  # fmt: skip
+    "hiphop": Style(
+        "hiphop",
+        kick=(0, 3, 5),
+        snare=(2, 6),
+        hats=(0, 1, 2, 3, 4, 5, 6, 7),
+        kick_pitch=(140, 45),
+        snare_tone=190,
+        bass_wave="sine",
+        bass_steps=(0, 3, 5),
+        chord_wave="square",
+        chord_stabs=(),
+        progressions={"A": (0, 3), "B": (5, 7), "C": (8, 3)},
+        moves={
+            "knee": (0.15, 0.75),
+            "arm_raise": (0.2, 0.7),
+            "elbow": (1.0, 1.9),
+            "head_nod": (-0.1, 0.35),
+            "twist": (-0.25, 0.25),
+            "curl": (0.7, 1.0),
+            "lean": (0.0, 0.25),
+            "step": (-0.08, 0.08),
+        },
+        turn=0.0,
+    ),
+    "house": Style(
+        "house",
+        kick=(0, 2, 4, 6),
+        snare=(2, 6),
+        hats=(1, 3, 5, 7),
+        kick_pitch=(160, 50),
+        snare_tone=230,
+        bass_wave="saw",
+        bass_steps=(1, 3, 5, 7),
+        chord_wave="saw",
+        chord_stabs=(1, 4, 7),
+        progressions={"A": (0, 5), "B": (3, 10), "C": (7, 5)},
+        moves={
+            "knee": (0.1, 0.45),
+            "sway": (-0.3, 0.3),
+            "arm_swing": (-0.6, 0.6),
+            "elbow": (0.3, 1.0),
+            "arm_raise": (0.1, 0.5),
+            "head_nod": (-0.05, 0.2),
+            "curl": (0.1, 0.4),
+            "step": (-0.25, 0.25),
+        },
+        turn=0.0,
+    ),
+    "latin": Style(
+        "latin",
+        kick=(0, 3, 4, 7),
+        snare=(3, 6),
+        hats=(0, 2, 3, 5, 6),
+        kick_pitch=(120, 60),
+        snare_tone=330,
+        bass_wave="square",
+        bass_steps=(0, 3, 4, 7),
+        chord_wave="sine",
+        chord_stabs=(2, 5),
+        progressions={"A": (0, 7), "B": (5, 0), "C": (2, 7)},
+        moves={
+            "knee": (0.1, 0.35),
+            "sway": (-0.45, 0.45),
+            "twist": (-0.45, 0.45),
+            "arm_raise": (0.6, 1.2),
+            "elbow": (0.3, 0.9),
+            "curl": (0.0, 0.3),
+            "head_turn": (-0.3, 0.3),
+            "step": (-0.15, 0.15),
+        },
+        turn=np.pi / 2,
+    ),
+    "pop": Style(
+        "pop",
+        kick=(0, 4),
+        snare=(2, 6),
+        hats=(0, 2, 4, 6),
+        kick_pitch=(150, 55),
+        snare_tone=260,
+        bass_wave="saw",
+        bass_steps=(0, 2, 4, 6),
+        chord_wave="sine",
+        chord_stabs=(),
+        progressions={"A": (0, 8), "B": (5, 3), "C": (10, 5)},
+        moves={
+            "knee": (0.1, 0.55),
+            "arm_raise": (0.4, 1.7),
+            "arm_swing": (-0.4, 0.8),
+            "elbow": (0.0, 1.4),
+            "head_turn": (-0.35, 0.35),
+            "curl": (0.0, 0.8),
+            "sway": (-0.2, 0.2),
+            "step": (-0.1, 0.1),
+        },
+        turn=np.pi,
+    ),
+}
 
 
 # ------------------------------------------------------------------------------------------------ the song plan
@@ -147,14 +219,27 @@ class SongPlan:
         first = -1 if self.phase > 0 else 0  # the pre-roll before beat 0 belongs to section -1 (the last motif)
         for s in range(first, int(np.ceil(len(beats) / per))):
             start = self.phase + s * per * self.beat_period
-            sections.append({"motif": self.motif(s), "start_s": round(max(0.0, start), 6), "start_beat": s * per,
-                             "end_s": round(min(self.seconds, start + per * self.beat_period), 6)})  # fmt: skip
-        return {**asdict(self), "beat_times_s": [round(float(b), 6) for b in beats], "sections": sections,
-                "fps": FPS, "sr": SR, "beats_per_bar": BEATS_PER_BAR}  # fmt: skip
+            sections.append(
+                {
+                    "motif": self.motif(s),
+                    "start_s": round(max(0.0, start), 6),
+                    "start_beat": s * per,
+                    "end_s": round(min(self.seconds, start + per * self.beat_period), 6),
+                }
+            )
+        return {
+            **asdict(self),
+            "beat_times_s": [round(float(b), 6) for b in beats],
+            "sections": sections,
+            "fps": FPS,
+            "sr": SR,
+            "beats_per_bar": BEATS_PER_BAR,
+        }
 
 
-def plan_song(seed: int, seconds: float, style: str | None = None, bpm: float | None = None,
-              phase: float | None = None) -> SongPlan:  # fmt: skip
+def plan_song(
+    seed: int, seconds: float, style: str | None = None, bpm: float | None = None, phase: float | None = None
+) -> SongPlan:
     """Draw a song: tempo U(80, 140) BPM, random phase, a style and a motif order (unless given)."""
     if seed < 0 or seconds < 2 / FPS:
         raise UserError(f"a song needs seed >= 0 and at least 2 frames ({2 / FPS:.3f} s), got {seed}, {seconds} s")
@@ -165,8 +250,15 @@ def plan_song(seed: int, seconds: float, style: str | None = None, bpm: float | 
     phase = float(rng.uniform(0, 60.0 / bpm)) if phase is None else float(phase)
     style = style or str(rng.choice(sorted(STYLES)))
     order = str(rng.choice(MOTIF_ORDERS))
-    return SongPlan(name=f"synth_{seed:04d}_{style}", style=style, bpm=bpm, phase=phase, seconds=float(seconds),
-                    motif_order=order, seed=seed)  # fmt: skip
+    return SongPlan(
+        name=f"synth_{seed:04d}_{style}",
+        style=style,
+        bpm=bpm,
+        phase=phase,
+        seconds=float(seconds),
+        motif_order=order,
+        seed=seed,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ music
@@ -230,8 +322,19 @@ def render_music(plan: SongPlan) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ dance
-PRIMITIVES = ("knee", "sway", "twist", "lean", "arm_raise", "arm_swing", "elbow", "curl", "head_nod", "head_turn",
-              "step")  # fmt: skip
+PRIMITIVES = (
+    "knee",
+    "sway",
+    "twist",
+    "lean",
+    "arm_raise",
+    "arm_swing",
+    "elbow",
+    "curl",
+    "head_nod",
+    "head_turn",
+    "step",
+)
 
 
 def key_pose(params: dict[str, float], mirror: float) -> np.ndarray:
@@ -319,11 +422,22 @@ def dance_for(plan: SongPlan, n_frames: int | None = None, fps: float = FPS) -> 
     turn = axis_angle_to_matrix(np.stack([np.zeros_like(heading), heading, np.zeros_like(heading)], -1))
     poses[:, 0] = matrix_to_axis_angle(turn @ axis_angle_to_matrix(poses[:, 0]))  # turn about the vertical
     offsets = blend(keys_off)
-    trans = np.stack([offsets[:, 0] * np.cos(heading) + offsets[:, 2] * np.sin(heading), offsets[:, 1],
-                      -offsets[:, 0] * np.sin(heading) + offsets[:, 2] * np.cos(heading)], axis=-1)  # fmt: skip
-    return SMPLXMotion(poses=poses.reshape(n_frames, -1).astype(np.float32), trans=trans.astype(np.float32),
-                       betas=np.zeros(10, np.float32), expressions=blend(keys_face).astype(np.float32), fps=fps,
-                       has_face=True)  # fmt: skip
+    trans = np.stack(
+        [
+            offsets[:, 0] * np.cos(heading) + offsets[:, 2] * np.sin(heading),
+            offsets[:, 1],
+            -offsets[:, 0] * np.sin(heading) + offsets[:, 2] * np.cos(heading),
+        ],
+        axis=-1,
+    )
+    return SMPLXMotion(
+        poses=poses.reshape(n_frames, -1).astype(np.float32),
+        trans=trans.astype(np.float32),
+        betas=np.zeros(10, np.float32),
+        expressions=blend(keys_face).astype(np.float32),
+        fps=fps,
+        has_face=True,
+    )
 
 
 def synthesize_dance(n_frames: int, bpm: float = 120.0, seed: int = 0, fps: float = FPS) -> SMPLXMotion:
@@ -339,8 +453,11 @@ def write_pair(plan: SongPlan, out_dir: Path) -> dict[str, Path]:
     """Write `music/<name>.wav`, `motion/<name>.npz` (SMPL-X, BEAT2 layout) and `meta/<name>.json` of a song."""
     from data.formats.smplx_npz import save_smplx_npz
 
-    paths = {"music": out_dir / "music" / f"{plan.name}.wav", "motion": out_dir / "motion" / f"{plan.name}.npz",
-             "meta": out_dir / "meta" / f"{plan.name}.json"}  # fmt: skip
+    paths = {
+        "music": out_dir / "music" / f"{plan.name}.wav",
+        "motion": out_dir / "motion" / f"{plan.name}.npz",
+        "meta": out_dir / "meta" / f"{plan.name}.json",
+    }
     with atomic_path(paths["music"]) as tmp:
         sf.write(tmp, render_music(plan), SR)
     save_smplx_npz(paths["motion"], dance_for(plan))
@@ -361,8 +478,9 @@ def build_dataset(out_dir: str | Path, songs: int = 8, seconds: float = 20.0, se
 def main(argv: list[str] | None = None) -> list[dict[str, Path]]:
     from data.paths import dataset_dir
 
-    p = argparse.ArgumentParser(prog="python -m data.synthetic_dance", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m data.synthetic_dance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, help="output folder (default: data/synthetic)")
     p.add_argument("--songs", type=positive_int, default=8, help="number of music-dance pairs")
     p.add_argument("--seconds", type=positive_float, default=20.0, help="length of each song")

@@ -88,12 +88,19 @@ def analyse(motion: EvalMotion, protocol: Protocol, frames: int | None) -> Sampl
     features = {"kinetic": k, "geometric": g}
     if protocol.holistic:
         features.update(proto.holistic_features(joints, rate, motion.expressions))
-    return Sample(motion, rate, len(joints), features, proto.motion_beats(joints, rate, protocol),
-                  proto.physical_scores(joints, rate, protocol))  # fmt: skip
+    return Sample(
+        motion,
+        rate,
+        len(joints),
+        features,
+        proto.motion_beats(joints, rate, protocol),
+        proto.physical_scores(joints, rate, protocol),
+    )
 
 
-def analyse_all(motions: list[EvalMotion], protocol: Protocol, frames: int | None, workers: int = 1,
-                desc: str = "features") -> list[Sample]:  # fmt: skip
+def analyse_all(
+    motions: list[EvalMotion], protocol: Protocol, frames: int | None, workers: int = 1, desc: str = "features"
+) -> list[Sample]:
     """`analyse` of every motion, in order, in `workers` processes when there are enough motions to share."""
     if workers <= 1 or len(motions) < 4 * workers:
         return [analyse(m, protocol, frames) for m in _progress(motions, desc)]
@@ -108,18 +115,23 @@ def _check_joint_sets(motions: list[EvalMotion], protocol: Protocol, what: str, 
     n_joints = motions[0].joints.shape[1]
     other = next((m for m in motions if m.joints.shape[1] != n_joints), None)
     if other is not None:
-        raise UserError(f"{what} {where} mixes joint counts ({motions[0].name}: {n_joints}, {other.name}: "
-                        f"{other.joints.shape[1]}); keep one skeleton per folder")  # fmt: skip
+        raise UserError(
+            f"{what} {where} mixes joint counts ({motions[0].name}: {n_joints}, {other.name}: "
+            f"{other.joints.shape[1]}); keep one skeleton per folder"
+        )
     for joint_set in (protocol.feature_joints, protocol.bas_joints):
         if not available(joint_set, n_joints):
-            raise UserError(f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
-                            f"{what} files have {n_joints} joints: use --protocol lodge or fixed")  # fmt: skip
+            raise UserError(
+                f"protocol {protocol.name} needs {_JOINT_SET_NAMES[joint_set]} (SMPL hands 22-23); the "
+                f"{what} files have {n_joints} joints: use --protocol lodge or fixed"
+            )
 
 
 def _read_motions(folder: Path, what: str, req: EvalRequest) -> tuple[list[EvalMotion], list[dict]]:
     files = list_motion_files(folder, what)
-    report = run_batch(files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path),
-                       f"reading {what}")  # fmt: skip
+    report = run_batch(
+        files, lambda f: read_eval_motion(f, req.fps, req.up_axis, req.smplx_model_path), f"reading {what}"
+    )
     return report.results, [{"file": str(f), "reason": r} for f, r in report.skipped]
 
 
@@ -180,8 +192,7 @@ class Findings:
     dims: dict[str, int] = field(default_factory=dict)
 
 
-def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beats: dict,
-                    suffix: str = "") -> Findings:  # fmt: skip
+def _beat_alignment(samples: list[Sample], protocol: Protocol, audio: dict, beats: dict, suffix: str = "") -> Findings:
     """BAS of both definitions averaged over the samples that have music (`count`: how many had)."""
     out = Findings()
     if not audio and not beats:
@@ -241,17 +252,23 @@ def _distribution_metrics(pred: list[Sample], gt: list[Sample], protocol: Protoc
         g_n, p_n = normalize_by_gt(g_raw, np.stack(p).astype(np.float64), protocol.drop_constant)
         for n, which in ((len(p), "predictions"), (len(g), "ground truth")):
             if n < dims[key]:
-                warnings.append(f"FID_{suffix}: {n} {which} for {dims[key]}-d features: the covariance is "
-                                "rank-deficient and the value unstable")  # fmt: skip
+                warnings.append(
+                    f"FID_{suffix}: {n} {which} for {dims[key]}-d features: the covariance is "
+                    "rank-deficient and the value unstable"
+                )
         constant = int((g_raw.std(axis=0) < CONSTANT_STD).sum())
         if constant and protocol.drop_constant:
             metrics[f"FID_{suffix}_dims"] = dims[key] - constant
-            warnings.append(f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
-                            f"truth and left out of FID_{suffix} and Div_{suffix} (FID_{suffix}_dims)")  # fmt: skip
+            warnings.append(
+                f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
+                f"truth and left out of FID_{suffix} and Div_{suffix} (FID_{suffix}_dims)"
+            )
         elif constant:
-            warnings.append(f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
-                            "truth; the reference's normalisation divides them by 1e-10, so any prediction that "
-                            "differs there dominates FID and Div")  # fmt: skip
+            warnings.append(
+                f"FID_{suffix}: {constant} of {dims[key]} feature dimensions are constant over the ground "
+                "truth; the reference's normalisation divides them by 1e-10, so any prediction that "
+                "differs there dominates FID and Div"
+            )
         metrics[f"FID_{suffix}"] = frechet_distance(p_n, g_n, eps=protocol.fid_eps)
         metrics[f"Div_{suffix}"] = diversity(p_n)
         metrics[f"Div_{suffix}_gt"] = diversity(g_n)
@@ -281,10 +298,13 @@ def _paired_metrics(pred: list[Sample], gt: list[Sample]) -> Findings:
         out.skipped["MPJPE"] = "no prediction has a ground-truth file of the same name, skeleton, rate and length"
         return out
     parts = ("all", "body", "hands") if available("fingers", pairs[0][0].joints.shape[1]) else ("all", "body")
-    out.metrics = {f"MPJPE_{part}": float(np.mean([mpjpe(as_52(a.joints), as_52(b.joints), part) for a, b in pairs]))
-                   for part in parts}  # fmt: skip
-    faces = [(a.expressions, b.expressions) for a, b in pairs
-             if a.expressions is not None and b.expressions is not None]  # fmt: skip
+    out.metrics = {
+        f"MPJPE_{part}": float(np.mean([mpjpe(as_52(a.joints), as_52(b.joints), part) for a, b in pairs]))
+        for part in parts
+    }
+    faces = [
+        (a.expressions, b.expressions) for a, b in pairs if a.expressions is not None and b.expressions is not None
+    ]
     if faces:
         out.metrics["face_MSE"] = float(np.mean([face_mse(a, b) for a, b in faces]))
     out.count = len(pairs)
@@ -298,17 +318,24 @@ def _notes(samples: list[Sample], protocol: Protocol, what: str) -> list[str]:
         if protocol.fps and fps != protocol.fps:
             notes.append(f"{what}: {n} file(s) at {fps:g} fps linearly interpolated to {protocol.fps:g} fps")
             if protocol.fps > fps:
-                notes.append(f"{what}: BAS_fact looks for strict speed minima, which linear up-sampling flattens "
-                             "into plateaus: expect few motion beats")  # fmt: skip
+                notes.append(
+                    f"{what}: BAS_fact looks for strict speed minima, which linear up-sampling flattens "
+                    "into plateaus: expect few motion beats"
+                )
     n_joints = samples[0].motion.joints.shape[1]
     for joint_set in {protocol.feature_joints, protocol.bas_joints}:
         if not is_exact(joint_set, n_joints):
-            how = ("SMPL hand joints 22/23 taken at the middle-finger base" if joint_set == "smpl24"
-                   else "SMPL-X jaw and left eye taken at the head joint")  # fmt: skip
+            how = (
+                "SMPL hand joints 22/23 taken at the middle-finger base"
+                if joint_set == "smpl24"
+                else "SMPL-X jaw and left eye taken at the head joint"
+            )
             notes.append(f"{what}: {n_joints}-joint input, {how} (an approximation of the reference's joints)")
     if protocol.up_axis == "z" and any(s.motion.source_up_axis != "z" for s in samples):
-        notes.append(f"{what}: Y-up input rotated to EDGE's Z-up frame, not shifted (with the kept precedence "
-                     "bug FID_k depends on absolute positions: EDGE's value only for joints in EDGE's frame)")
+        notes.append(
+            f"{what}: Y-up input rotated to EDGE's Z-up frame, not shifted (with the kept precedence "
+            "bug FID_k depends on absolute positions: EDGE's value only for joints in EDGE's frame)"
+        )
     return notes
 
 
@@ -328,9 +355,15 @@ def evaluate(req: EvalRequest) -> dict:
     return evaluate_motions(pred, gt, req.protocol, audio, beats, req.workers, skipped_files)
 
 
-def evaluate_motions(pred_motions: list[EvalMotion], gt_motions: list[EvalMotion], protocol_name: str,
-                     audio: dict[str, Path] | None = None, beats: dict[str, Path] | None = None, workers: int = 1,
-                     skipped_files: list[dict] | None = None) -> dict:  # fmt: skip
+def evaluate_motions(
+    pred_motions: list[EvalMotion],
+    gt_motions: list[EvalMotion],
+    protocol_name: str,
+    audio: dict[str, Path] | None = None,
+    beats: dict[str, Path] | None = None,
+    workers: int = 1,
+    skipped_files: list[dict] | None = None,
+) -> dict:
     """The report of motions already in memory (`evaluate` reads them from folders). `audio` / `beats`: music
     files / beat files by name, matched to the motions by `match_music`."""
     if protocol_name not in PROTOCOLS:
@@ -369,8 +402,13 @@ def evaluate_motions(pred_motions: list[EvalMotion], gt_motions: list[EvalMotion
     return {
         "protocol": protocol.name,
         "protocol_summary": protocol.summary,
-        "counts": {"pred": len(pred), "gt": len(gt), "bas": bas.count, "paired": paired.count,
-                   "feature_dims": distribution.dims},
+        "counts": {
+            "pred": len(pred),
+            "gt": len(gt),
+            "bas": bas.count,
+            "paired": paired.count,
+            "feature_dims": distribution.dims,
+        },
         "metrics": metrics,
         "skipped": skipped,
         "skipped_files": skipped_files or [],

@@ -102,8 +102,9 @@ def _layout(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, floa
     return None
 
 
-def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | None = None,
-                     smplx_model_path: str | Path | None = None) -> EvalMotion:  # fmt: skip
+def read_eval_motion(
+    path: str | Path, fps: float | None = None, up_axis: str | None = None, smplx_model_path: str | Path | None = None
+) -> EvalMotion:
     """Read one file for evaluation (see the module table) at its own frame rate. Parameter files get joints by
     forward kinematics: through `smplx` with `smplx_model_path`, else on the project's default skeleton. Raises
     `UserError` naming the file for bad input."""
@@ -112,8 +113,10 @@ def read_eval_motion(path: str | Path, fps: float | None = None, up_axis: str | 
     found = _layout(arrays, path)
     bare = arrays.get(ARRAY_KEY)
     if found is None and path.suffix.lower() == ".npy" and bare is not None and bare.ndim == 3 and bare.shape[2] == 3:
-        raise UserError(f"{path}: joints array {bare.shape}: the joint count must be one of "
-                        f"{', '.join(map(str, SUPPORTED_JOINT_COUNTS))}")  # fmt: skip
+        raise UserError(
+            f"{path}: joints array {bare.shape}: the joint count must be one of "
+            f"{', '.join(map(str, SUPPORTED_JOINT_COUNTS))}"
+        )
     if found is None:  # a parameter file: forward kinematics through the motion readers, at the file's rate
         m = load_motion(path, fps=fps, up_axis=up_axis, smplx_model_path=smplx_model_path, out_fps=None)
         joints, rate, face, layout = m.joints.astype(np.float64), m.source_fps, m.face, f"{m.fmt} (FK)"
@@ -155,13 +158,14 @@ def list_motion_files(folder: str | Path, what: str) -> list[Path]:
     stems = [p.stem for p in files]
     clashes = sorted({s for s in stems if stems.count(s) > 1})
     if clashes:
-        raise UserError(f"{what} folder {folder}: several files are named {clashes[0]!r} "
-                        "(samples are matched by file name; keep one)")  # fmt: skip
+        raise UserError(
+            f"{what} folder {folder}: several files are named {clashes[0]!r} "
+            "(samples are matched by file name; keep one)"
+        )
     return files
 
 
-def check_eval_paths(pred_dir: Path, gt_dir: Path | None, beats_dir: Path | None, out: Path,
-                     overwrite: bool) -> None:  # fmt: skip
+def check_eval_paths(pred_dir: Path, gt_dir: Path | None, beats_dir: Path | None, out: Path, overwrite: bool) -> None:
     """Before any evaluation work, one line when: the prediction folder is missing or is the ground-truth or beat
     folder, the report is not a `.json`, it exists (without `overwrite`), or its folder cannot be written (it is
     created)."""
@@ -170,8 +174,10 @@ def check_eval_paths(pred_dir: Path, gt_dir: Path | None, beats_dir: Path | None
     same = {"--gt_dir": gt_dir, "--beats_dir": beats_dir}
     for option, folder in same.items():
         if folder is not None and Path(folder).resolve() == Path(pred_dir).resolve():
-            raise UserError(f"--pred_dir and {option} are the same folder {pred_dir}: every file there would be read "
-                            f"as a prediction and as {option[2:-4]}; give each its own folder")  # fmt: skip
+            raise UserError(
+                f"--pred_dir and {option} are the same folder {pred_dir}: every file there would be read "
+                f"as a prediction and as {option[2:-4]}; give each its own folder"
+            )
     if Path(out).suffix.lower() != ".json":
         raise UserError(f"--out {out}: the report is JSON; give a name ending in .json")
     refuse_existing(out, overwrite)
@@ -181,8 +187,15 @@ def check_eval_paths(pred_dir: Path, gt_dir: Path | None, beats_dir: Path | None
 def folder_summary(folder: Path) -> dict:
     """The evaluable files of a folder: count and modification-time span (leftovers of an earlier run show as an
     old `oldest`). -> {"folder", "files", "oldest", "newest"}"""
-    files = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in EVAL_SUFFIXES
-             and temporary_pid(p) is None]  # fmt: skip
+    files = [
+        p
+        for p in Path(folder).iterdir()
+        if p.is_file() and p.suffix.lower() in EVAL_SUFFIXES and temporary_pid(p) is None
+    ]
     times = [datetime.fromtimestamp(t).isoformat(timespec="seconds") for t in sorted(p.stat().st_mtime for p in files)]
-    return {"folder": str(folder), "files": len(files), "oldest": times[0] if times else None,
-            "newest": times[-1] if times else None}  # fmt: skip
+    return {
+        "folder": str(folder),
+        "files": len(files),
+        "oldest": times[0] if times else None,
+        "newest": times[-1] if times else None,
+    }

@@ -101,37 +101,109 @@ class Protocol:
     def beat_params(self, fps: float) -> tuple[float, float, int]:
         """(sigma, Gaussian smoothing, FACT order), in frames at the evaluated rate."""
         s = self.rate(fps) / REFERENCE_FPS if self.scale_beat_params else 1.0
-        return (beat_align.SIGMA_FRAMES * s, beat_align.BAILANDO_SMOOTHING * s,
-                max(1, round(beat_align.FACT_ORDER_60FPS * s)))  # fmt: skip
+        return (
+            beat_align.SIGMA_FRAMES * s,
+            beat_align.BAILANDO_SMOOTHING * s,
+            max(1, round(beat_align.FACT_ORDER_60FPS * s)),
+        )
 
 
 PROTOCOLS = {
     p.name: p
     for p in (
-        Protocol("bailando", "AIST++ tables of Bailando, Bailando++, Lodge (AIST++), Danceba, E3D2, TM2D: FID_k, "
-                 "FID_g, Div_k, Div_g, BAS", fps=60.0, up_axis="y", feature_joints="smpl24", pred_frames=1200,
-                 gt_frames=None, root="first_frame", kinetic_frame_time=1 / 60, geometric_time_per_frame=TIME_PER_FRAME,
-                 acceleration_bug=True, fid_eps=1e-5, bas="BAS_bailando", bas_joints="smpl24", fact_frames=None,
-                 truncate_music=True, beat_tracker="bailando", scale_beat_params=False, physics=(), holistic=False),
-        Protocol("edge", "EDGE's AIST++ table (PFC) and POPDG's FID/Dist/BeatAlign", fps=EDGE_FPS, up_axis="z",
-                 feature_joints="smpl24", pred_frames=None, gt_frames=None, root="none", kinetic_frame_time=1 / 60,
-                 geometric_time_per_frame=TIME_PER_FRAME, acceleration_bug=True, fid_eps=1e-6, bas="BAS_fact",
-                 bas_joints="smpl24", fact_frames=300, truncate_music=True, beat_tracker="edge",
-                 scale_beat_params=False, physics=("PFC",), holistic=False),
-        Protocol("lodge", "FineDance tables of LODGE and the methods it compares (FID_k, FID_g, FSR, Div, BAS)",
-                 fps=30.0, up_axis="y", feature_joints="body22", pred_frames=1024, gt_frames=1024, root="per_frame",
-                 kinetic_frame_time=1 / 60, geometric_time_per_frame=TIME_PER_FRAME, acceleration_bug=True,
-                 fid_eps=1e-5, bas="BAS_bailando", bas_joints="smplx24", fact_frames=None, truncate_music=False,
-                 beat_tracker="lodge", scale_beat_params=False, physics=("FSR",), holistic=False),
-        Protocol("fixed", "ours: the same metrics with correct physics at the data's true rate, any up axis, plus hand "
-                 "and face metrics; not comparable with published tables", fps=None, up_axis="y",
-                 feature_joints="body22", pred_frames=None, gt_frames=None, root="first_frame",
-                 kinetic_frame_time=None, geometric_time_per_frame=None, acceleration_bug=False, fid_eps=1e-5,
-                 bas="BAS_bailando", bas_joints="body22", fact_frames=None, truncate_music=True,
-                 beat_tracker="fixed", scale_beat_params=True, physics=("PFC", "FSR"), holistic=True,
-                 drop_constant=True),
+        Protocol(
+            "bailando",
+            "AIST++ tables of Bailando, Bailando++, Lodge (AIST++), Danceba, E3D2, TM2D: FID_k, "
+            "FID_g, Div_k, Div_g, BAS",
+            fps=60.0,
+            up_axis="y",
+            feature_joints="smpl24",
+            pred_frames=1200,
+            gt_frames=None,
+            root="first_frame",
+            kinetic_frame_time=1 / 60,
+            geometric_time_per_frame=TIME_PER_FRAME,
+            acceleration_bug=True,
+            fid_eps=1e-5,
+            bas="BAS_bailando",
+            bas_joints="smpl24",
+            fact_frames=None,
+            truncate_music=True,
+            beat_tracker="bailando",
+            scale_beat_params=False,
+            physics=(),
+            holistic=False,
+        ),
+        Protocol(
+            "edge",
+            "EDGE's AIST++ table (PFC) and POPDG's FID/Dist/BeatAlign",
+            fps=EDGE_FPS,
+            up_axis="z",
+            feature_joints="smpl24",
+            pred_frames=None,
+            gt_frames=None,
+            root="none",
+            kinetic_frame_time=1 / 60,
+            geometric_time_per_frame=TIME_PER_FRAME,
+            acceleration_bug=True,
+            fid_eps=1e-6,
+            bas="BAS_fact",
+            bas_joints="smpl24",
+            fact_frames=300,
+            truncate_music=True,
+            beat_tracker="edge",
+            scale_beat_params=False,
+            physics=("PFC",),
+            holistic=False,
+        ),
+        Protocol(
+            "lodge",
+            "FineDance tables of LODGE and the methods it compares (FID_k, FID_g, FSR, Div, BAS)",
+            fps=30.0,
+            up_axis="y",
+            feature_joints="body22",
+            pred_frames=1024,
+            gt_frames=1024,
+            root="per_frame",
+            kinetic_frame_time=1 / 60,
+            geometric_time_per_frame=TIME_PER_FRAME,
+            acceleration_bug=True,
+            fid_eps=1e-5,
+            bas="BAS_bailando",
+            bas_joints="smplx24",
+            fact_frames=None,
+            truncate_music=False,
+            beat_tracker="lodge",
+            scale_beat_params=False,
+            physics=("FSR",),
+            holistic=False,
+        ),
+        Protocol(
+            "fixed",
+            "ours: the same metrics with correct physics at the data's true rate, any up axis, plus hand "
+            "and face metrics; not comparable with published tables",
+            fps=None,
+            up_axis="y",
+            feature_joints="body22",
+            pred_frames=None,
+            gt_frames=None,
+            root="first_frame",
+            kinetic_frame_time=None,
+            geometric_time_per_frame=None,
+            acceleration_bug=False,
+            fid_eps=1e-5,
+            bas="BAS_bailando",
+            bas_joints="body22",
+            fact_frames=None,
+            truncate_music=True,
+            beat_tracker="fixed",
+            scale_beat_params=True,
+            physics=("PFC", "FSR"),
+            holistic=True,
+            drop_constant=True,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def to_protocol_frame(joints: np.ndarray, fps: float, protocol: Protocol) -> np.ndarray:
@@ -156,8 +228,9 @@ def feature_view(joints: np.ndarray, protocol: Protocol, frames: int | None) -> 
 
 def sequence_features(view: np.ndarray, fps: float, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
     """(kinetic (3 J',), geometric (32,)) features of a feature view at the evaluated rate `fps`."""
-    k = kinetic_features(view, frame_time=protocol.kinetic_frame_time or 1.0 / fps,
-                         acceleration_bug=protocol.acceleration_bug)  # fmt: skip
+    k = kinetic_features(
+        view, frame_time=protocol.kinetic_frame_time or 1.0 / fps, acceleration_bug=protocol.acceleration_bug
+    )
     g = geometric_features(view, time_per_frame=protocol.geometric_time_per_frame or 1.0 / fps)
     return k, g
 
@@ -167,16 +240,21 @@ def motion_beats(joints: np.ndarray, fps: float, protocol: Protocol) -> dict[str
     _, smoothing, order = protocol.beat_params(fps)
     bas_joints = select(joints, protocol.bas_joints)
     fact_joints = bas_joints[: protocol.fact_frames]
-    return {"bailando": beat_align.motion_beats_bailando(bas_joints, smoothing), "bailando_length": len(joints) - 1,
-            "fact": beat_align.motion_beats_fact(fact_joints, order)}  # fmt: skip
+    return {
+        "bailando": beat_align.motion_beats_bailando(bas_joints, smoothing),
+        "bailando_length": len(joints) - 1,
+        "fact": beat_align.motion_beats_fact(fact_joints, order),
+    }
 
 
 def beat_scores(beats: dict, music_frames: np.ndarray, fps: float, protocol: Protocol) -> dict[str, float]:
     """BAS_bailando and BAS_fact of one sequence given its motion beats and music beat frames at the same rate."""
     sigma, _, _ = protocol.beat_params(fps)
     bailando_music = music_frames[music_frames < beats["bailando_length"]] if protocol.truncate_music else music_frames
-    return {"BAS_bailando": beat_align.bas_bailando(bailando_music, beats["bailando"], sigma),
-            "BAS_fact": beat_align.bas_fact(music_frames, beats["fact"], sigma)}  # fmt: skip
+    return {
+        "BAS_bailando": beat_align.bas_bailando(bailando_music, beats["bailando"], sigma),
+        "BAS_fact": beat_align.bas_fact(music_frames, beats["fact"], sigma),
+    }
 
 
 def physical_scores(joints: np.ndarray, fps: float, protocol: Protocol) -> dict[str, float]:

@@ -55,8 +55,10 @@ def flame_expression_basis(path: str | Path) -> np.ndarray:
     dirs = arrays.get("shapedirs")
     need = FLAME_SHAPE_COEFFS + FLAME_EXPRESSION_COEFFS
     if dirs is None or dirs.ndim != 3 or dirs.shape[1] != 3 or dirs.shape[2] < need:
-        raise UserError(f"{path}: no FLAME `shapedirs` (V, 3, >= {need}) array; give FLAME 2020's model "
-                        "(as npz if its pickle holds chumpy objects)")  # fmt: skip
+        raise UserError(
+            f"{path}: no FLAME `shapedirs` (V, 3, >= {need}) array; give FLAME 2020's model "
+            "(as npz if its pickle holds chumpy objects)"
+        )
     return np.asarray(dirs[:, :, FLAME_SHAPE_COEFFS:need], dtype=np.float64)
 
 
@@ -102,8 +104,9 @@ def music_beat_frames(data: ProcessedData, clip: int) -> np.ndarray | None:
 
 
 @torch.no_grad()
-def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], mean: np.ndarray, std: np.ndarray,
-                device="cpu"):  # fmt: skip
+def reconstruct(
+    model: MotionTokenizer, data: ProcessedData, clips: list[int], mean: np.ndarray, std: np.ndarray, device="cpu"
+):
     """Reconstructions of whole clips and the code histograms (P, Q, K) over them (`mean`/`std`: the statistics
     the tokenizer was trained with, from its checkpoint)."""
     model.eval()
@@ -122,27 +125,42 @@ def reconstruct(model: MotionTokenizer, data: ProcessedData, clips: list[int], m
     return out, counts
 
 
-def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, clips: list[int],
-                             counts: torch.Tensor | None = None, parts: tuple[str, ...] = (),
-                             flame_basis: np.ndarray | None = None) -> dict:  # fmt: skip
+def evaluate_reconstructions(
+    recs: list[Reconstruction],
+    data: ProcessedData,
+    clips: list[int],
+    counts: torch.Tensor | None = None,
+    parts: tuple[str, ...] = (),
+    flame_basis: np.ndarray | None = None,
+) -> dict:
     """The metrics of the module docstring from reconstructions (and code histograms)."""
     layout = layout_for_dim(recs[0].gt.shape[1])
     m = pose_error_metrics(np.concatenate([local_joint_errors(r.gt, r.rec, layout) for r in recs]))
-    m["mpjpe_global"] = float(np.mean([np.linalg.norm(r.rec_joints - r.gt_joints, axis=-1).mean() for r in recs])) \
-        * 1000  # fmt: skip
+    m["mpjpe_global"] = (
+        float(np.mean([np.linalg.norm(r.rec_joints - r.gt_joints, axis=-1).mean() for r in recs])) * 1000
+    )
     if layout.grouped:
         face = layout.part_index["face"]
         m["face_mse"] = float(np.mean([((r.rec[:, face] - r.gt[:, face]) ** 2).mean() for r in recs]))
         if flame_basis is not None:
-            m["face_vertex_mm"] = float(np.mean([face_vertex_error(flame_basis, r.gt[:, face], r.rec[:, face])
-                                                 for r in recs]))  # fmt: skip
+            m["face_vertex_mm"] = float(
+                np.mean([face_vertex_error(flame_basis, r.gt[:, face], r.rec[:, face]) for r in recs])
+            )
     if counts is not None:
         m.update(codebook_usage(counts, parts))
     fixed = PROTOCOLS["fixed"]
     if len(recs) >= 2:
-        kin = {w: np.stack([sequence_features(feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed,
-                                                           None), FPS, fixed)[0] for r in recs])
-               for w in ("gt", "rec")}  # fmt: skip
+        kin = {
+            w: np.stack(
+                [
+                    sequence_features(
+                        feature_view(getattr(r, f"{w}_joints").astype(np.float64), fixed, None), FPS, fixed
+                    )[0]
+                    for r in recs
+                ]
+            )
+            for w in ("gt", "rec")
+        }
         g, p = normalize_by_gt(kin["gt"], kin["rec"], fixed.drop_constant)
         m["FID_k"], m["Div_k"], m["Div_k_gt"] = frechet_distance(p, g), diversity(p), diversity(g)
     bas = {"gt": [], "rec": []}
@@ -159,9 +177,15 @@ def evaluate_reconstructions(recs: list[Reconstruction], data: ProcessedData, cl
     return m
 
 
-def evaluate_tokenizer(model: MotionTokenizer, data: ProcessedData, mean: np.ndarray, std: np.ndarray,
-                       split: str = "test", device="cpu",
-                       flame_basis: np.ndarray | None = None) -> tuple[dict, list[Reconstruction]]:  # fmt: skip
+def evaluate_tokenizer(
+    model: MotionTokenizer,
+    data: ProcessedData,
+    mean: np.ndarray,
+    std: np.ndarray,
+    split: str = "test",
+    device="cpu",
+    flame_basis: np.ndarray | None = None,
+) -> tuple[dict, list[Reconstruction]]:
     """`evaluate_reconstructions` of a tokenizer on a split's whole sequences."""
     clips = data.clip_ids(split)
     recs, counts = reconstruct(model, data, clips, mean, std, device)
@@ -178,6 +202,7 @@ def skipped_metrics(metrics: dict) -> dict[str, str]:
     if "face_mse" in metrics and "face_vertex_mm" not in metrics:
         skipped["face_vertex_mm"] = "needs --flame_model_path (FLAME 2020, licensed: https://flame.is.tue.mpg.de)"
     if "BAS" not in metrics:
-        skipped["BAS"] = "needs the dataset's baseline music features in full_song mode (create_dataset.py " \
-                         "--extract-baseline)"
+        skipped["BAS"] = (
+            "needs the dataset's baseline music features in full_song mode (create_dataset.py --extract-baseline)"
+        )
     return skipped

@@ -15,12 +15,20 @@ from evaluation.protocols import PROTOCOLS, beat_scores, feature_view, motion_be
 from motion.features import recover_from_ric
 from motion.frame import FPS
 
-HIGHER_IS_BETTER = {"acc": True, "BAS": True, "MMR_cos": True, "FID_k": False, "FID_g": False, "MMR_MS": False,
-                    "ce": False}  # fmt: skip
+HIGHER_IS_BETTER = {
+    "acc": True,
+    "BAS": True,
+    "MMR_cos": True,
+    "FID_k": False,
+    "FID_g": False,
+    "MMR_MS": False,
+    "ce": False,
+}
 
 
-def dance_metrics(gt: np.ndarray, gen: np.ndarray, beats: list[np.ndarray] | None = None, mmr=None,
-                  music: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+def dance_metrics(
+    gt: np.ndarray, gen: np.ndarray, beats: list[np.ndarray] | None = None, mmr=None, music: np.ndarray | None = None
+) -> dict[str, float]:
     """Metrics of generated feature windows `gen` (N, T, D) against `gt` (N, T, D) (dataset features, not normalised).
 
     Args:
@@ -31,17 +39,28 @@ def dance_metrics(gt: np.ndarray, gen: np.ndarray, beats: list[np.ndarray] | Non
     joints = {w: [recover_from_ric(x.astype(np.float64)) for x in arr] for w, arr in (("gt", gt), ("gen", gen))}
     out: dict[str, float] = {}
     if len(gt) >= 2:
-        feats = {w: [sequence_features(feature_view(j, fixed, None), FPS, fixed) for j in js]
-                 for w, js in joints.items()}  # fmt: skip
+        feats = {
+            w: [sequence_features(feature_view(j, fixed, None), FPS, fixed) for j in js] for w, js in joints.items()
+        }
         for i, kind in enumerate(("k", "g")):
-            g, p = normalize_by_gt(np.stack([f[i] for f in feats["gt"]]), np.stack([f[i] for f in feats["gen"]]),
-                                   fixed.drop_constant)  # fmt: skip
-            out[f"FID_{kind}"], out[f"Div_{kind}"], out[f"Div_{kind}_gt"] = frechet_distance(p, g), diversity(p), \
-                diversity(g)  # fmt: skip
+            g, p = normalize_by_gt(
+                np.stack([f[i] for f in feats["gt"]]), np.stack([f[i] for f in feats["gen"]]), fixed.drop_constant
+            )
+            out[f"FID_{kind}"], out[f"Div_{kind}"], out[f"Div_{kind}_gt"] = (
+                frechet_distance(p, g),
+                diversity(p),
+                diversity(g),
+            )
     if beats is not None:
         for w, name in (("gen", "BAS"), ("gt", "BAS_gt")):
-            out[name] = float(np.mean([beat_scores(motion_beats(j, FPS, fixed), b, FPS, fixed)["BAS_bailando"]
-                                       for j, b in zip(joints[w], beats, strict=True)]))  # fmt: skip
+            out[name] = float(
+                np.mean(
+                    [
+                        beat_scores(motion_beats(j, FPS, fixed), b, FPS, fixed)["BAS_bailando"]
+                        for j, b in zip(joints[w], beats, strict=True)
+                    ]
+                )
+            )
     if mmr is not None and music is not None:
         scores = embedded_matching_scores(mmr, list(gen), list(music))
         out["MMR_MS"], out["MMR_cos"] = scores["MMR_MS"], scores["MMR_cos"]

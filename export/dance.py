@@ -75,9 +75,14 @@ def rigid_dance(features: np.ndarray) -> Dance:
     return Dance(features.astype(np.float32), joints, local, trans.astype(np.float32), expressions, skeleton)
 
 
-def export_dance(dance: Dance, out_dir: str | Path, name: str, audio: str | Path | None = None,
-                 formats: tuple[str, ...] = DANCE_FORMATS, extra: dict[str, np.ndarray] | None = None,
-                 ) -> dict[str, Path]:  # fmt: skip
+def export_dance(
+    dance: Dance,
+    out_dir: str | Path,
+    name: str,
+    audio: str | Path | None = None,
+    formats: tuple[str, ...] = DANCE_FORMATS,
+    extra: dict[str, np.ndarray] | None = None,
+) -> dict[str, Path]:
     """Write the dance at 30 fps as `<name>.<format>` for each of `formats` (`DANCE_FORMATS`; the mp4 has the music
     `audio` muxed in), the npz always and last: an npz marks a dance whose files were all written; `extra` arrays
     go into the npz too (an edit's record). Returns {format: path}."""

@@ -29,15 +29,23 @@ def feature_blocks(feats: np.ndarray) -> dict[str, np.ndarray]:
     layout = layout_for_dim(feats.shape[-1])
     flat, face = layout.to_flat(feats)
     s = layout.flat.flat_slices
-    blocks = {name: flat[:, s[name]] for name in ("root_rot_vel", "root_lin_vel", "root_y", "ric", "rot6d", "vel",
-                                                  "contacts")}  # fmt: skip
+    blocks = {
+        name: flat[:, s[name]] for name in ("root_rot_vel", "root_lin_vel", "root_y", "ric", "rot6d", "vel", "contacts")
+    }
     if face is not None:
         blocks["face"] = face
     return blocks
 
 
-def plot_features(feats: np.ndarray, out: str | Path, fps: float = 30.0, title: str | None = None,
-                  width_px: int = 1600, height_px: int = 1200, dpi: int = 100) -> Path:  # fmt: skip
+def plot_features(
+    feats: np.ndarray,
+    out: str | Path,
+    fps: float = 30.0,
+    title: str | None = None,
+    width_px: int = 1600,
+    height_px: int = 1200,
+    dpi: int = 100,
+) -> Path:
     """Write a PNG of exactly `width_px` x `height_px` with one panel per feature block.
 
     Args:
@@ -49,8 +57,14 @@ def plot_features(feats: np.ndarray, out: str | Path, fps: float = 30.0, title: 
     blocks = feature_blocks(np.asarray(feats, dtype=np.float32))
     t = np.arange(len(feats)) / fps
     heights = [1.0 if name in LINE_BLOCKS else 2.0 for name in blocks]
-    fig, axes = plt.subplots(len(blocks), 1, figsize=(width_px / dpi, height_px / dpi), dpi=dpi, sharex=True,
-                             gridspec_kw={"height_ratios": heights})  # fmt: skip
+    fig, axes = plt.subplots(
+        len(blocks),
+        1,
+        figsize=(width_px / dpi, height_px / dpi),
+        dpi=dpi,
+        sharex=True,
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, (name, block) in zip(axes, blocks.items(), strict=True):
         label = f"{name} ({block.shape[1]})"
         if name in LINE_BLOCKS:
@@ -59,8 +73,9 @@ def plot_features(feats: np.ndarray, out: str | Path, fps: float = 30.0, title: 
         else:
             lim = float(np.percentile(np.abs(block), 99)) or 1.0
             extent = (t[0], t[-1] + 1 / fps, block.shape[1], 0)
-            ax.imshow(block.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent,
-                      interpolation="nearest")
+            ax.imshow(
+                block.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent, interpolation="nearest"
+            )
             ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
             if name in HAND_START_ROW and block.shape[1] > HAND_START_ROW[name]:  # body above, fingers below
                 ax.axhline(HAND_START_ROW[name], color="black", linestyle="--", linewidth=0.8)

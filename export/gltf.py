@@ -39,8 +39,12 @@ ROTATION_TOLERANCE = 1e-3  # largest |R R^T - I| entry accepted as a rotation ma
 
 # glTF enums
 _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
-_COMPONENT_TYPES = {np.dtype(np.float32): _FLOAT, np.dtype(np.uint8): _UBYTE, np.dtype(np.uint16): _USHORT,
-                    np.dtype(np.uint32): _UINT}  # fmt: skip
+_COMPONENT_TYPES = {
+    np.dtype(np.float32): _FLOAT,
+    np.dtype(np.uint8): _UBYTE,
+    np.dtype(np.uint16): _USHORT,
+    np.dtype(np.uint32): _UINT,
+}
 _TYPES = {1: "SCALAR", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _GLB_MAGIC, _GLB_VERSION = b"glTF", 2
@@ -50,10 +54,20 @@ _CHUNK_JSON, _CHUNK_BIN = 0x4E4F534A, 0x004E4942
 # Capsule radius of each bone (named by its end joint, side prefix dropped) as a fraction of the rest skeleton's
 # height (lowest to highest joint, 1.56 m on the default skeleton).
 _BODY_RADIUS = {
-    "hip": 0.048, "spine1": 0.064, "spine2": 0.07, "spine3": 0.07, "neck": 0.032, "head": 0.029,
-    "collar": 0.035, "shoulder": 0.032, "elbow": 0.029, "wrist": 0.022, "knee": 0.045, "ankle": 0.032,
+    "hip": 0.048,
+    "spine1": 0.064,
+    "spine2": 0.07,
+    "spine3": 0.07,
+    "neck": 0.032,
+    "head": 0.029,
+    "collar": 0.035,
+    "shoulder": 0.032,
+    "elbow": 0.029,
+    "wrist": 0.022,
+    "knee": 0.045,
+    "ankle": 0.032,
     "foot": 0.022,
-}  # fmt: skip
+}
 _DEFAULT_RADIUS = 0.025  # a body bone of another skeleton
 _PALM_RADIUS, _PHALANX_RADIUS, _THUMB_SCALE = 0.007, 0.005, 1.15  # finger bones: wrist -> knuckle, then phalanges
 _HEAD_RADIUS = 0.064  # the head: a capsule this wide (and 1.25 times as tall) around the head joint
@@ -90,8 +104,12 @@ def capsule_template(segments: int, cap_rings: int) -> tuple[np.ndarray, np.ndar
     step = 0.5 * np.pi / cap_rings
     phi = np.concatenate([-0.5 * np.pi + step * np.arange(1, cap_rings + 1), step * np.arange(cap_rings)])  # (R,)
     theta = 2 * np.pi * np.arange(segments) / segments
-    ring = np.stack(np.broadcast_arrays(np.cos(phi)[:, None] * np.cos(theta), np.cos(phi)[:, None] * np.sin(theta),
-                                        np.sin(phi)[:, None]), -1).reshape(-1, 3)  # fmt: skip
+    ring = np.stack(
+        np.broadcast_arrays(
+            np.cos(phi)[:, None] * np.cos(theta), np.cos(phi)[:, None] * np.sin(theta), np.sin(phi)[:, None]
+        ),
+        -1,
+    ).reshape(-1, 3)
     normals = np.concatenate([[(0.0, 0.0, -1.0)], ring, [(0.0, 0.0, 1.0)]])
     end = np.concatenate([[0.0], np.repeat((np.arange(len(phi)) >= cap_rings).astype(np.float64), segments), [1.0]])
     i, i1 = np.arange(segments), (np.arange(segments) + 1) % segments
@@ -99,11 +117,13 @@ def capsule_template(segments: int, cap_rings: int) -> tuple[np.ndarray, np.ndar
     a, b = rows[:-1, None], rows[1:, None]  # consecutive rings, (R-1, 1)
     sides = np.stack([np.stack([a + i, a + i1, b + i], -1), np.stack([a + i1, b + i1, b + i], -1)], 1)
     top = len(normals) - 1
-    faces = np.concatenate([
-        np.stack([np.zeros(segments, np.int64), 1 + i1, 1 + i], -1),
-        sides.reshape(-1, 3),
-        np.stack([rows[-1] + i, rows[-1] + i1, np.full(segments, top)], -1),
-    ])  # fmt: skip
+    faces = np.concatenate(
+        [
+            np.stack([np.zeros(segments, np.int64), 1 + i1, 1 + i], -1),
+            sides.reshape(-1, 3),
+            np.stack([rows[-1] + i, rows[-1] + i1, np.full(segments, top)], -1),
+        ]
+    )
     return normals, end, faces
 
 
@@ -169,9 +189,12 @@ def body_mesh(skeleton: Skeleton) -> BodyMesh:
         count += len(p)
     faces_all, skin = np.concatenate(faces), np.concatenate(part)
     parts = {name: f for name, f in (("body", faces_all[~skin]), ("skin", faces_all[skin])) if len(f)}
-    return BodyMesh(positions=np.concatenate(positions).astype(np.float32),
-                    normals=np.concatenate(normals).astype(np.float32), joints=np.concatenate(joints),
-                    parts=parts)  # fmt: skip
+    return BodyMesh(
+        positions=np.concatenate(positions).astype(np.float32),
+        normals=np.concatenate(normals).astype(np.float32),
+        joints=np.concatenate(joints),
+        parts=parts,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the binary chunk
@@ -187,8 +210,9 @@ class _BinaryChunk:
     def view(self, data: np.ndarray, target: int | None = None) -> int:
         """Append an array as one buffer view (`target`: vertex or index data); returns its index."""
         raw = memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
-        self.views.append({"buffer": 0, "byteOffset": self.size, "byteLength": len(raw)}
-                          | ({"target": target} if target else {}))  # fmt: skip
+        self.views.append(
+            {"buffer": 0, "byteOffset": self.size, "byteLength": len(raw)} | ({"target": target} if target else {})
+        )
         pad = -len(raw) % 4
         self.parts += [raw, b"\0" * pad]
         self.size += len(raw) + pad
@@ -197,8 +221,12 @@ class _BinaryChunk:
     def accessor(self, view: int, sample: np.ndarray, byte_offset: int = 0, bounds: bool = False) -> int:
         """An accessor of `view` read like `sample` (N, C) or (N,) (its dtype and width); `bounds` adds min/max."""
         flat = sample.reshape(len(sample), -1)
-        acc = {"bufferView": view, "componentType": _COMPONENT_TYPES[sample.dtype], "count": len(sample),
-               "type": _TYPES[flat.shape[1]]} | ({"byteOffset": byte_offset} if byte_offset else {})  # fmt: skip
+        acc = {
+            "bufferView": view,
+            "componentType": _COMPONENT_TYPES[sample.dtype],
+            "count": len(sample),
+            "type": _TYPES[flat.shape[1]],
+        } | ({"byteOffset": byte_offset} if byte_offset else {})
         if bounds:
             acc |= {"min": flat.min(0).tolist(), "max": flat.max(0).tolist()}
         self.accessors.append(acc)
@@ -213,14 +241,16 @@ class _BinaryChunk:
 
 
 # ------------------------------------------------------------------------------------------------ the document
-def _check_inputs(path: Path, rotations: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton,
-                  fps: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _check_inputs(
+    path: Path, rotations: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The inputs as float64 (T, J, 3, 3) and (T, 3); a one-line `UserError` naming `path` for anything invalid."""
     rot, pos = np.asarray(rotations, dtype=np.float64), np.asarray(root_positions, dtype=np.float64)
     j = skeleton.n_joints
     if rot.ndim != 4 or rot.shape[1:] != (j, 3, 3) or len(rot) < 1:
-        raise UserError(f"cannot write {path}: rotations must be (T, {j}, 3, 3) for a {j}-joint skeleton, "
-                        f"got {rot.shape}")  # fmt: skip
+        raise UserError(
+            f"cannot write {path}: rotations must be (T, {j}, 3, 3) for a {j}-joint skeleton, got {rot.shape}"
+        )
     if pos.shape != (len(rot), 3):
         raise UserError(f"cannot write {path}: root positions must be ({len(rot)}, 3), got {pos.shape}")
     if not (np.isfinite(rot).all() and np.isfinite(pos).all()):
@@ -232,8 +262,10 @@ def _check_inputs(path: Path, rotations: np.ndarray, root_positions: np.ndarray,
     off = np.abs(rot @ rot.swapaxes(-1, -2) - np.eye(3)).max()
     det = (rot[..., 0, :] * np.cross(rot[..., 1, :], rot[..., 2, :])).sum(-1)  # (T, J): about +-1 when orthonormal
     if off > ROTATION_TOLERANCE or (det <= 0).any():
-        raise UserError(f"cannot write {path}: rotations must be rotation matrices (orthonormal, det +1); "
-                        f"R R^T is off the identity by {off:.3g}")  # fmt: skip
+        raise UserError(
+            f"cannot write {path}: rotations must be rotation matrices (orthonormal, det +1); "
+            f"R R^T is off the identity by {off:.3g}"
+        )
     return rot, pos
 
 
@@ -260,8 +292,14 @@ def _animation(chunk: _BinaryChunk, rot: np.ndarray, pos: np.ndarray, fps: float
     quat = np.ascontiguousarray(quat.transpose(1, 0, 2), dtype=np.float32)  # (J, T, 4): one block per joint
     view = chunk.view(quat)
     samplers = [{"input": time_acc, "output": chunk.add(pos.astype(np.float32)), "interpolation": "LINEAR"}]
-    samplers += [{"input": time_acc, "output": chunk.accessor(view, quat[k], byte_offset=quat[k].nbytes * k),
-                  "interpolation": "LINEAR"} for k in range(j)]  # fmt: skip
+    samplers += [
+        {
+            "input": time_acc,
+            "output": chunk.accessor(view, quat[k], byte_offset=quat[k].nbytes * k),
+            "interpolation": "LINEAR",
+        }
+        for k in range(j)
+    ]
     channels = [{"sampler": 0, "target": {"node": 0, "path": "translation"}}]
     channels += [{"sampler": 1 + k, "target": {"node": k, "path": "rotation"}} for k in range(j)]
     return {"name": name, "samplers": samplers, "channels": channels, "extras": {"fps": float(fps), "frames": t}}
@@ -282,17 +320,31 @@ def _skinned_mesh(chunk: _BinaryChunk, skeleton: Skeleton) -> tuple[dict, dict, 
         "WEIGHTS_0": chunk.add(weights, _ARRAY_BUFFER),
     }
     index_type = np.uint16 if n < 0xFFFF else np.uint32  # 0xFFFF is the primitive-restart value
-    primitives = [{"attributes": attributes, "indices": chunk.add(faces.reshape(-1).astype(index_type),
-                                                                  _ELEMENT_ARRAY_BUFFER),
-                   "material": k, "mode": 4} for k, faces in enumerate(body.parts.values())]  # fmt: skip
-    materials = [{"name": part, "pbrMetallicRoughness": {"baseColorFactor": list(colour), "metallicFactor": 0.0,
-                                                         "roughnessFactor": 0.8}}
-                 for part, colour in ((p, COLOURS[p]) for p in body.parts)]  # fmt: skip
+    primitives = [
+        {
+            "attributes": attributes,
+            "indices": chunk.add(faces.reshape(-1).astype(index_type), _ELEMENT_ARRAY_BUFFER),
+            "material": k,
+            "mode": 4,
+        }
+        for k, faces in enumerate(body.parts.values())
+    ]
+    materials = [
+        {
+            "name": part,
+            "pbrMetallicRoughness": {"baseColorFactor": list(colour), "metallicFactor": 0.0, "roughnessFactor": 0.8},
+        }
+        for part, colour in ((p, COLOURS[p]) for p in body.parts)
+    ]
     ibm = np.tile(np.eye(4, dtype=np.float32), (skeleton.n_joints, 1, 1))  # (J, 4, 4) row-major
     ibm[:, :3, 3] = -skeleton.rest_joints  # inverse of the rest world matrix: a translation
     inverse_bind = chunk.add(np.ascontiguousarray(ibm.transpose(0, 2, 1)).reshape(-1, 16))  # glTF: column-major
-    skin = {"name": "skeleton", "joints": list(range(skeleton.n_joints)), "skeleton": 0,
-            "inverseBindMatrices": inverse_bind}  # fmt: skip
+    skin = {
+        "name": "skeleton",
+        "joints": list(range(skeleton.n_joints)),
+        "skeleton": 0,
+        "inverseBindMatrices": inverse_bind,
+    }
     return {"name": "body", "primitives": primitives}, skin, materials
 
 
@@ -302,12 +354,25 @@ def _glb(document: dict, binary: bytes) -> bytes:
     text += b" " * (-len(text) % 4)
     binary += b"\0" * (-len(binary) % 4)
     total = 12 + 8 + len(text) + 8 + len(binary)
-    return b"".join([struct.pack("<4sII", _GLB_MAGIC, _GLB_VERSION, total), struct.pack("<II", len(text), _CHUNK_JSON),
-                     text, struct.pack("<II", len(binary), _CHUNK_BIN), binary])  # fmt: skip
+    return b"".join(
+        [
+            struct.pack("<4sII", _GLB_MAGIC, _GLB_VERSION, total),
+            struct.pack("<II", len(text), _CHUNK_JSON),
+            text,
+            struct.pack("<II", len(binary), _CHUNK_BIN),
+            binary,
+        ]
+    )
 
 
-def glb_bytes(rotations: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton, fps: float = FPS,
-              name: str = "dance", path: str | Path = "<glb>") -> bytes:  # fmt: skip
+def glb_bytes(
+    rotations: np.ndarray,
+    root_positions: np.ndarray,
+    skeleton: Skeleton,
+    fps: float = FPS,
+    name: str = "dance",
+    path: str | Path = "<glb>",
+) -> bytes:
     """The .glb file of a dance (see the module docstring); `path` only names the file in error messages.
 
     Args:
@@ -337,8 +402,14 @@ def glb_bytes(rotations: np.ndarray, root_positions: np.ndarray, skeleton: Skele
     return _glb(document, chunk.tobytes())
 
 
-def write_glb(path: str | Path, rotations: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton,
-              fps: float = FPS, name: str = "dance") -> Path:  # fmt: skip
+def write_glb(
+    path: str | Path,
+    rotations: np.ndarray,
+    root_positions: np.ndarray,
+    skeleton: Skeleton,
+    fps: float = FPS,
+    name: str = "dance",
+) -> Path:
     """Write a dance as a glTF 2.0 binary file (atomically); arguments as in `glb_bytes`. Returns the path.
 
     Raises `UserError` (one line naming the file) for mismatched shapes, non-finite values or non-rotations.

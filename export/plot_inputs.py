@@ -90,12 +90,16 @@ def render_file(path: Path, out: Path, opts: VideoOptions) -> list[Path]:
     return [render_skeleton_video(jobs[o][0], o, titles=jobs[o][1], **kw) for o in todo]
 
 
-def plot_feature_file(path: Path, out: Path, fps: float = 30.0, width_px: int = 1600, height_px: int = 1200,
-                      overwrite: bool = False) -> list[Path]:  # fmt: skip
+def plot_feature_file(
+    path: Path, out: Path, fps: float = 30.0, width_px: int = 1600, height_px: int = 1200, overwrite: bool = False
+) -> list[Path]:
     """One PNG per feature sequence of a file (`<out>_<b>.png` for a batch); returns those written (a PNG that exists
     is kept unless `overwrite`)."""
     feats = feature_sequences(path)  # (B, T, D)
     outs = [out] if len(feats) == 1 else [out.with_name(f"{out.stem}_{b}.png") for b in range(len(feats))]
     todo = set(split_existing(outs, overwrite)[0])
-    return [plot_features(f, o, fps, f"{path.name} [{b}] {f.shape}", width_px, height_px)
-            for b, (f, o) in enumerate(zip(feats, outs, strict=True)) if o in todo]  # fmt: skip
+    return [
+        plot_features(f, o, fps, f"{path.name} [{b}] {f.shape}", width_px, height_px)
+        for b, (f, o) in enumerate(zip(feats, outs, strict=True))
+        if o in todo
+    ]

@@ -35,8 +35,9 @@ VIEW_ZOOM = 1.35  # matplotlib's 3-D view leaves wide margins; zoom so the dance
 def _bone_colors(n_joints: int) -> list[str]:
     """Colour of the bone ending at each joint: left side red, right side teal, midline dark blue."""
     names = JOINT_NAMES[:n_joints] if n_joints <= len(JOINT_NAMES) else [""] * n_joints
-    return [LEFT_COLOR if n.startswith("left") else RIGHT_COLOR if n.startswith("right") else BODY_COLOR
-            for n in names[1:]]  # fmt: skip
+    return [
+        LEFT_COLOR if n.startswith("left") else RIGHT_COLOR if n.startswith("right") else BODY_COLOR for n in names[1:]
+    ]
 
 
 def render_skeleton_video(
@@ -83,8 +84,13 @@ def render_skeleton_video(
     fig.subplots_adjust(0, 0, 1, 1, 0, 0)
 
     if out_path.suffix == ".mp4":
-        writer_kwargs = {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 1,
-                         "ffmpeg_log_level": "error"}  # fmt: skip
+        writer_kwargs = {
+            "fps": fps,
+            "codec": "libx264",
+            "quality": 7,
+            "macro_block_size": 1,
+            "ffmpeg_log_level": "error",
+        }
     else:
         writer_kwargs = {"duration": 1000.0 / fps, "loop": 0}  # gif: frame duration in ms
     with atomic_path(out_path) as tmp:  # the finished video replaces out_path; a failure leaves it as it was
@@ -113,8 +119,26 @@ def render_skeleton_video(
 
 def mux_audio(video: str | Path, audio: str | Path, out_path: str | Path) -> None:
     """Copy the video stream and add the audio track (AAC), cut to the shorter of the two."""
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(video), "-i", str(audio),
-           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", str(out_path)]  # fmt: skip
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(video),
+        "-i",
+        str(audio),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(out_path),
+    ]
     subprocess.run(cmd, check=True)
 
 
@@ -136,8 +160,9 @@ def _setup_axes(ax, seq: np.ndarray, title: str | None) -> None:
     ax.set_xticklabels([])
     ax.set_yticklabels([])
     ax.set_zticklabels([])
-    gx, gz = np.meshgrid(np.linspace(centre[0] - radius, centre[0] + radius, 9),
-                         np.linspace(centre[2] - radius, centre[2] + radius, 9))  # fmt: skip
+    gx, gz = np.meshgrid(
+        np.linspace(centre[0] - radius, centre[0] + radius, 9), np.linspace(centre[2] - radius, centre[2] + radius, 9)
+    )
     ax.plot_wireframe(gx, gz, np.full_like(gx, lo[1]), color="#bbbbbb", linewidth=0.5)
     if title:
         ax.text2D(0.5, 0.94, title, transform=ax.transAxes, ha="center", fontsize=10)

@@ -67,11 +67,16 @@ class GenerationOptions:
     recentre_s: float = 0.0
 
     def __post_init__(self) -> None:
-        limits = {"time_steps": (self.time_steps, 1, None), "cond_scale": (self.cond_scale, 0, None),
-                  "temperature": (self.temperature, 0, None), "topkr": (self.topkr, 0, 1),
-                  "res_cond_scale": (self.res_cond_scale, 0, None),
-                  "res_temperature": (self.res_temperature, 0, None), "overlap": (self.overlap, 0, None),
-                  "recentre": (self.recentre_s, 0, None)}  # flag: (value, lowest, below this)  # fmt: skip
+        limits = {
+            "time_steps": (self.time_steps, 1, None),
+            "cond_scale": (self.cond_scale, 0, None),
+            "temperature": (self.temperature, 0, None),
+            "topkr": (self.topkr, 0, 1),
+            "res_cond_scale": (self.res_cond_scale, 0, None),
+            "res_temperature": (self.res_temperature, 0, None),
+            "overlap": (self.overlap, 0, None),
+            "recentre": (self.recentre_s, 0, None),
+        }  # flag: (value, lowest, below this)
         for flag, (value, low, high) in limits.items():
             if not math.isfinite(value) or value < low or (high is not None and value >= high):
                 span = f"in [{low}, {high})" if high is not None else f">= {low}"
@@ -84,8 +89,7 @@ class GenerationOptions:
         return out
 
 
-def dance_for_music(mage, song: SongMusic, opts: GenerationOptions, seed: int = 0,
-                    progress: bool = True) -> np.ndarray:  # fmt: skip
+def dance_for_music(mage, song: SongMusic, opts: GenerationOptions, seed: int = 0, progress: bool = True) -> np.ndarray:
     """Dataset features (song.frames, D) of one dance for a song."""
     features, _ = generate_long(mage, song.music, song.clip_source, opts.overlap, seed, progress, **opts.sampling())
     if opts.recentre_s > 0:
@@ -153,8 +157,13 @@ def write_page(out_dir: Path, scenes: list[Scene], title: str) -> Path | None:
     except UserError as err:
         logger.warning("no viewer page: %s", err)
         return None
-    logger.info("viewer page: %d song(s), %d dance(s) -> %s (%.1f MB)", len(scenes), sum(len(s.lanes) for s in scenes),
-                page, page.stat().st_size / 1e6)  # fmt: skip
+    logger.info(
+        "viewer page: %d song(s), %d dance(s) -> %s (%.1f MB)",
+        len(scenes),
+        sum(len(s.lanes) for s in scenes),
+        page,
+        page.stat().st_size / 1e6,
+    )
     return page
 
 
@@ -190,8 +199,14 @@ def folder_page(out_dir: Path, music: dict[str, Path]) -> Path | None:
     return write_page(out_dir, scenes, out_dir.name) if scenes else None
 
 
-def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationOptions, seed: int = 0,
-                       formats: tuple[str, ...] = DANCE_FORMATS) -> BatchReport:  # fmt: skip
+def generate_for_files(
+    mage,
+    files: list[Path],
+    out_dir: Path,
+    opts: GenerationOptions,
+    seed: int = 0,
+    formats: tuple[str, ...] = DANCE_FORMATS,
+) -> BatchReport:
     """One dance per music file into `out_dir` (`<stem>.<format>` for `formats`); bad files are skipped and listed.
     (The folder's page: `folder_page`.)"""
 
@@ -199,8 +214,14 @@ def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationO
         song = file_music(mage, path)
         dance = rigid_dance(dance_for_music(mage, song, opts, seed))
         paths = export_dance(dance, out_dir, song.name, song.audio, formats)
-        logger.info("%s: %d frames (%.1f s), root drift %.2f m -> %s", path.name, song.frames, song.frames / FPS,
-                    root_drift(dance.joints), ", ".join(p.name for p in paths.values()))  # fmt: skip
+        logger.info(
+            "%s: %d frames (%.1f s), root drift %.2f m -> %s",
+            path.name,
+            song.frames,
+            song.frames / FPS,
+            root_drift(dance.joints),
+            ", ".join(p.name for p in paths.values()),
+        )
         return {"music": str(path), "frames": song.frames, **{k: str(v) for k, v in paths.items()}}
 
     if len(files) == 1:  # a single file: its problem is the command's one-line error
@@ -208,9 +229,18 @@ def generate_for_files(mage, files: list[Path], out_dir: Path, opts: GenerationO
     return run_batch(files, one, "music files", out_dir)  # one dance name per file: `music_outputs`
 
 
-def edit_for_file(mage, path: Path, source: Source, edit: Edit | None, out_dir: Path, opts: GenerationOptions,
-                  seed: int = 0, formats: tuple[str, ...] = DANCE_FORMATS, prefix_seconds: float | None = None,
-                  transition: int = TRANSITION) -> dict:  # fmt: skip
+def edit_for_file(
+    mage,
+    path: Path,
+    source: Source,
+    edit: Edit | None,
+    out_dir: Path,
+    opts: GenerationOptions,
+    seed: int = 0,
+    formats: tuple[str, ...] = DANCE_FORMATS,
+    prefix_seconds: float | None = None,
+    transition: int = TRANSITION,
+) -> dict:
     """The edited dance for the music file `path` (`editing.edit_dance`), written like `generate_for_files`'s with
     the edit's record in the npz. `edit` None: continue `source` (its first `prefix_seconds`, default all) into a
     dance for the whole song."""
@@ -221,11 +251,25 @@ def edit_for_file(mage, path: Path, source: Source, edit: Edit | None, out_dir: 
     record = edit_record(source, edit, plan)
     paths = export_dance(dance, out_dir, song.name, song.audio, formats, extra=record)
     kept = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in record["kept_spans"]) or "no whole frames"
-    logger.info("%s: %s of %s (%d frames, %.1f s; kept: %s) -> %s", path.name, edit.describe(), source.path.name,
-                song.frames, song.frames / FPS, kept, ", ".join(p.name for p in paths.values()))  # fmt: skip
-    return {"music": str(path), "frames": song.frames, "source": str(source.path), "edit": edit.describe(),
-            "regen": list(plan.regen), "kept_spans": record["kept_spans"].tolist(),
-            **{k: str(v) for k, v in paths.items()}}  # fmt: skip
+    logger.info(
+        "%s: %s of %s (%d frames, %.1f s; kept: %s) -> %s",
+        path.name,
+        edit.describe(),
+        source.path.name,
+        song.frames,
+        song.frames / FPS,
+        kept,
+        ", ".join(p.name for p in paths.values()),
+    )
+    return {
+        "music": str(path),
+        "frames": song.frames,
+        "source": str(source.path),
+        "edit": edit.describe(),
+        "regen": list(plan.regen),
+        "kept_spans": record["kept_spans"].tolist(),
+        **{k: str(v) for k, v in paths.items()},
+    }
 
 
 def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:
@@ -233,9 +277,19 @@ def _eval_motion(name: str, dance: Dance, layout: str) -> EvalMotion:
     return EvalMotion(name, dance.joints.astype(np.float64), float(FPS), face, layout)
 
 
-def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: Path, opts: GenerationOptions,
-                        protocol: str = "fixed", split: str = "test", repeat_times: int = 1, seed: int = 0,
-                        videos: int = 3, formats: tuple[str, ...] = ALL_OUTPUTS) -> dict:  # fmt: skip
+def generate_test_split(
+    mage,
+    data: ProcessedData,
+    dataset_root: Path,
+    out_dir: Path,
+    opts: GenerationOptions,
+    protocol: str = "fixed",
+    split: str = "test",
+    repeat_times: int = 1,
+    seed: int = 0,
+    videos: int = 3,
+    formats: tuple[str, ...] = ALL_OUTPUTS,
+) -> dict:
     """Dances for every clip of `split` (`repeat_times` each, named `<clip>` or `<clip>_r<k>`), their files in
     `out_dir` (`formats`; mp4 for the first `videos`), the viewer page (each clip's ground truth beside its dances,
     music beats as the protocol tracks them) and the evaluation report (`evaluate_motions` + MMR_MS / MMR_cos)."""
@@ -258,8 +312,13 @@ def generate_test_split(mage, data: ProcessedData, dataset_root: Path, out_dir: 
         for r in range(repeat_times):
             name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
             dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
-            export_dance(dance, out_dir, name, song.audio, formats if len(pred) < videos else
-                         tuple(f for f in formats if f != "mp4"))  # fmt: skip
+            export_dance(
+                dance,
+                out_dir,
+                name,
+                song.audio,
+                formats if len(pred) < videos else tuple(f for f in formats if f != "mp4"),
+            )
             scene.lanes.append(Lane("generated" if repeat_times == 1 else f"generated r{r}", dance.joints))
             pred.append(_eval_motion(name, dance, "generated"))
             features[""].append(dance.features)

@@ -107,8 +107,9 @@ class Edit:
         if self.transition < 0:
             raise UserError(f"--transition {self.transition}: it must be >= 0 frames")
         if not self.keep and not self.regen and self.variation == 1:
-            raise UserError("an edit that keeps nothing (no --keep, no --regen, --variation 1) is a new dance: leave "
-                            "--edit out")
+            raise UserError(
+                "an edit that keeps nothing (no --keep, no --regen, --variation 1) is a new dance: leave --edit out"
+            )
 
     def describe(self) -> str:
         if self.continues:
@@ -186,11 +187,15 @@ def prefix_edit(source: Source, seconds: float | None, song_frames: int, transit
     length = source.frames / FPS
     seconds = length if seconds is None else seconds
     if not 1 / FPS <= seconds <= length + 1e-9:
-        raise UserError(f"--prefix_seconds {seconds:g}: {source.path.name} is {length:.2f} s long (give "
-                        f"1/{FPS} <= S <= {length:.2f})")  # fmt: skip
+        raise UserError(
+            f"--prefix_seconds {seconds:g}: {source.path.name} is {length:.2f} s long (give "
+            f"1/{FPS} <= S <= {length:.2f})"
+        )
     if round(seconds * FPS) >= song_frames:
-        raise UserError(f"the prefix ({seconds:g} s) is as long as the song ({song_frames / FPS:.2f} s): nothing to "
-                        "continue (give a shorter --prefix_seconds)")  # fmt: skip
+        raise UserError(
+            f"the prefix ({seconds:g} s) is as long as the song ({song_frames / FPS:.2f} s): nothing to "
+            "continue (give a shorter --prefix_seconds)"
+        )
     return Edit(keep=((0.0, seconds),), transition=transition, continues=True)
 
 
@@ -206,27 +211,35 @@ class Plan:
     notes: list[str]
 
 
-def _regenerated(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit,
-                 notes: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
+def _regenerated(
+    parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit, notes: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the parts generated everywhere, the parts the source lacks) of `edit`, checked; notes what is added."""
     regen = tuple(edit.regen)
     if regen and parts == ("all",):
-        raise UserError("this model's tokenizer has one token stream for the whole body (vq/rvq): regenerating "
-                        "parts needs per-part tokens (train_vq.py --vq_type hrvq)")  # fmt: skip
+        raise UserError(
+            "this model's tokenizer has one token stream for the whole body (vq/rvq): regenerating "
+            "parts needs per-part tokens (train_vq.py --vq_type hrvq)"
+        )
     missing = [p for p in regen if p not in parts]
     if missing:
-        raise UserError(f"--regen {','.join(regen)}: this model has no {' or '.join(missing)} part (parts: "
-                        f"{', '.join(parts)})")  # fmt: skip
-    lacking = tuple(p for p, missing in (("hands", not source.fingers), ("face", has_face and source.face is None))
-                    if missing and p in parts)  # fmt: skip
+        raise UserError(
+            f"--regen {','.join(regen)}: this model has no {' or '.join(missing)} part (parts: {', '.join(parts)})"
+        )
+    lacking = tuple(
+        p
+        for p, missing in (("hands", not source.fingers), ("face", has_face and source.face is None))
+        if missing and p in parts
+    )
     for p in lacking if regen else ():
         if p not in regen:
             regen += (p,)
             notes.append(f"{source.path.name} has no {'fingers' if p == 'hands' else 'face'}: generated too")
     if regen and set(regen) >= set(parts) and not edit.keep and edit.variation == 1:
         what = f" ({source.path.name} has no {' or '.join(lacking)} to keep)" if lacking else ""
-        raise UserError(f"--regen {','.join(edit.regen)} leaves nothing to keep{what}: that is a new dance (leave "
-                        "--edit out)")  # fmt: skip
+        raise UserError(
+            f"--regen {','.join(edit.regen)} leaves nothing to keep{what}: that is a new dance (leave --edit out)"
+        )
     return regen, lacking
 
 
@@ -242,7 +255,7 @@ def kept_frames(edit: Edit, source: Source, frames: int) -> np.ndarray:
             raise UserError(f"--keep {a:g}-{b:g}: the song is {song_s:.2f} s long")
         if b > source.frames / FPS + 1e-9:
             raise UserError(f"--keep {a:g}-{b:g}: {source.path.name} is {source.frames / FPS:.2f} s long")
-        kept[round(a * FPS): round(b * FPS)] = True
+        kept[round(a * FPS) : round(b * FPS)] = True
     return kept
 
 
@@ -263,8 +276,9 @@ def _keep_masks(whole: np.ndarray, exists: np.ndarray, kept_parts: list[str], ha
     return Keep(positions, rotations | positions, face)
 
 
-def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit, frames: int, down: int,
-              seed: int = 0) -> Plan:  # fmt: skip
+def plan_edit(
+    parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit, frames: int, down: int, seed: int = 0
+) -> Plan:
     """Lay `edit` of `source` out on a song of `frames` frames for a tokenizer of `parts` (body | hands | face, or
     one part "all") with `down` frames per token time. One line for what cannot be done."""
     notes: list[str] = []
@@ -284,8 +298,9 @@ def plan_edit(parts: tuple[str, ...], has_face: bool, source: Source, edit: Edit
     given[[p in kept_parts for p in parts]] |= tok_exists
     if edit.variation < 1:  # keep the source's tokens at all but the fraction of the free token times
         free = np.flatnonzero(tok_exists & ~given.all(0))
-        stay = np.random.default_rng(seed).choice(free, size=len(free) - round(edit.variation * len(free)),
-                                                  replace=False)  # fmt: skip
+        stay = np.random.default_rng(seed).choice(
+            free, size=len(free) - round(edit.variation * len(free)), replace=False
+        )
         has = np.array([p not in lacking for p in parts])
         given[np.ix_(has, stay)] = True  # parts the source lacks (rest fingers, no face) are always re-sampled
     keep = _keep_masks(whole, exists, kept_parts, source.face is not None)
@@ -325,13 +340,22 @@ def given_tokens(source: torch.Tensor, given: np.ndarray, residual: bool = True)
     return tokens
 
 
-def generate_edit(mage, song: SongMusic, source: Source, plan: Plan, opts, seed: int = 0,
-                  progress: bool = True) -> Dance:  # fmt: skip
+def generate_edit(
+    mage, song: SongMusic, source: Source, plan: Plan, opts, seed: int = 0, progress: bool = True
+) -> Dance:
     """The dance generated for `song` around the source tokens `plan.given` keeps (on the default skeleton, where
     the decoder puts it; `splice_edit` puts it on the source). `opts`: `generation.GenerationOptions`."""
     tokens = given_tokens(source_tokens(mage, source, song.frames).cpu(), plan.given, mage.res is not None)
-    features, _ = generate_long(mage, song.music, song.clip_source, opts.overlap, seed, progress,
-                                given=tokens.to(mage.music_mean.device), **opts.sampling())  # fmt: skip
+    features, _ = generate_long(
+        mage,
+        song.music,
+        song.clip_source,
+        opts.overlap,
+        seed,
+        progress,
+        given=tokens.to(mage.music_mean.device),
+        **opts.sampling(),
+    )
     if opts.recentre_s > 0:
         if plan.keep.rotations[:, 0].any():
             logger.info("--recentre is not applied: the root follows the kept frames")
@@ -346,27 +370,35 @@ def _padded(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[-1:], n - len(x), axis=0)]) if len(x) < n else x
 
 
-def splice_edit(source: Source, generated: Dance, plan: Plan, transition: int = TRANSITION,
-                rate_frames: int = RATE_FRAMES) -> Dance:  # fmt: skip
+def splice_edit(
+    source: Source, generated: Dance, plan: Plan, transition: int = TRANSITION, rate_frames: int = RATE_FRAMES
+) -> Dance:
     """The edited dance: `generated` spliced into `source` as `plan.keep` says (`motion.splice.splice`)."""
     n = plan.frames
     face = _padded(source.face, n) if source.face is not None else None
-    out = splice(_padded(source.joints, n), generated.joints, plan.keep, transition, face,
-                 generated.expressions if generated.has_face else None, rate_frames)  # fmt: skip
+    out = splice(
+        _padded(source.joints, n),
+        generated.joints,
+        plan.keep,
+        transition,
+        face,
+        generated.expressions if generated.has_face else None,
+        rate_frames,
+    )
     expressions = out.expressions if generated.has_face else generated.expressions
     trans = (out.root - out.skeleton.rest_joints[0]).astype(np.float32)
     return Dance(generated.features, out.joints, out.rotations, trans, expressions, out.skeleton)
 
 
-def edit_dance(mage, song: SongMusic, source: Source, edit: Edit, opts, seed: int = 0,
-               progress: bool = True) -> tuple[Dance, Plan]:  # fmt: skip
+def edit_dance(
+    mage, song: SongMusic, source: Source, edit: Edit, opts, seed: int = 0, progress: bool = True
+) -> tuple[Dance, Plan]:
     """The dance for `song` that `edit` makes of `source` (see the module docstring), on the source's skeleton, and
     its plan. `opts`: `generation.GenerationOptions` (sampling, overlap, recentre)."""
     layout = mage.vq.config.layout
     if layout.n_joints != N_JOINTS:
         raise UserError(f"editing needs a model of the 52-joint body and hands ({layout.dim}-d features here)")
-    plan = plan_edit(mage.vq.parts, layout.face_dim > 0, source, edit, song.frames, mage.base.config.downsampling,
-                     seed)  # fmt: skip
+    plan = plan_edit(mage.vq.parts, layout.face_dim > 0, source, edit, song.frames, mage.base.config.downsampling, seed)
     for note in plan.notes:
         logger.info(note)
     generated = generate_edit(mage, song, source, plan, opts, seed, progress)
@@ -379,6 +411,11 @@ def edit_record(source: Source, edit: Edit, plan: Plan) -> dict[str, np.ndarray]
     kept = plan.keep.positions.all(1)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], kept.astype(np.int8), [0]])))
     spans = edges.reshape(-1, 2) / FPS
-    info = {"source": str(source.path.resolve()), "edit": edit.describe(), "regen": list(plan.regen),
-            "variation": edit.variation, "transition": edit.transition}  # fmt: skip
+    info = {
+        "source": str(source.path.resolve()),
+        "edit": edit.describe(),
+        "regen": list(plan.regen),
+        "variation": edit.variation,
+        "transition": edit.transition,
+    }
     return {"kept_spans": spans.astype(np.float64), "edit": np.array(json.dumps(info))}

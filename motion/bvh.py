@@ -73,8 +73,9 @@ def _hierarchy_lines(skeleton: Skeleton) -> list[str]:
         kind = "ROOT" if j == 0 else "JOINT"
         channels = "CHANNELS 6 Xposition Yposition Zposition " if j == 0 else "CHANNELS 3 "
         channels += " ".join(f"{axis}rotation" for axis in ROT_ORDER)
-        lines.extend([f"{pad}{kind} {skeleton.names[j]}", f"{pad}{{", f"{pad}  OFFSET {_fmt(offsets[j])}",
-                      f"{pad}  {channels}"])  # fmt: skip
+        lines.extend(
+            [f"{pad}{kind} {skeleton.names[j]}", f"{pad}{{", f"{pad}  OFFSET {_fmt(offsets[j])}", f"{pad}  {channels}"]
+        )
         kids = skeleton.children[j]
         for k in kids:
             visit(k, depth + 1)
@@ -98,8 +99,13 @@ def _dfs_order(skeleton: Skeleton) -> list[int]:
     return order
 
 
-def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton: Skeleton | None = None,
-              rotations: np.ndarray | None = None) -> Path:  # fmt: skip
+def write_bvh(
+    path: str | Path,
+    joints: np.ndarray,
+    fps: float = 30.0,
+    skeleton: Skeleton | None = None,
+    rotations: np.ndarray | None = None,
+) -> Path:
     """Write joint positions as a BVH of `skeleton` (default: the project's 52-joint skeleton).
 
     Args:
@@ -132,8 +138,9 @@ def write_bvh(path: str | Path, joints: np.ndarray, fps: float = 30.0, skeleton:
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def _parse_hierarchy(tokens: list[str], path: Path) -> tuple[list[str], list[int], list[np.ndarray], list[list[str]],
-                                                              int]:  # fmt: skip
+def _parse_hierarchy(
+    tokens: list[str], path: Path
+) -> tuple[list[str], list[int], list[np.ndarray], list[list[str]], int]:
     """Joints, parents, offsets and channel names from the HIERARCHY tokens; returns the index after MOTION."""
     names: list[str] = []
     parents: list[int] = []
@@ -213,8 +220,9 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
     if not np.isfinite(np.stack(offsets)).all() or not np.isfinite(values).all():
         raise UserError(f"{path}: OFFSET or motion values contain NaN or Inf")
     if values.size != n_frames * n_channels:
-        raise UserError(f"{path}: truncated BVH: expected {n_frames} frames x {n_channels} channels, "
-                        f"found {values.size} values")  # fmt: skip
+        raise UserError(
+            f"{path}: truncated BVH: expected {n_frames} frames x {n_channels} channels, found {values.size} values"
+        )
     data = values.reshape(n_frames, n_channels)
     offs = np.stack(offsets) * scale
     rot = np.zeros((n_frames, len(names), 3, 3))
@@ -229,11 +237,13 @@ def read_bvh(path: str | Path, scale: float = 1.0) -> BVHMotion:
             trans[:, j, "xyz".index(chans[k][0].lower())] = block[:, k] * scale
         order = "".join(chans[k][0].upper() for k in rot_cols)
         rot[:, j] = euler_to_matrix(np.radians(block[:, rot_cols]), order) if len(rot_cols) == 3 else np.eye(3)
-    skel = Skeleton(rest_joints=rest_from_offsets(offs, np.array(parents)), parents=np.array(parents),
-                    names=tuple(names))  # fmt: skip
+    skel = Skeleton(
+        rest_joints=rest_from_offsets(offs, np.array(parents)), parents=np.array(parents), names=tuple(names)
+    )
     positions, _ = forward_kinematics(rot, trans[:, 0], skel, offsets=trans)  # position channels: per-frame offsets
-    return BVHMotion(names=tuple(names), parents=np.array(parents), offsets=offs, positions=positions,
-                     frame_time=frame_time)  # fmt: skip
+    return BVHMotion(
+        names=tuple(names), parents=np.array(parents), offsets=offs, positions=positions, frame_time=frame_time
+    )
 
 
 _CHANNELS = {f"{axis}{kind}" for axis in "XYZ" for kind in ("position", "rotation")}

@@ -213,8 +213,10 @@ def joints_to_features(
     positions = qrot(np.broadcast_to(quat_init, positions.shape[:-1] + (4,)), _f32(positions))  # face +Z
     global_positions = positions.copy()
 
-    feet = [((positions[1:, list(f)] - positions[:-1, list(f)]) ** 2).sum(-1) < feet_threshold
-            for f in (LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS)]  # fmt: skip
+    feet = [
+        ((positions[1:, list(f)] - positions[:-1, list(f)]) ** 2).sum(-1) < feet_threshold
+        for f in (LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS)
+    ]
 
     r_rot = skel.root_rotation(positions, smooth_forward=True)  # (T, 4) heading, a rotation about Y
     root_vel = qrot(r_rot[1:], positions[1:, 0] - positions[:-1, 0])  # (T-1, 3) in the heading frame

@@ -91,10 +91,18 @@ class MotionLayout:
         """Flat-order indices of the body and hands parts (body = the 263-d body-only vector)."""
         s, nb = self.flat_slices, N_BODY_JOINTS
         ar = np.arange
-        body = [ar(ROOT_DIM), s["ric"].start + ar(3 * (nb - 1)), s["rot6d"].start + ar(6 * (nb - 1)),
-                s["vel"].start + ar(3 * nb), ar(s["contacts"].start, s["contacts"].stop)]  # fmt: skip
-        hands = [ar(s["ric"].start + 3 * (nb - 1), s["ric"].stop), ar(s["rot6d"].start + 6 * (nb - 1), s["rot6d"].stop),
-                 ar(s["vel"].start + 3 * nb, s["vel"].stop)]  # fmt: skip
+        body = [
+            ar(ROOT_DIM),
+            s["ric"].start + ar(3 * (nb - 1)),
+            s["rot6d"].start + ar(6 * (nb - 1)),
+            s["vel"].start + ar(3 * nb),
+            ar(s["contacts"].start, s["contacts"].stop),
+        ]
+        hands = [
+            ar(s["ric"].start + 3 * (nb - 1), s["ric"].stop),
+            ar(s["rot6d"].start + 6 * (nb - 1), s["rot6d"].stop),
+            ar(s["vel"].start + 3 * nb, s["vel"].stop),
+        ]
         return {"body": np.concatenate(body), "hands": np.concatenate(hands)}
 
     @cached_property
@@ -171,8 +179,11 @@ class MotionLayout:
 
 def layout_for_dim(dim: int) -> MotionLayout:
     """The layout of a known feature width: 263 (body), 623 (body + hands), 723 (grouped with face)."""
-    known = {MotionLayout(N_BODY_JOINTS).dim: MotionLayout(N_BODY_JOINTS), MotionLayout().dim: MotionLayout(),
-             MotionLayout(face_dim=FACE_DIM).dim: MotionLayout(face_dim=FACE_DIM)}  # fmt: skip
+    known = {
+        MotionLayout(N_BODY_JOINTS).dim: MotionLayout(N_BODY_JOINTS),
+        MotionLayout().dim: MotionLayout(),
+        MotionLayout(face_dim=FACE_DIM).dim: MotionLayout(face_dim=FACE_DIM),
+    }
     if dim not in known:
         raise ValueError(f"unknown motion feature width {dim}; expected one of {sorted(known)}")
     return known[dim]

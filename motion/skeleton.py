@@ -23,10 +23,29 @@ N_JOINTS = N_BODY_JOINTS + N_HAND_JOINTS  # 52
 
 _FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # SMPL-X order within each hand
 BODY_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle", "right_ankle",
-    "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head", "left_shoulder",
-    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-)  # fmt: skip
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+)
 JOINT_NAMES: tuple[str, ...] = BODY_JOINT_NAMES + tuple(
     f"{side}_{finger}{k}" for side in ("left", "right") for finger in _FINGERS for k in (1, 2, 3)
 )
@@ -48,8 +67,13 @@ SMPLX_N_JOINTS = 55
 
 JAW_SMPLX_INDEX = 22  # the jaw and eyes are carried in poses (T, 165) but are not skeleton joints here
 # Column blocks of SMPL-X axis-angle poses (T, 165): root 1, body 21, jaw 1, eyes 2, hands 2 x 15 joints.
-SMPLX_POSE_SLICES = {"root": slice(0, 3), "body": slice(3, 66), "jaw": slice(66, 69), "eyes": slice(69, 75),
-                     "hands": slice(75, 165)}  # fmt: skip
+SMPLX_POSE_SLICES = {
+    "root": slice(0, 3),
+    "body": slice(3, 66),
+    "jaw": slice(66, 69),
+    "eyes": slice(69, 75),
+    "hands": slice(75, 165),
+}
 LEFT_FOOT_JOINTS = (7, 10)  # ankle, foot (ball): foot-contact joints of the features
 RIGHT_FOOT_JOINTS = (8, 11)
 
@@ -63,9 +87,17 @@ T2M_RAW_OFFSETS: np.ndarray = np.array(
 )  # (52, 3) unit bone directions of the reference skeleton (fingers along +-X)
 T2M_BODY_CHAIN = ((0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21), (9, 13, 16, 18, 20))
 T2M_HAND_CHAIN = (
-    (20, 22, 23, 24), (20, 34, 35, 36), (20, 25, 26, 27), (20, 31, 32, 33), (20, 28, 29, 30),
-    (21, 43, 44, 45), (21, 46, 47, 48), (21, 40, 41, 42), (21, 37, 38, 39), (21, 49, 50, 51),
-)  # fmt: skip
+    (20, 22, 23, 24),
+    (20, 34, 35, 36),
+    (20, 25, 26, 27),
+    (20, 31, 32, 33),
+    (20, 28, 29, 30),
+    (21, 43, 44, 45),
+    (21, 46, 47, 48),
+    (21, 40, 41, 42),
+    (21, 37, 38, 39),
+    (21, 49, 50, 51),
+)
 FACE_JOINTS = (2, 1, 17, 16)  # r_hip, l_hip, r_shoulder, l_shoulder: facing direction
 LEG_JOINTS = (5, 8)  # the two offsets whose lengths define the leg length of uniform_skeleton
 

@@ -62,8 +62,16 @@ def smplx_joints(
     if full.shape[1] != SMPLX_N_JOINTS:
         raise ValueError(f"the SMPL-X path needs the full 55-joint poses (T, 165), got {np.shape(poses)}")
     model_file = resolve_smplx_file(model_path, gender)
-    model = smplx.create(str(model_file), model_type="smplx", gender=gender, use_pca=False, flat_hand_mean=True,
-                         use_face_contour=False, num_betas=300, num_expression_coeffs=100)  # fmt: skip
+    model = smplx.create(
+        str(model_file),
+        model_type="smplx",
+        gender=gender,
+        use_pca=False,
+        flat_hand_mean=True,
+        use_face_contour=False,
+        num_betas=300,
+        num_expression_coeffs=100,
+    )
     n_frames = len(full)
     shape = _fit(betas, model.num_betas, n_frames)
     expr = _fit(expressions, model.num_expression_coeffs, n_frames)
@@ -73,10 +81,19 @@ def smplx_joints(
     with torch.no_grad():
         for s in range(0, n_frames, batch_frames):
             e = slice(s, s + batch_frames)
-            res = model(global_orient=p[e, 0], body_pose=p[e, 1:22].flatten(1), jaw_pose=p[e, 22],
-                        leye_pose=p[e, 23], reye_pose=p[e, 24], left_hand_pose=p[e, 25:40].flatten(1),
-                        right_hand_pose=p[e, 40:55].flatten(1), transl=tr[e], betas=shape[e],
-                        expression=expr[e], return_verts=False)  # fmt: skip
+            res = model(
+                global_orient=p[e, 0],
+                body_pose=p[e, 1:22].flatten(1),
+                jaw_pose=p[e, 22],
+                leye_pose=p[e, 23],
+                reye_pose=p[e, 24],
+                left_hand_pose=p[e, 25:40].flatten(1),
+                right_hand_pose=p[e, 40:55].flatten(1),
+                transl=tr[e],
+                betas=shape[e],
+                expression=expr[e],
+                return_verts=False,
+            )
             out.append(res.joints[:, SMPLX_JOINT_INDICES].numpy())
     logger.info("SMPL-X joints from %s (%d frames)", model_file, n_frames)
     return np.concatenate(out).astype(np.float32)

@@ -85,8 +85,14 @@ def _wrap_near(angle: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return reference + (angle - reference + np.pi) % (2 * np.pi) - np.pi
 
 
-def _between(values_before: np.ndarray, values_after: np.ndarray, before: np.ndarray, after: np.ndarray,
-             n: int, anchor: np.ndarray) -> np.ndarray:  # fmt: skip
+def _between(
+    values_before: np.ndarray,
+    values_after: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    n: int,
+    anchor: np.ndarray,
+) -> np.ndarray:
     """Per frame, the value of its stretch: linear between the kept frames around it, the one that exists at the ends,
     `anchor` where neither does."""
     has_b, has_a = before >= 0, after < n
@@ -95,15 +101,17 @@ def _between(values_before: np.ndarray, values_after: np.ndarray, before: np.nda
     w = w.reshape(w.shape + (1,) * (values_before.ndim - 1))
     both = values_before + (values_after - values_before) * w
     cond = lambda m: m.reshape(m.shape + (1,) * (values_before.ndim - 1))  # noqa: E731
-    return np.where(cond(has_b & has_a), both, np.where(cond(has_b), values_before,
-                                                            np.where(cond(has_a), values_after, anchor)))  # fmt: skip
+    return np.where(
+        cond(has_b & has_a), both, np.where(cond(has_b), values_before, np.where(cond(has_a), values_after, anchor))
+    )
 
 
 RATE_FRAMES = 4  # kept frames a junction's mismatch rate is measured over (one frame is noisy on decoded fingers)
 
 
-def junction_offsets(mismatch: np.ndarray, kept: np.ndarray, transition: int,
-                     rate_frames: int = RATE_FRAMES) -> np.ndarray:  # fmt: skip
+def junction_offsets(
+    mismatch: np.ndarray, kept: np.ndarray, transition: int, rate_frames: int = RATE_FRAMES
+) -> np.ndarray:
     """What to add at free frames so that they continue the kept ones: for the kept frame before and the one after
     each free frame, the `mismatch` (T, ...) there (source minus generated) and its rate of change away from the kept
     stretch (its mean step over up to `rate_frames` kept frames inwards; 0: no rate), faded out over `transition`
@@ -130,8 +138,14 @@ def junction_offsets(mismatch: np.ndarray, kept: np.ndarray, transition: int,
     return total
 
 
-def root_path(source: np.ndarray, generated: np.ndarray, kept: np.ndarray, turn: np.ndarray, transition: int,
-              rate_frames: int = RATE_FRAMES) -> np.ndarray:  # fmt: skip
+def root_path(
+    source: np.ndarray,
+    generated: np.ndarray,
+    kept: np.ndarray,
+    turn: np.ndarray,
+    transition: int,
+    rate_frames: int = RATE_FRAMES,
+) -> np.ndarray:
     """Root positions (T, 3) of the output: the source's where `kept`; elsewhere the generated steps turned by
     `turn` (T,) (rad about +Y), their difference from the source's at the junctions faded out, integrated from the
     kept frame before, with what is left at the kept frame after spread linearly over the stretch (ground plane);
@@ -158,8 +172,9 @@ def root_path(source: np.ndarray, generated: np.ndarray, kept: np.ndarray, turn:
     return np.where(kept[:, None], source, out)
 
 
-def blend_rotations(source_q: np.ndarray, generated_q: np.ndarray, kept: np.ndarray, transition: int,
-                    rate_frames: int = RATE_FRAMES) -> np.ndarray:  # fmt: skip
+def blend_rotations(
+    source_q: np.ndarray, generated_q: np.ndarray, kept: np.ndarray, transition: int, rate_frames: int = RATE_FRAMES
+) -> np.ndarray:
     """Quaternions (T, J, 4): the source's where `kept` (T, J); elsewhere the generated ones times the junctions'
     mismatch (a rotation vector per joint, `junction_offsets`)."""
     mismatch = quat_to_axis_angle(qmul(source_q, qinv(generated_q)))  # (T, J, 3)
@@ -167,8 +182,9 @@ def blend_rotations(source_q: np.ndarray, generated_q: np.ndarray, kept: np.ndar
     return np.where(kept[..., None], source_q, qmul(offset, generated_q))
 
 
-def blend_values(source: np.ndarray, generated: np.ndarray, kept: np.ndarray, transition: int,
-                 rate_frames: int = RATE_FRAMES) -> np.ndarray:  # fmt: skip
+def blend_values(
+    source: np.ndarray, generated: np.ndarray, kept: np.ndarray, transition: int, rate_frames: int = RATE_FRAMES
+) -> np.ndarray:
     """Values (T, D) (face expressions): the source's where `kept` (T,), elsewhere the generated ones plus the
     junctions' mismatch (`junction_offsets`)."""
     out = generated + junction_offsets(source - generated.astype(np.float64), kept, transition, rate_frames)
@@ -199,9 +215,15 @@ class Spliced:
     skeleton: Skeleton
 
 
-def splice(source: np.ndarray, generated: np.ndarray, keep: Keep, transition: int,
-           source_face: np.ndarray | None = None, generated_face: np.ndarray | None = None,
-           rate_frames: int = RATE_FRAMES) -> Spliced:  # fmt: skip
+def splice(
+    source: np.ndarray,
+    generated: np.ndarray,
+    keep: Keep,
+    transition: int,
+    source_face: np.ndarray | None = None,
+    generated_face: np.ndarray | None = None,
+    rate_frames: int = RATE_FRAMES,
+) -> Spliced:
     """Splice `generated` joints (T, J, 3) into `source` joints (T, J, 3) (frames past the source's end are never
     kept), as `keep` says, joined over `transition` frames. Faces (T, E) are spliced with `keep.face`. `rate_frames`
     0: the mismatch's value alone fades out, not its rate of change (offset blending, for comparison)."""

@@ -16,8 +16,12 @@ from utils.cli import UserError, setup_logging
 
 def add_dataset_options(p: argparse.ArgumentParser) -> None:
     """`--dataset_name` and `--data_root`: where the default inputs and outputs of a script live."""
-    p.add_argument("--dataset_name", default=DEFAULT_DATASET, type=canonical_dataset,
-                   help="dataset whose folder holds the default inputs/outputs (souldance, aistpp, finedance, ...)")
+    p.add_argument(
+        "--dataset_name",
+        default=DEFAULT_DATASET,
+        type=canonical_dataset,
+        help="dataset whose folder holds the default inputs/outputs (souldance, aistpp, finedance, ...)",
+    )
     p.add_argument("--data_root", type=Path, help="the dataset folder (default: data/<dataset_name>/)")
 
 
@@ -28,10 +32,15 @@ def resolve_dataset_dir(args: argparse.Namespace) -> Path:
 
 def add_motion_read_options(p: argparse.ArgumentParser) -> None:
     """How motion files are read: layout, source frame rate, up axis, SMPL-X model."""
-    p.add_argument("--format", default="auto", choices=format_names(),
-                   help="motion layout; 'auto' detects it, 'souldance' detects among the SMPL-X layouts")
-    p.add_argument("--fps", type=positive_float, help="source frame rate, overriding the file's or the layout's "
-                   "default")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=format_names(),
+        help="motion layout; 'auto' detects it, 'souldance' detects among the SMPL-X layouts",
+    )
+    p.add_argument(
+        "--fps", type=positive_float, help="source frame rate, overriding the file's or the layout's default"
+    )
     p.add_argument("--up_axis", choices=UP_AXES, help="source up axis, overriding the layout's default")
     p.add_argument("--smplx_model_path", type=Path, help="SMPL-X model file/folder: exact, shaped joints")
 

@@ -126,5 +126,4 @@ def as_namespace(cfg) -> argparse.Namespace:
 
     c = OmegaConf.to_object(cfg)
     check_config(c)
-    return argparse.Namespace(**asdict(c.model), **asdict(c.data), **asdict(c.trainer), seed=c.seed,
-                              name="mmr")  # fmt: skip
+    return argparse.Namespace(**asdict(c.model), **asdict(c.data), **asdict(c.trainer), seed=c.seed, name="mmr")

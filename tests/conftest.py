@@ -28,8 +28,9 @@ def load_script(name: str, folder: Path = MOTION_SCRIPTS) -> ModuleType:
 
 def streams(path) -> str:
     """ffmpeg's description of a media file's streams."""
-    res = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
-                         text=True)  # fmt: skip
+    res = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True
+    )
     return res.stderr
 
 
@@ -48,8 +49,9 @@ def data_root(tmp_path_factory) -> Path:
     from create_dataset import main as create_dataset
 
     root = tmp_path_factory.mktemp("synthetic_training")
-    create_dataset(["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4",
-                    "--extract-baseline"])  # fmt: skip
+    create_dataset(
+        ["--dataset_name", "synthetic", "--data_root", str(root), "--synthetic_songs", "4", "--extract-baseline"]
+    )
     return root
 
 
@@ -75,9 +77,11 @@ def fake_smplx_dir(tmp_path_factory) -> Path:
     v_template[:SMPLX_N_JOINTS] = rest55
     j_regressor = np.zeros((SMPLX_N_JOINTS, n_verts))
     j_regressor[np.arange(SMPLX_N_JOINTS), np.arange(SMPLX_N_JOINTS)] = 1.0
-    parents = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15]
-                       + [20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38]
-                       + [21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53])  # fmt: skip
+    parents = np.array(
+        [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15]
+        + [20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38]
+        + [21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53]
+    )
     kintree = np.stack([np.where(parents < 0, 2**32 - 1, parents), np.arange(SMPLX_N_JOINTS)]).astype(np.int64)
     weights = np.zeros((n_verts, SMPLX_N_JOINTS))
     weights[:, 0] = 1.0
@@ -85,9 +89,18 @@ def fake_smplx_dir(tmp_path_factory) -> Path:
     folder.mkdir()
     np.savez_compressed(
         folder / "SMPLX_NEUTRAL.npz",
-        v_template=v_template, f=np.zeros((n_faces, 3), np.int64), shapedirs=np.zeros((n_verts, 3, 20)),
-        posedirs=np.zeros((n_verts, 3, 486)), J_regressor=j_regressor, kintree_table=kintree, weights=weights,
-        hands_componentsl=np.eye(45), hands_componentsr=np.eye(45), hands_meanl=np.zeros(45),
-        hands_meanr=np.zeros(45), lmk_faces_idx=np.zeros(51, np.int64), lmk_bary_coords=np.full((51, 3), 1 / 3),
-    )  # fmt: skip
+        v_template=v_template,
+        f=np.zeros((n_faces, 3), np.int64),
+        shapedirs=np.zeros((n_verts, 3, 20)),
+        posedirs=np.zeros((n_verts, 3, 486)),
+        J_regressor=j_regressor,
+        kintree_table=kintree,
+        weights=weights,
+        hands_componentsl=np.eye(45),
+        hands_componentsr=np.eye(45),
+        hands_meanl=np.zeros(45),
+        hands_meanr=np.zeros(45),
+        lmk_faces_idx=np.zeros(51, np.int64),
+        lmk_bary_coords=np.full((51, 3), 1 / 3),
+    )
     return folder.parent

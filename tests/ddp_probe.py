@@ -51,15 +51,25 @@ class ProbeTrainer(Trainer):
         draw = torch.rand(3, device=self.device)  # stands for a mask or a condition drop
         out = model(batch["x"].to(self.device))[:, 0]
         loss = ((out - batch["x"][:, 0].to(self.device)) ** 2).mean() + draw.sum() * 0.0
-        self.records.append({"index": batch["index"].tolist(), "draw": draw.tolist(), "out": out.tolist(),
-                             "broadcast_buffers": getattr(model, "broadcast_buffers", None)})  # fmt: skip
+        self.records.append(
+            {
+                "index": batch["index"].tolist(),
+                "draw": draw.tolist(),
+                "out": out.tolist(),
+                "broadcast_buffers": getattr(model, "broadcast_buffers", None),
+            }
+        )
         return {"loss": loss + out.abs().mean() * draw[0] * 1e-2}
 
     def fit(self) -> dict:
         metrics = super().fit()
         total = float(sum(p.detach().double().sum() for p in self.trained.parameters()))
-        out = {"rank": self.accelerator.process_index, "world": self.accelerator.num_processes,
-               "records": self.records, "checksum": total}  # fmt: skip
+        out = {
+            "rank": self.accelerator.process_index,
+            "world": self.accelerator.num_processes,
+            "records": self.records,
+            "checksum": total,
+        }
         (self.run_dir / f"probe-rank{out['rank']}.json").write_text(json.dumps(out))
         return metrics
 
@@ -81,8 +91,18 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--width", type=int, default=16, help="hidden width (a wider model makes slower saves)")
     args = p.parse_args(argv)
-    fixed = {"lr": 1e-2, "weight_decay": 0.0, "warm_up_iter": 0, "milestones": [10**9], "gamma": 0.1,
-             "grad_clip": 1.0, "eval_every_e": 1, "gpu_id": -1, "workers": 0, "compile": False}  # fmt: skip
+    fixed = {
+        "lr": 1e-2,
+        "weight_decay": 0.0,
+        "warm_up_iter": 0,
+        "milestones": [10**9],
+        "gamma": 0.1,
+        "grad_clip": 1.0,
+        "eval_every_e": 1,
+        "gpu_id": -1,
+        "workers": 0,
+        "compile": False,
+    }
     return argparse.Namespace(**vars(args), **fixed)
 
 

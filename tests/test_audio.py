@@ -24,11 +24,43 @@ def tone_files(tmp_path_factory):
     for ext in ("wav", "flac", "ogg", "mp3"):
         sf.write(d / f"chord.{ext}", y, SR)
     ff = imageio_ffmpeg.get_ffmpeg_exe()
-    subprocess.run([ff, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=2", "-i",
-                    str(d / "chord.wav"), "-shortest", "-c:v", "libx264", "-c:a", "aac", str(d / "chord.mp4")],
-                   check=True)  # fmt: skip
-    subprocess.run([ff, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-c:v",
-                    "libx264", str(d / "silent.mp4")], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            ff,
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=2",
+            "-i",
+            str(d / "chord.wav"),
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            str(d / "chord.mp4"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            ff,
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=1",
+            "-c:v",
+            "libx264",
+            str(d / "silent.mp4"),
+        ],
+        check=True,
+    )
     return d, y.mean(1)
 
 
@@ -58,8 +90,12 @@ def test_audio_errors_are_one_line(tone_files, tmp_path):
     d, _ = tone_files
     (tmp_path / "bad.wav").write_bytes(b"RIFF....not audio at all")
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), SR)
-    cases = {d / "silent.mp4": "has no audio track", tmp_path / "bad.wav": "not a readable audio or video file",
-             tmp_path / "empty.wav": "has no audio samples", tmp_path / "none.mp3": "music file not found"}  # fmt: skip
+    cases = {
+        d / "silent.mp4": "has no audio track",
+        tmp_path / "bad.wav": "not a readable audio or video file",
+        tmp_path / "empty.wav": "has no audio samples",
+        tmp_path / "none.mp3": "music file not found",
+    }
     for path, message in cases.items():
         with pytest.raises(UserError, match=message) as err:
             load_audio(path)
@@ -75,8 +111,20 @@ def test_video_channels_are_averaged_like_audio_files(tmp_path):
     t = np.arange(SR) / SR
     left_only = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], 1).astype(np.float32)
     sf.write(tmp_path / "st.wav", left_only, SR)
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_path / "st.wav"),
-                    "-c:a", "pcm_s16le", str(tmp_path / "st.mkv")], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(tmp_path / "st.wav"),
+            "-c:a",
+            "pcm_s16le",
+            str(tmp_path / "st.mkv"),
+        ],
+        check=True,
+    )
     wav, _ = load_audio(tmp_path / "st.wav")
     mkv, _ = load_audio(tmp_path / "st.mkv")
     np.testing.assert_allclose(mkv, wav, atol=1e-4)  # the mean of the channels, not ffmpeg's own down-mix

@@ -37,9 +37,19 @@ def counting(monkeypatch):
         y, _ = sf.read(path)
         return np.tile([y.mean(), len(y)], (45, 1)).astype(np.float32)
 
-    monkeypatch.setitem(registry._REGISTRY, "counting", MusicFeatureType(
-        name="counting", dim=2, fps=30, modes=("full_song", "per_slice"), description="test", song=extract,
-        slices=lambda path, **o: extract(path, **o)[None]))  # fmt: skip
+    monkeypatch.setitem(
+        registry._REGISTRY,
+        "counting",
+        MusicFeatureType(
+            name="counting",
+            dim=2,
+            fps=30,
+            modes=("full_song", "per_slice"),
+            description="test",
+            song=extract,
+            slices=lambda path, **o: extract(path, **o)[None],
+        ),
+    )
     return calls
 
 
@@ -133,10 +143,13 @@ def test_changed_extraction_options_are_extracted_again(tmp_path, counting):
 CATALOGUE_MUSIC_FILES = [
     ("custom", ["take.npz", "take.wav", "take.mp3"], ("take.mp3", "take.wav")),
     ("custom", ["take.npz", "take.wav", "take.flac"], ("take.flac", "take.wav")),
-    ("souldance", ["motion/a_slice0.npz", "music/a_slice0.mp4", "music/a_slice0.wav"],
-     ("a_slice0.mp4", "a_slice0.wav")),
+    (
+        "souldance",
+        ["motion/a_slice0.npz", "music/a_slice0.mp4", "music/a_slice0.wav"],
+        ("a_slice0.mp4", "a_slice0.wav"),
+    ),
     ("finedance", ["motion/001.npy", "motion/001.npz", "music_wav/001.wav"], ("001.npy", "001.npz")),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("dataset", "files", "named"), CATALOGUE_MUSIC_FILES)
@@ -148,8 +161,9 @@ def test_two_files_of_one_clip_end_in_one_line(tmp_path, monkeypatch, capsys, da
     before = sorted(root.rglob("*"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
-        load_script("create_dataset", folder=REPO).main(["--dataset_name", dataset, "--data_root", "data",
-                                                          "--extract-baseline"])  # fmt: skip
+        load_script("create_dataset", folder=REPO).main(
+            ["--dataset_name", dataset, "--data_root", "data", "--extract-baseline"]
+        )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert all(name in err for name in named) and "keep one" in err, err

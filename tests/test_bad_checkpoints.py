@@ -99,18 +99,66 @@ def test_bad_checkpoint_ends_in_one_line(runs, tmp_path, capsys, command, case):
     vq_file = ckpts / "synthetic" / "rvq3_synthetic" / "model" / "latest.tar"
     m2m_file = ckpts / "synthetic" / "ck_m2m" / "model" / "latest.tar"
     target, fn, argv = {
-        "eval_vq": (vq_file, eval_vq, [*data, "--name", "rvq3_synthetic", "--which_epoch", "latest", "--gpu_id", "-1",
-                                       "--videos", "0", "--ext", f"bad_{case}"]),
-        "train_m2m": (vq_file, train_m2m, tiny(root, ckpts, "--name", f"bad_{case}", "--vq_name", "rvq3_synthetic",
-                                                "--max_steps", "1")),
-        "gen_m2m": (m2m_file, gen_m2m, [*data, "--name", "ck_m2m", "--gpu_id", "-1", "--no_render", "--ext",
-                                        f"bad_{case}", "--out_root", str(tmp_path)]),
-        "mmr_music_feat256": (mmr / "model" / "latest.tar", mmr_music_feat256,
-                              ["--run_dir", str(mmr), "--which", "latest", "--gpu_id", "-1", "--audio",
-                               str(root / "music"), "--out_dir", str(tmp_path / "feats")]),
-        "resume": (m2m_file, train_m2m, tiny(root, ckpts, "--name", "ck_m2m", "--vq_name", "rvq3_synthetic",
-                                             "--max_steps", "2", "--is_continue")),
-    }[command]  # fmt: skip
+        "eval_vq": (
+            vq_file,
+            eval_vq,
+            [
+                *data,
+                "--name",
+                "rvq3_synthetic",
+                "--which_epoch",
+                "latest",
+                "--gpu_id",
+                "-1",
+                "--videos",
+                "0",
+                "--ext",
+                f"bad_{case}",
+            ],
+        ),
+        "train_m2m": (
+            vq_file,
+            train_m2m,
+            tiny(root, ckpts, "--name", f"bad_{case}", "--vq_name", "rvq3_synthetic", "--max_steps", "1"),
+        ),
+        "gen_m2m": (
+            m2m_file,
+            gen_m2m,
+            [
+                *data,
+                "--name",
+                "ck_m2m",
+                "--gpu_id",
+                "-1",
+                "--no_render",
+                "--ext",
+                f"bad_{case}",
+                "--out_root",
+                str(tmp_path),
+            ],
+        ),
+        "mmr_music_feat256": (
+            mmr / "model" / "latest.tar",
+            mmr_music_feat256,
+            [
+                "--run_dir",
+                str(mmr),
+                "--which",
+                "latest",
+                "--gpu_id",
+                "-1",
+                "--audio",
+                str(root / "music"),
+                "--out_dir",
+                str(tmp_path / "feats"),
+            ],
+        ),
+        "resume": (
+            m2m_file,
+            train_m2m,
+            tiny(root, ckpts, "--name", "ck_m2m", "--vq_name", "rvq3_synthetic", "--max_steps", "2", "--is_continue"),
+        ),
+    }[command]
     backup = _break(target, case)
     try:
         err = _one_line(capsys, fn, argv)

@@ -67,20 +67,32 @@ RECONSTRUCT = np._core.multiarray._reconstruct
 # name -> (file name, writer, expected message)
 CATALOGUE_MOTION = {
     "missing_key": ("missing.npz", lambda p: _npz(p, poses=P), "missing key 'trans'"),
-    "unknown_layout": ("unknown.npz", lambda p: _npz(p, foo=np.zeros((12, 7)), bar=np.zeros(3)),
-                       "unknown motion layout"),
+    "unknown_layout": (
+        "unknown.npz",
+        lambda p: _npz(p, foo=np.zeros((12, 7)), bar=np.zeros(3)),
+        "unknown motion layout",
+    ),
     "wrong_width": ("width_poses.npz", lambda p: _npz(p, poses=P[:, :100], trans=T), "poses must be (T, 165)"),
-    "wrong_width_pkl": ("width_aist.pkl", lambda p: _pkl(p, {"smpl_poses": P[:, :70], "smpl_trans": T,
-                                                        "smpl_scaling": np.ones(1)}), "smpl_poses must be (T, 72)"),
+    "wrong_width_pkl": (
+        "width_aist.pkl",
+        lambda p: _pkl(p, {"smpl_poses": P[:, :70], "smpl_trans": T, "smpl_scaling": np.ones(1)}),
+        "smpl_poses must be (T, 72)",
+    ),
     "wrong_width_array": ("width_array.npy", lambda p: np.save(p, np.zeros((12, 314))), "unknown motion layout"),
-    "nan": ("nan.npz", lambda p: _npz(p, poses=np.where(np.eye(12, 165) > 0, np.nan, P), trans=T),
-            "poses contains NaN or Inf"),
+    "nan": (
+        "nan.npz",
+        lambda p: _npz(p, poses=np.where(np.eye(12, 165) > 0, np.nan, P), trans=T),
+        "poses contains NaN or Inf",
+    ),
     "inf": ("inf.pkl", lambda p: _pkl(p, {"q": P, "pos": np.full_like(T, np.inf)}), "trans contains NaN or Inf"),
     "zero_frames": ("empty.npz", lambda p: _npz(p, poses=P[:0], trans=T[:0]), "has no frames"),
     "one_frame": ("single.npz", lambda p: _npz(p, poses=P[:1], trans=T[:1]), "needs at least 2 frames, got 1"),
     "truncated_npz": ("cut_npz.npz", lambda p: _cut(p, lambda q: _npz(q, poses=P, trans=T)), "truncated or corrupt"),
-    "truncated_npy": ("cut_npy.npy", lambda p: _cut(p, lambda q: np.save(q, np.zeros((12, 322)))),
-                      "truncated or corrupt"),
+    "truncated_npy": (
+        "cut_npy.npy",
+        lambda p: _cut(p, lambda q: np.save(q, np.zeros((12, 322)))),
+        "truncated or corrupt",
+    ),
     "truncated_pkl": ("cut_pkl.pkl", lambda p: _cut(p, lambda q: _pkl(q, {"q": P, "pos": T})), "truncated or corrupt"),
     "truncated_bvh": ("cut_bvh.bvh", lambda p: _cut(p, lambda q: write_bvh(q, fk_axis_angle(P, T))), "truncated BVH"),
 }
@@ -91,39 +103,84 @@ CATALOGUE_PICKLES = {
     "bytes_2_60": ("p_bytes.pkl", lambda p: _pkl(p, {"q": Reduce(bytes, 2**60), "pos": T}), "bytes asks for"),
     "bytearray_huge": ("p_bytearray.pkl", lambda p: _pkl(p, {"q": Reduce(bytearray, HUGE)}), "bytearray asks for"),
     "ndarray_huge": ("p_ndarray.pkl", lambda p: _pkl(p, {"q": Reduce(np.ndarray, (HUGE,))}), "an array asks for"),
-    "reconstruct_huge": ("p_reconstruct.pkl", lambda p: _pkl(p, {"q": Reduce(RECONSTRUCT, np.ndarray, (HUGE,), b"b")}),
-                         "an array asks for"),  # fmt: skip
-    "array_state_huge": ("p_state.pkl", lambda p: _pkl(p, {"q": Reduce(RECONSTRUCT, np.ndarray, (0,), b"b", state=(
-        1, (HUGE, 3), np.dtype(np.float64), False, b""))}), "an array asks for"),  # fmt: skip
-    "object_items_short": ("p_objects.pkl", lambda p: _pkl(p, {"q": Reduce(RECONSTRUCT, np.ndarray, (0,), b"b", state=(
-        1, (150,), np.dtype(object), False, [{"a": 1}]))}), "items do not match its shape"),  # numpy segfaulted
-    "dtype_state_garbled": ("p_dtype.pkl", lambda p: _pkl(p, {"q": Reduce(np.dtype, "f8", False, True, state=(
-        3, "<", None, None, None, -1, -1, 63))}), "refusing the dtype state"),  # fmt: skip
+    "reconstruct_huge": (
+        "p_reconstruct.pkl",
+        lambda p: _pkl(p, {"q": Reduce(RECONSTRUCT, np.ndarray, (HUGE,), b"b")}),
+        "an array asks for",
+    ),
+    "array_state_huge": (
+        "p_state.pkl",
+        lambda p: _pkl(
+            p,
+            {"q": Reduce(RECONSTRUCT, np.ndarray, (0,), b"b", state=(1, (HUGE, 3), np.dtype(np.float64), False, b""))},
+        ),
+        "an array asks for",
+    ),
+    "object_items_short": (
+        "p_objects.pkl",
+        lambda p: _pkl(
+            p,
+            {"q": Reduce(RECONSTRUCT, np.ndarray, (0,), b"b", state=(1, (150,), np.dtype(object), False, [{"a": 1}]))},
+        ),
+        "items do not match its shape",
+    ),  # numpy segfaulted
+    "dtype_state_garbled": (
+        "p_dtype.pkl",
+        lambda p: _pkl(p, {"q": Reduce(np.dtype, "f8", False, True, state=(3, "<", None, None, None, -1, -1, 63))}),
+        "refusing the dtype state",
+    ),
     "runs_code": ("p_system.pkl", lambda p: _pkl(p, Reduce(os.system, "true")), "refusing to load posix.system"),
-    "codec_rot13": ("p_codec.pkl", lambda p: _pkl(p, {"q": Reduce(codecs.encode, "abc", "rot13")}),
-                    "_codecs.encode other than latin1"),  # fmt: skip
-    "npy_header_huge": ("h_npy.npy", lambda p: p.write_bytes(_npy_header((HUGE, 52, 3)) + bytes(64)),
-                        "needs more bytes than the file has"),  # fmt: skip
-    "npz_header_huge": ("h_npz.npz", lambda p: _npz_member(p, "poses.npy", _npy_header((HUGE, 165)) + bytes(64)),
-                        "needs more bytes than the file has"),  # fmt: skip
+    "codec_rot13": (
+        "p_codec.pkl",
+        lambda p: _pkl(p, {"q": Reduce(codecs.encode, "abc", "rot13")}),
+        "_codecs.encode other than latin1",
+    ),
+    "npy_header_huge": (
+        "h_npy.npy",
+        lambda p: p.write_bytes(_npy_header((HUGE, 52, 3)) + bytes(64)),
+        "needs more bytes than the file has",
+    ),
+    "npz_header_huge": (
+        "h_npz.npz",
+        lambda p: _npz_member(p, "poses.npy", _npy_header((HUGE, 165)) + bytes(64)),
+        "needs more bytes than the file has",
+    ),
 }
 
 _BVH_HEAD = "HIERARCHY\nROOT Hips\n{\n OFFSET %s\n CHANNELS %s\n}\nMOTION\nFrames: %s\nFrame Time: 0.0333333\n"
 # BVH files with no joints, no channels or impossible counts (a negative channel count used to loop forever).
 CATALOGUE_BVH = {
-    "bvh_no_joints": ("b_nojoints.bvh", lambda p: p.write_text("HIERARCHY\nMOTION\nFrames: 2\nFrame Time: 0.0333\n"),
-                      "not a BVH file"),  # fmt: skip
+    "bvh_no_joints": (
+        "b_nojoints.bvh",
+        lambda p: p.write_text("HIERARCHY\nMOTION\nFrames: 2\nFrame Time: 0.0333\n"),
+        "not a BVH file",
+    ),
     "bvh_empty": ("b_empty.bvh", lambda p: p.write_text(""), "not a BVH file"),
-    "bvh_no_channels": ("b_nochannels.bvh", lambda p: p.write_text(_BVH_HEAD % ("0 0 0", "0", "2")),
-                        "no joint has channels"),  # fmt: skip
-    "bvh_negative_channels": ("b_negchannels.bvh", lambda p: p.write_text(_BVH_HEAD % ("0 0 0", "-3", "2")),
-                              "declares -3 channels"),  # fmt: skip
-    "bvh_negative_frames": ("b_negframes.bvh", lambda p: p.write_text(
-        _BVH_HEAD % ("0 0 0", "3 Xposition Yposition Zposition", "-1")), "Frames: -1 is negative"),  # fmt: skip
-    "bvh_nan_offset": ("b_nanoffset.bvh", lambda p: p.write_text(
-        _BVH_HEAD % ("nan 0 0", "3 Xposition Yposition Zposition", "2") + "0 0 0\n0 0 0\n"), "NaN or Inf"),  # fmt: skip
-    "bvh_extra_brace": ("b_brace.bvh", lambda p: p.write_text("HIERARCHY\nROOT Hips\n{\n}\n}\nMOTION\nFrames: 1\n"),
-                        "malformed"),  # fmt: skip
+    "bvh_no_channels": (
+        "b_nochannels.bvh",
+        lambda p: p.write_text(_BVH_HEAD % ("0 0 0", "0", "2")),
+        "no joint has channels",
+    ),
+    "bvh_negative_channels": (
+        "b_negchannels.bvh",
+        lambda p: p.write_text(_BVH_HEAD % ("0 0 0", "-3", "2")),
+        "declares -3 channels",
+    ),
+    "bvh_negative_frames": (
+        "b_negframes.bvh",
+        lambda p: p.write_text(_BVH_HEAD % ("0 0 0", "3 Xposition Yposition Zposition", "-1")),
+        "Frames: -1 is negative",
+    ),
+    "bvh_nan_offset": (
+        "b_nanoffset.bvh",
+        lambda p: p.write_text(_BVH_HEAD % ("nan 0 0", "3 Xposition Yposition Zposition", "2") + "0 0 0\n0 0 0\n"),
+        "NaN or Inf",
+    ),
+    "bvh_extra_brace": (
+        "b_brace.bvh",
+        lambda p: p.write_text("HIERARCHY\nROOT Hips\n{\n}\n}\nMOTION\nFrames: 1\n"),
+        "malformed",
+    ),
 }
 ALL_MOTION = {**CATALOGUE_MOTION, **CATALOGUE_PICKLES, **CATALOGUE_BVH}
 
@@ -137,8 +194,12 @@ def run_main(module, argv, capsys) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def scripts():
-    names = {"raw": "raw_pose_processing", "repr": "motion_representation", "plot3d": "plot_3d_global",
-             "plotfeat": "plot_feature"}  # fmt: skip
+    names = {
+        "raw": "raw_pose_processing",
+        "repr": "motion_representation",
+        "plot3d": "plot_3d_global",
+        "plotfeat": "plot_feature",
+    }
     return {key: load_script(name) for key, name in names.items()}
 
 
@@ -173,8 +234,9 @@ def test_folder_run_skips_bad_files_and_lists_them(tmp_path, caplog, scripts):
         writer(folder / name)
     np.savez(folder / "good.npz", poses=P, trans=T, expressions=GOOD.expressions)
     with caplog.at_level(logging.INFO):
-        outs = scripts["raw"].main(["--input", str(folder), "--out_dir", str(tmp_path / "j"),
-                                    "--face_dir", str(tmp_path / "f")])  # fmt: skip
+        outs = scripts["raw"].main(
+            ["--input", str(folder), "--out_dir", str(tmp_path / "j"), "--face_dir", str(tmp_path / "f")]
+        )
     assert outs == [tmp_path / "j" / "good.npy"]
     assert sorted(p.name for p in (tmp_path / "j").iterdir()) == ["good.npy"]
     assert np.load(tmp_path / "f" / "good.npy").shape == (12, 100)
@@ -198,8 +260,10 @@ CATALOGUE_JOINTS = {
     "cut.npy": (lambda p: _cut(p, lambda q: np.save(q, np.zeros((10, 52, 3)))), "truncated or corrupt"),
     # finite joints whose features are not: they used to be written as NaN
     "point.npy": (lambda p: np.save(p, np.zeros((10, 52, 3))), "features come out NaN or Inf"),
-    "huge.npy": (lambda p: np.save(p, np.full((10, 52, 3), 3e38, np.float32) * np.linspace(0.1, 1, 3)),
-                 "features come out NaN or Inf"),  # fmt: skip
+    "huge.npy": (
+        lambda p: np.save(p, np.full((10, 52, 3), 3e38, np.float32) * np.linspace(0.1, 1, 3)),
+        "features come out NaN or Inf",
+    ),
 }
 
 
@@ -233,8 +297,9 @@ def test_plot_scripts_reject_bad_files(tmp_path, capsys, scripts):
     code, err = run_main(scripts["plotfeat"], ["--input", str(tmp_path / "wide.npy")], capsys)
     assert code == 2 and "expected motion features" in err
     np.save(tmp_path / "one.npy", np.zeros((1, 52, 3), np.float32))
-    code, err = run_main(scripts["plot3d"], ["--input", str(tmp_path / "one.npy"), "--out", str(tmp_path / "o.mp4")],
-                         capsys)  # fmt: skip
+    code, err = run_main(
+        scripts["plot3d"], ["--input", str(tmp_path / "one.npy"), "--out", str(tmp_path / "o.mp4")], capsys
+    )
     assert code == 2 and err.count("\n") == 1 and "needs at least 2 frames" in err
 
 
@@ -272,6 +337,7 @@ def test_folder_run_goes_past_unexpected_errors(tmp_path, caplog, scripts, monke
 def test_nan_face_is_refused(tmp_path, capsys, scripts):
     np.save(tmp_path / "j.npy", fk_axis_angle(P, T))
     np.save(tmp_path / "f.npy", np.full((12, 100), np.nan))
-    code, err = run_main(scripts["repr"], ["--joints", str(tmp_path / "j.npy"), "--face", str(tmp_path / "f.npy")],
-                         capsys)  # fmt: skip
+    code, err = run_main(
+        scripts["repr"], ["--joints", str(tmp_path / "j.npy"), "--face", str(tmp_path / "f.npy")], capsys
+    )
     assert code == 2 and "f.npy: face contains NaN or Inf" in err

@@ -13,8 +13,9 @@ from tests.conftest import realdata
 SR = 22050
 
 
-def synth_song(seconds: float, bpm: float, phase: float, sr: int = SR, drums: bool = True,
-               pad: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def synth_song(
+    seconds: float, bpm: float, phase: float, sr: int = SR, drums: bool = True, pad: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Music the test makes itself: a click track, or a drum track (a kick with its beater click on every beat),
     optionally over a chord pad. Returns the samples and the beat times (s)."""
     n = int(seconds * sr)
@@ -24,8 +25,11 @@ def synth_song(seconds: float, bpm: float, phase: float, sr: int = SR, drums: bo
     click = np.sin(2 * np.pi * 1000 * hit) * np.exp(-hit / 0.003)
     kick = np.sin(2 * np.pi * (50 + 120 * np.exp(-hit / 0.02)) * hit) * np.exp(-hit / 0.07)
     sound = kick + 0.3 * click if drums else click
-    y = 0.03 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277.2 * t) + np.sin(2 * np.pi * 330 * t)) if pad \
-        else np.zeros(n)  # fmt: skip
+    y = (
+        0.03 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277.2 * t) + np.sin(2 * np.pi * 330 * t))
+        if pad
+        else np.zeros(n)
+    )
     for b in beats:
         i = int(round(b * sr))
         seg = y[i : i + len(sound)]
@@ -64,8 +68,9 @@ def edge_reference(song: str, out_dir: str) -> np.ndarray:
                 start_bpm = int(field[3]) * 5 + 110
         except (IndexError, AssertionError):
             start_bpm = librosa.feature.tempo(y=librosa.load(fpath)[0])[0]
-        _, beat_idxs = librosa.beat.beat_track(onset_envelope=envelope, sr=sr_feat, hop_length=hop,
-                                               start_bpm=start_bpm, tightness=100)  # fmt: skip
+        _, beat_idxs = librosa.beat.beat_track(
+            onset_envelope=envelope, sr=sr_feat, hop_length=hop, start_bpm=start_bpm, tightness=100
+        )
         beat_onehot = np.zeros_like(envelope, dtype=np.float32)
         beat_onehot[beat_idxs] = 1.0
         f = np.concatenate([envelope[:, None], mfcc, chroma, peak_onehot[:, None], beat_onehot[:, None]], axis=-1)
@@ -111,9 +116,11 @@ def test_beats_of_synthetic_tracks_within_one_frame(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:n_fft=.*too large:UserWarning")  # librosa's CQT on a 2 s clip
 def test_beats_of_real_annotated_clips():
-    clips = {"madmom/sample.wav": [0.0913, 0.7997, 1.4806, 2.1478],
-             "mirdata/guitarset_03_BN3-119-G_solo_mic.wav": [0.5042, 1.0084, 1.5126],
-             "mirdata/brid_0001_M4-01-SA.wav": [0.025, 0.760, 1.490]}  # fmt: skip
+    clips = {
+        "madmom/sample.wav": [0.0913, 0.7997, 1.4806, 2.1478],
+        "mirdata/guitarset_03_BN3-119-G_solo_mic.wav": [0.5042, 1.0084, 1.5126],
+        "mirdata/brid_0001_M4-01-SA.wav": [0.025, 0.760, 1.490],
+    }
     hits = total = 0
     for rel, beats in clips.items():
         found = np.flatnonzero(B.file_features(realdata(rel), no_chop=True)[:, -1]) / B.FPS

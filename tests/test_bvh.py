@@ -56,8 +56,10 @@ def test_read_real_bandai_dance_bvh():
         (lambda t: t[:2000], "not a BVH file, or a truncated one"),
         (lambda t: t.replace("Frame Time: 0.03333333", "Frame Time: 0"), "Frame Time must be a positive"),
         (lambda t: t.replace("Zrotation Xrotation Yrotation", "Xrotation Xrotation Yrotation", 1), "unsupported"),
-        (lambda t: t.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 2 Zrotation Xrotation", 1),
-         "unsupported channels"),
+        (
+            lambda t: t.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 2 Zrotation Xrotation", 1),
+            "unsupported channels",
+        ),
         (lambda t: t.replace("Xposition", "Wposition", 1), "unsupported channels"),
     ],
 )

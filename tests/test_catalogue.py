@@ -11,8 +11,15 @@ from __future__ import annotations
 import importlib
 import json
 
-MODULES = ("test_bad_input", "test_motion_scripts", "test_eval_dance", "test_audio", "test_options_validation",
-           "test_audio_cache", "test_bad_checkpoints")  # fmt: skip
+MODULES = (
+    "test_bad_input",
+    "test_motion_scripts",
+    "test_eval_dance",
+    "test_audio",
+    "test_options_validation",
+    "test_audio_cache",
+    "test_bad_checkpoints",
+)
 # kind of input -> the tables that hold it
 KINDS = {
     "motion formats": ("CATALOGUE_MOTION", "CATALOGUE_JOINTS", "CATALOGUE_PICKLES"),
@@ -20,8 +27,12 @@ KINDS = {
     "outputs vs inputs": ("CATALOGUE_OUTPUTS",),
     "eval inputs and beats": ("CATALOGUE_EVAL_FILES", "CATALOGUE_EVAL_CLI"),
     "audio": ("CATALOGUE_AUDIO", "CATALOGUE_MUSIC_CACHE", "CATALOGUE_MUSIC_FILES"),
-    "options": ("CATALOGUE_OPTIONS", "CATALOGUE_OPTIONS_OTHER_PARSERS", "CATALOGUE_MMR_OVERRIDES",
-                "CATALOGUE_ACCEPTED"),
+    "options": (
+        "CATALOGUE_OPTIONS",
+        "CATALOGUE_OPTIONS_OTHER_PARSERS",
+        "CATALOGUE_MMR_OVERRIDES",
+        "CATALOGUE_ACCEPTED",
+    ),
     "checkpoints": ("CATALOGUE_CHECKPOINTS",),
 }
 

@@ -23,8 +23,9 @@ def all_scripts() -> list[Path]:
 
 
 def run(script: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(script), *args], cwd=cwd or script.parent, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd or script.parent, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_every_script_is_found():
@@ -57,8 +58,9 @@ print(json.dumps(results))
 
 def test_help_from_the_scripts_folders():
     scripts = [str(p) for p in all_scripts()]
-    res = subprocess.run([sys.executable, "-c", HELP_ALL, *scripts], cwd=REPO, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    res = subprocess.run(
+        [sys.executable, "-c", HELP_ALL, *scripts], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     results = json.loads(res.stdout.strip().splitlines()[-1])
     assert sorted(results) == sorted(scripts)
@@ -72,14 +74,29 @@ MOTION_REPR = REPO / "data" / "motion_representation" / "src" / "motion_represen
 def test_motion_representation_cli_writes_623_and_723(tmp_path):
     motion = synthesize_dance(45, seed=1)
     npz = tmp_path / "dance.npz"
-    np.savez(npz, poses=motion.poses, trans=motion.trans, betas=motion.betas, expressions=motion.expressions,
-             mocap_frame_rate=30)  # fmt: skip
+    np.savez(
+        npz,
+        poses=motion.poses,
+        trans=motion.trans,
+        betas=motion.betas,
+        expressions=motion.expressions,
+        mocap_frame_rate=30,
+    )
     res = run(MOTION_REPR, "--joints", str(npz), "--out", str(tmp_path / "f623.npy"))
     assert res.returncode == 0, res.stderr
     assert np.load(tmp_path / "f623.npy").shape == (44, 623)
     np.save(tmp_path / "face.npy", motion.expressions[:, :50])
-    res = run(MOTION_REPR, "--joints", str(npz), "--out", str(tmp_path / "f723.npy"), "--face",
-              str(tmp_path / "face.npy"), "--target_skeleton", "first_frame")  # fmt: skip
+    res = run(
+        MOTION_REPR,
+        "--joints",
+        str(npz),
+        "--out",
+        str(tmp_path / "f723.npy"),
+        "--face",
+        str(tmp_path / "face.npy"),
+        "--target_skeleton",
+        "first_frame",
+    )
     assert res.returncode == 0, res.stderr
     f723 = np.load(tmp_path / "f723.npy")
     assert f723.shape == (44, 723)

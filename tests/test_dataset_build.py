@@ -31,9 +31,27 @@ def music(path, seconds: float, bpm: float = 120.0) -> None:
     y = 0.3 * np.sin(2 * np.pi * 440 * t) * (((t * bpm / 60) % 1) < 0.05)
     if path.suffix == ".mp4":
         sf.write(path.with_suffix(".tmp.wav"), y.astype(np.float32), SR)
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-                        f"color=c=black:s=32x32:d={seconds}", "-i", str(path.with_suffix(".tmp.wav")), "-shortest",
-                        "-c:v", "libx264", "-c:a", "aac", str(path)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"color=c=black:s=32x32:d={seconds}",
+                "-i",
+                str(path.with_suffix(".tmp.wav")),
+                "-shortest",
+                "-c:v",
+                "libx264",
+                "-c:a",
+                "aac",
+                str(path),
+            ],
+            check=True,
+        )
         path.with_suffix(".tmp.wav").unlink()
     else:
         sf.write(path, y.astype(np.float32), SR)
@@ -248,8 +266,10 @@ def test_custom_layout_per_slice_music_and_resume(tmp_path):
 def test_create_dataset_cli_errors(tmp_path, monkeypatch, capsys):
     main = load_script("create_dataset", folder=REPO).main
     monkeypatch.setenv("DANCE_DATA_DIR", str(tmp_path))
-    for argv, message in ((["--dataset_name", "finedance"], "no motion files with matching music"),
-                          (["--dataset_name", "synthetic", "--fps", "60"], "30 fps")):  # fmt: skip
+    for argv, message in (
+        (["--dataset_name", "finedance"], "no motion files with matching music"),
+        (["--dataset_name", "synthetic", "--fps", "60"], "30 fps"),
+    ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         err = capsys.readouterr().err
@@ -267,8 +287,10 @@ def test_parallel_workers_give_the_same_dataset(tmp_path):
     assert parallel["clips_per_split"] == serial["clips_per_split"]
     np.testing.assert_array_equal(np.load(tmp_path / "b" / "processed" / "windows.npy"), windows)
     for k in range(3):
-        np.testing.assert_array_equal(np.load(tmp_path / "a" / "processed" / "motion" / f"t{k}.npy"),
-                                      np.load(tmp_path / "b" / "processed" / "motion" / f"t{k}.npy"))  # fmt: skip
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "a" / "processed" / "motion" / f"t{k}.npy"),
+            np.load(tmp_path / "b" / "processed" / "motion" / f"t{k}.npy"),
+        )
 
 
 def _mk(path):
@@ -361,5 +383,10 @@ def test_bad_build_options(tmp_path):
     with pytest.raises(UserError, match="--jukebox_weights"):
         BuildOptions(root=tmp_path, spec=dataset_spec("custom"), music_types=("jukebox",))
     with pytest.raises(UserError, match="no per_slice mode"):
-        BuildOptions(root=tmp_path, spec=dataset_spec("custom"), music_types=("jukebox",), feature_mode="per_slice",
-                     music_options={"jukebox": {"weights_dir": tmp_path}})  # fmt: skip
+        BuildOptions(
+            root=tmp_path,
+            spec=dataset_spec("custom"),
+            music_types=("jukebox",),
+            feature_mode="per_slice",
+            music_options={"jukebox": {"weights_dir": tmp_path}},
+        )

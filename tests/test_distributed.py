@@ -25,16 +25,29 @@ ENV = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
 
 
 def launch_args(processes: int = 2, machines: int = 1, machine_rank: int = 0, port: int | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-           "--num_machines", str(machines), "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        str(machines),
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     if machines > 1:
         cmd += ["--machine_rank", str(machine_rank), "--main_process_ip", "127.0.0.1", "--main_process_port", str(port)]
     return cmd
 
 
 def run_two(run_dir, *args: str) -> None:
-    result = subprocess.run([*launch_args(), PROBE, str(run_dir), *args], env=ENV, capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [*launch_args(), PROBE, str(run_dir), *args], env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -163,16 +163,19 @@ def test_sources_read_as_written_and_body_only_ones_get_resting_fingers(tmp_path
         read_source(tmp_path / "missing.npz")
 
 
-@pytest.mark.parametrize("args, message", [
-    ("--keep 0-3", "--keep needs --edit"),
-    ("--variation 0.5 --music {m}", "--variation needs --edit"),
-    ("--edit a.npz --prefix b.bvh --music {m}", "give one"),
-    ("--prefix b.bvh --keep 0-2 --music {m}", "not a --prefix"),
-    ("--prefix_seconds 3 --music {m}", "--prefix_seconds needs --prefix"),
-    ("--edit a.npz --keep 0-2", "needs --music FILE"),
-    ("--edit a.npz --keep 0-2 --music {d}", "needs --music FILE"),
-    ("--edit a.npz --music {m}", "needs --keep, --regen or --variation"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ("--keep 0-3", "--keep needs --edit"),
+        ("--variation 0.5 --music {m}", "--variation needs --edit"),
+        ("--edit a.npz --prefix b.bvh --music {m}", "give one"),
+        ("--prefix b.bvh --keep 0-2 --music {m}", "not a --prefix"),
+        ("--prefix_seconds 3 --music {m}", "--prefix_seconds needs --prefix"),
+        ("--edit a.npz --keep 0-2", "needs --music FILE"),
+        ("--edit a.npz --keep 0-2 --music {d}", "needs --music FILE"),
+        ("--edit a.npz --music {m}", "needs --keep, --regen or --variation"),
+    ],
+)
 def test_nonsense_option_combinations_are_one_line(tmp_path, args, message):
     song = tmp_path / "song.wav"
     song.write_bytes(b"")

@@ -25,8 +25,11 @@ from motion.kinematics import fk_axis_angle
 from tests.conftest import realdata
 from utils.cli import UserError
 
-AIST_SLICES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
-               "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1")  # fmt: skip
+AIST_SLICES = (
+    "true_gBR_sBM_cAll_d04_mBR0_ch02_slice0",
+    "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
+    "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
+)
 
 
 def dance_joints(n_frames: int = 150, seed: int = 0, fps: float = 30.0) -> np.ndarray:
@@ -166,8 +169,7 @@ def test_readers_of_the_common_output_layouts(tmp_path):
     assert o.joints.shape == (20, 52, 3) and o.expressions.shape == (20, 100)
     m = synthesize_dance(40, fps=60.0)  # an AIST++ annotation pickle (SMPL poses, 60 fps) through FK, at its rate
     with open(tmp_path / "aist.pkl", "wb") as f:
-        pickle.dump({"smpl_poses": m.poses[:, :72], "smpl_trans": m.trans * 90.0, "smpl_scaling": np.float32(90.0)},
-                    f)  # fmt: skip
+        pickle.dump({"smpl_poses": m.poses[:, :72], "smpl_trans": m.trans * 90.0, "smpl_scaling": np.float32(90.0)}, f)
     a = read_eval_motion(tmp_path / "aist.pkl")
     assert a.fps == 60 and a.joints.shape == (40, 52, 3) and a.layout == "aistpp (FK)"
 
@@ -208,8 +210,11 @@ def aist_dirs(tmp_path_factory):
 
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_every_protocol_on_real_aistpp_slices(aist_dirs, protocol):
-    r = evaluate(EvalRequest(pred_dir=aist_dirs / "pred", gt_dir=aist_dirs / "gt", audio_dir=aist_dirs / "audio",
-                             protocol=protocol))  # fmt: skip
+    r = evaluate(
+        EvalRequest(
+            pred_dir=aist_dirs / "pred", gt_dir=aist_dirs / "gt", audio_dir=aist_dirs / "audio", protocol=protocol
+        )
+    )
     m = r["metrics"]
     assert r["counts"]["pred"] == 3 and r["counts"]["bas"] == 3
     assert r["counts"]["feature_dims"]["kinetic"] == (72 if PROTOCOLS[protocol].feature_joints == "smpl24" else 66)
@@ -237,10 +242,12 @@ def synthetic_pairs(tmp_path_factory):
 
 @pytest.mark.parametrize("protocol", ["fixed", "edge", "lodge"])
 def test_own_music_aligns_better_than_another_songs(synthetic_pairs, protocol):
-    own = evaluate(EvalRequest(pred_dir=synthetic_pairs / "motion", audio_dir=synthetic_pairs / "music",
-                               protocol=protocol))  # fmt: skip
-    other = evaluate(EvalRequest(pred_dir=synthetic_pairs / "motion", audio_dir=synthetic_pairs / "other",
-                                 protocol=protocol))  # fmt: skip
+    own = evaluate(
+        EvalRequest(pred_dir=synthetic_pairs / "motion", audio_dir=synthetic_pairs / "music", protocol=protocol)
+    )
+    other = evaluate(
+        EvalRequest(pred_dir=synthetic_pairs / "motion", audio_dir=synthetic_pairs / "other", protocol=protocol)
+    )
     assert own["counts"]["bas"] == other["counts"]["bas"] == 4
     assert own["metrics"]["BAS"] > other["metrics"]["BAS"] + 0.1
     # the dataset's SMPL-X npz files carry faces and fingers: fixed reports hands and face without a GT of its own
@@ -313,22 +320,37 @@ def dump(path, obj):
 
 # name -> (file name, writer, what the one line says); each file sits in a folder of two good predictions
 CATALOGUE_EVAL_FILES = {
-    "fps_empty": ("fps_empty.npz", lambda p: ours(p, mocap_frame_rate=np.array([])),
-                  "mocap_frame_rate must be one number"),  # fmt: skip
-    "fps_string": ("fps_string.npz", lambda p: ours(p, mocap_frame_rate=np.array("thirty")),
-                   "mocap_frame_rate must be one number"),  # fmt: skip
+    "fps_empty": (
+        "fps_empty.npz",
+        lambda p: ours(p, mocap_frame_rate=np.array([])),
+        "mocap_frame_rate must be one number",
+    ),
+    "fps_string": (
+        "fps_string.npz",
+        lambda p: ours(p, mocap_frame_rate=np.array("thirty")),
+        "mocap_frame_rate must be one number",
+    ),
     "fps_key_string": ("fps_key.npz", lambda p: ours(p, fps=np.array(["30"])), "fps must be one number"),
     "fps_nan": ("fps_nan.npz", lambda p: ours(p, mocap_frame_rate=np.nan), "frame rate nan is outside"),
     "fps_zero": ("fps_zero.npz", lambda p: ours(p, mocap_frame_rate=0), "frame rate 0 is outside"),
     "fps_negative": ("fps_neg.npz", lambda p: ours(p, fps=-30.0), "frame rate -30 is outside"),
-    "expressions_string": ("face_str.npz", lambda p: ours(p, expressions=np.full((40, 100), "x")),
-                           "expressions must be a real-valued numeric array"),  # fmt: skip
-    "expressions_rows": ("face_rows.npz", lambda p: ours(p, expressions=np.ones((39, 100))),
-                         "expressions must be (40, <=100)"),  # fmt: skip
+    "expressions_string": (
+        "face_str.npz",
+        lambda p: ours(p, expressions=np.full((40, 100), "x")),
+        "expressions must be a real-valued numeric array",
+    ),
+    "expressions_rows": (
+        "face_rows.npz",
+        lambda p: ours(p, expressions=np.ones((39, 100))),
+        "expressions must be (40, <=100)",
+    ),
     "joints_23": ("j23.npy", lambda p: np.save(p, np.zeros((40, 23, 3))), "22, 24, 52, 55"),
     "joints_nan": ("jnan.npy", lambda p: np.save(p, np.full((40, 52, 3), np.nan)), "NaN"),
-    "bvh_no_joints": ("nojoints.bvh", lambda p: p.write_text("HIERARCHY\nMOTION\nFrames: 2\nFrame Time: 0.03\n"),
-                      "not a BVH file"),  # fmt: skip
+    "bvh_no_joints": (
+        "nojoints.bvh",
+        lambda p: p.write_text("HIERARCHY\nMOTION\nFrames: 2\nFrame Time: 0.03\n"),
+        "not a BVH file",
+    ),
     "pickle_bytes_2_60": ("huge.pkl", lambda p: dump(p, {"pred_position": Reduce(bytes, 2**60)}), "bytes asks for"),
 }
 
@@ -354,10 +376,12 @@ def eval_tree(tmp_path):
     where a folder is expected."""
     write_set(tmp_path / "pred", [dance_joints(40, seed=s) for s in range(2)])
     shutil.copytree(tmp_path / "pred", tmp_path / "gt")
-    beats = {"b_strings_npy": lambda p: np.save(p / "seq00.npy", np.array(["one", "two"])),
-             "b_strings_txt": lambda p: (p / "seq00.txt").write_text("one two\nthree four\n"),
-             "b_huge": lambda p: np.savetxt(p / "seq00.txt", [0.5, 1e12]),
-             "b_negative": lambda p: np.savetxt(p / "seq00.txt", [-1.0, 0.5])}  # fmt: skip
+    beats = {
+        "b_strings_npy": lambda p: np.save(p / "seq00.npy", np.array(["one", "two"])),
+        "b_strings_txt": lambda p: (p / "seq00.txt").write_text("one two\nthree four\n"),
+        "b_huge": lambda p: np.savetxt(p / "seq00.txt", [0.5, 1e12]),
+        "b_negative": lambda p: np.savetxt(p / "seq00.txt", [-1.0, 0.5]),
+    }
     for sub, writer in beats.items():
         (tmp_path / sub).mkdir()
         writer(tmp_path / sub)

@@ -26,8 +26,17 @@ from utils.cli import UserError
 from utils.runs import run_status
 
 CTX = multiprocessing.get_context("forkserver")
-CTX.set_forkserver_preload(["tests.ddp_probe", "utils.trainer", "utils.atomic", "accelerate", "accelerate.utils",
-                            "torch.utils.tensorboard", "torch._dynamo"])  # fmt: skip (imported by the first step)
+CTX.set_forkserver_preload(  # what the first step imports
+    [
+        "tests.ddp_probe",
+        "utils.trainer",
+        "utils.atomic",
+        "accelerate",
+        "accelerate.utils",
+        "torch.utils.tensorboard",
+        "torch._dynamo",
+    ]
+)
 # a wide probe (about 0.3 MB a checkpoint, saved every 2 steps) so that saves take a real share of the time
 PROBE = ["--width", "16384", "--save_latest", "2", "--log_every", "5", "--batch_size", "4", "--max_epoch", "1000"]
 
@@ -86,9 +95,19 @@ def test_sigkill_at_20_moments_always_leaves_a_loadable_checkpoint_and_resumes_e
     run, rng, kinds = tmp_path / "killed", random.Random(7), []
     # 20 kills: 12 at random moments of the first 0.6 s (start-up, about 0.2 s, then training and saves), 8 inside a
     # checkpoint write at a chosen point; the interrupted runs aim at no end (--max_steps 10**6)
-    plan = [("random", None)] * 12 + [("save", (n, phase)) for n, phase in
-                                      [(1, "partial"), (2, "written"), (1, "renamed"), (3, "partial"), (2, "renamed"),
-                                       (1, "written"), (4, "partial"), (3, "written")]]  # fmt: skip
+    plan = [("random", None)] * 12 + [
+        ("save", (n, phase))
+        for n, phase in [
+            (1, "partial"),
+            (2, "written"),
+            (1, "renamed"),
+            (3, "partial"),
+            (2, "renamed"),
+            (1, "written"),
+            (4, "partial"),
+            (3, "written"),
+        ]
+    ]
     rng.shuffle(plan)
     for kind, where in plan:
         process = start(run, ["--max_steps", str(10**6), *resume_flags(run)], kill_in_save=where)
@@ -137,8 +156,11 @@ def test_an_existing_run_is_never_replaced_unasked(tmp_path):
     ProbeTrainer(probe_args(run, "--max_steps", "4", "--width", "8"), run).fit()
     saved = {p: p.read_bytes() for p in [run / "opt.json", run / "model" / "latest.tar"]}
     for extra in (["--max_steps", "2"], ["--max_epoch", "0"]):
-        with pytest.raises(UserError, match=r"run .*run exists \(model/latest.tar\): resume it with --is_continue or "
-                                            "replace it with --overwrite"):  # fmt: skip
+        with pytest.raises(
+            UserError,
+            match=r"run .*run exists \(model/latest.tar\): resume it with --is_continue or "
+            "replace it with --overwrite",
+        ):
             ProbeTrainer(probe_args(run, "--width", "8", *extra), run).fit()
     assert all(p.read_bytes() == data for p, data in saved.items())  # not even opt.json was touched
     with pytest.raises(UserError, match="give one of them"):
@@ -175,14 +197,19 @@ class NonFiniteWeights(ProbeTrainer):
         return super().training_step(model, batch)
 
 
-@pytest.mark.parametrize(("stage", "message"), [
-    (InfiniteGradient, "non-finite loss or gradients at step 3"),
-    (NonFiniteWeights, r"non-finite weights at step 3 \(ema\); nothing was saved")])
+@pytest.mark.parametrize(
+    ("stage", "message"),
+    [
+        (InfiniteGradient, "non-finite loss or gradients at step 3"),
+        (NonFiniteWeights, r"non-finite weights at step 3 \(ema\); nothing was saved"),
+    ],
+)
 def test_non_finite_steps_stop_the_run_and_every_checkpoint_stays_finite(tmp_path, stage, message):
     run = tmp_path / "run"
     with pytest.raises(UserError, match=message):
-        stage(probe_args(run, "--width", "8", "--max_steps", "8", "--save_latest", "1", "--log_every", "100"),
-              run).fit()
+        stage(
+            probe_args(run, "--width", "8", "--max_steps", "8", "--save_latest", "1", "--log_every", "100"), run
+        ).fit()
     saved = sorted((run / "model").glob("*.tar"))
     assert saved and all(not nonfinite_tensors(load_checkpoint(p)["model"]) for p in saved)
     assert load_checkpoint(run / "model" / "latest.tar")["step"] <= 3

@@ -72,8 +72,11 @@ def test_motionx_322(tmp_path, dance):
 
 @pytest.mark.parametrize("width", [72, 156, 165])
 def test_edge_pickle(tmp_path, dance, width):
-    q = {72: np.concatenate([dance.poses[:, :66], np.zeros((60, 6))], 1), 156: np.delete(dance.poses, range(66, 75), 1),
-         165: dance.poses}[width]  # fmt: skip
+    q = {
+        72: np.concatenate([dance.poses[:, :66], np.zeros((60, 6))], 1),
+        156: np.delete(dance.poses, range(66, 75), 1),
+        165: dance.poses,
+    }[width]
     with open(tmp_path / "s.pkl", "wb") as f:
         pickle.dump({"q": q, "pos": dance.trans, "fps": 30}, f)
     m = load_motion(tmp_path / "s.pkl")
@@ -94,8 +97,14 @@ def _real_aistpp_pickle(tmp_path, scaling: float = 93.4):
     smpl[:, :22] = matrix_to_axis_angle(local)
     doubled = np.repeat(smpl.reshape(-1, 72), 2, axis=0)  # each frame twice: a 60 fps motion
     with open(tmp_path / "gLH_sBM_cAll_d18_mLH4_ch02.pkl", "wb") as f:
-        pickle.dump({"smpl_poses": doubled, "smpl_trans": np.repeat(trans, 2, 0) * scaling,
-                     "smpl_scaling": np.array([scaling])}, f)  # fmt: skip
+        pickle.dump(
+            {
+                "smpl_poses": doubled,
+                "smpl_trans": np.repeat(trans, 2, 0) * scaling,
+                "smpl_scaling": np.array([scaling]),
+            },
+            f,
+        )
     return tmp_path / "gLH_sBM_cAll_d18_mLH4_ch02.pkl", joints
 
 

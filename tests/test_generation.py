@@ -134,5 +134,9 @@ def test_sampling_options_are_the_generate_arguments():
     options = GenerationOptions().sampling()
     params = inspect.signature(generate).parameters
     assert set(options) <= set(params)
-    assert (options["time_steps"], options["cond_scale"], options["res_cond_scale"], options["res_temperature"]) \
-        == (28, 4.0, 5.0, 0.8)  # fmt: skip
+    assert (options["time_steps"], options["cond_scale"], options["res_cond_scale"], options["res_temperature"]) == (
+        28,
+        4.0,
+        5.0,
+        0.8,
+    )

@@ -65,10 +65,20 @@ def accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
 def quat_xyzw_to_matrix(q: np.ndarray) -> np.ndarray:
     """(..., 4) glTF quaternions (x, y, z, w) -> (..., 3, 3)."""
     x, y, z, w = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
-    return np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-                     2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-                     2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1).reshape(q.shape[:-1]
-                                                                                                 + (3, 3))  # fmt: skip
+    return np.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - z * w),
+            2 * (x * z + y * w),
+            2 * (x * y + z * w),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - x * w),
+            2 * (x * z - y * w),
+            2 * (y * z + x * w),
+            1 - 2 * (x * x + y * y),
+        ],
+        -1,
+    ).reshape(q.shape[:-1] + (3, 3))
 
 
 def sample(times: np.ndarray, values: np.ndarray, t: np.ndarray, rotation: bool) -> np.ndarray:
@@ -361,8 +371,10 @@ def test_single_frame(synthetic_glb):
 def validate(path: Path) -> dict:
     """The Khronos glTF Validator's report of a file (skips when node or the validator is missing)."""
     if shutil.which("node") is None or not VALIDATOR_PACKAGE.is_dir():
-        pytest.skip("the Khronos glTF Validator is not installed: needs node on PATH and "
-                    "`npm ci --prefix tests/js` (make test runs it)")  # fmt: skip
+        pytest.skip(
+            "the Khronos glTF Validator is not installed: needs node on PATH and "
+            "`npm ci --prefix tests/js` (make test runs it)"
+        )
     res = subprocess.run(["node", str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=120)
     assert res.returncode in (0, 1), res.stderr
     return json.loads(res.stdout)

@@ -49,8 +49,9 @@ def test_tiny_cpu_run_measures_every_row_in_every_precision(gpu_check, tmp_path)
     transformers = [r for r in rows if r["stage"] in ("masked", "residual")]
     assert all(positive(r["model_tflops_per_s"]) and r["mfu"] is None for r in transformers)  # no CPU peak
     generation = [r for r in rows if r["stage"] == "generation"]
-    assert {(r["preset"], r["precision"]) for r in generation} == {(p, q) for p in ("paper", "fast")
-                                                                   for q in ("fp32", "bf16")}  # fmt: skip
+    assert {(r["preset"], r["precision"]) for r in generation} == {
+        (p, q) for p in ("paper", "fast") for q in ("fp32", "bf16")
+    }
     assert all(positive(r["dance_s_per_minute"]) and r["seconds_of_music"] == 6.0 for r in generation)
     assert len(rows) == 5 * 3 + 4 and all(r["peak_memory_gib"] is None for r in rows)  # GPU memory: null on the CPU
     compiled = [i for i, r in enumerate(rows) if r["compile"]]
@@ -86,8 +87,10 @@ def test_a_failing_row_is_recorded_and_rows_past_the_budget_are_skipped(gpu_chec
     def out_of_memory():
         raise RuntimeError("CUDA out of memory")
 
-    rows = [gpu_check.Row(gpu_check.labels("masked", True, False), out_of_memory),
-            gpu_check.Row(gpu_check.labels("residual", True, False), lambda: {"samples_per_s": 1.5})]  # fmt: skip
+    rows = [
+        gpu_check.Row(gpu_check.labels("masked", True, False), out_of_memory),
+        gpu_check.Row(gpu_check.labels("residual", True, False), lambda: {"samples_per_s": 1.5}),
+    ]
     first, second = gpu_check.run_rows(rows, "cpu", budget_s=60)
     assert first["error"] == "RuntimeError: CUDA out of memory" and first["stage"] == "masked"
     assert second["error"] is None and second["samples_per_s"] == 1.5

@@ -24,8 +24,20 @@ from training.transformer import MaskedTrainer, ResidualTrainer
 from utils.checkpoint import file_fingerprint, load_checkpoint, save_checkpoint
 from utils.cli import UserError
 
-CONFIG = TransformerConfig(nb_code=16, parts=3, times=5, num_quantizers=3, latent_dim=32, ff_size=64, n_layers=1,
-                           n_heads=2, dropout=0.0, music_cond="frame", music_dim=4, part_order=True)  # fmt: skip
+CONFIG = TransformerConfig(
+    nb_code=16,
+    parts=3,
+    times=5,
+    num_quantizers=3,
+    latent_dim=32,
+    ff_size=64,
+    n_layers=1,
+    n_heads=2,
+    dropout=0.0,
+    music_cond="frame",
+    music_dim=4,
+    part_order=True,
+)
 
 
 def test_a_body_code_and_a_hand_code_with_the_same_index_are_different_tokens():
@@ -81,11 +93,12 @@ def test_ordered_sampling_draws_each_part_after_the_coarser_ones(monkeypatch):
 
     monkeypatch.setattr(model, "forward", recording)
     base = torch.randint(0, 16, (1, 15))
-    out = generate_residual(model, base, torch.ones(1, 15, dtype=torch.bool), music=torch.zeros(1, 20, 4),
-                            cond_scale=1.0)  # fmt: skip
+    out = generate_residual(
+        model, base, torch.ones(1, 15, dtype=torch.bool), music=torch.zeros(1, 20, 4), cond_scale=1.0
+    )
     assert [(j, p) for j, p, _, _ in calls] == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]
     for _, p, codes, known in calls:
-        assert bool((codes[:5 * p] >= 0).all()) and bool((codes[5 * p:] < 0).all())  # coarser parts drawn already
+        assert bool((codes[: 5 * p] >= 0).all()) and bool((codes[5 * p :] < 0).all())  # coarser parts drawn already
         assert torch.equal(known, torch.arange(15) < 5 * p)
     assert (out >= 0).all() and torch.equal(out[..., 0], base)
 
@@ -111,8 +124,22 @@ def test_given_prefix_tokens_are_never_masked_and_come_back_unchanged():
 def test_continuation_training_gives_a_prefix_in_every_layer(prepared, tmp_path):  # noqa: F811
     root, ckpts = prepared
     for trainer_class in (MaskedTrainer, ResidualTrainer):
-        opt = transformer_parser().parse_args(tiny(root, ckpts, "--name", "cont", "--vq_name", "hvq", "--music_cond",
-                                                   "frame", "--cont_prob", "1", "--cont_tokens", "3"))  # fmt: skip
+        opt = transformer_parser().parse_args(
+            tiny(
+                root,
+                ckpts,
+                "--name",
+                "cont",
+                "--vq_name",
+                "hvq",
+                "--music_cond",
+                "frame",
+                "--cont_prob",
+                "1",
+                "--cont_tokens",
+                "3",
+            )
+        )
         trainer = trainer_class(opt, tmp_path / "cont")
         train, _ = trainer.build_data()
         model = trainer.build_model().train()
@@ -125,8 +152,9 @@ def test_continuation_training_gives_a_prefix_in_every_layer(prepared, tmp_path)
 
 def test_validation_never_decodes_ground_truth_residual_tokens(prepared, tmp_path):  # noqa: F811
     root, ckpts = prepared
-    opt = transformer_parser().parse_args(tiny(root, ckpts, "--name", "val", "--vq_name", "hvq", "--music_cond",
-                                               "frame"))  # fmt: skip
+    opt = transformer_parser().parse_args(
+        tiny(root, ckpts, "--name", "val", "--vq_name", "hvq", "--music_cond", "frame")
+    )
     trainer = MaskedTrainer(opt, tmp_path / "val")
     train, _ = trainer.build_data()
     model = trainer.build_model().eval()
@@ -135,16 +163,21 @@ def test_validation_never_decodes_ground_truth_residual_tokens(prepared, tmp_pat
     valid = torch.ones(tokens.shape[:2], dtype=torch.bool)
     scrambled = tokens.clone()
     scrambled[..., 1:] = torch.randint(0, 16, scrambled[..., 1:].shape)
-    outs = [trainer.generate(model, t, valid, clip, music, torch.Generator().manual_seed(0)) for t in (tokens,
-                                                                                                      scrambled)]
+    outs = [
+        trainer.generate(model, t, valid, clip, music, torch.Generator().manual_seed(0)) for t in (tokens, scrambled)
+    ]
     assert torch.equal(outs[0], outs[1]) and (outs[0][..., 1:] == -1).all() and (outs[0][..., 0] >= 0).all()
 
 
-def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_tokenizer(prepared, tmp_path,  # noqa: F811
-                                                                                       monkeypatch):  # fmt: skip
+def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_tokenizer(
+    prepared,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
     root, ckpts = prepared
-    opt = transformer_parser().parse_args(tiny(root, ckpts, "--name", "tok", "--vq_name", "hvq", "--music_cond",
-                                               "frame"))  # fmt: skip
+    opt = transformer_parser().parse_args(
+        tiny(root, ckpts, "--name", "tok", "--vq_name", "hvq", "--music_cond", "frame")
+    )
     trainer = MaskedTrainer(opt, tmp_path / "tok")
     train, _ = trainer.build_data()
     trainer.build_model()
@@ -155,8 +188,8 @@ def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_token
     seq = (pdata.motion(clip) - trainer.vq_mean.numpy()) / trainer.vq_std.numpy()
     for start in (0, 1, 2, 3, 6):
         phase = start % d
-        whole = vq.encode(torch.from_numpy(seq[phase: phase + (len(seq) - phase) // d * d]).float()[None])
-        whole = whole[0].reshape(3, -1, 3)[:, start // d: start // d + trainer.times].reshape(1, -1, 3)
+        whole = vq.encode(torch.from_numpy(seq[phase : phase + (len(seq) - phase) // d * d]).float()[None])
+        whole = whole[0].reshape(3, -1, 3)[:, start // d : start // d + trainer.times].reshape(1, -1, 3)
         got = trainer.streams.windows(np.array([clip]), np.array([start]), trainer.times)
         assert torch.equal(got, whole), start
     # a batch's tokens come from the streams (the tokenizer does not run in the step)
@@ -172,19 +205,66 @@ def test_token_streams_are_the_whole_sequence_tokens_and_rebuilt_for_a_new_token
     real = streams_module.encode_streams
     monkeypatch.setattr(streams_module, "encode_streams", lambda *a, **k: encoded.append(1) or real(*a, **k))
     run = ckpts / "synthetic" / "hrvq3_synthetic"
-    again = token_streams(vq, file_fingerprint(run / "model" / "latest.tar"), run.name, pdata,
-                          trainer.streams.clips.tolist(), trainer.vq_mean.numpy(), trainer.vq_std.numpy())  # fmt: skip
+    again = token_streams(
+        vq,
+        file_fingerprint(run / "model" / "latest.tar"),
+        run.name,
+        pdata,
+        trainer.streams.clips.tolist(),
+        trainer.vq_mean.numpy(),
+        trainer.vq_std.numpy(),
+    )
     assert not encoded and np.array_equal(again.rows, trainer.streams.rows)
     ckpts2 = tmp_path / "ckpts"
     shutil.copytree(ckpts / "synthetic" / "hrvq3_synthetic", ckpts2 / "synthetic" / "hrvq3_synthetic")
-    train_vq(["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts2), "--gpu_id",
-              "-1", "--name", "hrvq3_synthetic", "--vq_type", "hrvq", "--batch_size", "8", "--window_size", "16",
-              "--nb_code", "16", "--code_dim", "16", "--width", "16", "--depth", "1", "--num_quantizers", "3",
-              "--warm_up_iter", "2", "--save_latest", "0", "--max_steps", "6", "--is_continue"])  # fmt: skip
+    train_vq(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(root),
+            "--checkpoints_dir",
+            str(ckpts2),
+            "--gpu_id",
+            "-1",
+            "--name",
+            "hrvq3_synthetic",
+            "--vq_type",
+            "hrvq",
+            "--batch_size",
+            "8",
+            "--window_size",
+            "16",
+            "--nb_code",
+            "16",
+            "--code_dim",
+            "16",
+            "--width",
+            "16",
+            "--depth",
+            "1",
+            "--num_quantizers",
+            "3",
+            "--warm_up_iter",
+            "2",
+            "--save_latest",
+            "0",
+            "--max_steps",
+            "6",
+            "--is_continue",
+        ]
+    )
     run2 = ckpts2 / "synthetic" / "hrvq3_synthetic"
     vq2, ck2 = load_vq(ckpts2, "synthetic", "hrvq3_synthetic")
-    fresh = token_streams(vq2, file_fingerprint(run2 / "model" / "latest.tar"), run2.name, pdata,
-                          trainer.streams.clips.tolist(), ck2["mean"].numpy(), ck2["std"].numpy())  # fmt: skip
+    fresh = token_streams(
+        vq2,
+        file_fingerprint(run2 / "model" / "latest.tar"),
+        run2.name,
+        pdata,
+        trainer.streams.clips.tolist(),
+        ck2["mean"].numpy(),
+        ck2["std"].numpy(),
+    )
     assert encoded == [1] and len(sorted((root / "processed" / "tokens").glob("hrvq3_synthetic-*.npz"))) == 2
     assert fresh.rows.shape == again.rows.shape
 

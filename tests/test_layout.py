@@ -11,8 +11,16 @@ def test_sizes_match_the_published_layouts():
     assert MotionLayout().dim == 623 and MotionLayout(22).dim == 263 and MotionLayout(face_dim=FACE_DIM).dim == 723
     s = MotionLayout().flat_slices
     widths = {k: v.stop - v.start for k, v in s.items()}
-    assert widths == {"root": 4, "ric": 153, "rot6d": 306, "vel": 156, "contacts": 4,
-                      "root_rot_vel": 1, "root_lin_vel": 2, "root_y": 1}  # fmt: skip
+    assert widths == {
+        "root": 4,
+        "ric": 153,
+        "rot6d": 306,
+        "vel": 156,
+        "contacts": 4,
+        "root_rot_vel": 1,
+        "root_lin_vel": 2,
+        "root_y": 1,
+    }
     assert MotionLayout(face_dim=FACE_DIM).part_dims == (263, 360, 100)
     assert MotionLayout().part_dims == (263, 360)
 

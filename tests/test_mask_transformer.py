@@ -17,15 +17,30 @@ from models.mask_transformer.transformer import (
 )
 from models.vq.model import MotionTokenizer, TokenizerConfig
 
-TINY = {"nb_code": 16, "parts": 3, "times": 8, "num_quantizers": 3, "latent_dim": 32, "ff_size": 64, "n_layers": 2,
-        "n_heads": 4, "dropout": 0.0, "clip_dim": 12, "music_dim": 5, "downsampling": 4}  # fmt: skip
+TINY = {
+    "nb_code": 16,
+    "parts": 3,
+    "times": 8,
+    "num_quantizers": 3,
+    "latent_dim": 32,
+    "ff_size": 64,
+    "n_layers": 2,
+    "n_heads": 4,
+    "dropout": 0.0,
+    "clip_dim": 12,
+    "music_dim": 5,
+    "downsampling": 4,
+}
 
 
 def inputs(c: TransformerConfig, batch: int = 2, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, c.nb_code, (batch, c.parts * c.times), generator=g)
-    return ids, torch.randn(batch, c.clip_dim, generator=g), torch.randn(batch, c.times * c.downsampling,
-                                                                         c.music_dim, generator=g)  # fmt: skip
+    return (
+        ids,
+        torch.randn(batch, c.clip_dim, generator=g),
+        torch.randn(batch, c.times * c.downsampling, c.music_dim, generator=g),
+    )
 
 
 def test_cosine_schedule_and_mask_counts_exact():
@@ -46,14 +61,21 @@ def test_replacement_statistics():
     """All tokens chosen (t = 0): 10 % random codes, 0.9 x 0.7 = 63 % [MASK], 27 % unchanged (+-0.5 %, n = 256k)."""
     b, n, nb_code, mask_id = 256, 1000, 4096, 4096
     ids = torch.zeros(b, n, dtype=torch.long)  # code 0 everywhere; a random code is another with p 4095/4096
-    x, chosen = mask_tokens(ids, torch.ones(b, n, dtype=torch.bool), nb_code, mask_id, t=torch.zeros(b),
-                            generator=torch.Generator().manual_seed(1))  # fmt: skip
+    x, chosen = mask_tokens(
+        ids,
+        torch.ones(b, n, dtype=torch.bool),
+        nb_code,
+        mask_id,
+        t=torch.zeros(b),
+        generator=torch.Generator().manual_seed(1),
+    )
     assert chosen.all()
     masked, kept = (x == mask_id).float().mean(), (x == 0).float().mean()
     random = ((x != mask_id) & (x != 0)).float().mean()
     assert abs(random - 0.1 * 4095 / 4096) < 0.005 and abs(masked - 0.63) < 0.005 and abs(kept - 0.27) < 0.005
-    x, _ = mask_tokens(ids, torch.ones(b, n, dtype=torch.bool), nb_code, mask_id, random_prob=0.0, mask_prob=1.0,
-                       t=torch.zeros(b))  # fmt: skip
+    x, _ = mask_tokens(
+        ids, torch.ones(b, n, dtype=torch.bool), nb_code, mask_id, random_prob=0.0, mask_prob=1.0, t=torch.zeros(b)
+    )
     assert (x == mask_id).all()  # MoMask-style settings are options
 
 
@@ -94,8 +116,9 @@ def test_guidance_scale_one_is_conditional_and_dropped_condition_is_ignored(musi
     cond = model(ids, valid, clip, music, drop=no)
     assert torch.equal(guided_logits(model, 1.0, ids, valid, clip=clip, music=music), cond)
     uncond = model(ids, valid, clip, music, drop=~no)
-    assert torch.allclose(guided_logits(model, 3.0, ids, valid, clip=clip, music=music), uncond + 3 * (cond - uncond),
-                          atol=1e-5)  # one doubled batch: float summation order differs
+    assert torch.allclose(
+        guided_logits(model, 3.0, ids, valid, clip=clip, music=music), uncond + 3 * (cond - uncond), atol=1e-5
+    )  # one doubled batch: float summation order differs
     assert torch.equal(model(ids, valid, clip * 5, music * 5, drop=~no), uncond)  # dropped: the music is unseen
     assert not torch.allclose(model(ids, valid, clip * 5, music * 5, drop=no), cond)  # kept: it is seen
 
@@ -117,7 +140,7 @@ def test_padded_positions_do_not_influence_real_ones_and_dim_head_is_free():
     for model in (MaskTransformer(c).eval(), ResidualTransformer(c).eval()):
         ids, clip, music = inputs(c)
         valid = torch.ones_like(ids, dtype=torch.bool)
-        valid[:, c.times - 3: c.times] = False  # the last 3 body times are padding
+        valid[:, c.times - 3 : c.times] = False  # the last 3 body times are padding
         other = ids.clone()
         other[~valid] = 5
         if isinstance(model, MaskTransformer):
@@ -168,12 +191,14 @@ def test_inpainting_never_changes_given_tokens_in_any_layer():
     assert (full[valid] >= 0).all() and (full[~valid] == -1).all() and (full < c.nb_code).all()
 
 
-@pytest.mark.parametrize(("vq_type", "dim", "parts"), [("rvq", 623, 1), ("hrvq", 623, 2), ("rvq", 723, 1),
-                                                        ("hrvq", 723, 3)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("vq_type", "dim", "parts"), [("rvq", 623, 1), ("hrvq", 623, 2), ("rvq", 723, 1), ("hrvq", 723, 3)]
+)
 def test_shapes_with_real_tokenizers(vq_type, dim, parts):
     torch.manual_seed(0)
-    vq = MotionTokenizer(TokenizerConfig(vq_type=vq_type, dim=dim, nb_code=16, code_dim=8, width=8, depth=1,
-                                         num_quantizers=3)).eval()  # fmt: skip
+    vq = MotionTokenizer(
+        TokenizerConfig(vq_type=vq_type, dim=dim, nb_code=16, code_dim=8, width=8, depth=1, num_quantizers=3)
+    ).eval()
     tokens = vq.encode(torch.randn(2, 48, dim))  # 48 frames -> 12 token times per part
     assert tokens.shape == (2, parts * 12, 3)
     c = TransformerConfig(**{**TINY, "parts": parts, "times": 12})

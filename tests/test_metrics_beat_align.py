@@ -31,7 +31,7 @@ def reference_fact(joints, music_onehot, order=10, sigma=3):
     music_idx, scores = np.where(music_onehot)[0], []
     for m in np.where(motion_onehot)[0]:
         dists = np.abs(music_idx - m).astype(np.float32)
-        scores.append(np.exp(-dists[np.argmin(dists)] ** 2 / 2 / sigma**2))
+        scores.append(np.exp(-(dists[np.argmin(dists)] ** 2) / 2 / sigma**2))
     return sum(scores) / len(scores)
 
 

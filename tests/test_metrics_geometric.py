@@ -62,8 +62,14 @@ def z_to_y_up(p):
     return p[..., [0, 2, 1]] * np.array([1.0, 1.0, -1.0])
 
 
-@pytest.mark.parametrize("name", ["true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
-                                  "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "true_gBR_sBM_cAll_d04_mBR0_ch02_slice0",
+        "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
+        "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
+    ],
+)
 def test_geometric_features_equal_the_reference_on_real_aistpp(name):
     p = z_to_y_up(np.loadtxt(realdata(f"aistpp_edge/{name}.csv"), delimiter=",").reshape(150, 24, 3))
     ours = geometric_features(p)
@@ -73,19 +79,25 @@ def test_geometric_features_equal_the_reference_on_real_aistpp(name):
 
 def test_geometric_constants_and_count():
     assert len(PREDICATES) == 32
-    lsh, lel = np.array([1.99113488e-01, 2.36807942e-01, -1.80702247e-02]), np.array([4.54445392e-01, 2.21158922e-01,
-                                                                                      -4.10167128e-02])  # fmt: skip
+    lsh, lel = (
+        np.array([1.99113488e-01, 2.36807942e-01, -1.80702247e-02]),
+        np.array([4.54445392e-01, 2.21158922e-01, -4.10167128e-02]),
+    )
     rsh = np.array([-1.91692337e-01, 2.36928746e-01, -1.23055102e-02])
-    lhip, rhip = np.array([5.64076714e-02, -3.23069185e-01, 1.09197125e-02]), np.array([-6.24834076e-02,
-                                                                                         -3.31302464e-01,
-                                                                                         1.50412619e-02])  # fmt: skip
+    lhip, rhip = (
+        np.array([5.64076714e-02, -3.23069185e-01, 1.09197125e-02]),
+        np.array([-6.24834076e-02, -3.31302464e-01, 1.50412619e-02]),
+    )
     assert (HL, SW, HW) == (np.linalg.norm(lsh - lel), np.linalg.norm(lsh - rsh), np.linalg.norm(lhip - rhip))
     assert HL == pytest.approx(0.2568, abs=1e-4)  # humerus length of the SMPL template
 
 
 def test_geometric_features_of_z_up_input():
-    p = z_to_y_up(np.loadtxt(realdata("aistpp_edge/true_gKR_sBM_cAll_d30_mKR2_ch02_slice6.csv"),
-                             delimiter=",").reshape(150, 24, 3))  # fmt: skip
+    p = z_to_y_up(
+        np.loadtxt(realdata("aistpp_edge/true_gKR_sBM_cAll_d30_mKR2_ch02_slice6.csv"), delimiter=",").reshape(
+            150, 24, 3
+        )
+    )
     z_up = p[..., [0, 2, 1]] * np.array([1.0, -1.0, 1.0])  # the same motion stored Z-up
     np.testing.assert_array_equal(geometric_features(z_up, up_axis="z"), geometric_features(p))
     assert not np.array_equal(geometric_features(z_up), geometric_features(p))  # the reference's Y-up assumption

@@ -47,8 +47,9 @@ def reference_kinetic(p, ft=1 / 60, up="y", w=2, bug=False):
 @pytest.mark.parametrize("up", ["y", "z"])
 def test_kinetic_features_equal_the_reference_loops(bug, up):
     p = np.cumsum(np.random.default_rng(0).normal(scale=0.01, size=(40, 5, 3)), axis=0) + np.array([0.1, 0.9, 0.2])
-    np.testing.assert_allclose(kinetic_features(p, up_axis=up, acceleration_bug=bug),
-                               reference_kinetic(p, up=up, bug=bug), rtol=2e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        kinetic_features(p, up_axis=up, acceleration_bug=bug), reference_kinetic(p, up=up, bug=bug), rtol=2e-6
+    )
 
 
 def test_kinetic_features_on_a_real_aistpp_slice():

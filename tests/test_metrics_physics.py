@@ -6,8 +6,11 @@ import pytest
 from evaluation.metrics.physics import foot_skating_ratio, pfc, pfc_sequence
 from tests.conftest import realdata
 
-NAMES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
-         "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6")  # fmt: skip
+NAMES = (
+    "true_gBR_sBM_cAll_d04_mBR0_ch02_slice0",
+    "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
+    "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
+)
 
 
 def reference_pfc(joint3d):

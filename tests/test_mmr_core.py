@@ -51,10 +51,7 @@ def test_kl_divergence_known_values():
 
 def test_retrieval_metrics_on_a_constructed_matrix():
     # match ranks 0, 1, 3, 0 (row 2: three candidates score higher than its match)
-    sims = np.array([[0.9, 0.1, 0.2, 0.0],
-                     [0.8, 0.7, 0.1, 0.0],
-                     [0.5, 0.6, 0.1, 0.4],
-                     [0.0, 0.0, 0.0, 1.0]])  # fmt: skip
+    sims = np.array([[0.9, 0.1, 0.2, 0.0], [0.8, 0.7, 0.1, 0.0], [0.5, 0.6, 0.1, 0.4], [0.0, 0.0, 0.0, 1.0]])
     np.testing.assert_array_equal(match_ranks(sims), [0, 1, 3, 0])
     m = retrieval_metrics(sims)
     assert m["m2d/R01"] == 50.0 and m["m2d/R02"] == 75.0 and m["m2d/R03"] == 75.0 and m["m2d/R05"] == 100.0
@@ -102,8 +99,11 @@ def test_mmr_model_losses_and_a_few_steps_of_learning():
     torch.testing.assert_close(model.encode_music(music), model.encode_music(music))  # eval: the mean, deterministic
     # learning, shown without the VAE's sampling noise (which slows contrastive learning at this size)
     torch.manual_seed(0)
-    model = MusicMotionRetrieval(MMRConfig(music_dim=6, motion_dim=10, latent=16, ff=32, layers=1, heads=2,
-                                           dropout=0.0, w_contrastive=1.0, vae=False))  # fmt: skip
+    model = MusicMotionRetrieval(
+        MMRConfig(
+            music_dim=6, motion_dim=10, latent=16, ff=32, layers=1, heads=2, dropout=0.0, w_contrastive=1.0, vae=False
+        )
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = model.losses(motion, music)["contrastive"].item()
     for _ in range(60):

@@ -51,7 +51,8 @@ def test_matching_score_known_values_and_release_parity():
     assert matching_score(z, music_segments) == pytest.approx(released_matching_score(z, music_segments, 7), 1e-12)
     assert matching_score(z, clip_vector) == pytest.approx(released_matching_score(z, clip_vector, 7), 1e-12)
     assert matching_score(z, clip_vector, 0.5, 0.5) == pytest.approx(
-        released_matching_score(z, clip_vector, 7, 0.5, 0.5), 1e-12)
+        released_matching_score(z, clip_vector, 7, 0.5, 0.5), 1e-12
+    )
     assert np.isnan(matching_score(z[:1], music_segments))  # the release skips sequences of < 2 segments
     scores = matching_scores([z, z[:1], z + offset], [z, z, z])
     assert scores["MMR_sequences"] == 2 and scores["MMR_MS"] == pytest.approx(np.sqrt(0.7 * 4.0) / 2)
@@ -68,9 +69,28 @@ def mmr_run(data_root, tmp_path_factory):
     add_run_options(p)
     add_loop_options(p, batch_size=16, lr=1e-4)
     add_mmr_options(p)
-    opt = p.parse_args(["--dataset_name", "synthetic", "--data_root", str(root), "--gpu_id", "-1", "--latent", "32",
-                        "--ff", "64", "--layers", "1", "--max_epoch", "1", "--warm_up_iter", "2",
-                        "--save_latest", "0"])  # fmt: skip
+    opt = p.parse_args(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(root),
+            "--gpu_id",
+            "-1",
+            "--latent",
+            "32",
+            "--ff",
+            "64",
+            "--layers",
+            "1",
+            "--max_epoch",
+            "1",
+            "--warm_up_iter",
+            "2",
+            "--save_latest",
+            "0",
+        ]
+    )
     run = root.parent / "mmr_run"
     metrics = MMRTrainer(opt, run).fit()
     return run, root, metrics
@@ -112,7 +132,7 @@ def test_feature_script_writes_registers_and_matches_the_audio_path(mmr_run, tmp
         assert windows.shape == (n_windows, 32) and segments.shape == (len(baseline) // 30, 32)
         assert n_windows >= (data.windows[:, 0] == data.clips.index(clip)).sum()
         k = n_windows - 1  # the last window: frames [15k, 15k + 148)
-        np.testing.assert_allclose(windows[k], embedder.music(baseline[None, 15 * k: 15 * k + 148])[0], atol=1e-5)
+        np.testing.assert_allclose(windows[k], embedder.music(baseline[None, 15 * k : 15 * k + 148])[0], atol=1e-5)
         np.testing.assert_allclose(segments[2], embedder.music(baseline[None, 60:90])[0], atol=1e-5)
     slices = baseline[np.arange(n_windows)[:, None] * 15 + np.arange(150)]  # per_slice layout: (n, 150, 35)
     from_slices, from_song = embed_song(slices, embedder), embed_song(baseline, embedder)
@@ -124,12 +144,14 @@ def test_feature_script_writes_registers_and_matches_the_audio_path(mmr_run, tmp
     batch = clips.__getitems__([0, len(clips) - 1])
     for i, (name, k) in enumerate(zip(batch["name"], batch["window"].tolist(), strict=True)):
         song = data.clips[int(batch["clip"][i])].get("music", name)
-        np.testing.assert_array_equal(batch["music_clip"][i].numpy(),
-                                      np.load(root / "processed" / "music" / "mmr" / f"{song}.npy")[k])  # fmt: skip
+        np.testing.assert_array_equal(
+            batch["music_clip"][i].numpy(), np.load(root / "processed" / "music" / "mmr" / f"{song}.npy")[k]
+        )
     song = data.clips[0].get("music", data.clips[0]["name"])
     audio = root / "music" / f"{song}.wav"
-    written = mmr_music_feat256(["--run_dir", str(run), "--gpu_id", "-1", "--audio", str(audio), "--out_dir",
-                                 str(tmp_path / "feats")])  # fmt: skip
+    written = mmr_music_feat256(
+        ["--run_dir", str(run), "--gpu_id", "-1", "--audio", str(audio), "--out_dir", str(tmp_path / "feats")]
+    )
     assert written == [tmp_path / "feats" / f"{song}.npy"]
     from_audio = np.load(written[0])  # the same song through its audio: the same embeddings
     np.testing.assert_allclose(from_audio, np.load(root / "processed" / "music" / "mmr" / f"{song}.npy"), atol=1e-5)
@@ -150,15 +172,21 @@ def test_matching_scores_of_a_dance_with_its_music(mmr_run):
 
 def test_feature_script_errors_are_one_line(mmr_run, tmp_path, capsys):
     run, root, _ = mmr_run
-    cases = [(["--run_dir", str(tmp_path / "nosuch")], "train it first: cd MMR && python train_mmr.py"),
-             (["--run_dir", str(run), "--audio", str(tmp_path / "missing.wav")], "missing.wav: no such file")]
+    cases = [
+        (["--run_dir", str(tmp_path / "nosuch")], "train it first: cd MMR && python train_mmr.py"),
+        (["--run_dir", str(run), "--audio", str(tmp_path / "missing.wav")], "missing.wav: no such file"),
+    ]
     other = tmp_path / "other"  # a dataset without the MMR's music features
     shutil.copytree(root / "processed", other / "processed")
     summary = json.loads((other / "processed" / "summary.json").read_text())
     summary["music"].pop("baseline")
     (other / "processed" / "summary.json").write_text(json.dumps(summary))
-    cases.append((["--run_dir", str(run), "--dataset_name", "synthetic", "--data_root", str(other)],
-                  "'baseline' were not extracted; run python create_dataset.py --dataset_name synthetic"))
+    cases.append(
+        (
+            ["--run_dir", str(run), "--dataset_name", "synthetic", "--data_root", str(other)],
+            "'baseline' were not extracted; run python create_dataset.py --dataset_name synthetic",
+        )
+    )
     for argv, message in cases:
         with pytest.raises(SystemExit) as exit_info:
             mmr_music_feat256([*argv, "--gpu_id", "-1"])

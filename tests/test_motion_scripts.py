@@ -33,9 +33,12 @@ def png_size(path) -> tuple[int, int]:
 
 def test_without_data_each_script_says_what_to_run_first(tmp_path, monkeypatch, mods, capsys):
     monkeypatch.setenv("DANCE_DATA_DIR", str(tmp_path))
-    hints = {"raw_pose_processing": "put the dataset's motion files there", "motion_representation":
-             "run raw_pose_processing.py first", "plot_3d_global": "run raw_pose_processing.py first",
-             "plot_feature": "run motion_representation.py first"}  # fmt: skip
+    hints = {
+        "raw_pose_processing": "put the dataset's motion files there",
+        "motion_representation": "run raw_pose_processing.py first",
+        "plot_3d_global": "run raw_pose_processing.py first",
+        "plot_feature": "run motion_representation.py first",
+    }
     for name, mod in mods.items():
         with pytest.raises(SystemExit) as exc:
             mod.main([])
@@ -49,8 +52,14 @@ def test_seed_steps_with_no_arguments(tmp_path, monkeypatch, mods):
     motion_dir = tmp_path / "souldance" / "motion"
     motion_dir.mkdir(parents=True)
     m = synthesize_dance(46, seed=4)
-    np.savez(motion_dir / "a_slice0.npz", poses=m.poses, trans=m.trans, betas=m.betas, expressions=m.expressions,
-             mocap_frame_rate=30)  # fmt: skip
+    np.savez(
+        motion_dir / "a_slice0.npz",
+        poses=m.poses,
+        trans=m.trans,
+        betas=m.betas,
+        expressions=m.expressions,
+        mocap_frame_rate=30,
+    )
     joints = mods["raw_pose_processing"].main([])
     assert [p.name for p in joints] == ["a_slice0.npy"]
     np.testing.assert_allclose(np.load(joints[0]), fk_axis_angle(m.poses, m.trans), atol=1e-6)
@@ -78,8 +87,16 @@ def test_folder_of_mixed_formats_to_joints_bvh_and_smplx(tmp_path, mods):
     with open(src / "edge_slice.pkl", "wb") as f:
         pickle.dump({"q": m.poses, "pos": m.trans}, f)  # 60 fps by EDGE's convention
     np.save(src / "fd.npy", np.zeros((40, 315), np.float32) + np.tile([0, 0, 0] + [1, 0, 0, 0, 1, 0] * 52, (40, 1)))
-    argv = ["--input", str(src), "--out_dir", str(tmp_path / "j"), "--bvh_dir", str(tmp_path / "bvh"), "--smplx_dir",
-            str(tmp_path / "smplx")]  # fmt: skip
+    argv = [
+        "--input",
+        str(src),
+        "--out_dir",
+        str(tmp_path / "j"),
+        "--bvh_dir",
+        str(tmp_path / "bvh"),
+        "--smplx_dir",
+        str(tmp_path / "smplx"),
+    ]
     outs = mods["raw_pose_processing"].main(argv)
     assert [p.name for p in outs] == ["edge_slice.npy", "fd.npy"]
     assert np.load(outs[0]).shape == (20, 52, 3) and np.load(outs[1]).shape == (40, 52, 3)
@@ -94,14 +111,24 @@ def test_plot_3d_global_batch_gif_and_audio(tmp_path, mods):
     np.save(tmp_path / "batch.npy", batch)
     vids = mods["plot_3d_global"].main(["--input", str(tmp_path / "batch.npy"), "--out", str(tmp_path / "b.mp4")])
     assert [v.name for v in vids] == ["b_0.mp4", "b_1.mp4"]
-    (gif,) = mods["plot_3d_global"].main(["--input", str(tmp_path / "batch.npy"), "--out", str(tmp_path / "b.gif"),
-                                          "--side_by_side", "--size", "200"])  # fmt: skip
+    (gif,) = mods["plot_3d_global"].main(
+        ["--input", str(tmp_path / "batch.npy"), "--out", str(tmp_path / "b.gif"), "--side_by_side", "--size", "200"]
+    )
     frames = imageio.mimread(gif)
     assert len(frames) == 31 and frames[0].shape[:2] == (200, 400)  # two panels side by side
     sr = 22050
     sf.write(tmp_path / "music.wav", 0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr), sr)
-    (vid,) = mods["plot_3d_global"].main(["--input", str(tmp_path / "batch.npy"), "--out", str(tmp_path / "a.mp4"),
-                                          "--side_by_side", "--audio", str(tmp_path / "music.wav")])  # fmt: skip
+    (vid,) = mods["plot_3d_global"].main(
+        [
+            "--input",
+            str(tmp_path / "batch.npy"),
+            "--out",
+            str(tmp_path / "a.mp4"),
+            "--side_by_side",
+            "--audio",
+            str(tmp_path / "music.wav"),
+        ]
+    )
     info = streams(vid)
     assert "Video: h264" in info and "Audio: aac" in info
     n_frames, secs = imageio_ffmpeg.count_frames_and_secs(str(vid))
@@ -111,8 +138,9 @@ def test_plot_3d_global_batch_gif_and_audio(tmp_path, mods):
 def test_plot_feature_of_features_file_and_size(tmp_path, mods):
     f = np.random.default_rng(0).normal(size=(3, 20, 623)).astype(np.float32)
     np.save(tmp_path / "f.npy", f)
-    pngs = mods["plot_feature"].main(["--input", str(tmp_path / "f.npy"), "--out", str(tmp_path / "p.png"),
-                                      "--width", "800", "--height", "640"])  # fmt: skip
+    pngs = mods["plot_feature"].main(
+        ["--input", str(tmp_path / "f.npy"), "--out", str(tmp_path / "p.png"), "--width", "800", "--height", "640"]
+    )
     assert [p.name for p in pngs] == ["p_0.png", "p_1.png", "p_2.png"]
     assert all(png_size(p) == (800, 640) for p in pngs)
     np.save(tmp_path / "body.npy", f[0, :, :263])
@@ -152,38 +180,77 @@ def snapshot(folder) -> dict:
 # name -> (script, argv with {t} for the folder, what the one line must say)
 CATALOGUE_OUTPUTS = {
     "raw_out_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/m", "--out_dir {t}/m is the input"),
-    "raw_face_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --face_dir {t}/m",
-                              "--face_dir {t}/m is the input --input"),  # fmt: skip
-    "raw_bvh_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --bvh_dir {t}/m",
-                             "--bvh_dir {t}/m is the input"),  # fmt: skip
-    "raw_smplx_dir_is_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --smplx_dir {t}/m",
-                               "--smplx_dir {t}/m is the input"),  # fmt: skip
-    "raw_out_dir_inside_input": ("raw_pose_processing", "--input {t}/m --out_dir {t}/m/joints",
-                                 "lies inside the input --input {t}/m"),  # fmt: skip
-    "raw_single_out_dir_is_file": ("raw_pose_processing", "--input {t}/m/a.npz --out_dir {t}/m/a.npz",
-                                   "--out_dir {t}/m/a.npz is the input"),  # fmt: skip
-    "raw_face_dir_is_out_dir": ("raw_pose_processing", "--input {t}/m --out_dir {t}/o --face_dir {t}/o",
-                                "a.npz (twice) -> {t}/o/a.npy"),  # fmt: skip
+    "raw_face_dir_is_input": (
+        "raw_pose_processing",
+        "--input {t}/m --out_dir {t}/o --face_dir {t}/m",
+        "--face_dir {t}/m is the input --input",
+    ),
+    "raw_bvh_dir_is_input": (
+        "raw_pose_processing",
+        "--input {t}/m --out_dir {t}/o --bvh_dir {t}/m",
+        "--bvh_dir {t}/m is the input",
+    ),
+    "raw_smplx_dir_is_input": (
+        "raw_pose_processing",
+        "--input {t}/m --out_dir {t}/o --smplx_dir {t}/m",
+        "--smplx_dir {t}/m is the input",
+    ),
+    "raw_out_dir_inside_input": (
+        "raw_pose_processing",
+        "--input {t}/m --out_dir {t}/m/joints",
+        "lies inside the input --input {t}/m",
+    ),
+    "raw_single_out_dir_is_file": (
+        "raw_pose_processing",
+        "--input {t}/m/a.npz --out_dir {t}/m/a.npz",
+        "--out_dir {t}/m/a.npz is the input",
+    ),
+    "raw_face_dir_is_out_dir": (
+        "raw_pose_processing",
+        "--input {t}/m --out_dir {t}/o --face_dir {t}/o",
+        "a.npz (twice) -> {t}/o/a.npy",
+    ),
     "raw_same_stem": ("raw_pose_processing", "--input {t}/dup --out_dir {t}/o", "a.npz + a.pkl -> {t}/o/a.npy"),
-    "raw_existing_single": ("raw_pose_processing", "--input {t}/m/a.npz --out_dir {t}/done",
-                            "{t}/m/a.npz: its output(s) exist already ({t}/done/a.npy); give --overwrite"),  # fmt: skip
-    "repr_out_is_joints_file": ("motion_representation", "--joints {t}/j/a.npy --out {t}/j/a.npy",
-                                "--out {t}/j/a.npy is the input --joints"),  # fmt: skip
+    "raw_existing_single": (
+        "raw_pose_processing",
+        "--input {t}/m/a.npz --out_dir {t}/done",
+        "{t}/m/a.npz: its output(s) exist already ({t}/done/a.npy); give --overwrite",
+    ),
+    "repr_out_is_joints_file": (
+        "motion_representation",
+        "--joints {t}/j/a.npy --out {t}/j/a.npy",
+        "--out {t}/j/a.npy is the input --joints",
+    ),
     "repr_out_is_joints_dir": ("motion_representation", "--joints {t}/j --out {t}/j", "--out {t}/j is the input"),
-    "repr_out_is_face_dir": ("motion_representation", "--joints {t}/j --face {t}/f --out {t}/f",
-                             "--out {t}/f is the input --face"),  # fmt: skip
-    "repr_out_is_target_skeleton": ("motion_representation", "--joints {t}/j --target_skeleton {t}/skel.npy --out "
-                                    "{t}/skel.npy", "is the input --target_skeleton"),  # fmt: skip
+    "repr_out_is_face_dir": (
+        "motion_representation",
+        "--joints {t}/j --face {t}/f --out {t}/f",
+        "--out {t}/f is the input --face",
+    ),
+    "repr_out_is_target_skeleton": (
+        "motion_representation",
+        "--joints {t}/j --target_skeleton {t}/skel.npy --out {t}/skel.npy",
+        "is the input --target_skeleton",
+    ),
     "repr_same_stem": ("motion_representation", "--joints {t}/jdup --out {t}/o", "a.npy + a.npz -> {t}/o/a.npy"),
-    "repr_existing_single": ("motion_representation", "--joints {t}/j/a.npy --out {t}/feat/a.npy",
-                             "exist already ({t}/feat/a.npy); give --overwrite"),  # fmt: skip
+    "repr_existing_single": (
+        "motion_representation",
+        "--joints {t}/j/a.npy --out {t}/feat/a.npy",
+        "exist already ({t}/feat/a.npy); give --overwrite",
+    ),
     "plot3d_out_is_input": ("plot_3d_global", "--input {t}/j --out {t}/j", "--out {t}/j is the input --input"),
-    "plot3d_out_is_audio": ("plot_3d_global", "--input {t}/j/a.npy --audio {t}/song.mp4 --out {t}/song.mp4",
-                            "is the input --audio"),  # fmt: skip
+    "plot3d_out_is_audio": (
+        "plot_3d_global",
+        "--input {t}/j/a.npy --audio {t}/song.mp4 --out {t}/song.mp4",
+        "is the input --audio",
+    ),
     "plotfeat_out_is_input": ("plot_feature", "--input {t}/feat --out {t}/feat", "--out {t}/feat is the input"),
     "plotfeat_out_inside_input": ("plot_feature", "--input {t}/feat --out {t}/feat/png", "lies inside the input"),
-    "plotfeat_existing_single": ("plot_feature", "--input {t}/feat/a.npy --out {t}/p.png",
-                                 "exist already ({t}/p.png); give --overwrite"),  # fmt: skip
+    "plotfeat_existing_single": (
+        "plot_feature",
+        "--input {t}/feat/a.npy --out {t}/p.png",
+        "exist already ({t}/p.png); give --overwrite",
+    ),
 }
 
 
@@ -237,12 +304,26 @@ def test_every_output_is_written_atomically(tree, mods, monkeypatch):
         real_replace(src, dst)
 
     monkeypatch.setattr(utils.atomic.os, "replace", replace)  # os.replace, seen from utils.atomic
-    mods["raw_pose_processing"].main(["--input", str(tree / "m"), "--out_dir", str(tree / "o"), "--face_dir",
-                                      str(tree / "of"), "--bvh_dir", str(tree / "b"), "--smplx_dir", str(tree / "s")])
-    mods["motion_representation"].main(["--joints", str(tree / "o"), "--face", str(tree / "of"), "--out",
-                                        str(tree / "r")])  # fmt: skip
-    mods["plot_feature"].main(["--input", str(tree / "r"), "--out", str(tree / "png"), "--width", "320", "--height",
-                               "480"])  # fmt: skip
+    mods["raw_pose_processing"].main(
+        [
+            "--input",
+            str(tree / "m"),
+            "--out_dir",
+            str(tree / "o"),
+            "--face_dir",
+            str(tree / "of"),
+            "--bvh_dir",
+            str(tree / "b"),
+            "--smplx_dir",
+            str(tree / "s"),
+        ]
+    )
+    mods["motion_representation"].main(
+        ["--joints", str(tree / "o"), "--face", str(tree / "of"), "--out", str(tree / "r")]
+    )
+    mods["plot_feature"].main(
+        ["--input", str(tree / "r"), "--out", str(tree / "png"), "--width", "320", "--height", "480"]
+    )
     written = [p for d in ("o", "of", "b", "s", "r", "png") for p in snapshot(tree / d)]
     assert sorted(written) == sorted(p for p in renamed if tree in p.parents) and len(written) == 6
     assert not [p for p in tree.rglob(".*") if p.is_file()]  # no temporary file left behind

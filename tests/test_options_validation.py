@@ -19,16 +19,37 @@ from utils.cli import UserError, user_errors_exit
 BASE = {
     "create_dataset": ["--dataset_name", "synthetic", "--data_root", "data", "--extract-baseline"],
     "train_vq": ["--dataset_name", "synthetic", "--data_root", "data", "--checkpoints_dir", "ck", "--gpu_id", "-1"],
-    "train_m2m": ["--dataset_name", "synthetic", "--data_root", "data", "--checkpoints_dir", "ck", "--gpu_id", "-1",
-                  "--vq_name", "vq"],
-    "train_res": ["--dataset_name", "synthetic", "--data_root", "data", "--checkpoints_dir", "ck", "--gpu_id", "-1",
-                  "--vq_name", "vq", "--hrvq"],
+    "train_m2m": [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        "data",
+        "--checkpoints_dir",
+        "ck",
+        "--gpu_id",
+        "-1",
+        "--vq_name",
+        "vq",
+    ],
+    "train_res": [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        "data",
+        "--checkpoints_dir",
+        "ck",
+        "--gpu_id",
+        "-1",
+        "--vq_name",
+        "vq",
+        "--hrvq",
+    ],
     "gen_m2m": ["--name", "m", "--res_name", "r", "--checkpoints_dir", "ck", "--out_root", "gen", "--gpu_id", "-1"],
     "eval_vq": ["--name", "vq", "--checkpoints_dir", "ck", "--gpu_id", "-1"],
     "eval_dance": ["--pred_dir", "pred"],
     "demo": ["--out_dir", "demo", "--quick"],
     "mmr_music_feat256": ["--run_dir", "mmr", "--audio", "song.wav", "--out_dir", "feats"],
-}  # fmt: skip
+}
 FOLDER = {"mmr_music_feat256": REPO / "MMR"}
 
 # (script, bad option and value, the option the one-line error must name)
@@ -119,7 +140,7 @@ CATALOGUE_OPTIONS = [
     ("eval_dance", ["--workers", "0"], "--workers"),
     ("eval_dance", ["--fps", "0"], "--fps"),
     ("eval_dance", ["--fps", "nan"], "--fps"),
-]  # fmt: skip
+]
 
 # parsers defined beside their scripts (eval_vq.py, demo.py, MMR/embedder.py): checked by parsing alone
 CATALOGUE_OPTIONS_OTHER_PARSERS = [
@@ -206,8 +227,9 @@ def _bad_option(tmp_path, monkeypatch, capsys, name, argv, option) -> None:
     assert sorted(tmp_path.rglob("*")) == [], "nothing may be written before the options are checked"
 
 
-@pytest.mark.parametrize(("name", "argv", "option"), CATALOGUE_OPTIONS, ids=lambda v: " ".join(v) if
-                         isinstance(v, list) else v)  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "argv", "option"), CATALOGUE_OPTIONS, ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
 def test_bad_option_ends_in_one_line_before_any_work(tmp_path, monkeypatch, capsys, name, argv, option):
     _bad_option(tmp_path, monkeypatch, capsys, name, argv, option)
 
@@ -218,15 +240,17 @@ def test_bad_option_of_other_parsers(capsys, name, argv, option):
     assert_one_line_exit(lambda: parser_of(name).parse_args([*BASE[name], *argv]), option, argv[-1], capsys)
 
 
-@pytest.mark.parametrize(("overrides", "field"), CATALOGUE_MMR_OVERRIDES, ids=lambda v: " ".join(v) if
-                         isinstance(v, list) else v)  # fmt: skip
+@pytest.mark.parametrize(
+    ("overrides", "field"), CATALOGUE_MMR_OVERRIDES, ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
 def test_bad_mmr_override_ends_in_one_line(tmp_path, monkeypatch, capsys, overrides, field):
     """What train_mmr.py checks (`as_namespace`, and `check_overrides` before Hydra makes the run folder)."""
     from options.mmr_config import check_overrides
 
     monkeypatch.chdir(tmp_path)
-    assert_one_line_exit(lambda: user_errors_exit(check_overrides)([*overrides, f"run_dir={tmp_path / 'run'}"]),
-                         field, None, capsys)  # fmt: skip
+    assert_one_line_exit(
+        lambda: user_errors_exit(check_overrides)([*overrides, f"run_dir={tmp_path / 'run'}"]), field, None, capsys
+    )
     assert sorted(tmp_path.rglob("*")) == []
 
 
@@ -238,27 +262,43 @@ def test_meaningful_edge_values_are_accepted(name, argv, dest, value):
 
 def test_the_seed_readme_commands_still_parse():
     """The published commands (options and defaults) parse as written."""
-    vq = parser_of("train_vq").parse_args("--vq_type hrvq --name hvq5 --vq_name hrvq5_souldance --gpu_id 0 "
-                                          "--dataset_name souldance --batch_size 256 --num_quantizers 6 --max_epoch 30 "
-                                          "--quantize_dropout_prob 0.2 --gamma 0.05".split())  # fmt: skip
-    assert (vq.batch_size, vq.num_quantizers, vq.max_epoch, vq.quantize_dropout_prob, vq.gamma) == (256, 6, 30, 0.2,
-                                                                                                   0.05)  # fmt: skip
-    res = parser_of("train_res").parse_args("--name res_hrvq5 --gpu_id 0 --dataset_name souldance --vq_name "
-                                            "hrvq5_souldance --cond_drop_prob 0.1 --lr 2e-4 --gamma 0.1 --latent_dim "
-                                            "256 --n_heads 6 --mmr_loss --hrvq".split())  # fmt: skip
+    vq = parser_of("train_vq").parse_args(
+        "--vq_type hrvq --name hvq5 --vq_name hrvq5_souldance --gpu_id 0 "
+        "--dataset_name souldance --batch_size 256 --num_quantizers 6 --max_epoch 30 "
+        "--quantize_dropout_prob 0.2 --gamma 0.05".split()
+    )
+    assert (vq.batch_size, vq.num_quantizers, vq.max_epoch, vq.quantize_dropout_prob, vq.gamma) == (
+        256,
+        6,
+        30,
+        0.2,
+        0.05,
+    )
+    res = parser_of("train_res").parse_args(
+        "--name res_hrvq5 --gpu_id 0 --dataset_name souldance --vq_name "
+        "hrvq5_souldance --cond_drop_prob 0.1 --lr 2e-4 --gamma 0.1 --latent_dim "
+        "256 --n_heads 6 --mmr_loss --hrvq".split()
+    )
     assert (res.cond_drop_prob, res.lr, res.latent_dim, res.n_heads) == (0.1, 2e-4, 256, 6)
     gen = parser_of("gen_m2m").parse_args(["--name", "m"])
-    assert vars(GenerationOptions()) == {"time_steps": gen.time_steps, "cond_scale": gen.cond_scale,
-                                         "temperature": gen.temperature, "topkr": gen.topkr,
-                                         "res_cond_scale": gen.res_cond_scale, "res_temperature": gen.res_temperature,
-                                         "overlap": gen.overlap, "recentre_s": gen.recentre}  # fmt: skip
+    assert vars(GenerationOptions()) == {
+        "time_steps": gen.time_steps,
+        "cond_scale": gen.cond_scale,
+        "temperature": gen.temperature,
+        "topkr": gen.topkr,
+        "res_cond_scale": gen.res_cond_scale,
+        "res_temperature": gen.res_temperature,
+        "overlap": gen.overlap,
+        "recentre_s": gen.recentre,
+    }
     data = parser_of("create_dataset").parse_args([])
     assert (data.stride, data.length, data.fps, data.workers) == (0.5, 5.0, 30, 1)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize("field", ["cond_scale", "temperature", "topkr", "res_cond_scale", "res_temperature",
-                                   "recentre_s"])  # fmt: skip
+@pytest.mark.parametrize(
+    "field", ["cond_scale", "temperature", "topkr", "res_cond_scale", "res_temperature", "recentre_s"]
+)
 def test_generation_options_refuse_non_finite_values(field, value):
     with pytest.raises(UserError, match="out of range"):
         GenerationOptions(**{field: value})
@@ -266,8 +306,14 @@ def test_generation_options_refuse_non_finite_values(field, value):
 
 def test_number_types():
     assert positive_int("3") == 3 and probability("1") == 1.0 and in_range(0, 1, high_open=True)("0") == 0.0
-    for rule, text in ((positive_int, "0"), (positive_int, "1.5"), (positive_int, "x"), (probability, "nan"),
-                       (probability, "1.01"), (in_range(0, 1, low_open=True), "0")):  # fmt: skip
+    for rule, text in (
+        (positive_int, "0"),
+        (positive_int, "1.5"),
+        (positive_int, "x"),
+        (probability, "nan"),
+        (probability, "1.01"),
+        (in_range(0, 1, low_open=True), "0"),
+    ):
         with pytest.raises(argparse.ArgumentTypeError, match=text if text != "x" else "'x'"):
             rule(text)
     assert Number(int, 1).describe() == "an integer >= 1"
@@ -283,20 +329,36 @@ def test_number_types():
 def test_train_mmr_cli_refuses_a_bad_override_in_one_line(tmp_path):
     """The real Hydra CLI: one line, exit code 2, no traceback, no training files."""
     run = tmp_path / "run"
-    res = subprocess.run([sys.executable, "MMR/train_mmr.py", "data=synthetic", "trainer.batch_size=0",
-                          f"run_dir={run}", "trainer.gpu_id=-1"], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            "MMR/train_mmr.py",
+            "data=synthetic",
+            "trainer.batch_size=0",
+            f"run_dir={run}",
+            "trainer.gpu_id=-1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
-    assert [line for line in res.stderr.splitlines() if line.strip()] == \
-        ["error: trainer.batch_size: 0 is not an integer >= 1"]  # fmt: skip
+    assert [line for line in res.stderr.splitlines() if line.strip()] == [
+        "error: trainer.batch_size: 0 is not an integer >= 1"
+    ]
     assert not (run / "opt.json").exists() and not (run / "model").exists()
 
 
 def test_an_output_folder_under_a_file_or_a_read_only_one_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "outputs"
     blocker.write_text("a file where a folder should be")  # e.g. --out_root naming a file
-    line = assert_one_line_exit(user_errors_exit(lambda: (blocker / "default").mkdir(parents=True)),
-                                str(blocker / "default"), "Not a directory", capsys)  # fmt: skip
+    line = assert_one_line_exit(
+        user_errors_exit(lambda: (blocker / "default").mkdir(parents=True)),
+        str(blocker / "default"),
+        "Not a directory",
+        capsys,
+    )
     assert line.startswith("error: cannot use ")
 
     def denied():

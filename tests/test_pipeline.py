@@ -32,13 +32,56 @@ from motion.skeleton import JOINT_NAMES
 from tests.conftest import REPO, realdata, streams
 from utils.checkpoint import load_checkpoint
 
-TINY_VQ = ["--window_size", "32", "--nb_code", "64", "--code_dim", "32", "--width", "32", "--depth", "1",
-           "--warm_up_iter", "10", "--max_steps", "300", "--save_latest", "0", "--batch_size", "32",
-           "--lr", "1e-3"]  # fmt: skip
-TINY_MMR = ["trainer.gpu_id=-1", "trainer.max_steps=40", "trainer.batch_size=16", "model.layers=1", "model.latent=32",
-            "model.ff=64"]  # fmt: skip
-TINY_TRANS = ["--batch_size", "16", "--latent_dim", "64", "--ff_size", "128", "--n_layers", "2", "--warm_up_iter",
-              "10", "--max_steps", "400", "--save_latest", "0", "--lr", "1e-3", "--eval_windows", "4"]  # fmt: skip
+TINY_VQ = [
+    "--window_size",
+    "32",
+    "--nb_code",
+    "64",
+    "--code_dim",
+    "32",
+    "--width",
+    "32",
+    "--depth",
+    "1",
+    "--warm_up_iter",
+    "10",
+    "--max_steps",
+    "300",
+    "--save_latest",
+    "0",
+    "--batch_size",
+    "32",
+    "--lr",
+    "1e-3",
+]
+TINY_MMR = [
+    "trainer.gpu_id=-1",
+    "trainer.max_steps=40",
+    "trainer.batch_size=16",
+    "model.layers=1",
+    "model.latent=32",
+    "model.ff=64",
+]
+TINY_TRANS = [
+    "--batch_size",
+    "16",
+    "--latent_dim",
+    "64",
+    "--ff_size",
+    "128",
+    "--n_layers",
+    "2",
+    "--warm_up_iter",
+    "10",
+    "--max_steps",
+    "400",
+    "--save_latest",
+    "0",
+    "--lr",
+    "1e-3",
+    "--eval_windows",
+    "4",
+]
 SONGS = 8
 
 
@@ -55,26 +98,55 @@ def pipeline(tmp_path_factory) -> dict:
     (work / "MMR").mkdir()
     env = {**os.environ, "DANCE_DATA_DIR": str(work / "data")}
     steps = {
-        "create_dataset": (["create_dataset.py", "--extract-baseline", "--dataset_name", "synthetic",
-                            "--synthetic_songs", str(SONGS)], work),  # fmt: skip
-        "train_vq": ([*"train_vq.py --vq_type hrvq --name hvq5 --vq_name hrvq5_synthetic --gpu_id 0 --dataset_name "
-                      "synthetic --batch_size 256 --num_quantizers 6 --max_epoch 30 --quantize_dropout_prob 0.2 "
-                      "--gamma 0.05".split(), *TINY_VQ], work),  # fmt: skip
-        "train_mmr": ([str(REPO / "MMR" / "train_mmr.py"), "model=mmr", "data=synthetic", "run_dir=outputs/mmr_res",
-                       *TINY_MMR], work / "MMR"),  # fmt: skip
-        "mmr_music_feat256": ([str(REPO / "MMR" / "mmr_music_feat256.py"), "--gpu_id", "-1", "--which", "latest"],
-                              work / "MMR"),  # fmt: skip
-        "train_m2m": ([*"train_m2m.py --name mtrans_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name "
-                       "hrvq5_synthetic --latent_dim 256 --music_dir /MMR/datasets/mmr_music_feats".split(),
-                       *TINY_TRANS], work),  # fmt: skip
-        "train_res": ([*"train_res.py --name res_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name hrvq5_synthetic "
-                       "--cond_drop_prob 0.1 --lr 2e-4 --gamma 0.1 --latent_dim 256 --n_heads 6 --mmr_loss "
-                       "--hrvq".split(), *TINY_TRANS], work),  # fmt: skip
-        "gen_m2m": ("gen_m2m.py --gpu_id 0 --ext eval_synthetic --name mtrans_hrvq5 --vq_name hrvq5_synthetic "
-                    "--res_name res_hrvq5 --dataset_name synthetic --music_dir /datasets/mmr_souldance_music_feats "
-                    "--videos 1".split(), work),  # fmt: skip
-        "eval_vq": ("eval_vq.py --gpu_id 0 --name rvq_nq6_dc512_nc512_noshare_qdp0.2 --dataset_name synthetic --ext "
-                    "hrvq5_synthetic --videos 0".split(), work),  # fmt: skip
+        "create_dataset": (
+            ["create_dataset.py", "--extract-baseline", "--dataset_name", "synthetic", "--synthetic_songs", str(SONGS)],
+            work,
+        ),
+        "train_vq": (
+            [
+                *"train_vq.py --vq_type hrvq --name hvq5 --vq_name hrvq5_synthetic --gpu_id 0 --dataset_name "
+                "synthetic --batch_size 256 --num_quantizers 6 --max_epoch 30 --quantize_dropout_prob 0.2 "
+                "--gamma 0.05".split(),
+                *TINY_VQ,
+            ],
+            work,
+        ),
+        "train_mmr": (
+            [str(REPO / "MMR" / "train_mmr.py"), "model=mmr", "data=synthetic", "run_dir=outputs/mmr_res", *TINY_MMR],
+            work / "MMR",
+        ),
+        "mmr_music_feat256": (
+            [str(REPO / "MMR" / "mmr_music_feat256.py"), "--gpu_id", "-1", "--which", "latest"],
+            work / "MMR",
+        ),
+        "train_m2m": (
+            [
+                *"train_m2m.py --name mtrans_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name "
+                "hrvq5_synthetic --latent_dim 256 --music_dir /MMR/datasets/mmr_music_feats".split(),
+                *TINY_TRANS,
+            ],
+            work,
+        ),
+        "train_res": (
+            [
+                *"train_res.py --name res_hrvq5 --gpu_id 0 --dataset_name synthetic --vq_name hrvq5_synthetic "
+                "--cond_drop_prob 0.1 --lr 2e-4 --gamma 0.1 --latent_dim 256 --n_heads 6 --mmr_loss "
+                "--hrvq".split(),
+                *TINY_TRANS,
+            ],
+            work,
+        ),
+        "gen_m2m": (
+            "gen_m2m.py --gpu_id 0 --ext eval_synthetic --name mtrans_hrvq5 --vq_name hrvq5_synthetic "
+            "--res_name res_hrvq5 --dataset_name synthetic --music_dir /datasets/mmr_souldance_music_feats "
+            "--videos 1".split(),
+            work,
+        ),
+        "eval_vq": (
+            "eval_vq.py --gpu_id 0 --name rvq_nq6_dc512_nc512_noshare_qdp0.2 --dataset_name synthetic --ext "
+            "hrvq5_synthetic --videos 0".split(),
+            work,
+        ),
     }
     seconds = {}
     for name, (cmd, cwd) in steps.items():
@@ -83,8 +155,13 @@ def pipeline(tmp_path_factory) -> dict:
         run([script, *cmd[1:]], cwd, env)
         seconds[name] = time.perf_counter() - t0
     print("pipeline seconds:", json.dumps({k: round(v, 1) for k, v in seconds.items()}))
-    return {"work": work, "env": env, "seconds": seconds, "ckpts": work / "checkpoints",
-            "data": ProcessedData(work / "data" / "synthetic")}  # fmt: skip
+    return {
+        "work": work,
+        "env": env,
+        "seconds": seconds,
+        "ckpts": work / "checkpoints",
+        "data": ProcessedData(work / "data" / "synthetic"),
+    }
 
 
 def test_the_seed_commands_chain_and_every_checkpoint_reloads(pipeline):
@@ -99,8 +176,9 @@ def test_the_seed_commands_chain_and_every_checkpoint_reloads(pipeline):
     assert base.config.latent_dim == 64 and res.config.n_heads == 6
     mage = load_mage(ckpts, "synthetic", "mtrans_hrvq5", "res_hrvq5", vq_name="hrvq5_synthetic")
     assert mage.mmr is not None and mage.res is not None
-    report = json.loads((ckpts / "synthetic" / "hrvq5_synthetic" / "eval" / "hrvq5_synthetic" /
-                         "metrics.json").read_text())  # fmt: skip
+    report = json.loads(
+        (ckpts / "synthetic" / "hrvq5_synthetic" / "eval" / "hrvq5_synthetic" / "metrics.json").read_text()
+    )
     assert report["vq_type"] == "hrvq" and np.isfinite(report["metrics"]["mpjpe_all"])
 
 
@@ -160,8 +238,22 @@ def test_long_songs_give_one_continuous_dance(pipeline, training_speed, tmp_path
     else:
         music = realdata("librosa_data/karissa_hobbs_lets_go_fishin.ogg")
     info = sf.info(music)
-    cmd = [str(REPO / "gen_m2m.py"), "--gpu_id", "-1", "--name", "mtrans_hrvq5", "--res_name", "res_hrvq5",
-           "--dataset_name", "synthetic", "--ext", "long", "--music", str(music), "--no_render"]  # fmt: skip
+    cmd = [
+        str(REPO / "gen_m2m.py"),
+        "--gpu_id",
+        "-1",
+        "--name",
+        "mtrans_hrvq5",
+        "--res_name",
+        "res_hrvq5",
+        "--dataset_name",
+        "synthetic",
+        "--ext",
+        "long",
+        "--music",
+        str(music),
+        "--no_render",
+    ]
     run(cmd, pipeline["work"], pipeline["env"])
     out = pipeline["work"] / "generation" / "long"
     with np.load(out / f"{music.stem}.npz") as f:
@@ -185,9 +277,24 @@ def gen(pipeline, *args: str) -> dict:
     """`gen_m2m.main` in this process, in the pipeline's working folder."""
     from gen_m2m import main
 
-    argv = ["--gpu_id", "-1", "--name", "mtrans_hrvq5", "--res_name", "res_hrvq5", "--dataset_name", "synthetic",
-            "--checkpoints_dir", str(pipeline["ckpts"]), "--data_root", str(pipeline["work"] / "data" / "synthetic"),
-            "--out_root", str(pipeline["work"] / "generation"), "--no_render", *args]  # fmt: skip
+    argv = [
+        "--gpu_id",
+        "-1",
+        "--name",
+        "mtrans_hrvq5",
+        "--res_name",
+        "res_hrvq5",
+        "--dataset_name",
+        "synthetic",
+        "--checkpoints_dir",
+        str(pipeline["ckpts"]),
+        "--data_root",
+        str(pipeline["work"] / "data" / "synthetic"),
+        "--out_root",
+        str(pipeline["work"] / "generation"),
+        "--no_render",
+        *args,
+    ]
     return main(argv)
 
 
@@ -216,8 +323,12 @@ def test_bad_music_ends_in_one_line_and_a_folder_run_skips_it(pipeline, tmp_path
     for _ in range(60):
         imageio_ffmpeg_writer.send(np.zeros((64, 64, 3), np.uint8).tobytes())
     imageio_ffmpeg_writer.close()
-    expected = {"silent.wav": "silent", "short.wav": "0.50 s of music; at least 1 s", "broken.mp3": "not a readable",
-                "mute.mp4": "has no audio track"}  # fmt: skip
+    expected = {
+        "silent.wav": "silent",
+        "short.wav": "0.50 s of music; at least 1 s",
+        "broken.mp3": "not a readable",
+        "mute.mp4": "has no audio track",
+    }
     for name, words in expected.items():
         assert words in one_line_error(capsys, pipeline, "--ext", "bad", "--music", str(bad / name))
     report = gen(pipeline, "--ext", "folder", "--music", str(bad))
@@ -228,16 +339,43 @@ def test_bad_music_ends_in_one_line_and_a_folder_run_skips_it(pipeline, tmp_path
     missing = one_line_error(capsys, pipeline, "--music", str(tmp_path / "nothing.wav"))
     assert "not found" in missing
     assert "argument --time_steps: 0 is not an integer >= 1" in one_line_error(
-        capsys, pipeline, "--music", str(bad / "good.wav"), "--time_steps", "0")  # fmt: skip
+        capsys, pipeline, "--music", str(bad / "good.wav"), "--time_steps", "0"
+    )
 
 
 def test_a_tokenizer_that_does_not_match_the_transformers_is_refused(pipeline, capsys):
     from train_vq import main as train_vq
 
-    train_vq(["--vq_type", "rvq", "--name", "other_vq", "--dataset_name", "synthetic", "--data_root",
-              str(pipeline["work"] / "data" / "synthetic"), "--checkpoints_dir", str(pipeline["ckpts"]), "--gpu_id",
-              "-1", "--max_steps", "1", "--batch_size", "4", "--window_size", "16", "--nb_code", "8", "--code_dim",
-              "8", "--width", "8", "--depth", "1"])  # fmt: skip
+    train_vq(
+        [
+            "--vq_type",
+            "rvq",
+            "--name",
+            "other_vq",
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(pipeline["work"] / "data" / "synthetic"),
+            "--checkpoints_dir",
+            str(pipeline["ckpts"]),
+            "--gpu_id",
+            "-1",
+            "--max_steps",
+            "1",
+            "--batch_size",
+            "4",
+            "--window_size",
+            "16",
+            "--nb_code",
+            "8",
+            "--code_dim",
+            "8",
+            "--width",
+            "8",
+            "--depth",
+            "1",
+        ]
+    )
     err = one_line_error(capsys, pipeline, "--vq_name", "other_vq")
     assert "'mtrans_hrvq5' was trained on tokenizer 'hrvq5_synthetic', not 'other_vq'" in err
     assert "not found" in one_line_error(capsys, pipeline, "--res_name", "no_such_run")
@@ -264,8 +402,9 @@ def test_repeat_times_gives_named_samples_per_music(pipeline):
     clips = [data.clips[i]["name"] for i in data.clip_ids("val")]
     assert names == sorted(f"{c}_r{k}" for c in clips for k in range(2))
     assert report["protocol"] == "lodge" and report["counts"]["repeat_times"] == 2 and report["runs"]["split"] == "val"
-    first, second = (np.load(pipeline["work"] / "generation" / "repeats" / f"{clips[0]}_r{k}.npz")["joints"]
-                     for k in range(2))  # fmt: skip
+    first, second = (
+        np.load(pipeline["work"] / "generation" / "repeats" / f"{clips[0]}_r{k}.npz")["joints"] for k in range(2)
+    )
     assert first.shape == second.shape and not np.allclose(first, second)  # two different samples
     page = read_page_meta(pipeline["work"] / "generation" / "repeats" / "viewer.html")
     assert [lane["name"] for lane in page["scenes"][0]["lanes"]] == ["ground truth", "generated r0", "generated r1"]
@@ -283,8 +422,10 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     kept_files = {p: p.read_bytes() for p in (out / "a.npz", out / "a.bvh")}
     write_song(songs / "c.wav", 2.0, seed=5)
     again = gen(pipeline, "--ext", "kept", "--music", str(songs))  # a and b exist: kept and listed, c is new
-    assert [Path(d["music"]).name for d in again["done"]] == ["c.wav"] and again["kept"] == [str(songs / "a.wav"),
-                                                                                          str(songs / "b.wav")]
+    assert [Path(d["music"]).name for d in again["done"]] == ["c.wav"] and again["kept"] == [
+        str(songs / "a.wav"),
+        str(songs / "b.wav"),
+    ]
     assert (out / "a.npz").read_bytes() == before
     assert [s["name"] for s in read_page_meta(out / "viewer.html")["scenes"]] == ["a", "b", "c"]  # kept ones too
     # a full disk (a file-size limit) while replacing: one line, the earlier dance intact, no temporary file left
@@ -305,8 +446,22 @@ def test_outputs_are_kept_unless_overwrite_and_a_full_disk_keeps_earlier_ones(pi
     assert "1 input group(s) would write the same output" in err and "c.flac + c.wav -> " in err
     video = pipeline["work"] / "generation" / "self" / "clip.mp4"
     video.parent.mkdir()
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
-                    "color=c=black:s=64x64:d=2", "-i", str(songs / "a.wav"), "-shortest", str(video)], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=2",
+            "-i",
+            str(songs / "a.wav"),
+            "-shortest",
+            str(video),
+        ],
+        check=True,
+    )
     err = one_line_error(capsys, pipeline, "--ext", "self", "--music", str(video))
     assert f"the dance {video} is the input --music {video}: it would write over its own input" in err
     err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic")
@@ -360,17 +515,52 @@ def test_edits_that_make_no_sense_are_one_line(pipeline, tmp_path, capsys):
     song = write_song(tmp_path / "s.wav", 6.0)
     dance = pipeline["work"] / "generation" / "eval_synthetic"
     source = next(iter(sorted(dance.glob("*.npz"))))
-    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--keep", "2-9",
-                         "--name", "no_such_run")  # fmt: skip
+    err = one_line_error(
+        capsys,
+        pipeline,
+        "--ext",
+        "e",
+        "--music",
+        str(song),
+        "--edit",
+        str(source),
+        "--keep",
+        "2-9",
+        "--name",
+        "no_such_run",
+    )
     assert "--keep 2-9: the song is 6.00 s long" in err  # before the models load (else: run not found)
     err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--edit", str(source), "--regen", "tail")
     assert "--regen 'tail': name parts from body, hands, face" in err
-    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source), "--regen",
-                         "hands")  # fmt: skip
+    err = one_line_error(
+        capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source), "--regen", "hands"
+    )
     assert "--regen edit a dance (--edit DANCE), not a --prefix to continue" in err
-    err = one_line_error(capsys, pipeline, "--ext", "e", "--music", str(song), "--prefix", str(source),
-                         "--prefix_seconds", "30", "--name", "no_such_run")  # fmt: skip
+    err = one_line_error(
+        capsys,
+        pipeline,
+        "--ext",
+        "e",
+        "--music",
+        str(song),
+        "--prefix",
+        str(source),
+        "--prefix_seconds",
+        "30",
+        "--name",
+        "no_such_run",
+    )
     assert "--prefix_seconds 30" in err and "long (give 1/30 <= S <=" in err
-    err = one_line_error(capsys, pipeline, "--ext", "eval_synthetic", "--music", str(dance / f"{source.stem}.wav"),
-                         "--edit", str(source), "--keep", "0-1")  # fmt: skip
+    err = one_line_error(
+        capsys,
+        pipeline,
+        "--ext",
+        "eval_synthetic",
+        "--music",
+        str(dance / f"{source.stem}.wav"),
+        "--edit",
+        str(source),
+        "--keep",
+        "0-1",
+    )
     assert "it would write over its own input" in err

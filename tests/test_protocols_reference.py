@@ -19,8 +19,11 @@ from tests.test_metrics_geometric import reference_geometric
 from tests.test_metrics_kinetic_fid import reference_kinetic
 from tests.test_metrics_physics import reference_pfc
 
-NAMES = ("true_gBR_sBM_cAll_d04_mBR0_ch02_slice0", "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
-         "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1")  # fmt: skip
+NAMES = (
+    "true_gBR_sBM_cAll_d04_mBR0_ch02_slice0",
+    "true_gKR_sBM_cAll_d30_mKR2_ch02_slice6",
+    "true_gLH_sBM_cAll_d18_mLH4_ch02_slice1",
+)
 
 
 def slices_z_up():
@@ -63,8 +66,11 @@ def reference_set_metrics(pred_k, pred_m, gt_k, gt_m, eps):
         p, g = np.stack(p).astype(np.float64), np.stack(g).astype(np.float64)
         mean, std = g.mean(0), g.std(0)
         g, p = (g - mean) / (std + 1e-10), (p - mean) / (std + 1e-10)
-        out[f"FID_{name}"], out[f"Div_{name}"], out[f"Div_{name}_gt"] = reference_fid(p, g, eps), avg_distance(p), \
-            avg_distance(g)  # fmt: skip
+        out[f"FID_{name}"], out[f"Div_{name}"], out[f"Div_{name}_gt"] = (
+            reference_fid(p, g, eps),
+            avg_distance(p),
+            avg_distance(g),
+        )
     return out
 
 
@@ -83,10 +89,13 @@ def test_bailando_protocol_equals_its_reference(tmp_path):
     """Bailando's inputs: `pred_position` (T, 72) Y-up 60 fps in np.save'd ".pkl" dicts; GT features of whole
     sequences, predictions cropped to 1200 frames; first-frame root subtracted; kinetic bug; BAS over music beats
     truncated to the motion."""
-    gt = [resample(JointsMotion(joints=s @ Z_TO_Y_UP.T, fps=30.0), 60.0).joints.astype(np.float64)
-          for s in slices_z_up()]  # fmt: skip
-    pred = [resample(JointsMotion(joints=s @ Z_TO_Y_UP.T, fps=30.0), 60.0).joints.astype(np.float64)
-            for s in predictions(slices_z_up())]  # fmt: skip
+    gt = [
+        resample(JointsMotion(joints=s @ Z_TO_Y_UP.T, fps=30.0), 60.0).joints.astype(np.float64) for s in slices_z_up()
+    ]
+    pred = [
+        resample(JointsMotion(joints=s @ Z_TO_Y_UP.T, fps=30.0), 60.0).joints.astype(np.float64)
+        for s in predictions(slices_z_up())
+    ]
     assert len(pred[-1]) > 1200
     for folder, seqs in (("pred", pred), ("gt", gt)):
         (tmp_path / folder).mkdir()
@@ -95,8 +104,11 @@ def test_bailando_protocol_equals_its_reference(tmp_path):
             (tmp_path / folder / f"s{i}.npy").rename(tmp_path / folder / f"s{i}.pkl")
     music = np.arange(7, 3000, 31)  # beat frames at 60 fps (Bailando's json one-hot column 53)
     write_beats(tmp_path / "beats", [f"s{i}" for i in range(len(pred))], music, 60.0)
-    ours = evaluate(EvalRequest(pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats",
-                                protocol="bailando"))  # fmt: skip
+    ours = evaluate(
+        EvalRequest(
+            pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats", protocol="bailando"
+        )
+    )
 
     def features(j, crop):  # calc_and_save_feats / extract_aist_features
         j = j[:crop] if crop else j
@@ -133,8 +145,9 @@ def test_lodge_protocol_equals_its_reference(tmp_path):
             np.save(tmp_path / folder / f"s{i}.npy", smplx55(s))
     music = np.arange(3, 1500, 16)  # beat frames at 30 fps: more than the motion holds (LODGE keeps them all)
     write_beats(tmp_path / "beats", [f"s{i}" for i in range(len(pred))], music, 30.0)
-    ours = evaluate(EvalRequest(pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats",
-                                protocol="lodge"))  # fmt: skip
+    ours = evaluate(
+        EvalRequest(pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats", protocol="lodge")
+    )
     assert not any("approximation" in n for n in ours["notes"])  # 55 joints: LODGE's joints exactly
 
     def features(j):  # calc_and_save_feats
@@ -164,8 +177,9 @@ def test_edge_protocol_equals_its_reference(tmp_path):
     onehot = np.zeros(900, bool)
     onehot[music] = True
     write_beats(tmp_path / "beats", [f"s{i}" for i in range(len(pred))], music, 30.0)
-    ours = evaluate(EvalRequest(pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats",
-                                protocol="edge"))  # fmt: skip
+    ours = evaluate(
+        EvalRequest(pred_dir=tmp_path / "pred", gt_dir=tmp_path / "gt", beats_dir=tmp_path / "beats", protocol="edge")
+    )
     pk, pm = zip(*((reference_kinetic(s, bug=True), reference_geometric(s)) for s in pred), strict=True)
     gk, gm = zip(*((reference_kinetic(s, bug=True), reference_geometric(s)) for s in seqs), strict=True)
     ref = reference_set_metrics(pk, pm, gk, gm, eps=1e-6)

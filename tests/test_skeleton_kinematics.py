@@ -91,8 +91,9 @@ def test_smplx_package_path_matches_our_fk(fake_smplx_dir, beat2):
 
     sl = slice(0, 120)
     ours = fk_axis_angle(beat2["poses"][sl], beat2["trans"][sl])
-    theirs = smplx_joints(beat2["poses"][sl], beat2["trans"][sl], fake_smplx_dir, beat2["betas"],
-                          beat2["expressions"][sl])  # fmt: skip
+    theirs = smplx_joints(
+        beat2["poses"][sl], beat2["trans"][sl], fake_smplx_dir, beat2["betas"], beat2["expressions"][sl]
+    )
     np.testing.assert_allclose(theirs, ours, atol=1e-5)
 
 

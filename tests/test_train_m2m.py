@@ -33,10 +33,36 @@ def prepared(data_root, tmp_path_factory):
     base = tmp_path_factory.mktemp("m2m")
     root, ckpts = base / "synthetic", base / "checkpoints"
     shutil.copytree(data_root, root)
-    common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-              "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width", "16",
-              "--depth", "1", "--num_quantizers", "3", "--warm_up_iter", "2", "--save_latest", "0", "--max_steps",
-              "4"]  # fmt: skip
+    common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "8",
+        "--window_size",
+        "16",
+        "--nb_code",
+        "16",
+        "--code_dim",
+        "16",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--num_quantizers",
+        "3",
+        "--warm_up_iter",
+        "2",
+        "--save_latest",
+        "0",
+        "--max_steps",
+        "4",
+    ]
     train_vq([*common, "--vq_type", "hrvq", "--name", "hvq", "--vq_name", "hrvq3_synthetic"])
     train_vq([*common, "--vq_type", "rvq", "--name", "rvq3_synthetic"])
     MMRTrainer(mmr_options(root, "--max_steps", "2", "--batch_size", "8"), base / "mmr").fit()
@@ -45,22 +71,77 @@ def prepared(data_root, tmp_path_factory):
 
 
 def tiny(root, ckpts, *extra):
-    return ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id", "-1",
-            "--batch_size", "8", "--latent_dim", "32", "--ff_size", "64", "--n_layers", "1", "--warm_up_iter", "2",
-            "--save_latest", "0", "--log_every", "1", *extra]  # fmt: skip
+    return [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "8",
+        "--latent_dim",
+        "32",
+        "--ff_size",
+        "64",
+        "--n_layers",
+        "1",
+        "--warm_up_iter",
+        "2",
+        "--save_latest",
+        "0",
+        "--log_every",
+        "1",
+        *extra,
+    ]
 
 
 def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
     root, ckpts = prepared
     # the seed's flags (--latent_dim 256 --n_heads 6 in the paper: 6 heads that do not divide the width), tiny
-    m = train_m2m(tiny(root, ckpts, "--name", "mtrans_hrvq3", "--vq_name", "hvq", "--n_heads", "6", "--max_epoch",
-                       "1", "--music_dir", "/MMR/datasets/mmr_music_feats"))  # fmt: skip
+    m = train_m2m(
+        tiny(
+            root,
+            ckpts,
+            "--name",
+            "mtrans_hrvq3",
+            "--vq_name",
+            "hvq",
+            "--n_heads",
+            "6",
+            "--max_epoch",
+            "1",
+            "--music_dir",
+            "/MMR/datasets/mmr_music_feats",
+        )
+    )
     assert 0 <= m["acc"] <= 1 and m["ce"] > 0
     assert {"FID_k", "FID_g", "Div_k", "BAS", "BAS_gt", "MMR_MS", "MMR_cos"} <= set(m)  # decoded generated windows
     assert all(np.isfinite(m[k]) for k in ("FID_k", "BAS", "MMR_MS")) and 0 <= m["BAS"] <= 1
-    r = train_res(tiny(root, ckpts, "--name", "res_hrvq3", "--vq_name", "hvq", "--cond_drop_prob", "0.1", "--lr",
-                       "2e-4", "--gamma", "0.1", "--n_heads", "6", "--mmr_loss", "--hrvq",
-                       "--max_epoch", "1"))  # fmt: skip
+    r = train_res(
+        tiny(
+            root,
+            ckpts,
+            "--name",
+            "res_hrvq3",
+            "--vq_name",
+            "hvq",
+            "--cond_drop_prob",
+            "0.1",
+            "--lr",
+            "2e-4",
+            "--gamma",
+            "0.1",
+            "--n_heads",
+            "6",
+            "--mmr_loss",
+            "--hrvq",
+            "--max_epoch",
+            "1",
+        )
+    )
     assert 0 <= r["acc"] <= 1 and "FID_k" in r
     assert (ckpts / "synthetic" / "res_hrvq3" / "model" / "best.tar").is_file()
     base_model, ckpt = load_m2m(ckpts, "synthetic", "mtrans_hrvq3")
@@ -91,8 +172,11 @@ def test_seed_commands_train_and_checkpoints_rebuild_everything(prepared):
 
 def test_resume_is_exact(prepared):
     root, ckpts = prepared
-    for name, extra in (("once", ["--max_steps", "6"]), ("twice", ["--max_steps", "2"]),
-                        ("twice", ["--max_steps", "6", "--is_continue"])):  # fmt: skip
+    for name, extra in (
+        ("once", ["--max_steps", "6"]),
+        ("twice", ["--max_steps", "2"]),
+        ("twice", ["--max_steps", "6", "--is_continue"]),
+    ):
         train_m2m(tiny(root, ckpts, "--name", name, "--vq_name", "rvq3_synthetic", "--dropout", "0.1", *extra))
     a = load_checkpoint(ckpts / "synthetic" / "once" / "model" / "latest.tar")
     b = load_checkpoint(ckpts / "synthetic" / "twice" / "model" / "latest.tar")
@@ -101,17 +185,33 @@ def test_resume_is_exact(prepared):
 
 def test_frame_conditioning_needs_no_mmr_and_errors_are_one_line(prepared, tmp_path, capsys):
     root, ckpts = prepared
-    train_res(tiny(root, ckpts, "--name", "res_frame", "--vq_name", "rvq3_synthetic", "--music_cond", "frame",
-                   "--max_steps", "1", "--max_epoch", "1"))  # fmt: skip
+    train_res(
+        tiny(
+            root,
+            ckpts,
+            "--name",
+            "res_frame",
+            "--vq_name",
+            "rvq3_synthetic",
+            "--music_cond",
+            "frame",
+            "--max_steps",
+            "1",
+            "--max_epoch",
+            "1",
+        )
+    )
     capsys.readouterr()
     assert load_checkpoint(ckpts / "synthetic" / "res_frame" / "model" / "latest.tar")["music"]["clip_type"] is None
     bare = tmp_path / "bare"  # the dataset without MMR features
     shutil.copytree(root / "processed", bare / "processed")
     summary = (bare / "processed" / "summary.json").read_text().replace('"mmr":', '"removed":')
     (bare / "processed" / "summary.json").write_text(summary)
-    cases = [(["--vq_name", "hvq", "--data_root", str(bare)], "'mmr' were not extracted; run python MMR/mmr_music"),
-             (["--vq_name", "rvq3_synthetic", "--hrvq"], "--hrvq given but tokenizer 'rvq3_synthetic' is a rvq"),
-             (["--vq_name", "nope"], "run 'nope' not found in")]
+    cases = [
+        (["--vq_name", "hvq", "--data_root", str(bare)], "'mmr' were not extracted; run python MMR/mmr_music"),
+        (["--vq_name", "rvq3_synthetic", "--hrvq"], "--hrvq given but tokenizer 'rvq3_synthetic' is a rvq"),
+        (["--vq_name", "nope"], "run 'nope' not found in"),
+    ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as exit_info:
             train_m2m([*tiny(root, ckpts, "--name", "bad"), *extra])
@@ -119,13 +219,14 @@ def test_frame_conditioning_needs_no_mmr_and_errors_are_one_line(prepared, tmp_p
         assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err
 
 
-@pytest.mark.parametrize(("trainer_class", "vq_name"), [(MaskedTrainer, "hvq"), (ResidualTrainer, "hvq"),
-                                                        (MaskedTrainer, "rvq3_synthetic")])  # fmt: skip
-def test_mmr_loss_gradients_reach_the_transformer_and_not_the_frozen_models(prepared, tmp_path, trainer_class,
-                                                                             vq_name):  # fmt: skip
+@pytest.mark.parametrize(
+    ("trainer_class", "vq_name"), [(MaskedTrainer, "hvq"), (ResidualTrainer, "hvq"), (MaskedTrainer, "rvq3_synthetic")]
+)
+def test_mmr_loss_gradients_reach_the_transformer_and_not_the_frozen_models(prepared, tmp_path, trainer_class, vq_name):
     root, ckpts = prepared
-    opt = transformer_parser().parse_args(tiny(root, ckpts, "--name", "grad", "--vq_name", vq_name, "--mmr_loss",
-                                               "--music_cond", "frame"))  # fmt: skip
+    opt = transformer_parser().parse_args(
+        tiny(root, ckpts, "--name", "grad", "--vq_name", vq_name, "--mmr_loss", "--music_cond", "frame")
+    )
     trainer = trainer_class(opt, tmp_path / "grad")
     train, _ = trainer.build_data()
     model = trainer.build_model().train()
@@ -192,10 +293,42 @@ def test_every_stage_trains_and_generates_under_cpu_bf16(prepared, tmp_path):
     generation under bf16 autocast; finite losses (a non-finite one stops the run), fp32 weights, checkpoints and
     codebook statistics, tokens equal to fp32 tokens."""
     root, ckpts = prepared
-    vq_args = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-               "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width",
-               "16", "--depth", "1", "--num_quantizers", "2", "--warm_up_iter", "2", "--save_latest", "0",
-               "--max_steps", "3", "--vq_type", "hrvq", "--mixed_precision", "bf16", "--name", "vq_bf16"]  # fmt: skip
+    vq_args = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "8",
+        "--window_size",
+        "16",
+        "--nb_code",
+        "16",
+        "--code_dim",
+        "16",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--num_quantizers",
+        "2",
+        "--warm_up_iter",
+        "2",
+        "--save_latest",
+        "0",
+        "--max_steps",
+        "3",
+        "--vq_type",
+        "hrvq",
+        "--mixed_precision",
+        "bf16",
+        "--name",
+        "vq_bf16",
+    ]
     vq_trainer = TokenizerTrainer(build_vq_parser().parse_args(vq_args), ckpts / "synthetic" / "vq_bf16")
     vq_trainer.fit()
     assert vq_trainer.accelerator.mixed_precision == "bf16"
@@ -212,15 +345,33 @@ def test_every_stage_trains_and_generates_under_cpu_bf16(prepared, tmp_path):
     assert floats_are_fp32(ckpt["model"]) and any(k.endswith("code_sum") for k in ckpt["model"])
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
 
-    mmr = MMRTrainer(mmr_options(root, "--max_steps", "3", "--batch_size", "8", "--mixed_precision", "bf16"),
-                     tmp_path / "mmr_bf16")  # fmt: skip
+    mmr = MMRTrainer(
+        mmr_options(root, "--max_steps", "3", "--batch_size", "8", "--mixed_precision", "bf16"), tmp_path / "mmr_bf16"
+    )
     mmr.fit()
     assert mmr.accelerator.mixed_precision == "bf16"
     assert floats_are_fp32(load_checkpoint(tmp_path / "mmr_bf16" / "model" / "latest.tar")["model"])
 
     for train, name in ((train_m2m, "m2m_bf16"), (train_res, "res_bf16")):
-        train(tiny(root, ckpts, "--name", name, "--vq_name", "hvq", "--mmr_loss", "--music_cond", "frame",
-                   "--max_steps", "3", "--mixed_precision", "bf16", "--eval_windows", "0"))  # fmt: skip
+        train(
+            tiny(
+                root,
+                ckpts,
+                "--name",
+                name,
+                "--vq_name",
+                "hvq",
+                "--mmr_loss",
+                "--music_cond",
+                "frame",
+                "--max_steps",
+                "3",
+                "--mixed_precision",
+                "bf16",
+                "--eval_windows",
+                "0",
+            )
+        )
         ckpt = load_checkpoint(ckpts / "synthetic" / name / "model" / "latest.tar")
         assert ckpt["step"] == 3 and ckpt["options"]["mixed_precision"] == "bf16" and floats_are_fp32(ckpt["model"])
 
@@ -257,9 +408,25 @@ def test_compiled_training_gives_the_eager_loss(prepared, tmp_path):
     root, ckpts = prepared
     losses = []
     for flag in ([], ["--compile"]):
-        args = tiny(root, ckpts, "--name", "compiled" if flag else "eager", "--vq_name", "hvq", "--max_steps", "2",
-                    "--music_cond", "frame", "--dropout", "0", "--cond_drop_prob", "0", "--eval_windows", "0",
-                    *flag)  # fmt: skip
+        args = tiny(
+            root,
+            ckpts,
+            "--name",
+            "compiled" if flag else "eager",
+            "--vq_name",
+            "hvq",
+            "--max_steps",
+            "2",
+            "--music_cond",
+            "frame",
+            "--dropout",
+            "0",
+            "--cond_drop_prob",
+            "0",
+            "--eval_windows",
+            "0",
+            *flag,
+        )
         trainer = RecordingMasked(transformer_parser().parse_args(args), tmp_path / ("c" if flag else "e"))
         trainer.fit()
         losses.append(trainer.seen)
@@ -274,10 +441,36 @@ def test_upstream_checkpoints_are_fingerprinted_and_a_changed_one_is_refused(pre
     MMR retrained since is refused by generation and by resume, in one line; a moved MMR with the same content is
     accepted."""
     root, ckpts = prepared
-    vq_common = ["--dataset_name", "synthetic", "--data_root", str(root), "--checkpoints_dir", str(ckpts), "--gpu_id",
-                 "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16", "--width",
-                 "16", "--depth", "1", "--num_quantizers", "2", "--warm_up_iter", "2", "--save_latest", "0",
-                 "--name", "fp_vq"]  # fmt: skip
+    vq_common = [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(root),
+        "--checkpoints_dir",
+        str(ckpts),
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "8",
+        "--window_size",
+        "16",
+        "--nb_code",
+        "16",
+        "--code_dim",
+        "16",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--num_quantizers",
+        "2",
+        "--warm_up_iter",
+        "2",
+        "--save_latest",
+        "0",
+        "--name",
+        "fp_vq",
+    ]
     train_vq([*vq_common, "--max_steps", "2"])
     train_m2m(tiny(root, ckpts, "--name", "fp_m2m", "--vq_name", "fp_vq", "--vq_which", "latest", "--max_steps", "1"))
     ckpt = load_checkpoint(ckpts / "synthetic" / "fp_m2m" / "model" / "latest.tar")
@@ -293,13 +486,19 @@ def test_upstream_checkpoints_are_fingerprinted_and_a_changed_one_is_refused(pre
     assert load_mage(ckpts, "synthetic", "fp_m2m", mmr_run=moved).mmr is not None
     other = tmp_path / "other_mmr"
     MMRTrainer(mmr_options(root, "--max_steps", "1", "--batch_size", "8", "--seed", "99"), other).fit()
-    with pytest.raises(UserError, match=r"the MMR \(.*other_mmr/model/.*\) is not the checkpoint transformer 'fp_m2m' "
-                                        r"was trained on .* pass the MMR run that embedded"):  # fmt: skip
+    with pytest.raises(
+        UserError,
+        match=r"the MMR \(.*other_mmr/model/.*\) is not the checkpoint transformer 'fp_m2m' "
+        r"was trained on .* pass the MMR run that embedded",
+    ):
         load_mage(ckpts, "synthetic", "fp_m2m", mmr_run=other)
     # the tokenizer, continued: generation and resume refuse it
     train_vq([*vq_common, "--max_steps", "3", "--is_continue"])
-    with pytest.raises(UserError, match=r"tokenizer 'fp_vq' \(.*fp_vq/model/latest.tar\) is not the checkpoint "
-                                        r"transformer 'fp_m2m' was trained on .* retrain 'fp_m2m'"):  # fmt: skip
+    with pytest.raises(
+        UserError,
+        match=r"tokenizer 'fp_vq' \(.*fp_vq/model/latest.tar\) is not the checkpoint "
+        r"transformer 'fp_m2m' was trained on .* retrain 'fp_m2m'",
+    ):
         load_mage(ckpts, "synthetic", "fp_m2m")
     capsys.readouterr()
     with pytest.raises(SystemExit):

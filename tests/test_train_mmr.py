@@ -19,9 +19,31 @@ def options(data_root, *extra):
     add_run_options(p)
     add_loop_options(p, batch_size=64, lr=1e-4)
     add_mmr_options(p)
-    return p.parse_args(["--dataset_name", "synthetic", "--data_root", str(data_root), "--gpu_id", "-1",
-                         "--batch_size", "16", "--latent", "32", "--ff", "64", "--layers", "1", "--max_epoch", "1",
-                         "--warm_up_iter", "5", "--save_latest", "0", *extra])  # fmt: skip
+    return p.parse_args(
+        [
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(data_root),
+            "--gpu_id",
+            "-1",
+            "--batch_size",
+            "16",
+            "--latent",
+            "32",
+            "--ff",
+            "64",
+            "--layers",
+            "1",
+            "--max_epoch",
+            "1",
+            "--warm_up_iter",
+            "5",
+            "--save_latest",
+            "0",
+            *extra,
+        ]
+    )
 
 
 def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path):
@@ -30,8 +52,13 @@ def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path
     assert all(0 <= metrics[k] <= 100 for k in metrics if "/R" in k)
     ckpt = load_checkpoint(tmp_path / "mmr" / "model" / "latest.tar")
     assert ckpt["stage"] == "mmr" and ckpt["mmr"]["motion_dim"] == 263 and ckpt["mmr"]["music_dim"] == 35
-    assert ckpt["data"] == {"music_type": "baseline", "music_mode": "full_song", "motion_part": "body",
-                            "motion_dim": 723, "clip_frames": 148}  # fmt: skip
+    assert ckpt["data"] == {
+        "music_type": "baseline",
+        "music_mode": "full_song",
+        "motion_part": "body",
+        "motion_dim": 723,
+        "clip_frames": 148,
+    }
     assert ckpt["music_std"].shape == (35,) and (ckpt["music_std"] > 0).all() and ckpt["motion_mean"].shape == (263,)
     with pytest.raises(UserError, match=r"trained with a different mmr \(motion_dim\)"):
         MMRTrainer(options(data_root, "--motion_part", "all", "--is_continue"), tmp_path / "mmr").fit()
@@ -58,24 +85,56 @@ def test_hydra_config_composes_for_every_dataset():
 
 def test_train_mmr_runs_as_the_seed_writes_it(data_root, tmp_path):
     """`python train_mmr.py model=mmr data=... run_dir=...` from MMR/ (--cfg job) and a tiny run from the root."""
-    job = subprocess.run([sys.executable, "train_mmr.py", "model=mmr", "data=souldance", "run_dir=outputs/mmr_res",
-                          "--cfg", "job"], cwd=REPO / "MMR", capture_output=True, text=True, timeout=120)  # fmt: skip
+    job = subprocess.run(
+        [sys.executable, "train_mmr.py", "model=mmr", "data=souldance", "run_dir=outputs/mmr_res", "--cfg", "job"],
+        cwd=REPO / "MMR",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert job.returncode == 0 and "dataset_name: souldance" in job.stdout, job.stderr[-2000:]
     for group, known in (("data", "aistpp, custom, finedance, souldance, synthetic"), ("model", "mmr")):
-        bad = subprocess.run([sys.executable, "MMR/train_mmr.py", f"{group}=nosuch", "--cfg", "job"], cwd=REPO,
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert bad.returncode == 2 and bad.stderr == f"error: unknown {group}=nosuch; choose one of: {known} " \
-            f"(MMR/configs/{group}/)\n"  # fmt: skip
+        bad = subprocess.run(
+            [sys.executable, "MMR/train_mmr.py", f"{group}=nosuch", "--cfg", "job"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (
+            bad.returncode == 2
+            and bad.stderr == f"error: unknown {group}=nosuch; choose one of: {known} (MMR/configs/{group}/)\n"
+        )
     run = tmp_path / "mmr_run"
-    train = subprocess.run([sys.executable, "MMR/train_mmr.py", "model=mmr", "data=synthetic",
-                            f"data.data_root={data_root}", "trainer.gpu_id=-1", "trainer.max_steps=3",
-                            "trainer.batch_size=8", "model.layers=1", "model.latent=32", "model.ff=64",
-                            f"run_dir={run}"], cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    train = subprocess.run(
+        [
+            sys.executable,
+            "MMR/train_mmr.py",
+            "model=mmr",
+            "data=synthetic",
+            f"data.data_root={data_root}",
+            "trainer.gpu_id=-1",
+            "trainer.max_steps=3",
+            "trainer.batch_size=8",
+            "model.layers=1",
+            "model.latent=32",
+            "model.ff=64",
+            f"run_dir={run}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert train.returncode == 0, train.stderr[-2000:]
     assert (run / "model" / "latest.tar").is_file() and (run / "hydra" / "config.yaml").is_file()
     assert load_checkpoint(run / "model" / "latest.tar")["step"] == 3
     hydra_config = (run / "hydra" / "config.yaml").stat().st_mtime_ns
     again = subprocess.run(train.args, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 2 and again.stderr == f"error: run {run} exists (model/latest.tar): resume it with " \
-        "trainer.is_continue=true or replace it with trainer.overwrite=true\n"  # fmt: skip
+    assert (
+        again.returncode == 2
+        and again.stderr
+        == f"error: run {run} exists (model/latest.tar): resume it with "
+        "trainer.is_continue=true or replace it with trainer.overwrite=true\n"
+    )
     assert (run / "hydra" / "config.yaml").stat().st_mtime_ns == hydra_config  # refused before Hydra wrote anything

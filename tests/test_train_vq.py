@@ -23,18 +23,58 @@ from utils.cli import UserError
 
 
 def tiny(data_root, checkpoints, *extra):
-    return ["--dataset_name", "synthetic", "--data_root", str(data_root), "--checkpoints_dir", str(checkpoints),
-            "--gpu_id", "-1", "--batch_size", "8", "--window_size", "16", "--nb_code", "16", "--code_dim", "16",
-            "--width", "16", "--depth", "1", "--num_quantizers", "3", "--warm_up_iter", "2", "--log_every", "1",
-            "--save_latest", "0", *extra]  # fmt: skip
+    return [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(data_root),
+        "--checkpoints_dir",
+        str(checkpoints),
+        "--gpu_id",
+        "-1",
+        "--batch_size",
+        "8",
+        "--window_size",
+        "16",
+        "--nb_code",
+        "16",
+        "--code_dim",
+        "16",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--num_quantizers",
+        "3",
+        "--warm_up_iter",
+        "2",
+        "--log_every",
+        "1",
+        "--save_latest",
+        "0",
+        *extra,
+    ]
 
 
 def launch_two_processes(args: list[str], cwd) -> None:
     """`train_vq.py args` as 2 DDP processes on the CPU (gloo), the way DESIGN.md §5 documents it."""
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(REPO / "train_vq.py"),
-           *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(REPO / "train_vq.py"),
+        *args,
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -79,12 +119,27 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(data_root, tmp_path):
 
 
 def test_run_names_chain_and_load_vq(data_root, tmp_path, capsys):
-    metrics = train_vq(tiny(data_root, tmp_path, "--name", "hvq", "--vq_name", "hrvq_syn", "--vq_type", "hrvq",
-                            "--batch_size", "64", "--max_epoch", "1"))  # fmt: skip
+    metrics = train_vq(
+        tiny(
+            data_root,
+            tmp_path,
+            "--name",
+            "hvq",
+            "--vq_name",
+            "hrvq_syn",
+            "--vq_type",
+            "hrvq",
+            "--batch_size",
+            "64",
+            "--max_epoch",
+            "1",
+        )
+    )
     run = tmp_path / "synthetic" / "hrvq_syn"
     assert (run / "opt.txt").is_file() and (run / "model" / "best.tar").is_file()
     assert {"mpjpe_all", "mpjpe_body", "mpjpe_hands", "face_mse", "perplexity_hands_2", "dead_codes_face_0"} <= set(
-        metrics)  # fmt: skip
+        metrics
+    )
     model, ckpt = load_vq(tmp_path, "synthetic", "hvq")  # by the alias
     assert model.config.vq_type == "hrvq" and model.config.dim == 723 and ckpt["options"]["name"] == "hvq"
     x = torch.zeros(2, 16, 723)
@@ -94,20 +149,53 @@ def test_run_names_chain_and_load_vq(data_root, tmp_path, capsys):
     with pytest.raises(UserError, match="reads 723-d features, the data has 623-d"):
         load_vq(tmp_path, "synthetic", "hrvq_syn", dim=623)
     with pytest.raises(SystemExit):
-        train_vq(tiny(data_root, tmp_path, "--name", "hrvq_syn", "--vq_type", "hrvq", "--num_quantizers", "2",
-                      "--is_continue", "--max_steps", "1"))  # fmt: skip
+        train_vq(
+            tiny(
+                data_root,
+                tmp_path,
+                "--name",
+                "hrvq_syn",
+                "--vq_type",
+                "hrvq",
+                "--num_quantizers",
+                "2",
+                "--is_continue",
+                "--max_steps",
+                "1",
+            )
+        )
     assert "trained with a different tokenizer (num_quantizers)" in capsys.readouterr().err
     # eval_vq finds the run by --name (here the alias), writes metrics.json and a side-by-side video
     flame = tmp_path / "flame.npz"
     np.savez(flame, shapedirs=np.random.default_rng(0).normal(scale=1e-3, size=(40, 3, 400)))  # a stand-in FLAME
-    report = eval_vq(["--name", "hvq", "--ext", "quick", "--dataset_name", "synthetic", "--data_root", str(data_root),
-                      "--checkpoints_dir", str(tmp_path), "--gpu_id", "-1", "--videos", "1", "--video_seconds", "1",
-                      "--flame_model_path", str(flame)])  # fmt: skip
+    report = eval_vq(
+        [
+            "--name",
+            "hvq",
+            "--ext",
+            "quick",
+            "--dataset_name",
+            "synthetic",
+            "--data_root",
+            str(data_root),
+            "--checkpoints_dir",
+            str(tmp_path),
+            "--gpu_id",
+            "-1",
+            "--videos",
+            "1",
+            "--video_seconds",
+            "1",
+            "--flame_model_path",
+            str(flame),
+        ]
+    )
     out = run / "eval" / "quick"
     written = json.loads((out / "metrics.json").read_text())
     assert written["metrics"] == pytest.approx(report["metrics"]) and written["checkpoint"] == "best"
     assert {"mpjpe_hands", "face_mse", "face_vertex_mm", "BAS", "BAS_gt", "BAS_ratio", "perplexity_body_0"} <= set(
-        written["metrics"])  # fmt: skip
+        written["metrics"]
+    )
     assert written["skipped"] == {"FID_k, Div_k": "needs at least 2 sequences in the split"}  # one test song
     assert 0 < written["metrics"]["BAS_gt"] <= 1 and len(list(out.glob("*.mp4"))) == 1
 
@@ -128,9 +216,25 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
     pick either; with 16 codes a third residual layer of this tiny model has such near-ties, so two layers are used.
     `--feat_bias 1` keeps every input channel at unit scale, so 1e-6 is about ten float32 ulps of a code.
     """
-    common = tiny(data_root, tmp_path, "--vq_type", "hrvq", "--max_steps", "4", "--sample_temperature", "0",
-                  "--quantize_dropout_prob", "0", "--no_code_reset", "--vq_dropout", "0",
-                  "--num_quantizers", "2", "--feat_bias", "1")  # fmt: skip
+    common = tiny(
+        data_root,
+        tmp_path,
+        "--vq_type",
+        "hrvq",
+        "--max_steps",
+        "4",
+        "--sample_temperature",
+        "0",
+        "--quantize_dropout_prob",
+        "0",
+        "--no_code_reset",
+        "--vq_dropout",
+        "0",
+        "--num_quantizers",
+        "2",
+        "--feat_bias",
+        "1",
+    )
     train_vq([*common, "--name", "single", "--batch_size", "8"])
     launch_two_processes([*common, "--name", "ddp", "--batch_size", "4"], tmp_path)
     a = load_checkpoint(tmp_path / "synthetic" / "single" / "model" / "latest.tar")
@@ -145,8 +249,9 @@ def test_two_processes_equal_one_with_the_doubled_batch(data_root, tmp_path):
 
 def test_two_processes_validate_and_keep_the_best(data_root, tmp_path):
     """A whole DDP epoch: validation runs on rank 0, both ranks join the best.tar save, no rank waits forever."""
-    launch_two_processes(tiny(data_root, tmp_path, "--name", "ddp_epoch", "--batch_size", "64", "--max_epoch", "1"),
-                         tmp_path)  # fmt: skip
+    launch_two_processes(
+        tiny(data_root, tmp_path, "--name", "ddp_epoch", "--batch_size", "64", "--max_epoch", "1"), tmp_path
+    )
     best = load_checkpoint(tmp_path / "synthetic" / "ddp_epoch" / "model" / "best.tar")
     assert best["epoch"] == 1 and best["metrics"]["mpjpe_all"] > 0 and best["best"] == best["metrics"]["mpjpe_all"]
 
@@ -167,15 +272,29 @@ def test_face_vertex_error_is_linear_in_the_coefficients(tmp_path):
 
 def test_residual_norms_fall_layer_by_layer_in_a_trained_hrvq(data_root, tmp_path):
     """Each added layer quantizes what is left of every part: the latent error falls with the layers used."""
-    train_vq(tiny(data_root, tmp_path, "--name", "layers", "--vq_type", "hrvq", "--max_steps", "300",
-                  "--quantize_dropout_prob", "0"))  # fmt: skip
+    train_vq(
+        tiny(
+            data_root,
+            tmp_path,
+            "--name",
+            "layers",
+            "--vq_type",
+            "hrvq",
+            "--max_steps",
+            "300",
+            "--quantize_dropout_prob",
+            "0",
+        )
+    )
     model, ckpt = load_vq(tmp_path, "synthetic", "layers")
     windows = TokenizerWindows(ProcessedData(data_root), "val", 16, deterministic=True, std=ckpt["std"].numpy())
     x = windows.__getitems__(list(range(0, len(windows), 16)))
     with torch.no_grad():
         latents = model.latents(x)
-        errors = [[(model.quantizer(latents, n_layers=n)["z"][p] - latents[p]).norm().item() for n in (1, 2, 3)]
-                  for p in range(3)]  # fmt: skip
+        errors = [
+            [(model.quantizer(latents, n_layers=n)["z"][p] - latents[p]).norm().item() for n in (1, 2, 3)]
+            for p in range(3)
+        ]
     for part in errors:
         assert part[0] > part[1] > part[2], errors
 
@@ -194,9 +313,28 @@ SEED_COMMANDS = (  # the published README's three commands, word for word
 def test_the_seed_commands_run_as_written(data_root, tmp_path, command, caplog):
     """As published, then pointed at the synthetic data with tiny sizes (later options win); --gpu_id 0 on a
     machine without CUDA warns and trains on the CPU."""
-    args = command.split() + ["--dataset_name", "synthetic", "--data_root", str(data_root), "--checkpoints_dir",
-                              str(tmp_path), "--batch_size", "8", "--window_size", "16", "--width", "16", "--depth",
-                              "1", "--nb_code", "16", "--code_dim", "16", "--max_steps", "2"]  # fmt: skip
+    args = command.split() + [
+        "--dataset_name",
+        "synthetic",
+        "--data_root",
+        str(data_root),
+        "--checkpoints_dir",
+        str(tmp_path),
+        "--batch_size",
+        "8",
+        "--window_size",
+        "16",
+        "--width",
+        "16",
+        "--depth",
+        "1",
+        "--nb_code",
+        "16",
+        "--code_dim",
+        "16",
+        "--max_steps",
+        "2",
+    ]
     train_vq(args)
     run = args[args.index("--vq_name") + 1]
     ckpt = load_checkpoint(tmp_path / "synthetic" / run / "model" / "latest.tar")

@@ -56,8 +56,12 @@ def test_joint_encoding_round_trips_within_half_a_step():
 
 
 def test_the_page_is_one_offline_file(songs):
-    scene = Scene("song </script><b>", [Lane("a", songs[0]["joints"])], music=songs[0]["music"],
-                  beats=np.asarray(songs[0]["beats"]))  # fmt: skip
+    scene = Scene(
+        "song </script><b>",
+        [Lane("a", songs[0]["joints"])],
+        music=songs[0]["music"],
+        beats=np.asarray(songs[0]["beats"]),
+    )
     page = build_page([scene], "title <x>")
     assert page.count("</script>") == page.count("<script")  # a name cannot close the data element early
     assert "default-src 'none'" in page  # the browser refuses any network request
@@ -83,8 +87,18 @@ def test_bad_lanes_are_one_line_errors(songs):
 
 def test_view_dance_command(songs, tmp_path):
     out = tmp_path / "cmp.html"
-    page = view_dance([str(songs[0]["motion"]), str(songs[1]["motion"]), "--music", str(songs[0]["music"]),
-                       "--out", str(out), "--names", "first,second"])  # fmt: skip
+    page = view_dance(
+        [
+            str(songs[0]["motion"]),
+            str(songs[1]["motion"]),
+            "--music",
+            str(songs[0]["music"]),
+            "--out",
+            str(out),
+            "--names",
+            "first,second",
+        ]
+    )
     assert page == out and out.stat().st_size > 10_000
     text = out.read_text()
     assert '"name":"first"' in text and '"name":"second"' in text
@@ -103,8 +117,10 @@ def _project(camera: dict, joints: np.ndarray, origin: tuple[float, float]) -> n
     """Screen pixels (J, 2) of joints (J, 3) through a lane camera the page reports."""
     v = joints - np.asarray(camera["eye"])
     x, y, z = (v @ np.asarray(camera[k]) for k in ("right", "up", "forward"))
-    return np.stack([origin[0] + camera["cx"] + camera["focal"] * x / z,
-                     origin[1] + camera["cy"] - camera["focal"] * y / z], axis=-1)  # fmt: skip
+    return np.stack(
+        [origin[0] + camera["cx"] + camera["focal"] * x / z, origin[1] + camera["cy"] - camera["focal"] * y / z],
+        axis=-1,
+    )
 
 
 def _skeleton_mask(shot: np.ndarray, rect: dict, origin: tuple[float, float]) -> np.ndarray:
@@ -114,7 +130,8 @@ def _skeleton_mask(shot: np.ndarray, rect: dict, origin: tuple[float, float]) ->
     lane = shot[y0 + 30 : y0 + rect["h"], x0 + 2 : x0 + rect["w"] - 2]
     mask[y0 + 30 : y0 + rect["h"], x0 + 2 : x0 + rect["w"] - 2] = lane.max(axis=-1) < SKELETON_MAX_CHANNEL
     mask[y0 + 30 : y0 + rect["h"], x0 + 2 : x0 + rect["w"] - 2] |= (lane.min(axis=-1) < SKELETON_MAX_CHANNEL) & (
-        np.ptp(lane.astype(int), axis=-1) > 90)  # saturated red / blue bones
+        np.ptp(lane.astype(int), axis=-1) > 90
+    )  # saturated red / blue bones
     return mask
 
 
@@ -130,8 +147,9 @@ def test_the_page_in_a_browser(songs, tmp_path):
     if reason:
         pytest.skip(reason)
     lanes = [Lane("ground truth", songs[0]["joints"]), Lane("generated", songs[1]["joints"])]
-    path = write_viewer(tmp_path / "two lanes.html", [Scene("song", lanes, songs[0]["music"],
-                                                            np.asarray(songs[0]["beats"]))])  # fmt: skip
+    path = write_viewer(
+        tmp_path / "two lanes.html", [Scene("song", lanes, songs[0]["music"], np.asarray(songs[0]["beats"]))]
+    )
     with chromium() as browser:
         view = ViewerPage(browser, path, "#t=2.5")
         assert view.state()["t"] == pytest.approx(2.5)  # the fragment opens the page paused there
@@ -158,7 +176,8 @@ def test_the_page_in_a_browser(songs, tmp_path):
                 head_depth = (joints[HEAD] - camera["eye"]) @ np.asarray(camera["forward"])
                 head_r = max(4.0, camera["focal"] * HEAD_RADIUS_M / head_depth)
                 off = (_distance_to_segments(drawn_px, px[PARENTS[1:]], px[1:]) > 12) & (
-                    np.hypot(*(drawn_px - px[HEAD]).T) > head_r + 2)
+                    np.hypot(*(drawn_px - px[HEAD]).T) > head_r + 2
+                )
                 assert off.mean() < 0.02, (t, k, off.mean())
             masks.append(mask)
         moved = (masks[0] ^ masks[1]).sum() / max(masks[0].sum(), 1)
@@ -175,8 +194,10 @@ def test_playback_follows_the_music(songs, tmp_path):
     reason = browser_or_skip()
     if reason:
         pytest.skip(reason)
-    path = write_viewer(tmp_path / "p.html", [Scene("song", [Lane("a", songs[0]["joints"])], songs[0]["music"],
-                                                    np.asarray(songs[0]["beats"]))])  # fmt: skip
+    path = write_viewer(
+        tmp_path / "p.html",
+        [Scene("song", [Lane("a", songs[0]["joints"])], songs[0]["music"], np.asarray(songs[0]["beats"]))],
+    )
     with chromium() as browser:
         view = ViewerPage(browser, path)
         view.page.evaluate("() => { window.soulViewer.setRate(2); window.soulViewer.play(); }")
@@ -207,9 +228,10 @@ def test_scenes_short_music_body_only_lanes_and_loop(songs, tmp_path):
     y, sr = sf.read(songs[1]["music"])
     sf.write(short, y[: int(1.5 * sr)], sr)  # 1.5 s of music for a 3 s dance
     body = songs[1]["joints"][:60, :N_BODY_JOINTS]  # a 2 s body-only lane
-    scenes = [Scene("one", [Lane("a", songs[0]["joints"])], songs[0]["music"], np.asarray(songs[0]["beats"])),
-              Scene("mixed", [Lane("whole body", songs[1]["joints"][:90]), Lane("body only", body)], short,
-                    np.zeros(0))]  # fmt: skip
+    scenes = [
+        Scene("one", [Lane("a", songs[0]["joints"])], songs[0]["music"], np.asarray(songs[0]["beats"])),
+        Scene("mixed", [Lane("whole body", songs[1]["joints"][:90]), Lane("body only", body)], short, np.zeros(0)),
+    ]
     path = write_viewer(tmp_path / "scenes.html", scenes)
     with chromium() as browser:
         view = ViewerPage(browser, path)
@@ -238,14 +260,21 @@ def test_kept_spans_are_shaded_on_the_time_bar(songs, tmp_path):
         pytest.skip(reason)
     joints = songs[0]["joints"]
     duration = (len(joints) - 1) / 30
-    scene = Scene("edit", [Lane("edited", joints), Lane("source", joints)], songs[0]["music"], np.zeros(0),
-                  spans=[(0.0, 3.0), (8.0, duration)], span_label="kept from source.npz")  # fmt: skip
+    scene = Scene(
+        "edit",
+        [Lane("edited", joints), Lane("source", joints)],
+        songs[0]["music"],
+        np.zeros(0),
+        spans=[(0.0, 3.0), (8.0, duration)],
+        span_label="kept from source.npz",
+    )
     path = write_viewer(tmp_path / "edit.html", [scene])
     with chromium() as browser:
         view = ViewerPage(browser, path, "#t=0")
         shot = view.screenshot()
-        bar = view.page.evaluate("() => { const r = timebar.getBoundingClientRect(); "
-                                 "return [r.left, r.top, r.width, r.height]; }")  # fmt: skip
+        bar = view.page.evaluate(
+            "() => { const r = timebar.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }"
+        )
         note = view.page.evaluate("() => document.getElementById('note').textContent")
         assert view.errors() == [] and view.network() == []
     left, top, width, height = bar
@@ -253,7 +282,7 @@ def test_kept_spans_are_shaded_on_the_time_bar(songs, tmp_path):
     shade = (row[:, 1] > row[:, 0] + 20) & (row[:, 1] > row[:, 2])  # greenish
 
     def frac(a: float, b: float) -> float:
-        return shade[int(left + width * a / duration) + 3: int(left + width * b / duration) - 3].mean()
+        return shade[int(left + width * a / duration) + 3 : int(left + width * b / duration) - 3].mean()
 
     assert frac(0.0, 3.0) > 0.9 and frac(8.0, duration) > 0.9 and frac(3.0, 8.0) < 0.1
     assert note == "shaded on the time bar: kept from source.npz"
@@ -262,13 +291,15 @@ def test_kept_spans_are_shaded_on_the_time_bar(songs, tmp_path):
 def test_plot_3d_global_writes_the_page_of_any_motion_file(songs, tmp_path):
     plot = load_script("plot_3d_global")
     out = tmp_path / "p.html"
-    assert plot.main(["--input", str(songs[0]["motion"]), "--out", str(out), "--audio", str(songs[0]["music"]),
-                      "--max_seconds", "4"]) == [out]  # fmt: skip
+    assert plot.main(
+        ["--input", str(songs[0]["motion"]), "--out", str(out), "--audio", str(songs[0]["music"]), "--max_seconds", "4"]
+    ) == [out]
     meta = read_page_meta(out)
     (scene,) = meta["scenes"]
     assert scene["audio"]["name"] == songs[0]["music"].name and scene["lanes"][0]["frames"] == 120
-    folder = plot.main(["--input", str(songs[0]["motion"].parent), "--out", str(tmp_path / "pages"), "--html",
-                        "--max_files", "0"])  # fmt: skip
+    folder = plot.main(
+        ["--input", str(songs[0]["motion"].parent), "--out", str(tmp_path / "pages"), "--html", "--max_files", "0"]
+    )
     assert sorted(p.name for p in folder) == sorted(f"{s['motion'].stem}.html" for s in songs)
     with pytest.raises(SystemExit):  # --html with a video name: refused, not a silent video
         plot.main(["--input", str(songs[0]["motion"]), "--out", str(tmp_path / "v.mp4"), "--html"])
@@ -280,8 +311,10 @@ def test_long_music_is_encoded_without_crashing(tmp_path):
     # writes in blocks. In a subprocess, so that a crash is a failure and not the end of the test run.
     wav = tmp_path / "noise.wav"
     sf.write(wav, np.random.default_rng(0).uniform(-0.5, 0.5, 22050 * 150).astype(np.float32), 22050)
-    code = ("import sys, soundfile, io; from export.viewer.page import audio_payload; "
-            "mime, data = audio_payload(sys.argv[1]); print(round(soundfile.info(io.BytesIO(data)).duration, 1))")
+    code = (
+        "import sys, soundfile, io; from export.viewer.page import audio_payload; "
+        "mime, data = audio_payload(sys.argv[1]); print(round(soundfile.info(io.BytesIO(data)).duration, 1))"
+    )
     res = subprocess.run([sys.executable, "-c", code, str(wav)], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 0, res.stderr[-500:]
     assert float(res.stdout) == pytest.approx(150.0, abs=0.1)

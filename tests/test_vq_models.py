@@ -124,8 +124,9 @@ def test_residual_norms_fall_layer_by_layer():
         assert all(b < a for a, b in zip(part, part[1:], strict=False)), errors
 
 
-@pytest.mark.parametrize(("vq_type", "dim", "parts"), [("vq", 623, 1), ("rvq", 263, 1), ("hrvq", 623, 2),
-                                                        ("hrvq", 723, 3)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("vq_type", "dim", "parts"), [("vq", 623, 1), ("rvq", 263, 1), ("hrvq", 623, 2), ("hrvq", 723, 3)]
+)
 def test_tokenizer_shapes_and_eval_forward_equals_decode_encode(vq_type, dim, parts):
     torch.manual_seed(0)
     cfg = TokenizerConfig(vq_type=vq_type, dim=dim, nb_code=16, code_dim=8, num_quantizers=3, width=16, depth=1)
@@ -214,8 +215,19 @@ def test_tokens_are_fp32_under_bf16_autocast():
     """The encoder and the residual chain run outside autocast: tokens under bf16 autocast equal fp32 tokens, with
     codebooks initialised from data (random codebooks would make every token the same either way)."""
     torch.manual_seed(0)
-    model = MotionTokenizer(TokenizerConfig(vq_type="hrvq", dim=723, nb_code=64, code_dim=16, num_quantizers=3,
-                                            width=32, depth=1, sample_temperature=0.0, conditioner=True))  # fmt: skip
+    model = MotionTokenizer(
+        TokenizerConfig(
+            vq_type="hrvq",
+            dim=723,
+            nb_code=64,
+            code_dim=16,
+            num_quantizers=3,
+            width=32,
+            depth=1,
+            sample_temperature=0.0,
+            conditioner=True,
+        )
+    )
     for conv in model.quantizer.conditioners:  # a conditioner that predicts something: the whole chain in fp32
         torch.nn.init.normal_(conv.weight, std=0.1)
     x = torch.randn(4, 32, 723)

@@ -46,15 +46,23 @@ class MMRTrainer(Trainer):
         self.part = motion_part_index(opt.motion_part, self.layout.dim, self.layout.dim)
         train = MusicMotionClips(self.data, "train", opt.music_type, normalize=False, seed=opt.seed)
         music_mean, music_std = music_statistics(train)
-        self.mmr_inputs = MMRInputs(self.layout.dim, opt.motion_part, opt.music_type,
-                                    torch.as_tensor(self.data.mean[self.part], dtype=torch.float32),
-                                    torch.as_tensor(self.data.std[self.part], dtype=torch.float32),
-                                    torch.as_tensor(music_mean), torch.as_tensor(music_std))  # fmt: skip
+        self.mmr_inputs = MMRInputs(
+            self.layout.dim,
+            opt.motion_part,
+            opt.music_type,
+            torch.as_tensor(self.data.mean[self.part], dtype=torch.float32),
+            torch.as_tensor(self.data.std[self.part], dtype=torch.float32),
+            torch.as_tensor(music_mean),
+            torch.as_tensor(music_std),
+        )
         self.music_mode, self.clip_frames = train.mode, train.length
         splits = self.data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
-        val = MusicMotionClips(self.data, val_split, opt.music_type, normalize=False, deterministic=True) \
-            if val_split else None  # fmt: skip
+        val = (
+            MusicMotionClips(self.data, val_split, opt.music_type, normalize=False, deterministic=True)
+            if val_split
+            else None
+        )
         return train, val
 
     def build_model(self) -> MusicMotionRetrieval:
@@ -77,6 +85,11 @@ class MMRTrainer(Trainer):
         return retrieval_report(similarity(music, motion).numpy())
 
     def checkpoint_extra(self) -> dict:
-        data = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "motion_part": self.opt.motion_part,
-                "motion_dim": int(self.layout.dim), "clip_frames": int(self.clip_frames)}  # fmt: skip
+        data = {
+            "music_type": self.opt.music_type,
+            "music_mode": self.music_mode,
+            "motion_part": self.opt.motion_part,
+            "motion_dim": int(self.layout.dim),
+            "clip_frames": int(self.clip_frames),
+        }
         return {"mmr": self.config.to_dict(), "data": data, **self.mmr_inputs.tensors()}

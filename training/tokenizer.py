@@ -31,13 +31,25 @@ from utils.trainer import Trainer
 
 def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
     """The tokenizer architecture named by the options, for `dim`-wide features."""
-    return TokenizerConfig(vq_type=opt.vq_type, dim=dim, nb_code=opt.nb_code, code_dim=opt.code_dim,
-                           num_quantizers=opt.num_quantizers, width=opt.width, depth=opt.depth, down_t=opt.down_t,
-                           stride_t=opt.stride_t, dilation_growth_rate=opt.dilation_growth_rate, activation=opt.vq_act,
-                           dropout=opt.vq_dropout, mu=opt.mu, sample_temperature=opt.sample_temperature,
-                           reset_dead=not opt.no_code_reset,
-                           quantize_dropout_prob=opt.quantize_dropout_prob,
-                           conditioner=getattr(opt, "conditioner", False))  # fmt: skip
+    return TokenizerConfig(
+        vq_type=opt.vq_type,
+        dim=dim,
+        nb_code=opt.nb_code,
+        code_dim=opt.code_dim,
+        num_quantizers=opt.num_quantizers,
+        width=opt.width,
+        depth=opt.depth,
+        down_t=opt.down_t,
+        stride_t=opt.stride_t,
+        dilation_growth_rate=opt.dilation_growth_rate,
+        activation=opt.vq_act,
+        dropout=opt.vq_dropout,
+        mu=opt.mu,
+        sample_temperature=opt.sample_temperature,
+        reset_dead=not opt.no_code_reset,
+        quantize_dropout_prob=opt.quantize_dropout_prob,
+        conditioner=getattr(opt, "conditioner", False),
+    )
 
 
 def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.ndarray | None = None) -> TokenizerWindows:
@@ -48,8 +60,14 @@ def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.nda
 
 
 @torch.no_grad()
-def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, mean: np.ndarray, std: np.ndarray,
-                           batch_size: int = 64, device: torch.device | str = "cpu") -> dict[str, float]:  # fmt: skip
+def reconstruction_metrics(
+    model: MotionTokenizer,
+    windows: TokenizerWindows,
+    mean: np.ndarray,
+    std: np.ndarray,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
     """MPJPE (mm), face error and codebook usage of a tokenizer on normalised windows."""
     model.eval()
     layout = model.config.layout
@@ -68,15 +86,21 @@ def reconstruction_metrics(model: MotionTokenizer, windows: TokenizerWindows, me
     metrics = pose_error_metrics(torch.cat(errors))  # root-relative in the facing frame
     if face_err:
         metrics["face_mse"] = float(np.mean(face_err))
-    return {**metrics, **conditioner_ratios(torch.stack(ratios).mean(0), model.parts), **codebook_usage(counts,
-                                                                                                       model.parts)}
+    return {
+        **metrics,
+        **conditioner_ratios(torch.stack(ratios).mean(0), model.parts),
+        **codebook_usage(counts, model.parts),
+    }
 
 
 def conditioner_ratios(ratios: torch.Tensor, parts: tuple[str, ...]) -> dict[str, float]:
     """`cond_ratio_<part>_L<k>`: ||c|| / ||r|| of each finer part at each layer (P-1, Q) (how much of the part the
     HRVQ conditioner predicts from the coarser part's code; none without conditioner)."""
-    return {f"cond_ratio_{parts[p + 1]}_L{k}": float(ratios[p, k]) for p in range(ratios.shape[0])
-            for k in range(ratios.shape[1])}  # fmt: skip
+    return {
+        f"cond_ratio_{parts[p + 1]}_L{k}": float(ratios[p, k])
+        for p in range(ratios.shape[0])
+        for k in range(ratios.shape[1])
+    }
 
 
 class TokenizerTrainer(Trainer):
@@ -118,7 +142,11 @@ class TokenizerTrainer(Trainer):
         return reconstruction_metrics(model, dataset, self.mean, self.std, self.opt.batch_size, self.device)
 
     def checkpoint_extra(self) -> dict:
-        return {"tokenizer": self.config.to_dict(), "tokenizer_format": TOKENIZER_FORMAT,
-                "mean": torch.as_tensor(self.mean),
-                "std": torch.as_tensor(self.std), "dataset": self.opt.dataset_name,
-                "fps": int(self.data.summary.get("fps", 30))}  # fmt: skip
+        return {
+            "tokenizer": self.config.to_dict(),
+            "tokenizer_format": TOKENIZER_FORMAT,
+            "mean": torch.as_tensor(self.mean),
+            "std": torch.as_tensor(self.std),
+            "dataset": self.opt.dataset_name,
+            "fps": int(self.data.summary.get("fps", 30)),
+        }

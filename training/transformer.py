@@ -81,15 +81,20 @@ class TokenTrainer(Trainer):
         self.vq_run = find_run(opt.checkpoints_dir, opt.dataset_name, opt.vq_name)
         self.vq.requires_grad_(False)
         self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
-        self.vq_record = upstream_record(self.vq_run / "model" / f"{which}.tar", run=self.vq_run.name, which=which,
-                                         vq_type=self.vq.config.vq_type)  # fmt: skip
+        self.vq_record = upstream_record(
+            self.vq_run / "model" / f"{which}.tar", run=self.vq_run.name, which=which, vq_type=self.vq.config.vq_type
+        )
         self.vq_fingerprint = self.vq_record["fingerprint"]
         latest = self.model_dir / "latest.tar"
         if getattr(opt, "is_continue", False) and latest.is_file():  # before encoding with a changed tokenizer
             saved = load_checkpoint(latest, mmap=True).get("tokenizer", {})
-            check_upstream(self.vq_record["file"], saved.get("fingerprint"), f"tokenizer {self.vq_run.name!r}",
-                           f"run {self.run_dir.name!r}", "resume with the checkpoint it was trained on or start the "
-                           "run again (--overwrite)")  # fmt: skip
+            check_upstream(
+                self.vq_record["file"],
+                saved.get("fingerprint"),
+                f"tokenizer {self.vq_run.name!r}",
+                f"run {self.run_dir.name!r}",
+                "resume with the checkpoint it was trained on or start the run again (--overwrite)",
+            )
         down = self.vq.config.downsampling
         self.use_clip = opt.music_cond in ("clip", "both")
         self.mmr_loss = getattr(opt, "mmr_loss", False)
@@ -97,16 +102,29 @@ class TokenTrainer(Trainer):
         self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
         # the MMR checkpoint that made the clip embeddings (recorded: generation embeds new music with it)
         self.clip_mmr = self._clip_mmr_record(data) if clip_type else None
-        kwargs = {"music_type": opt.music_type, "unit_length": down, "normalize": False, "clip_type": clip_type,
-                  "clip_dir": self.clip_dir}  # fmt: skip
+        kwargs = {
+            "music_type": opt.music_type,
+            "unit_length": down,
+            "normalize": False,
+            "clip_type": clip_type,
+            "clip_dir": self.clip_dir,
+        }
         train = MusicMotionClips(data, "train", seed=opt.seed, **kwargs)
         splits = data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
         val = MusicMotionClips(data, val_split, deterministic=True, **kwargs) if val_split else None
         clips = np.unique(np.concatenate([train.clip] + ([val.clip] if val is not None else [])))
         with self.accelerator.main_process_first():  # the main process encodes, the others read its cache
-            self.streams = token_streams(self.vq, self.vq_fingerprint, self.vq_run.name, data, clips.tolist(),
-                                         self.vq_mean.numpy(), self.vq_std.numpy(), self.device)
+            self.streams = token_streams(
+                self.vq,
+                self.vq_fingerprint,
+                self.vq_run.name,
+                data,
+                clips.tolist(),
+                self.vq_mean.numpy(),
+                self.vq_std.numpy(),
+                self.device,
+            )
         mean, std = music_statistics(train)
         self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
@@ -135,8 +153,13 @@ class TokenTrainer(Trainer):
             return None
         if not Path(path).is_file():  # moved or deleted: what the summary recorded (generation checks --mmr_run)
             return {"file": path, "fingerprint": info.get("fingerprint")}
-        check_upstream(path, info.get("fingerprint"), "the MMR", f"the {CLIP_TYPE} music features of {data.root}",
-                       "embed the music again with MMR/mmr_music_feat256.py")  # fmt: skip
+        check_upstream(
+            path,
+            info.get("fingerprint"),
+            "the MMR",
+            f"the {CLIP_TYPE} music features of {data.root}",
+            "embed the music again with MMR/mmr_music_feat256.py",
+        )
         return upstream_record(path)
 
     def _load_mmr(self, data: ProcessedData, opt) -> MMREmbedder:
@@ -148,8 +171,10 @@ class TokenTrainer(Trainer):
         mmr.model.requires_grad_(False)
         self.mmr_loss_fingerprint = file_fingerprint(mmr.source)  # once: what was loaded, not what is there later
         if mmr.model.config.latent != self.clip_dim:
-            raise UserError(f"{mmr.source}: a {mmr.model.config.latent}-d MMR, but the music embeddings are "
-                            f"{self.clip_dim}-d; embed the music with this MMR (MMR/mmr_music_feat256.py)")  # fmt: skip
+            raise UserError(
+                f"{mmr.source}: a {mmr.model.config.latent}-d MMR, but the music embeddings are "
+                f"{self.clip_dim}-d; embed the music with this MMR (MMR/mmr_music_feat256.py)"
+            )
         return mmr
 
     @staticmethod
@@ -165,12 +190,19 @@ class TokenTrainer(Trainer):
     def build_model(self):
         opt, vq = self.opt, self.vq.config
         shape = {f.name: getattr(opt, f.name) for f in fields(TransformerConfig) if hasattr(opt, f.name)}
-        self.config = TransformerConfig(**{**shape, "nb_code": vq.nb_code, "parts": len(self.vq.parts),
-                                           "times": self.times, "num_quantizers": vq.num_quantizers,
-                                           "clip_dim": self.clip_dim if self.use_clip else 256,
-                                           "music_dim": len(self.music_mean),
-                                           "downsampling": vq.downsampling,
-                                           "part_order": getattr(opt, "part_order", False)})  # fmt: skip
+        self.config = TransformerConfig(
+            **{
+                **shape,
+                "nb_code": vq.nb_code,
+                "parts": len(self.vq.parts),
+                "times": self.times,
+                "num_quantizers": vq.num_quantizers,
+                "clip_dim": self.clip_dim if self.use_clip else 256,
+                "music_dim": len(self.music_mean),
+                "downsampling": vq.downsampling,
+                "part_order": getattr(opt, "part_order", False),
+            }
+        )
         self.vq.to(self.device)
         self.norm = {k: getattr(self, k).to(self.device) for k in ("vq_mean", "vq_std", "music_mean", "music_std")}
         if self.mmr is not None:
@@ -188,18 +220,36 @@ class TokenTrainer(Trainer):
         return tokens, clip, music
 
     def checkpoint_extra(self) -> dict:
-        music = {"music_type": self.opt.music_type, "music_mode": self.music_mode, "music_cond": self.opt.music_cond,
-                 "clip_type": CLIP_TYPE if self.use_clip else None,
-                 "clip_dir": str(self.clip_dir) if self.clip_dir else None,
-                 "clip_mmr": self.clip_mmr["file"] if self.clip_mmr else None,
-                 "clip_mmr_fingerprint": self.clip_mmr["fingerprint"] if self.clip_mmr else None}  # fmt: skip
-        mmr_loss = {"weight": self.opt.mmr_loss_weight, "temperature": self.opt.mmr_temperature,
-                    "gumbel_tau": self.opt.gumbel_tau, "mmr": self.mmr.source,
-                    "fingerprint": self.mmr_loss_fingerprint} if self.mmr is not None else None
-        return {"transformer": self.config.to_dict(), "transformer_format": TRANSFORMER_FORMAT, "music": music,
-                "mmr_loss": mmr_loss, "continuation": self.continuation_options(),
-                "tokenizer": self.vq_record,
-                "music_mean": self.music_mean, "music_std": self.music_std}  # fmt: skip
+        music = {
+            "music_type": self.opt.music_type,
+            "music_mode": self.music_mode,
+            "music_cond": self.opt.music_cond,
+            "clip_type": CLIP_TYPE if self.use_clip else None,
+            "clip_dir": str(self.clip_dir) if self.clip_dir else None,
+            "clip_mmr": self.clip_mmr["file"] if self.clip_mmr else None,
+            "clip_mmr_fingerprint": self.clip_mmr["fingerprint"] if self.clip_mmr else None,
+        }
+        mmr_loss = (
+            {
+                "weight": self.opt.mmr_loss_weight,
+                "temperature": self.opt.mmr_temperature,
+                "gumbel_tau": self.opt.gumbel_tau,
+                "mmr": self.mmr.source,
+                "fingerprint": self.mmr_loss_fingerprint,
+            }
+            if self.mmr is not None
+            else None
+        )
+        return {
+            "transformer": self.config.to_dict(),
+            "transformer_format": TRANSFORMER_FORMAT,
+            "music": music,
+            "mmr_loss": mmr_loss,
+            "continuation": self.continuation_options(),
+            "tokenizer": self.vq_record,
+            "music_mean": self.music_mean,
+            "music_std": self.music_std,
+        }
 
     @torch.no_grad()
     def evaluate(self, model, dataset) -> dict[str, float]:
@@ -222,11 +272,21 @@ class TokenTrainer(Trainer):
             gen = (self.vq.decode(tokens).float() * self.norm["vq_std"] + self.norm["vq_mean"]).cpu()
             raw_music = batch["music"].numpy()
             beats = [np.flatnonzero(m[:, -1]) for m in raw_music] if self.opt.music_type == "baseline" else None
-            metrics.update(dance_metrics(batch["motion"].numpy(), gen.numpy(), beats, self.eval_mmr,
-                                         raw_music if self.eval_mmr is not None else None))  # fmt: skip
+            metrics.update(
+                dance_metrics(
+                    batch["motion"].numpy(),
+                    gen.numpy(),
+                    beats,
+                    self.eval_mmr,
+                    raw_music if self.eval_mmr is not None else None,
+                )
+            )
         if self.best_metric not in metrics:
-            logger.warning("--best_metric %s is not measured here (%s): best.tar is not updated", self.best_metric,
-                           ", ".join(metrics))  # fmt: skip
+            logger.warning(
+                "--best_metric %s is not measured here (%s): best.tar is not updated",
+                self.best_metric,
+                ", ".join(metrics),
+            )
         return metrics
 
     def generate(self, model, tokens: torch.Tensor, valid: torch.Tensor, clip, music, generator) -> torch.Tensor:
@@ -292,19 +352,25 @@ class MaskedTrainer(TokenTrainer):
         valid = torch.ones_like(ids, dtype=torch.bool)
         m = self.config
         given = self.given_prefix(len(ids), generator is None)  # a continued window's prefix: never masked
-        x, chosen = mask_tokens(ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob,
-                                generator=generator, given=given)  # fmt: skip
+        x, chosen = mask_tokens(
+            ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob, generator=generator, given=given
+        )
         drop = None if generator is None else torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
         layer_mask = torch.zeros(len(ids), tokens.shape[-1], dtype=torch.bool, device=ids.device)
         layer_mask[:, 0] = True
-        return {"logits": model(x, valid, clip, music, drop=drop), "target": ids, "where": chosen, "tokens": tokens,
-                "layer_mask": layer_mask}  # fmt: skip
-
+        return {
+            "logits": model(x, valid, clip, music, drop=drop),
+            "target": ids,
+            "where": chosen,
+            "tokens": tokens,
+            "layer_mask": layer_mask,
+        }
 
     def generate(self, model, tokens, valid, clip, music, generator):
         out = torch.full_like(tokens, -1)  # the ground truth's residual layers are never decoded with a generated base
-        out[..., 0] = generate_base(model, valid, clip, music, time_steps=self.opt.eval_time_steps,
-                                    cond_scale=COND_SCALE, generator=generator)  # fmt: skip
+        out[..., 0] = generate_base(
+            model, valid, clip, music, time_steps=self.opt.eval_time_steps, cond_scale=COND_SCALE, generator=generator
+        )
         return out
 
 
@@ -334,18 +400,29 @@ class ResidualTrainer(TokenTrainer):
         target = tokens.gather(-1, layer[:, None, None].expand(-1, tokens.shape[1], 1))[..., 0]
         layer_mask = torch.arange(q, device=tokens.device)[None] == layer[:, None]
         logits = model(tokens, layer, valid, clip, music, drop=drop, known=known, part=part)
-        return {"logits": logits, "target": target, "where": where, "tokens": tokens,
-                "layer_mask": layer_mask}  # fmt: skip
+        return {"logits": logits, "target": target, "where": where, "tokens": tokens, "layer_mask": layer_mask}
 
     def generate(self, model, tokens, valid, clip, music, generator):
-        return generate_residual(model, tokens[..., 0], valid, clip, music, cond_scale=RES_COND_SCALE,
-                                 temperature=RES_TEMPERATURE, generator=generator)
+        return generate_residual(
+            model,
+            tokens[..., 0],
+            valid,
+            clip,
+            music,
+            cond_scale=RES_COND_SCALE,
+            temperature=RES_TEMPERATURE,
+            generator=generator,
+        )
 
 
 def train_transformer(trainer_class: type[TokenTrainer], args: argparse.Namespace) -> dict:
     """`train_m2m.py` / `train_res.py`: train on the parsed options into `<checkpoints_dir>/<dataset>/<name>/`."""
     run_dir = dataset_runs(args.checkpoints_dir, args.dataset_name) / args.name
     metrics = trainer_class(args, run_dir).fit()
-    logger.info("%s transformer run -> %s (%s)", "masked" if trainer_class.stage == "m2m" else "residual", run_dir,
-                ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()) or "no validation")  # fmt: skip
+    logger.info(
+        "%s transformer run -> %s (%s)",
+        "masked" if trainer_class.stage == "m2m" else "residual",
+        run_dir,
+        ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()) or "no validation",
+    )
     return metrics

@@ -45,8 +45,12 @@ class Number:
 
     def problem(self, value: int | float) -> str | None:
         """None when `value` follows the rule, else what is wrong with it."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
-                (self.kind is int and value != int(value)):  # fmt: skip
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or (self.kind is int and value != int(value))
+        ):
             return f"{value!r} is not {self.describe()}"
         below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
@@ -71,8 +75,13 @@ class Number:
         return value
 
 
-def in_range(low: float | None = None, high: float | None = None, kind: type = float, low_open: bool = False,
-             high_open: bool = False) -> Number:  # fmt: skip
+def in_range(
+    low: float | None = None,
+    high: float | None = None,
+    kind: type = float,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Number:
     """A number in [low, high] (ends excluded when `*_open`)."""
     return Number(kind, low, high, low_open, high_open)
 

@@ -27,8 +27,21 @@ SAMPLE_RATE_RANGE = (1000, 1_000_000)  # Hz; a header outside it (1 Hz: samples 
 def _ffmpeg_decode(path: Path, mono: bool) -> tuple[np.ndarray, int]:
     """The first audio track of a media file at its own rate, decoded by ffmpeg to a float wav in memory and read
     like any audio file (channels averaged when `mono`, as librosa does). -> (N,) or (C, N) float32, sr"""
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-f", "wav", "-acodec", "pcm_f32le", "-"]  # fmt: skip
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-f",
+        "wav",
+        "-acodec",
+        "pcm_f32le",
+        "-",
+    ]
     res = subprocess.run(cmd, capture_output=True)
     log = res.stderr.decode(errors="replace")
     if res.returncode != 0 or not res.stdout:
@@ -70,8 +83,10 @@ def load_audio(path: str | Path, sr: int | None = None, mono: bool = True) -> tu
     if y is None:  # videos, and anything libsndfile cannot read: ffmpeg
         y, native = _ffmpeg_decode(path, mono)
     if not SAMPLE_RATE_RANGE[0] <= native <= SAMPLE_RATE_RANGE[1]:
-        raise UserError(f"{path}: sample rate {native} Hz is outside {SAMPLE_RATE_RANGE[0]}-"
-                        f"{SAMPLE_RATE_RANGE[1]} Hz; the header is wrong or this is not music")  # fmt: skip
+        raise UserError(
+            f"{path}: sample rate {native} Hz is outside {SAMPLE_RATE_RANGE[0]}-"
+            f"{SAMPLE_RATE_RANGE[1]} Hz; the header is wrong or this is not music"
+        )
     if sr is not None and sr != native and y.size:
         y = librosa.resample(y, orig_sr=native, target_sr=sr, res_type=RESAMPLE_TYPE)
     out_sr = sr or native

@@ -36,10 +36,16 @@ def rng_state() -> dict:
     """Every RNG this process touches: torch (CPU and its CUDA device), numpy's global, Python's. Tensors and plain
     data. Each rank saves its own (one GPU per process)."""
     np_state = np.random.get_state()
-    state = {"torch": torch.get_rng_state(),
-             "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                       "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
-             "python": plain(random.getstate())}  # fmt: skip
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": plain(random.getstate()),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state()
     return state
@@ -49,14 +55,18 @@ def set_rng_state(state: dict) -> None:
     """Restore `rng_state()`."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))  # fmt: skip
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     cuda = state.get("cuda")
     if isinstance(cuda, list):  # older checkpoints: every device's state; this process uses its current device
-        cuda = cuda[torch.cuda.current_device()] if torch.cuda.is_available() and \
-            torch.cuda.current_device() < len(cuda) else None  # fmt: skip
+        cuda = (
+            cuda[torch.cuda.current_device()]
+            if torch.cuda.is_available() and torch.cuda.current_device() < len(cuda)
+            else None
+        )
     if cuda is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state(cuda)
 
@@ -105,8 +115,10 @@ def check_upstream(path: str | Path, fingerprint: str | None, what: str, user: s
         return
     now = file_fingerprint(path)
     if now != fingerprint:
-        raise UserError(f"{what} ({path}) is not the checkpoint {user} was trained on (content {now[:12]}, recorded "
-                        f"{fingerprint[:12]}): it was retrained or continued since; {fix}")  # fmt: skip
+        raise UserError(
+            f"{what} ({path}) is not the checkpoint {user} was trained on (content {now[:12]}, recorded "
+            f"{fingerprint[:12]}): it was retrained or continued since; {fix}"
+        )
 
 
 def nonfinite_tensors(state_dict: dict) -> list[str]:
@@ -132,5 +144,6 @@ def load_weights(module: torch.nn.Module, state: dict, path: str | Path) -> None
         module.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        raise UserError(f"{path}: its weights do not fit the model it describes ({lines[-1] if lines else err})") \
-            from err  # fmt: skip
+        raise UserError(
+            f"{path}: its weights do not fit the model it describes ({lines[-1] if lines else err})"
+        ) from err

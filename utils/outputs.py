@@ -43,8 +43,10 @@ def refuse_overwriting_inputs(outputs: Mapping[str, Path | None], inputs: Mappin
         for in_opt, src in ins.items():
             if target == src or (src.is_dir() and src in target.parents):
                 where = "is" if target == src else "lies inside"
-                raise UserError(f"{out_opt} {out} {where} the input {in_opt} {inputs[in_opt]}: it would write over "
-                                "its own input; choose another output")  # fmt: skip
+                raise UserError(
+                    f"{out_opt} {out} {where} the input {in_opt} {inputs[in_opt]}: it would write over "
+                    "its own input; choose another output"
+                )
 
 
 def refuse_duplicate_outputs(planned: Mapping[Path, Sequence[Path]]) -> None:
@@ -62,10 +64,14 @@ def refuse_duplicate_outputs(planned: Mapping[Path, Sequence[Path]]) -> None:
         if len(srcs) > 1:
             groups.setdefault(tuple(srcs), []).append(out)
     if groups:
-        listed = "; ".join(f"{' + '.join(s.name for s in srcs) if len(set(srcs)) > 1 else f'{srcs[0].name} (twice)'}"
-                           f" -> {_named(outs)}" for srcs, outs in groups.items())  # fmt: skip
-        raise UserError(f"{len(groups)} input group(s) would write the same output (rename an input or choose "
-                        f"other output folders): {listed}")  # fmt: skip
+        listed = "; ".join(
+            f"{' + '.join(s.name for s in srcs) if len(set(srcs)) > 1 else f'{srcs[0].name} (twice)'} -> {_named(outs)}"
+            for srcs, outs in groups.items()
+        )
+        raise UserError(
+            f"{len(groups)} input group(s) would write the same output (rename an input or choose "
+            f"other output folders): {listed}"
+        )
 
 
 def split_existing(outputs: Sequence[Path], overwrite: bool) -> tuple[list[Path], list[Path]]:
@@ -74,8 +80,9 @@ def split_existing(outputs: Sequence[Path], overwrite: bool) -> tuple[list[Path]
     kept = [] if overwrite else [p for p in outputs if Path(p).exists()]
     skip = set(kept)
     if kept:
-        logger.warning("kept %d existing output(s) of an earlier run (--overwrite replaces them): %s", len(kept),
-                       _named(kept))  # fmt: skip
+        logger.warning(
+            "kept %d existing output(s) of an earlier run (--overwrite replaces them): %s", len(kept), _named(kept)
+        )
     return [p for p in outputs if p not in skip], kept
 
 
@@ -104,6 +111,7 @@ def drop_unfinished(files: Sequence[Path]) -> list[Path]:
     """`files` without the temporary files of interrupted writes (`utils.atomic`); those are logged, never read."""
     unfinished = [p for p in files if temporary_pid(Path(p)) is not None]
     if unfinished:
-        logger.warning("ignoring %d unfinished temporary file(s) of an interrupted write: %s", len(unfinished),
-                       _named(unfinished))  # fmt: skip
+        logger.warning(
+            "ignoring %d unfinished temporary file(s) of an interrupted write: %s", len(unfinished), _named(unfinished)
+        )
     return [p for p in files if temporary_pid(Path(p)) is None]

@@ -50,8 +50,9 @@ def find_run(checkpoints_dir: str | Path, dataset: str, *names: str | None) -> P
     raise UserError(f"run '{wanted}' not found in {root}/; available: {shown}")
 
 
-def claim_run(run_dir: str | Path, continuing: bool, overwrite: bool,
-              flags: tuple[str, str] = ("--is_continue", "--overwrite")) -> list[str]:  # fmt: skip
+def claim_run(
+    run_dir: str | Path, continuing: bool, overwrite: bool, flags: tuple[str, str] = ("--is_continue", "--overwrite")
+) -> list[str]:
     """The checkpoints (`model/*.tar` names) of a run folder a training run may use: refused in one line when the
     run exists and neither `continuing` (resume) nor `overwrite` (replace) is asked, or when both are, or when
     there is nothing to resume. `flags`: how the command spells the two options."""
@@ -61,11 +62,14 @@ def claim_run(run_dir: str | Path, continuing: bool, overwrite: bool,
         raise UserError(f"{resume} resumes a run and {replace} replaces it: give one of them")
     saved = sorted(p.name for p in model_dir.glob("*.tar")) if model_dir.is_dir() else []
     if continuing and "latest.tar" not in saved:
-        raise UserError(f"{resume}: {model_dir / 'latest.tar'} not found (nothing to resume); start the run "
-                        f"without {resume}")  # fmt: skip
+        raise UserError(
+            f"{resume}: {model_dir / 'latest.tar'} not found (nothing to resume); start the run without {resume}"
+        )
     if saved and not continuing and not overwrite:
-        raise UserError(f"run {run_dir} exists (model/{', model/'.join(saved)}): resume it with {resume} or "
-                        f"replace it with {replace}")  # fmt: skip
+        raise UserError(
+            f"run {run_dir} exists (model/{', model/'.join(saved)}): resume it with {resume} or "
+            f"replace it with {replace}"
+        )
     return saved
 
 

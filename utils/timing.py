@@ -35,8 +35,14 @@ def items_per_second(fn: Callable[[], object], items: int, calls: int, device: s
     return items * calls / (time.perf_counter() - t0)
 
 
-def training_rate(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, batch: int, steps: int,
-                  device: str = "cpu", bf16: bool = False) -> float:  # fmt: skip
+def training_rate(
+    loss_fn: Callable[[], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batch: int,
+    steps: int,
+    device: str = "cpu",
+    bf16: bool = False,
+) -> float:
     """Samples per second of training steps (loss under optional bf16 autocast, backward, optimizer step)."""
 
     def step():
@@ -51,8 +57,13 @@ def training_rate(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Op
 
 def machine_info(device: str = "cpu") -> dict:
     """CPU, core count and library versions (and the GPU's name when `device` is cuda), for a benchmark's JSON."""
-    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "numpy": np.__version__, "torch": torch.__version__}  # fmt: skip
+    info = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info

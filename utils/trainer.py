@@ -105,11 +105,17 @@ def make_accelerator(gpu_id: int = 0, mixed_precision: str = "auto", compile: bo
         logger.warning("--gpu_id %d: no CUDA device on this machine, training on the CPU", gpu_id)
     AcceleratorState._reset_state()  # one process may train several runs with different precisions (tests, notebooks)
     ddp = DistributedDataParallelKwargs(broadcast_buffers=False)  # codebooks: all-reduced by the quantizers
-    accelerator = Accelerator(cpu=cpu, mixed_precision=autocast_dtype(mixed_precision, cpu),
-                              dynamo_backend="inductor" if compile else "no", kwargs_handlers=[ddp])  # fmt: skip
+    accelerator = Accelerator(
+        cpu=cpu,
+        mixed_precision=autocast_dtype(mixed_precision, cpu),
+        dynamo_backend="inductor" if compile else "no",
+        kwargs_handlers=[ddp],
+    )
     if world > 1 and accelerator.num_processes != world:
-        raise UserError(f"launched with WORLD_SIZE={world} but the ranks did not join (each would train alone); "
-                        "on CPU: accelerate launch --multi_gpu --num_processes N ... --gpu_id -1")
+        raise UserError(
+            f"launched with WORLD_SIZE={world} but the ranks did not join (each would train alone); "
+            "on CPU: accelerate launch --multi_gpu --num_processes N ... --gpu_id -1"
+        )
     return accelerator
 
 
@@ -136,6 +142,7 @@ def config_differences(saved: dict, now: dict) -> list[str]:
     """The keys of a recorded configuration that differ from the current one, or that this version does not know.
     Keys the record lacks (an older version wrote it), file locations (`LOCATION_KEYS`) and fingerprints one side
     lacks are not differences."""
+
     def differs(k: str) -> bool:
         if k in LOCATION_KEYS or (k.endswith("fingerprint") and None in (saved[k], now[k])):
             return False
@@ -159,8 +166,9 @@ class Trainer:
 
     def __init__(self, opt: argparse.Namespace, run_dir: Path) -> None:
         self.opt, self.run_dir = opt, Path(run_dir)
-        self.accelerator = make_accelerator(getattr(opt, "gpu_id", 0), getattr(opt, "mixed_precision", "auto"),
-                                            getattr(opt, "compile", False))  # fmt: skip
+        self.accelerator = make_accelerator(
+            getattr(opt, "gpu_id", 0), getattr(opt, "mixed_precision", "auto"), getattr(opt, "compile", False)
+        )
         self._first_bad = None  # (1,) int64 on the device: the first step whose loss or gradients were not finite
         self.device = self.accelerator.device
 
@@ -177,7 +185,7 @@ class Trainer:
         """Named losses of one batch; "loss" is optimised, every entry is logged."""
         raise NotImplementedError
 
-    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:  # noqa: ARG002 (a hook: none by default)
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:  # noqa: ARG002 (a hook)
         """Named validation metrics, computed on the main process only (lower `best_metric` is better)."""
         return {}
 
@@ -196,11 +204,15 @@ class Trainer:
             diff = config_differences(saved, value) if isinstance(saved, dict) else ["recorded as absent"]
             if diff:
                 if "fingerprint" in diff:  # an upstream checkpoint (tokenizer, MMR) changed since
-                    raise UserError(f"{path}: trained with a different {key} (fingerprint: {value.get('file', key)} "
-                                    "was retrained or continued since); resume with the checkpoint it was trained "
-                                    "on or start the run again (--overwrite)")  # fmt: skip
-                raise UserError(f"{path}: trained with a different {key} ({', '.join(diff)}); resume with the same "
-                                "options or start another run")  # fmt: skip
+                    raise UserError(
+                        f"{path}: trained with a different {key} (fingerprint: {value.get('file', key)} "
+                        "was retrained or continued since); resume with the checkpoint it was trained "
+                        "on or start the run again (--overwrite)"
+                    )
+                raise UserError(
+                    f"{path}: trained with a different {key} ({', '.join(diff)}); resume with the same "
+                    "options or start another run"
+                )
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -213,9 +225,15 @@ class Trainer:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         sampler = EpochSampler(len(dataset), self.opt.seed, epoch, skip_samples, shuffle=train)
-        loader = DataLoader(dataset, batch_size=self.opt.batch_size, sampler=sampler, drop_last=train,
-                            collate_fn=collate_batches, num_workers=getattr(self.opt, "workers", 0),
-                            generator=torch.Generator().manual_seed(self.opt.seed))  # fmt: skip
+        loader = DataLoader(
+            dataset,
+            batch_size=self.opt.batch_size,
+            sampler=sampler,
+            drop_last=train,
+            collate_fn=collate_batches,
+            num_workers=getattr(self.opt, "workers", 0),
+            generator=torch.Generator().manual_seed(self.opt.seed),
+        )
         return self.accelerator.prepare(loader)
 
     def world(self) -> dict:
@@ -223,10 +241,17 @@ class Trainer:
         return {"processes": self.accelerator.num_processes, "batch_size": self.opt.batch_size, "seed": self.opt.seed}
 
     def _payload(self, model, optimizer, scheduler, state: dict, rng: list[dict]) -> dict:
-        payload = {"stage": self.stage, "model": self.unwrap(model).state_dict(),
-                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **state,
-                   "rng": rng, "world": self.world(), "options": plain(vars(self.opt)),
-                   **self.checkpoint_extra()}  # fmt: skip
+        payload = {
+            "stage": self.stage,
+            "model": self.unwrap(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            **state,
+            "rng": rng,
+            "world": self.world(),
+            "options": plain(vars(self.opt)),
+            **self.checkpoint_extra(),
+        }
         return payload
 
     def unwrap(self, model: nn.Module) -> nn.Module:
@@ -244,9 +269,11 @@ class Trainer:
             flag = self.accelerator.reduce(torch.tensor([float(bool(bad))], device=self.device), "sum")
             bad = bad or (["another rank's weights"] if float(flag[0]) > 0 else [])
         if bad:
-            raise UserError(f"non-finite weights at step {state['step']} ({', '.join(bad[:3])}"
-                            f"{', ...' if len(bad) > 3 else ''}); nothing was saved: the last good checkpoint is "
-                            f"{self.model_dir / 'latest.tar'}")  # fmt: skip
+            raise UserError(
+                f"non-finite weights at step {state['step']} ({', '.join(bad[:3])}"
+                f"{', ...' if len(bad) > 3 else ''}); nothing was saved: the last good checkpoint is "
+                f"{self.model_dir / 'latest.tar'}"
+            )
         rng = gather_object([rng_state()]) if self.accelerator.num_processes > 1 else [rng_state()]
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
@@ -265,8 +292,9 @@ class Trainer:
         if not self.accelerator.is_main_process:
             return
         if replaced:
-            logger.warning("--overwrite: deleting the checkpoints (%s) and logs of %s", ", ".join(replaced),
-                           self.run_dir)  # fmt: skip
+            logger.warning(
+                "--overwrite: deleting the checkpoints (%s) and logs of %s", ", ".join(replaced), self.run_dir
+            )
             for name in replaced:
                 (self.model_dir / name).unlink(missing_ok=True)
             shutil.rmtree(self.run_dir / "logs", ignore_errors=True)
@@ -290,13 +318,22 @@ class Trainer:
         seed_everything(opt.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
         model = self.build_model()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=opt.lr, betas=(0.9, 0.99), weight_decay=opt.weight_decay,
-                                      fused=True)  # fused: skips a non-finite step on the device  # fmt: skip
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=opt.lr, betas=(0.9, 0.99), weight_decay=opt.weight_decay, fused=True
+        )  # fused: skips a non-finite step on the device
         milestones = list(opt.milestones)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: lr_factor(s, opt.warm_up_iter, milestones, opt.gamma))
-        state = {"epoch": 0, "step": 0, "step_in_epoch": 0, "sample_in_epoch": 0, "best": math.inf, "metrics": {},
-                 "finished": False}  # fmt: skip
+            optimizer, lambda s: lr_factor(s, opt.warm_up_iter, milestones, opt.gamma)
+        )
+        state = {
+            "epoch": 0,
+            "step": 0,
+            "step_in_epoch": 0,
+            "sample_in_epoch": 0,
+            "best": math.inf,
+            "metrics": {},
+            "finished": False,
+        }
         seed_everything(rank_seed(opt.seed, acc.process_index))  # the model's draws differ per rank
         if getattr(opt, "is_continue", False):
             state = self._resume(model, optimizer, scheduler, state)
@@ -309,8 +346,10 @@ class Trainer:
         max_steps = getattr(opt, "max_steps", 0) or math.inf
         per_step = opt.batch_size * acc.num_processes  # samples of the epoch's order one step uses
         if len(train_set) < per_step:
-            raise UserError(f"the training set has {len(train_set)} items, fewer than one batch of "
-                            f"{opt.batch_size} x {acc.num_processes} process(es)")  # fmt: skip
+            raise UserError(
+                f"the training set has {len(train_set)} items, fewer than one batch of "
+                f"{opt.batch_size} x {acc.num_processes} process(es)"
+            )
         sums: dict[str, torch.Tensor] = {}  # losses summed on the device since the last logging step
         self._first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -318,8 +357,9 @@ class Trainer:
         while state["epoch"] < opt.max_epoch and state["step"] < max_steps:
             model.train()
             loader = self.loader(train_set, state["epoch"], state["sample_in_epoch"])
-            bar = tqdm(loader, desc=f"epoch {state['epoch']}", unit="step", disable=not acc.is_local_main_process,
-                       leave=False)  # fmt: skip
+            bar = tqdm(
+                loader, desc=f"epoch {state['epoch']}", unit="step", disable=not acc.is_local_main_process, leave=False
+            )
             for batch in bar:
                 with acc.autocast():
                     losses = self.training_step(model, batch)
@@ -351,8 +391,13 @@ class Trainer:
         state["finished"] = True  # what `utils.runs.run_status` reads: the run reached its end
         self.save("latest", model, optimizer, scheduler, state)
         steps, seconds = state["step"] - start_step, time.perf_counter() - started
-        logger.info("%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)", steps,
-                    seconds, steps * per_step / max(seconds, 1e-9), acc.num_processes)  # fmt: skip
+        logger.info(
+            "%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)",
+            steps,
+            seconds,
+            steps * per_step / max(seconds, 1e-9),
+            acc.num_processes,
+        )
         self._check_in_sync(model)
         self.trained = self.unwrap(model)  # the trained module (no DDP or compile wrapper)
         if writer is not None:
@@ -375,8 +420,11 @@ class Trainer:
         scheduler.load_state_dict(ckpt["scheduler"])
         saved_states = ckpt["rng"] if isinstance(ckpt["rng"], list) else [ckpt["rng"]]
         options = ckpt.get("options", {})
-        saved = ckpt.get("world") or {"processes": len(saved_states), "batch_size": options.get("batch_size"),
-                                      "seed": options.get("seed")}  # fmt: skip
+        saved = ckpt.get("world") or {
+            "processes": len(saved_states),
+            "batch_size": options.get("batch_size"),
+            "seed": options.get("seed"),
+        }
         now = self.world()
         state = {k: ckpt.get(k, v) for k, v in state.items()}
         if "sample_in_epoch" not in ckpt:  # checkpoints before per-sample resume
@@ -386,10 +434,15 @@ class Trainer:
         if rank < len(saved_states):
             set_rng_state(saved_states[rank])
         if diff and self.accelerator.is_main_process:
-            logger.warning("resuming %s with %s: not bit-exact (the data order from sample %d of epoch %d on%s and the "
-                           "model's random draws differ from the uninterrupted run)", self.run_dir, ", ".join(diff),
-                           state["sample_in_epoch"], state["epoch"],
-                           ", the crops" if saved.get("seed") != now["seed"] else "")  # fmt: skip
+            logger.warning(
+                "resuming %s with %s: not bit-exact (the data order from sample %d of epoch %d on%s and the "
+                "model's random draws differ from the uninterrupted run)",
+                self.run_dir,
+                ", ".join(diff),
+                state["sample_in_epoch"],
+                state["epoch"],
+                ", the crops" if saved.get("seed") != now["seed"] else "",
+            )
         logger.info("resuming %s at epoch %d, step %d", self.run_dir, state["epoch"], state["step"])
         return state
 
@@ -408,8 +461,12 @@ class Trainer:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, state["step"])
         if metrics:
-            logger.info("epoch %d, step %d: %s", state["epoch"], state["step"],
-                        ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))  # fmt: skip
+            logger.info(
+                "epoch %d, step %d: %s",
+                state["epoch"],
+                state["step"],
+                ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+            )
         if score < state["best"]:  # the stored best is sign-adjusted: always "lower is better"
             state["best"] = score
             self.save("best", model, optimizer, scheduler, state)
@@ -436,9 +493,11 @@ class Trainer:
             return
         first = int(self._first_bad)
         if first:
-            raise UserError(f"non-finite loss or gradients at step {first} (epoch {state['epoch']}); that step was not "
-                            f"applied and the run stopped without saving: the last good checkpoint is "
-                            f"{self.model_dir / 'latest.tar'}")  # fmt: skip
+            raise UserError(
+                f"non-finite loss or gradients at step {first} (epoch {state['epoch']}); that step was not "
+                f"applied and the run stopped without saving: the last good checkpoint is "
+                f"{self.model_dir / 'latest.tar'}"
+            )
 
     def _check_in_sync(self, model: nn.Module) -> None:
         """Every rank must hold the same weights at the end (a cheap checksum per rank); stop with one line if not."""
@@ -448,8 +507,10 @@ class Trainer:
             total = torch.stack([p.detach().double().sum() for p in self.unwrap(model).parameters()]).sum()[None]
         sums = self.accelerator.gather(total)
         if not bool(torch.all(sums == sums[0])):
-            raise UserError(f"the {len(sums)} processes ended with different weights (checksums "
-                            f"{sums.tolist()}): the ranks did not train in sync")  # fmt: skip
+            raise UserError(
+                f"the {len(sums)} processes ended with different weights (checksums "
+                f"{sums.tolist()}): the ranks did not train in sync"
+            )
         logger.info("%d processes in sync (weight checksum %.10g)", len(sums), float(sums[0]))
 
     def _writer(self):

@@ -76,8 +76,9 @@ def baseline_features(y: np.ndarray, start_bpm: float | None) -> np.ndarray:
     peak_idxs = librosa.onset.onset_detect(onset_envelope=envelope.flatten(), sr=SR, hop_length=HOP_LENGTH)
     peaks = np.zeros_like(envelope, dtype=np.float32)
     peaks[peak_idxs] = 1.0
-    _, beat_idxs = librosa.beat.beat_track(onset_envelope=envelope, sr=SR, hop_length=HOP_LENGTH,
-                                           start_bpm=start_bpm, tightness=BEAT_TIGHTNESS)  # fmt: skip
+    _, beat_idxs = librosa.beat.beat_track(
+        onset_envelope=envelope, sr=SR, hop_length=HOP_LENGTH, start_bpm=start_bpm, tightness=BEAT_TIGHTNESS
+    )
     beats = np.zeros_like(envelope, dtype=np.float32)
     beats[beat_idxs] = 1.0
     feats = np.concatenate([envelope[:, None], mfcc, chroma, peaks[:, None], beats[:, None]], axis=-1)
@@ -88,8 +89,9 @@ def chop(feats: np.ndarray, source: str | Path, seconds: float, length: float = 
     """EDGE's cut to exactly `length` s (150 frames for 5 s); shorter audio (`seconds`) is a one-line error."""
     n = round(length * FPS)
     if len(feats) < n:
-        raise UserError(f"{source}: {seconds:.2f} s of audio, a slice needs {length:g} s "
-                        "(use --no_chop to keep every frame)")  # fmt: skip
+        raise UserError(
+            f"{source}: {seconds:.2f} s of audio, a slice needs {length:g} s (use --no_chop to keep every frame)"
+        )
     return feats[:n]
 
 
@@ -102,13 +104,19 @@ def file_features(path: str | Path, no_chop: bool = False) -> np.ndarray:
         start_bpm = estimate_tempo(load_audio(path, sr=TEMPO_SR)[0])
     feats = baseline_features(y, start_bpm)
     if not no_chop and len(y) > SLICE_SECONDS * SR + HOP_LENGTH:
-        logger.warning("%s: %.1f s long; EDGE's extract keeps its first %g s (--no_chop keeps every frame, "
-                       "per_slice_features() slices a whole song)", path, len(y) / SR, SLICE_SECONDS)  # fmt: skip
+        logger.warning(
+            "%s: %.1f s long; EDGE's extract keeps its first %g s (--no_chop keeps every frame, "
+            "per_slice_features() slices a whole song)",
+            path,
+            len(y) / SR,
+            SLICE_SECONDS,
+        )
     return feats if no_chop else chop(feats, path, len(y) / SR)
 
 
-def edge_slices(y: np.ndarray, sr: int, stride: float = STRIDE_SECONDS,
-                length: float = SLICE_SECONDS) -> list[np.ndarray]:  # fmt: skip
+def edge_slices(
+    y: np.ndarray, sr: int, stride: float = STRIDE_SECONDS, length: float = SLICE_SECONDS
+) -> list[np.ndarray]:
     """EDGE's `slice_audio` at the song's own rate: windows of `length` s every `stride` s (the last partial one
     dropped). -> [(window,)]"""
     window, step = int(length * sr), int(stride * sr)
@@ -165,12 +173,18 @@ def windows(feats: np.ndarray, length: int = SLICE_FRAMES, stride: int = round(S
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m data.audio_extraction.baseline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m data.audio_extraction.baseline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("input", type=Path, help="music file (wav/mp3/ogg/flac/mp4/...) or a folder of them")
     p.add_argument("--out", type=Path, help="output .npy (a folder for a folder input; default: beside the input)")
-    p.add_argument("--per_slice", action="store_true", help="EDGE's extract on the file as one slice (number for "
-                   "number); default: full_song")  # fmt: skip
+    p.add_argument(
+        "--per_slice",
+        action="store_true",
+        help="EDGE's extract on the file as one slice (number for number); default: full_song",
+    )
     p.add_argument("--no_chop", action="store_true", help="with --per_slice: keep every frame, not the first 150")
     return p
 

@@ -33,8 +33,14 @@ def source_record(audio: Path, options: dict | None = None) -> dict:
     """What features of `audio` made with `options` depend on: name, size, modification time, SHA-256, options."""
     st = audio.stat()
     shown = {k: str(v) for k, v in sorted((options or {}).items())}
-    return {"format": CACHE_FORMAT, "file": audio.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "sha256": file_fingerprint(audio), "options": shown}  # fmt: skip
+    return {
+        "format": CACHE_FORMAT,
+        "file": audio.name,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": file_fingerprint(audio),
+        "options": shown,
+    }
 
 
 def _matches(recorded: dict, audio: Path, options: dict | None) -> bool:

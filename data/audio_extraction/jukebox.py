@@ -97,9 +97,15 @@ class JukeboxFeatures:
         cache_dir: where results are kept, keyed by the audio content and these settings (None: no cache).
     """
 
-    def __init__(self, backend: JukeboxBackend, layer: int = LAYER, fps: float = FPS,
-                 chunk_seconds: float | None = None, overlap_seconds: float | None = None,
-                 cache_dir: str | Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: JukeboxBackend,
+        layer: int = LAYER,
+        fps: float = FPS,
+        chunk_seconds: float | None = None,
+        overlap_seconds: float | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         chunk_seconds = chunk_seconds or backend.context_seconds
         if chunk_seconds > backend.context_seconds + 1e-9:
             raise ValueError(f"chunks of {chunk_seconds} s exceed the model's context of {backend.context_seconds} s")
@@ -156,18 +162,23 @@ class JukeboxInferBackend:
             from jukebox_infer.hparams import setup_hparams
             from jukebox_infer.make_models import make_prior, make_vqvae
         except ImportError as err:
-            raise UserError("Jukebox features need the optional package jukebox-infer: pip install -e '.[jukebox]'") \
-                from err  # fmt: skip
+            raise UserError(
+                "Jukebox features need the optional package jukebox-infer: pip install -e '.[jukebox]'"
+            ) from err
         weights_dir = Path(weights_dir)
         missing = [f for f in WEIGHT_FILES if not (weights_dir / f).is_file()]
         if missing:
-            raise UserError(f"{weights_dir}: Jukebox weights missing ({', '.join(missing)}); download OpenAI's 5B "
-                            "model files there (they cannot be fetched automatically)")  # fmt: skip
+            raise UserError(
+                f"{weights_dir}: Jukebox weights missing ({', '.join(missing)}); download OpenAI's 5B "
+                "model files there (they cannot be fetched automatically)"
+            )
         import torch
 
         self.torch, self.device = torch, device
-        self.cache_key = "|".join(f"{(weights_dir / f).resolve()}:{(weights_dir / f).stat().st_size}:"
-                                  f"{(weights_dir / f).stat().st_mtime_ns}" for f in WEIGHT_FILES)  # fmt: skip
+        self.cache_key = "|".join(
+            f"{(weights_dir / f).resolve()}:{(weights_dir / f).stat().st_size}:{(weights_dir / f).stat().st_mtime_ns}"
+            for f in WEIGHT_FILES
+        )
         sample_length = CONTEXT_TOKENS * TOKEN_HOP
         vqvae_file, prior_file = (str(weights_dir / f) for f in WEIGHT_FILES)
         hps = setup_hparams("vqvae", {"sample_length": sample_length, "restore_vqvae": vqvae_file})
@@ -203,10 +214,13 @@ def _extractor(weights_dir: str, device: str, cache_dir: str | None) -> JukeboxF
     return JukeboxFeatures(JukeboxInferBackend(weights_dir, device), cache_dir=cache_dir)
 
 
-def song_features(path: str | Path, weights_dir: str | Path | None = None, device: str = "cuda",
-                  cache_dir: str | Path | None = None) -> np.ndarray:  # fmt: skip
+def song_features(
+    path: str | Path, weights_dir: str | Path | None = None, device: str = "cuda", cache_dir: str | Path | None = None
+) -> np.ndarray:
     """`full_song` Jukebox features of a music file (the registry's extractor). -> (L, 4800) at 30 fps"""
     if weights_dir is None:
-        raise UserError("Jukebox features need the model's weights: give weights_dir, the folder holding "
-                        f"{' and '.join(WEIGHT_FILES)}")  # fmt: skip
+        raise UserError(
+            "Jukebox features need the model's weights: give weights_dir, the folder holding "
+            f"{' and '.join(WEIGHT_FILES)}"
+        )
     return _extractor(str(weights_dir), device, None if cache_dir is None else str(cache_dir))(path)

@@ -95,18 +95,35 @@ def music_feature_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-register_music_feature(MusicFeatureType(
-    name="baseline", dim=baseline.BASELINE_DIM, fps=baseline.FPS, modes=MODES,
-    description="librosa onset envelope, MFCC 20, chroma CENS 12, onset peaks, beats (EDGE recipe)",
-    song=baseline.song_features, slices=baseline.per_slice_features,
-))  # fmt: skip
-register_music_feature(MusicFeatureType(
-    name="jukebox", dim=jukebox.JUKEBOX_DIM, fps=jukebox.FPS, modes=("full_song",),
-    description="OpenAI Jukebox top-prior layer 66 (optional jukebox-infer package and local weights; untested here)",
-    song=jukebox.song_features,
-))  # fmt: skip
-register_music_feature(MusicFeatureType(
-    name="mmr", dim=None, fps=MMR_ROWS_PER_SECOND, modes=("full_song",),
-    description="a trained MMR's music embedding of the 5 s window at every 0.5 s (option run=<MMR run folder>)",
-    made_by="python MMR/mmr_music_feat256.py --run_dir <MMR run> --dataset_name <dataset>",
-))  # fmt: skip
+register_music_feature(
+    MusicFeatureType(
+        name="baseline",
+        dim=baseline.BASELINE_DIM,
+        fps=baseline.FPS,
+        modes=MODES,
+        description="librosa onset envelope, MFCC 20, chroma CENS 12, onset peaks, beats (EDGE recipe)",
+        song=baseline.song_features,
+        slices=baseline.per_slice_features,
+    )
+)
+register_music_feature(
+    MusicFeatureType(
+        name="jukebox",
+        dim=jukebox.JUKEBOX_DIM,
+        fps=jukebox.FPS,
+        modes=("full_song",),
+        description="OpenAI Jukebox top-prior layer 66 (optional jukebox-infer package and local weights; "
+        "untested here)",
+        song=jukebox.song_features,
+    )
+)
+register_music_feature(
+    MusicFeatureType(
+        name="mmr",
+        dim=None,
+        fps=MMR_ROWS_PER_SECOND,
+        modes=("full_song",),
+        description="a trained MMR's music embedding of the 5 s window at every 0.5 s (option run=<MMR run folder>)",
+        made_by="python MMR/mmr_music_feat256.py --run_dir <MMR run> --dataset_name <dataset>",
+    )
+)

@@ -22,8 +22,17 @@ from utils.cli import UserError
 
 MOTION_SUFFIXES = CONTAINER_SUFFIXES + (".bvh",)
 
-__all__ = ["FPS", "MOTION_SUFFIXES", "LoadedMotion", "SMPLXMotion", "format_names", "format_table", "load_motion",
-           "motion_to_joints", "read_joints"]  # fmt: skip
+__all__ = [
+    "FPS",
+    "MOTION_SUFFIXES",
+    "LoadedMotion",
+    "SMPLXMotion",
+    "format_names",
+    "format_table",
+    "load_motion",
+    "motion_to_joints",
+    "read_joints",
+]
 
 
 @dataclass
@@ -62,8 +71,14 @@ def motion_to_joints(motion: SMPLXMotion, smplx_model_path: str | Path | None = 
     return fk_axis_angle(motion.poses, motion.trans)
 
 
-def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, up_axis: str | None = None,
-                smplx_model_path: str | Path | None = None, out_fps: float | None = FPS) -> LoadedMotion:  # fmt: skip
+def load_motion(
+    path: str | Path,
+    fmt: str = "auto",
+    fps: float | None = None,
+    up_axis: str | None = None,
+    smplx_model_path: str | Path | None = None,
+    out_fps: float | None = FPS,
+) -> LoadedMotion:
     """Read any supported motion file.
 
     Args:
@@ -96,8 +111,9 @@ def load_motion(path: str | Path, fmt: str = "auto", fps: float | None = None, u
     return LoadedMotion(joints, motion, motion.expressions, motion.has_face, spec.name, source_fps)
 
 
-def read_joints(path: str | Path, smplx_model_path: str | Path | None = None, fmt: str = "auto",
-                **kwargs) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+def read_joints(
+    path: str | Path, smplx_model_path: str | Path | None = None, fmt: str = "auto", **kwargs
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Joints (T, J, 3) and face expressions (T, 100) or None, from any motion file (see `load_motion`)."""
     m = load_motion(path, fmt=fmt, smplx_model_path=smplx_model_path, **kwargs)
     return m.joints, m.face

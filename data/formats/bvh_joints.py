@@ -25,8 +25,10 @@ def parse(_arrays: Arrays, path: Path) -> JointsMotion:
     bvh = read_bvh(path)
     names = set(bvh.names)
     if names not in (set(JOINT_NAMES), set(JOINT_NAMES[:N_BODY_JOINTS])):
-        raise UserError(f"{path}: BVH joints are not the project's 52 (or 22 body) joints "
-                        f"(found {len(names)}: {', '.join(bvh.names[:4])}, ...)")  # fmt: skip
+        raise UserError(
+            f"{path}: BVH joints are not the project's 52 (or 22 body) joints "
+            f"(found {len(names)}: {', '.join(bvh.names[:4])}, ...)"
+        )
     order = bvh.index(JOINT_NAMES[: len(names)])
     return JointsMotion(joints=bvh.positions[:, order].astype(np.float32), fps=bvh.fps)
 

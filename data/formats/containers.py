@@ -26,10 +26,14 @@ CONTAINER_SUFFIXES = (".npz", ".npy", ".pkl", ".pickle", ".csv")
 MIN_BUDGET = 1 << 20  # bytes a small file may still ask for (a pickle builds nothing larger than itself)
 
 _NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric")
-_PLAIN = {
-    ("builtins", n) for n in ("dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bool",
-                              "slice")  # fmt: skip
-} | {("collections", "OrderedDict"), ("numpy", "dtype")} | {(mod, "_frombuffer") for mod in _NUMPY_CORE}
+_PLAIN = (
+    {
+        ("builtins", n)
+        for n in ("dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bool", "slice")
+    }
+    | {("collections", "OrderedDict"), ("numpy", "dtype")}
+    | {(mod, "_frombuffer") for mod in _NUMPY_CORE}
+)
 _DTYPE_MODULE = "numpy.dtypes"  # numpy >= 1.25 pickles dtypes as numpy.dtypes.<Kind>DType classes
 
 
@@ -51,9 +55,16 @@ def _plain_dtype_state(dtype: np.dtype, state: object) -> bool:
     if not isinstance(state, tuple) or len(state) not in (8, 9) or (len(state) == 9 and state[8] is not None):
         return False
     _, order, subarray, names, fields, size, align, flags = state[:8]
-    return (order in ("<", ">", "|", "=") and subarray is None and names is None and fields is None
-            and size in (-1, dtype.itemsize) and align in (-1, dtype.alignment) and flags == dtype.flags
-            and dtype.fields is None)  # fmt: skip
+    return (
+        order in ("<", ">", "|", "=")
+        and subarray is None
+        and names is None
+        and fields is None
+        and size in (-1, dtype.itemsize)
+        and align in (-1, dtype.alignment)
+        and flags == dtype.flags
+        and dtype.fields is None
+    )
 
 
 class _ArrayUnpickler(pickle._Unpickler):
@@ -229,9 +240,24 @@ def read_container(path: str | Path) -> dict[str, np.ndarray]:
             data = _as_dict(load_pickle(path), path)
     except UserError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, IndexError, TypeError,
-            AttributeError, KeyError, struct.error, OverflowError, RecursionError, SyntaxError, tokenize.TokenError,
-            NotImplementedError, RuntimeError) as err:  # corrupt headers, zip features, encrypted members  # fmt: skip
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        struct.error,
+        OverflowError,
+        RecursionError,
+        SyntaxError,
+        tokenize.TokenError,
+        NotImplementedError,
+        RuntimeError,
+    ) as err:  # corrupt headers, zip features, encrypted members
         raise UserError(f"{path}: not a readable {suffix[1:]} file, truncated or corrupt ({err})") from err
     except MemoryError as err:  # a last resort: the checks above bound what a file may ask for
         raise UserError(f"{path}: asks for more memory than this machine has; truncated or corrupt") from err

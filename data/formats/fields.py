@@ -26,8 +26,9 @@ def shown_keys(arrays: Arrays) -> list[str]:
     return sorted(k for k in arrays if k != ARRAY_KEY) or [ARRAY_KEY]
 
 
-def float_array(arrays: Arrays, key: str, path: Path, width: int | tuple[int, ...] | None = None,
-                n_frames: int | None = None) -> np.ndarray:  # fmt: skip
+def float_array(
+    arrays: Arrays, key: str, path: Path, width: int | tuple[int, ...] | None = None, n_frames: int | None = None
+) -> np.ndarray:
     """`arrays[key]` as float32 (T, width), with a one-line error naming the file, the key and the shape."""
     if key not in arrays:
         raise UserError(f"{path}: missing key {key!r} (keys: {shown_keys(arrays)})")

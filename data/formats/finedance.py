@@ -36,8 +36,13 @@ def parse(arrays: Arrays, path: Path) -> SMPLXMotion:
         raise UserError(f"{path}: degenerate 6-D rotation (a zero row) at frame {np.argwhere(norms < 1e-6)[0, 0]}")
     poses = matrix_to_axis_angle(rot6d_rows_to_matrix(rot6d)).reshape(t, 3 * N_JOINTS).astype(np.float32)
     no_face = np.zeros((t, FACE_DIM), np.float32)
-    return SMPLXMotion(poses=smpl_to_smplx_poses(poses, path), trans=a[:, :3].astype(np.float32),
-                       betas=np.zeros(10, np.float32), expressions=no_face, fps=FPS)  # fmt: skip
+    return SMPLXMotion(
+        poses=smpl_to_smplx_poses(poses, path),
+        trans=a[:, :3].astype(np.float32),
+        betas=np.zeros(10, np.float32),
+        expressions=no_face,
+        fps=FPS,
+    )
 
 
 FORMAT = MotionFormat(

@@ -106,8 +106,7 @@ def validate_motion(motion: SMPLXMotion | JointsMotion, source: str | Path) -> S
         if not ok:
             raise UserError(f"{source}: {msg}")
     check_frames(t, source)
-    _check_finite(source, poses=motion.poses, trans=motion.trans, expressions=motion.expressions,
-                  betas=motion.betas)  # fmt: skip
+    _check_finite(source, poses=motion.poses, trans=motion.trans, expressions=motion.expressions, betas=motion.betas)
     return motion
 
 
@@ -139,8 +138,9 @@ def resample(motion: SMPLXMotion | JointsMotion, fps: float = FPS) -> SMPLXMotio
     i1 = np.minimum(i0 + 1, n - 1)
     q_out = qslerp(q[i0], q[i1], np.broadcast_to(w[:, None], q[i0].shape[:-1]).copy())
     poses = quat_to_axis_angle(q_out).reshape(len(i0), -1).astype(np.float32)
-    return replace(motion, poses=poses, trans=_lerp(motion.trans, i0, w), expressions=_lerp(motion.expressions, i0, w),
-                   fps=fps)  # fmt: skip
+    return replace(
+        motion, poses=poses, trans=_lerp(motion.trans, i0, w), expressions=_lerp(motion.expressions, i0, w), fps=fps
+    )
 
 
 def z_up_to_y_up(motion: SMPLXMotion | JointsMotion) -> SMPLXMotion | JointsMotion:
@@ -159,8 +159,9 @@ def z_up_to_y_up(motion: SMPLXMotion | JointsMotion) -> SMPLXMotion | JointsMoti
     return replace(motion, poses=poses.astype(np.float32), trans=trans.astype(np.float32))
 
 
-def to_project_frame(motion: SMPLXMotion | JointsMotion, source: str | Path, up_axis: str = "y",
-                     fps: float = FPS) -> SMPLXMotion | JointsMotion:  # fmt: skip
+def to_project_frame(
+    motion: SMPLXMotion | JointsMotion, source: str | Path, up_axis: str = "y", fps: float = FPS
+) -> SMPLXMotion | JointsMotion:
     """Validate, turn to Y-up and resample to the project's frame rate."""
     if up_axis not in UP_AXES:
         raise UserError(f"{source}: up axis must be one of {UP_AXES}, got {up_axis!r}")

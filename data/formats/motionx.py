@@ -31,8 +31,9 @@ def parse(arrays: Arrays, _path: Path) -> SMPLXMotion:
     poses[:, s["root"]], poses[:, s["body"]], poses[:, s["jaw"]] = a[:, ROOT], a[:, BODY], a[:, JAW]
     poses[:, s["hands"]] = a[:, HANDS]
     betas = a[0, BETAS] if t else np.zeros(10, np.float32)
-    return SMPLXMotion(poses=poses, trans=a[:, TRANS], betas=betas, expressions=pad_face(a[:, FACE_EXPR], t),
-                       fps=FPS, has_face=True)  # fmt: skip
+    return SMPLXMotion(
+        poses=poses, trans=a[:, TRANS], betas=betas, expressions=pad_face(a[:, FACE_EXPR], t), fps=FPS, has_face=True
+    )
 
 
 FORMAT = MotionFormat(

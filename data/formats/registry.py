@@ -52,8 +52,16 @@ def registry() -> dict[str, MotionFormat]:
     """Every format by name, in detection order."""
     from data.formats import aistpp, bvh_joints, edge_pkl, finedance, joints, motionx, smplx_npz
 
-    formats = (smplx_npz.FORMAT, edge_pkl.FORMAT, aistpp.FORMAT, motionx.FORMAT, finedance.FORMAT, joints.FORMAT,
-               joints.EDGE_CSV_FORMAT, bvh_joints.FORMAT)  # fmt: skip
+    formats = (
+        smplx_npz.FORMAT,
+        edge_pkl.FORMAT,
+        aistpp.FORMAT,
+        motionx.FORMAT,
+        finedance.FORMAT,
+        joints.FORMAT,
+        joints.EDGE_CSV_FORMAT,
+        bvh_joints.FORMAT,
+    )
     return {f.name: f for f in formats}
 
 

@@ -33,8 +33,14 @@ def border_frames(starts: list[int], width: int, downsampling: int = 4) -> np.nd
     return np.unique(np.concatenate([s[1:], s[:-1] + width])) * downsampling
 
 
-def continuity_report(joints: np.ndarray, borders: np.ndarray, reference_speed: float, border: int = 3,
-                      stretch_s: float = 5.0, fps: float = FPS) -> dict[str, float]:  # fmt: skip
+def continuity_report(
+    joints: np.ndarray,
+    borders: np.ndarray,
+    reference_speed: float,
+    border: int = 3,
+    stretch_s: float = 5.0,
+    fps: float = FPS,
+) -> dict[str, float]:
     """Speed statistics of a dance (T, J, 3) whose windows meet at frames `borders`.
 
     Returns: speed_border_mean, speed_inside_mean, speed_inside_p5 / p95 / p99 (per-frame speeds away from
@@ -45,7 +51,7 @@ def continuity_report(joints: np.ndarray, borders: np.ndarray, reference_speed: 
     speed = joint_speed(joints, fps)  # (T-1,)
     near = np.zeros(len(speed), dtype=bool)
     for b in borders:
-        near[max(0, b - border): b + border] = True
+        near[max(0, b - border) : b + border] = True
     inside = speed[~near]
     n = min(len(speed), round(stretch_s * fps))
     stretch = np.convolve(speed, np.ones(n) / n, mode="valid")

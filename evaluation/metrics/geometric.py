@@ -13,9 +13,32 @@ import numpy as np
 from evaluation.metrics.kinetic import UP_AXES
 from motion.frame import Z_TO_Y_UP
 
-SMPL_JOINT_NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
-                    "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow",
-                    "relbow", "lwrist", "rwrist", "lhand", "rhand")  # fmt: skip
+SMPL_JOINT_NAMES = (
+    "root",
+    "lhip",
+    "rhip",
+    "belly",
+    "lknee",
+    "rknee",
+    "spine",
+    "lankle",
+    "rankle",
+    "chest",
+    "ltoes",
+    "rtoes",
+    "neck",
+    "linshoulder",
+    "rinshoulder",
+    "head",
+    "lshoulder",
+    "rshoulder",
+    "lelbow",
+    "relbow",
+    "lwrist",
+    "rwrist",
+    "lhand",
+    "rhand",
+)
 _J = {n: i for i, n in enumerate(SMPL_JOINT_NAMES)}
 TIME_PER_FRAME = 1 / 120  # the reference's default for every velocity predicate
 _L_SHOULDER = np.array([1.99113488e-01, 2.36807942e-01, -1.80702247e-02])  # SMPL template joints
@@ -61,7 +84,7 @@ PREDICATES = (
     ("nplane", ("zero", "minus_y_unit", "y_min", "rwrist"), -1.2 * HL),
     ("nplane", ("zero", "minus_y_unit", "y_min", "lwrist"), -1.2 * HL),
     ("fast", ("root",), 2.3 * HL),
-)  # fmt: skip
+)
 
 
 def _points(name: str, frames: np.ndarray) -> np.ndarray:
@@ -139,6 +162,7 @@ def geometric_features(positions: np.ndarray, time_per_frame: float = TIME_PER_F
         p = p @ Z_TO_Y_UP.T
     c = np.ascontiguousarray(p.transpose(1, 2, 0))  # (J, 3, T): per-frame maths becomes elementwise over frames
     cur, prev = c[..., 1:], c[..., :-1]
-    table = np.stack([_predicate(kind, names, arg, cur, prev, time_per_frame) for kind, names, arg in PREDICATES],
-                     axis=1)  # fmt: skip
+    table = np.stack(
+        [_predicate(kind, names, arg, cur, prev, time_per_frame) for kind, names, arg in PREDICATES], axis=1
+    )
     return table.astype(np.float32).mean(axis=0)

@@ -23,8 +23,13 @@ def _window_bounds(n: int, first: int, last: int, window: int) -> tuple[np.ndarr
     return np.maximum(i - window, first), np.minimum(i + window, last)
 
 
-def kinetic_features(positions: np.ndarray, frame_time: float = 1.0 / 60, up_axis: str = "y",
-                     sliding_window: int = 2, acceleration_bug: bool = False) -> np.ndarray:  # fmt: skip
+def kinetic_features(
+    positions: np.ndarray,
+    frame_time: float = 1.0 / 60,
+    up_axis: str = "y",
+    sliding_window: int = 2,
+    acceleration_bug: bool = False,
+) -> np.ndarray:
     """Kinetic features of one sequence.
 
     Args:

@@ -30,8 +30,9 @@ def _paired(motion: np.ndarray, music: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return motion, music[: len(motion)]
 
 
-def matching_score(motion: np.ndarray, music: np.ndarray, mu_weight: float = MU_WEIGHT,
-                   lambda_weight: float = LAMBDA_WEIGHT) -> float:  # fmt: skip
+def matching_score(
+    motion: np.ndarray, music: np.ndarray, mu_weight: float = MU_WEIGHT, lambda_weight: float = LAMBDA_WEIGHT
+) -> float:
     """MMR-MS of one sequence (see the module docstring). (S, D) and (S, D) | (D,) -> float (NaN when S < 2)."""
     z, m = _paired(motion, music)
     if len(z) < 2:
@@ -50,20 +51,28 @@ def segment_cosine(motion: np.ndarray, music: np.ndarray) -> float:
     return float(cos.mean())
 
 
-def matching_scores(motion_segments: list[np.ndarray], music_segments: list[np.ndarray], mu_weight: float = MU_WEIGHT,
-                    lambda_weight: float = LAMBDA_WEIGHT) -> dict[str, float]:  # fmt: skip
+def matching_scores(
+    motion_segments: list[np.ndarray],
+    music_segments: list[np.ndarray],
+    mu_weight: float = MU_WEIGHT,
+    lambda_weight: float = LAMBDA_WEIGHT,
+) -> dict[str, float]:
     """Mean MMR-MS and segment cosine over sequences (those with < 2 segments left out of MMR-MS)."""
-    scores = [matching_score(z, m, mu_weight, lambda_weight) for z, m in zip(motion_segments, music_segments,
-                                                                          strict=True)]  # fmt: skip
+    scores = [
+        matching_score(z, m, mu_weight, lambda_weight) for z, m in zip(motion_segments, music_segments, strict=True)
+    ]
     cosines = [segment_cosine(z, m) for z, m in zip(motion_segments, music_segments, strict=True)]
     kept = [s for s in scores if np.isfinite(s)]
-    return {"MMR_MS": float(np.mean(kept)) if kept else float("nan"),
-            "MMR_cos": float(np.nanmean(cosines)) if np.isfinite(cosines).any() else float("nan"),
-            "MMR_sequences": len(kept)}  # fmt: skip
+    return {
+        "MMR_MS": float(np.mean(kept)) if kept else float("nan"),
+        "MMR_cos": float(np.nanmean(cosines)) if np.isfinite(cosines).any() else float("nan"),
+        "MMR_sequences": len(kept),
+    }
 
 
-def embedded_matching_scores(embedder, motions: list[np.ndarray], musics: list[np.ndarray],
-                             **weights: float) -> dict[str, float]:  # fmt: skip
+def embedded_matching_scores(
+    embedder, motions: list[np.ndarray], musics: list[np.ndarray], **weights: float
+) -> dict[str, float]:
     """Matching scores of dances (T, D) motion features and their music (L, Dm) source features (the MMR's type),
     embedded segment by segment with a trained MMR (`MMR.embedder.MMREmbedder`)."""
     z = [embedder.segment_embeddings(x, "motion") for x in motions]

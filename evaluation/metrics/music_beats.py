@@ -53,8 +53,13 @@ def _edge(path: Path) -> np.ndarray:
 
 def _onset_beats(y: np.ndarray, start_bpm: float) -> np.ndarray:
     envelope = librosa.onset.onset_strength(y=y, sr=LODGE_SR)
-    _, frames = librosa.beat.beat_track(onset_envelope=envelope, sr=LODGE_SR, hop_length=HOP_LENGTH,
-                                        start_bpm=start_bpm, tightness=baseline.BEAT_TIGHTNESS)  # fmt: skip
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=envelope,
+        sr=LODGE_SR,
+        hop_length=HOP_LENGTH,
+        start_bpm=start_bpm,
+        tightness=baseline.BEAT_TIGHTNESS,
+    )
     return frames / baseline.FPS
 
 
@@ -99,8 +104,9 @@ def read_beat_file(path: str | Path) -> np.ndarray:
         if path.suffix == ".npy":
             times = np.load(path, allow_pickle=False)
             if not is_numeric(times) or times.ndim > 2:
-                raise UserError(f"{path}: expected beat times in seconds (N,) or (N, C), got {times.shape} "
-                                f"{times.dtype}")  # fmt: skip
+                raise UserError(
+                    f"{path}: expected beat times in seconds (N,) or (N, C), got {times.shape} {times.dtype}"
+                )
             times = times[:, 0] if times.ndim == 2 else times
         else:
             times = np.loadtxt(path, ndmin=2, dtype=np.float64)

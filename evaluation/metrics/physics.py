@@ -45,9 +45,14 @@ def pfc(sequences: list[np.ndarray], fps: float = 30.0, up_axis: str = "z") -> f
     return float(np.mean([pfc_sequence(s, fps, up_axis) for s in sequences]) * PFC_SCALE)
 
 
-def foot_skating_ratio(joints: np.ndarray, up_axis: str = "y", ankle_height: float = 0.08, toe_height: float = 0.05,
-                       speed_threshold: float = FSR_SPEED_THRESHOLD,
-                       fps: float = FSR_REFERENCE_FPS) -> tuple[float, float]:  # fmt: skip
+def foot_skating_ratio(
+    joints: np.ndarray,
+    up_axis: str = "y",
+    ankle_height: float = 0.08,
+    toe_height: float = 0.05,
+    speed_threshold: float = FSR_SPEED_THRESHOLD,
+    fps: float = FSR_REFERENCE_FPS,
+) -> tuple[float, float]:
     """LODGE's `calc_foot_skating_ratio` on SMPL-ordered joints (T, J, 3): (left ratio, right ratio).
 
     Ground = the first frame's toe height (their mean when within 2 cm of each other, else the lower one). A foot

@@ -17,9 +17,16 @@ import numpy as np
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # a closed network: no background connections, no sandbox (root in CI), software rendering, sound without a gesture
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--disable-quic",
-               "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def chromium_path() -> str | None:

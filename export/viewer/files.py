@@ -25,6 +25,7 @@ def folder_files(src: Path) -> list[Path]:
     files = input_files(Path(src), VIEWER_SUFFIXES)
     if not Path(src).is_dir():
         return files
+
     def rank(f: Path) -> int:
         suffix = f.suffix.lower()
         return PREFERRED.index(suffix) if suffix in PREFERRED else len(PREFERRED)
@@ -55,8 +56,12 @@ def folder_scenes(folders: list[Path], music: Path | None = None, names: list[st
     index = music_index(music) if music is not None and Path(music).is_dir() else {}
     scenes = []
     for stem in sorted(set().union(*found)):
-        lanes = [lane for label, files in zip(labels, found, strict=True) if stem in files
-                 for lane in file_lanes(files[stem], label)]  # fmt: skip
+        lanes = [
+            lane
+            for label, files in zip(labels, found, strict=True)
+            if stem in files
+            for lane in file_lanes(files[stem], label)
+        ]
         song = match_music(stem, index) if index else music
         scenes.append(Scene(stem, lanes, song))
     if not scenes:
@@ -64,8 +69,13 @@ def folder_scenes(folders: list[Path], music: Path | None = None, names: list[st
     return scenes
 
 
-def inputs_scene(inputs: list[Path], music: Path | None = None, beats: Path | None = None,
-                 names: list[str] | None = None, title: str | None = None) -> Scene:  # fmt: skip
+def inputs_scene(
+    inputs: list[Path],
+    music: Path | None = None,
+    beats: Path | None = None,
+    names: list[str] | None = None,
+    title: str | None = None,
+) -> Scene:
     """One scene of every sequence in `inputs` (files, or folders of motion files, in order), with `music` and the
     beat times of `beats` (a `.txt`/`.beats`/`.npy` annotation; default: tracked from the music)."""
     files = [f for src in inputs for f in folder_files(src)]
@@ -79,8 +89,14 @@ def inputs_scene(inputs: list[Path], music: Path | None = None, beats: Path | No
     return Scene(title or (files[0].stem if len(files) == 1 else "dances"), lanes, music, times, source)
 
 
-def page_file(path: Path, out: Path, fps: float = 30.0, music: Path | None = None,
-              max_seconds: float | None = None, overwrite: bool = False) -> list[Path]:  # fmt: skip
+def page_file(
+    path: Path,
+    out: Path,
+    fps: float = 30.0,
+    music: Path | None = None,
+    max_seconds: float | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
     """The viewer page of one file's sequences (lanes of one scene, with `music`), for `plot_3d_global.py --html`.
     Returns [out], or [] when the page exists and `overwrite` is off (it is kept)."""
     if Path(out).exists() and not overwrite:

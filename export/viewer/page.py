@@ -92,8 +92,12 @@ def encode_joints(joints: np.ndarray) -> tuple[dict, bytes]:
     q = np.rint((rel - offset) / scale).astype(np.int16)  # (T, J, 3)
     channels = q.reshape(len(q), -1).T  # (J*3, T)
     deltas = np.diff(channels, axis=1, prepend=np.zeros((len(channels), 1), np.int16))  # wraps like int16 in JS
-    meta = {"frames": int(joints.shape[0]), "joints": int(joints.shape[1]), "scale": scale,
-            "offset": [float(v) for v in offset]}  # fmt: skip
+    meta = {
+        "frames": int(joints.shape[0]),
+        "joints": int(joints.shape[1]),
+        "scale": scale,
+        "offset": [float(v) for v in offset],
+    }
     data = np.ascontiguousarray(root[:, 0].T).astype("<f4").tobytes() + deltas.astype("<i2").tobytes()
     return meta, gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -122,8 +126,9 @@ def audio_payload(path: Path) -> tuple[str, bytes]:
         y, sr = librosa.resample(y, orig_sr=sr, target_sr=ENCODED_RATE, res_type=RESAMPLE_TYPE), ENCODED_RATE
     frames = np.ascontiguousarray(np.atleast_2d(y).T)  # (N, C)
     buf = io.BytesIO()
-    with sf.SoundFile(buf, "w", sr, frames.shape[1], format="MP3", subtype="MPEG_LAYER_III",
-                      compression_level=MP3_COMPRESSION) as out:  # fmt: skip
+    with sf.SoundFile(
+        buf, "w", sr, frames.shape[1], format="MP3", subtype="MPEG_LAYER_III", compression_level=MP3_COMPRESSION
+    ) as out:
         for start in range(0, len(frames), ENCODE_BLOCK):  # one large write crashes libsndfile's encoders
             out.write(frames[start : start + ENCODE_BLOCK])
     return "audio/mpeg", buf.getvalue()
@@ -174,8 +179,15 @@ def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = 
             meta, data = encode_joints(joints)
             mb = _motion_beats(joints) if lane.motion_beats is None else np.asarray(lane.motion_beats)
             floor = float(np.percentile(joints[..., 1].min(axis=1), 2))  # the lowest joint, robust to a glitch
-            lanes.append({"name": lane.name, **meta, "floor": round(floor, 4), "blob": blob(data),
-                          "motion_beats": [int(f) for f in mb]})  # fmt: skip
+            lanes.append(
+                {
+                    "name": lane.name,
+                    **meta,
+                    "floor": round(floor, 4),
+                    "blob": blob(data),
+                    "motion_beats": [int(f) for f in mb],
+                }
+            )
         audio, times, source = None, scene.beats, scene.beat_source
         if scene.music is not None:
             key = Path(scene.music).resolve()
@@ -186,10 +198,18 @@ def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = 
             if times is None and beats:
                 times, source = music_beats(Path(scene.music)), "tracked (librosa, protocol fixed)"
         frames = max(lane["frames"] for lane in lanes)
-        meta_scenes.append({"name": scene.name, "duration": (frames - 1) / fps if frames > 1 else 1 / fps,
-                            "audio": audio, "beats": [round(float(t), 4) for t in (times if times is not None else [])],
-                            "beat_source": source, "lanes": lanes, "span_label": scene.span_label,
-                            "spans": [[round(float(a), 4), round(float(b), 4)] for a, b in scene.spans]})  # fmt: skip
+        meta_scenes.append(
+            {
+                "name": scene.name,
+                "duration": (frames - 1) / fps if frames > 1 else 1 / fps,
+                "audio": audio,
+                "beats": [round(float(t), 4) for t in (times if times is not None else [])],
+                "beat_source": source,
+                "lanes": lanes,
+                "span_label": scene.span_label,
+                "spans": [[round(float(a), 4), round(float(b), 4)] for a, b in scene.spans],
+            }
+        )
     meta = {"title": title, "fps": fps, "parents": [int(p) for p in PARENTS], "scenes": meta_scenes}
     # JSON inside <script>: no "<" may close the element early
     meta_text = json.dumps(meta, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
@@ -205,8 +225,9 @@ def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = 
     return re.sub(r"__(TITLE|GENERATOR|CSS|META|BLOBS|JS)__", lambda m: parts[m.group(1)], template)
 
 
-def write_viewer(path: str | Path, scenes: list[Scene], title: str | None = None, fps: float = FPS,
-                 beats: bool = True) -> Path:  # fmt: skip
+def write_viewer(
+    path: str | Path, scenes: list[Scene], title: str | None = None, fps: float = FPS, beats: bool = True
+) -> Path:
     """Write the viewer page of `scenes` to `path` (atomically). Returns the path."""
     path = Path(path)
     write_text(path, build_page(scenes, title or path.stem, fps, beats))

@@ -22,18 +22,28 @@ from utils.trainer import autocast_dtype
 TRANSFORMER_FORMAT = 2
 
 
-def load_transformer(checkpoints_dir: str | Path, dataset: str, name: str, stage: str, which: str = "latest",
-                     device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:  # fmt: skip
+def load_transformer(
+    checkpoints_dir: str | Path,
+    dataset: str,
+    name: str,
+    stage: str,
+    which: str = "latest",
+    device: str | torch.device = "cpu",
+) -> tuple[torch.nn.Module, dict]:
     """A trained masked (`stage` "m2m") or residual ("res") transformer rebuilt from its checkpoint, and the
     checkpoint (its tokenizer run, music configuration and statistics)."""
     run = find_run(checkpoints_dir, dataset, name)
     ckpt = load_checkpoint(run / "model" / f"{which}.tar", map_location=device)
     if ckpt.get("stage") != stage or "transformer" not in ckpt:
-        raise UserError(f"{run}: not a {'masked' if stage == 'm2m' else 'residual'} transformer checkpoint "
-                        f"(stage {ckpt.get('stage')!r})")  # fmt: skip
+        raise UserError(
+            f"{run}: not a {'masked' if stage == 'm2m' else 'residual'} transformer checkpoint "
+            f"(stage {ckpt.get('stage')!r})"
+        )
     if ckpt.get("transformer_format", 1) < TRANSFORMER_FORMAT:
-        raise UserError(f"{run}: a transformer trained before per-part token embeddings and heads (one table for "
-                        "every part's codes); retrain it with train_m2m.py / train_res.py")  # fmt: skip
+        raise UserError(
+            f"{run}: a transformer trained before per-part token embeddings and heads (one table for "
+            "every part's codes); retrain it with train_m2m.py / train_res.py"
+        )
     path = run / "model" / f"{which}.tar"
     config = rebuild_config(TransformerConfig, ckpt["transformer"], path, "transformer")
     model = (MaskTransformer if stage == "m2m" else ResidualTransformer)(config)
@@ -104,9 +114,16 @@ class MAGEModels:
         return self
 
 
-def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: str | None = None,
-              vq_name: str | None = None, which: str = "latest", device: str | torch.device = "cpu",
-              mmr_run: str | Path | None = None) -> MAGEModels:  # fmt: skip
+def load_mage(
+    checkpoints_dir: str | Path,
+    dataset: str,
+    name: str,
+    res_name: str | None = None,
+    vq_name: str | None = None,
+    which: str = "latest",
+    device: str | torch.device = "cpu",
+    mmr_run: str | Path | None = None,
+) -> MAGEModels:
     """The masked transformer `name`, the residual `res_name` (optional), their tokenizer (recorded in the
     checkpoint; `vq_name`, when given, must be the same run) and the MMR of their clip condition (recorded;
     `mmr_run` overrides it)."""
@@ -115,29 +132,48 @@ def load_mage(checkpoints_dir: str | Path, dataset: str, name: str, res_name: st
     if res_name:
         res, res_ckpt = load_res(checkpoints_dir, dataset, res_name, which=which, device=device)
         if not same_upstream(res_ckpt["tokenizer"], ckpt["tokenizer"], "run"):
-            raise UserError(f"{name!r} and {res_name!r} were trained on different tokenizers "
-                            f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']}); train both on one")
+            raise UserError(
+                f"{name!r} and {res_name!r} were trained on different tokenizers "
+                f"({ckpt['tokenizer']['run']} vs {res_ckpt['tokenizer']['run']}); train both on one"
+            )
         for key in ("music_type", "clip_mmr_fingerprint"):
             a, b = res_ckpt["music"].get(key), ckpt["music"].get(key)
             if a != b and (key == "music_type" or None not in (a, b)):  # one conditioned on frames only: no MMR
-                raise UserError(f"{name!r} and {res_name!r} read different music ({key}: {ckpt['music'].get(key)} "
-                                f"vs {res_ckpt['music'].get(key)}); train both on one dataset's features")
+                raise UserError(
+                    f"{name!r} and {res_name!r} read different music ({key}: {ckpt['music'].get(key)} "
+                    f"vs {res_ckpt['music'].get(key)}); train both on one dataset's features"
+                )
     tokenizer = ckpt["tokenizer"]
     run, vq_which = tokenizer["run"], tokenizer.get("which", "latest")
     if vq_name and find_run(checkpoints_dir, dataset, vq_name).name != run:
         raise UserError(f"{name!r} was trained on tokenizer {run!r}, not {vq_name!r}")
     vq, vq_ckpt = load_vq(checkpoints_dir, dataset, run, which=vq_which, device=device)
-    check_upstream(find_run(checkpoints_dir, dataset, run) / "model" / f"{vq_which}.tar", tokenizer.get("fingerprint"),
-                   f"tokenizer {run!r}", f"transformer {name!r}", f"retrain {name!r} (train_m2m.py/train_res.py "
-                   "--overwrite) or restore the tokenizer it was trained on")  # fmt: skip
+    check_upstream(
+        find_run(checkpoints_dir, dataset, run) / "model" / f"{vq_which}.tar",
+        tokenizer.get("fingerprint"),
+        f"tokenizer {run!r}",
+        f"transformer {name!r}",
+        f"retrain {name!r} (train_m2m.py/train_res.py --overwrite) or restore the tokenizer it was trained on",
+    )
     mmr = _clip_mmr(mmr_run, ckpt["music"], name, device)
     uses_clip = [m for m in (base, res) if m is not None and m.config.music_cond in ("clip", "both")]
     if uses_clip and mmr is None:
         recorded = ckpt["music"].get("clip_mmr") or "not recorded"
-        raise UserError(f"{name!r} is conditioned on MMR embeddings but its MMR ({recorded}) is not available; pass "
-                        "the MMR run (--mmr_run)")  # fmt: skip
-    return MAGEModels(base, res, ckpt, vq, vq_ckpt["mean"].float().to(device), vq_ckpt["std"].float().to(device),
-                      mmr, ckpt["music_mean"].to(device), ckpt["music_std"].to(device))  # fmt: skip
+        raise UserError(
+            f"{name!r} is conditioned on MMR embeddings but its MMR ({recorded}) is not available; pass "
+            "the MMR run (--mmr_run)"
+        )
+    return MAGEModels(
+        base,
+        res,
+        ckpt,
+        vq,
+        vq_ckpt["mean"].float().to(device),
+        vq_ckpt["std"].float().to(device),
+        mmr,
+        ckpt["music_mean"].to(device),
+        ckpt["music_std"].to(device),
+    )
 
 
 def same_upstream(a: dict, b: dict, name: str) -> bool:
@@ -158,11 +194,19 @@ def _clip_mmr(mmr_run: str | Path | None, music: dict, name: str, device) -> MMR
         path = Path(recorded)
     else:
         run = Path(mmr_run)
-        candidates = [run] if run.is_file() else [p for p in (run / "model" / "best.tar", run / "model" / "latest.tar")
-                                                    if p.is_file()]  # fmt: skip
+        candidates = (
+            [run]
+            if run.is_file()
+            else [p for p in (run / "model" / "best.tar", run / "model" / "latest.tar") if p.is_file()]
+        )
         if not candidates:
             resolve_checkpoint(run)  # the one-line "no MMR checkpoint" error
         path = next((p for p in candidates if fingerprint and file_fingerprint(p) == fingerprint), candidates[0])
-    check_upstream(path, fingerprint, "the MMR", f"transformer {name!r}", f"pass the MMR run that embedded its "
-                   f"training music (recorded: {recorded}) with --mmr_run, or retrain {name!r}")  # fmt: skip
+    check_upstream(
+        path,
+        fingerprint,
+        "the MMR",
+        f"transformer {name!r}",
+        f"pass the MMR run that embedded its training music (recorded: {recorded}) with --mmr_run, or retrain {name!r}",
+    )
     return load_mmr(path, device=device)

@@ -35,9 +35,16 @@ def song_window_starts(frames: int, width: int, overlap: int, downsampling: int)
 
 
 @torch.no_grad()
-def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None, overlap: int = 8, seed: int = 0,
-                  progress: bool = True, given: torch.Tensor | None = None,
-                  **sampling) -> tuple[np.ndarray, torch.Tensor]:  # fmt: skip
+def generate_long(
+    mage,
+    music: np.ndarray,
+    clip_source: np.ndarray | None = None,
+    overlap: int = 8,
+    seed: int = 0,
+    progress: bool = True,
+    given: torch.Tensor | None = None,
+    **sampling,
+) -> tuple[np.ndarray, torch.Tensor]:
     """Dance features (T, D) and tokens (P, T', Q) for raw frame-level music features (T, Dm) of any length.
 
     Args:
@@ -70,22 +77,30 @@ def generate_long(mage, music: np.ndarray, clip_source: np.ndarray | None = None
     starts = song_window_starts(frames, width, overlap, down)
     for start in tqdm(starts, desc="windows", unit="window", disable=not progress or len(starts) == 1):
         n = min(width, total - start)
-        if (tokens[:, start: start + n] >= 0).all():
+        if (tokens[:, start : start + n] >= 0).all():
             continue  # every token of the window is given (a kept span)
         window = np.zeros((width * down, padded.shape[1]), np.float32)
-        window[: n * down] = padded[start * down: (start + n) * down]
+        window[: n * down] = padded[start * down : (start + n) * down]
         clip = None
         if mage.mmr is not None:
-            span = clip_source[start * down: min((start + n) * down, len(clip_source))]
+            span = clip_source[start * down : min((start + n) * down, len(clip_source))]
             clip = mage.mmr.music(span[None, : mage.mmr.clip_frames]).to(device)
         clip, normalised = mage.condition(torch.from_numpy(window).to(device)[None], clip)
         valid = torch.zeros(parts, width, dtype=torch.bool, device=device)
         valid[:, :n] = True
         given = torch.full((parts, width, layers), -1, dtype=torch.long, device=device)
-        given[:, :n] = tokens[:, start: start + n]
+        given[:, :n] = tokens[:, start : start + n]
         with mage.autocast():
-            out = generate(mage.base, mage.res, valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers),
-                           generator=generator, **sampling)  # fmt: skip
-        tokens[:, start: start + n] = out.reshape(parts, width, layers)[:, :n]
+            out = generate(
+                mage.base,
+                mage.res,
+                valid.reshape(1, -1),
+                clip,
+                normalised,
+                given.reshape(1, -1, layers),
+                generator=generator,
+                **sampling,
+            )
+        tokens[:, start : start + n] = out.reshape(parts, width, layers)[:, :n]
     features = mage.decode(tokens.reshape(1, parts * total, layers))[0, :frames]
     return features.float().cpu().numpy(), tokens.cpu()

@@ -34,9 +34,17 @@ def choose_masked(valid: torch.Tensor, counts: torch.Tensor, generator: torch.Ge
     return ranks < counts[:, None]
 
 
-def mask_tokens(ids: torch.Tensor, valid: torch.Tensor, nb_code: int, mask_id: int, random_prob: float = RANDOM_PROB,
-                mask_prob: float = MASK_PROB, t: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                given: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def mask_tokens(
+    ids: torch.Tensor,
+    valid: torch.Tensor,
+    nb_code: int,
+    mask_id: int,
+    random_prob: float = RANDOM_PROB,
+    mask_prob: float = MASK_PROB,
+    t: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    given: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(input ids, chosen) for a batch of token ids (B, L) with real positions `valid` (B, L) (see the module
     docstring); `t` (B,) the schedule times (default U(0, 1)); `given` (B, L) positions never masked. Chosen
     positions are where the loss applies."""

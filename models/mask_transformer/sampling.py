@@ -60,10 +60,18 @@ def draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | 
 
 
 @torch.no_grad()
-def generate_base(model: MaskTransformer, valid: torch.Tensor, clip: torch.Tensor | None = None,
-                  music: torch.Tensor | None = None, given: torch.Tensor | None = None, time_steps: int = TIME_STEPS,
-                  cond_scale: float = COND_SCALE, temperature: float = TEMPERATURE, topkr: float = TOP_K_DROP,
-                  generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def generate_base(
+    model: MaskTransformer,
+    valid: torch.Tensor,
+    clip: torch.Tensor | None = None,
+    music: torch.Tensor | None = None,
+    given: torch.Tensor | None = None,
+    time_steps: int = TIME_STEPS,
+    cond_scale: float = COND_SCALE,
+    temperature: float = TEMPERATURE,
+    topkr: float = TOP_K_DROP,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Base-layer codes (B, L) for real positions `valid` (B, L); `given` (B, L): codes to keep, -1 where free."""
     b, n = valid.shape
     given = torch.full_like(valid, -1, dtype=torch.long) if given is None else given
@@ -87,11 +95,18 @@ def generate_base(model: MaskTransformer, valid: torch.Tensor, clip: torch.Tenso
 
 
 @torch.no_grad()
-def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: torch.Tensor,
-                      clip: torch.Tensor | None = None, music: torch.Tensor | None = None,
-                      given: torch.Tensor | None = None, cond_scale: float = RES_COND_SCALE,
-                      temperature: float = RES_TEMPERATURE, topkr: float = TOP_K_DROP,
-                      generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def generate_residual(
+    model: ResidualTransformer,
+    base: torch.Tensor,
+    valid: torch.Tensor,
+    clip: torch.Tensor | None = None,
+    music: torch.Tensor | None = None,
+    given: torch.Tensor | None = None,
+    cond_scale: float = RES_COND_SCALE,
+    temperature: float = RES_TEMPERATURE,
+    topkr: float = TOP_K_DROP,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """All layers (B, L, Q) from the base layer (B, L); `given` (B, L, Q): codes to keep in any layer, -1 free.
     Given codes are in the model's input (`known`), so a continued dance conditions on them."""
     b, n = base.shape
@@ -109,26 +124,45 @@ def generate_residual(model: ResidualTransformer, base: torch.Tensor, valid: tor
             target = (part_ids == p) if p >= 0 else torch.ones_like(fixed)
             known = fixed | (part_ids < p)
             part = torch.full_like(layer, p)
-            logits = guided_logits(model, cond_scale, ids, layer, valid, clip=clip, music=music, known=known,
-                                   part=part)  # fmt: skip
+            logits = guided_logits(model, cond_scale, ids, layer, valid, clip=clip, music=music, known=known, part=part)
             pred = draw(top_k_filter(logits, topkr), temperature, generator)
             ids[..., j] = torch.where(target & ~fixed, pred, ids[..., j])
     return ids.masked_fill(~valid[..., None], -1)
 
 
-def generate(base_model: MaskTransformer, res_model: ResidualTransformer | None, valid: torch.Tensor,
-             clip: torch.Tensor | None = None, music: torch.Tensor | None = None, given: torch.Tensor | None = None,
-             time_steps: int = TIME_STEPS, cond_scale: float = COND_SCALE, temperature: float = TEMPERATURE,
-             topkr: float = TOP_K_DROP, res_cond_scale: float = RES_COND_SCALE,
-             res_temperature: float = RES_TEMPERATURE,
-             generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def generate(
+    base_model: MaskTransformer,
+    res_model: ResidualTransformer | None,
+    valid: torch.Tensor,
+    clip: torch.Tensor | None = None,
+    music: torch.Tensor | None = None,
+    given: torch.Tensor | None = None,
+    time_steps: int = TIME_STEPS,
+    cond_scale: float = COND_SCALE,
+    temperature: float = TEMPERATURE,
+    topkr: float = TOP_K_DROP,
+    res_cond_scale: float = RES_COND_SCALE,
+    res_temperature: float = RES_TEMPERATURE,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Tokens (B, L, Q) of every layer: the base layer by `generate_base`, the others by `generate_residual` (without
     a residual model, layers >= 1 are -1 and the tokenizer decodes the base layer alone). `given` (B, L, Q): codes to
     keep (in-painting), -1 where free."""
-    base = generate_base(base_model, valid, clip, music, None if given is None else given[..., 0], time_steps,
-                         cond_scale, temperature, topkr, generator)  # fmt: skip
+    base = generate_base(
+        base_model,
+        valid,
+        clip,
+        music,
+        None if given is None else given[..., 0],
+        time_steps,
+        cond_scale,
+        temperature,
+        topkr,
+        generator,
+    )
     if res_model is None:
         q = base_model.config.num_quantizers
         return torch.cat([base[..., None], base.new_full((*base.shape, q - 1), -1)], dim=-1)
-    return generate_residual(res_model, base, valid, clip, music, given, res_cond_scale, res_temperature, topkr,
-                             generator)  # fmt: skip
+    return generate_residual(
+        res_model, base, valid, clip, music, given, res_cond_scale, res_temperature, topkr, generator
+    )

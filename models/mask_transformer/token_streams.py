@@ -65,8 +65,13 @@ class TokenStreams:
 
 
 @torch.no_grad()
-def encode_streams(vq: torch.nn.Module, sequences: Iterable[np.ndarray], clips: list[int],
-                   device: torch.device | str = "cpu", progress: bool = True) -> TokenStreams:  # fmt: skip
+def encode_streams(
+    vq: torch.nn.Module,
+    sequences: Iterable[np.ndarray],
+    clips: list[int],
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> TokenStreams:
     """Encode normalised feature sequences [(T, D)] (one per clip; an iterator keeps one in memory) at every frame
     phase (fp32, the tokenizer's `encode`)."""
     d, parts = vq.config.downsampling, len(vq.parts)
@@ -85,8 +90,16 @@ def encode_streams(vq: torch.nn.Module, sequences: Iterable[np.ndarray], clips: 
     return TokenStreams(np.concatenate(streams), offset, length, np.asarray(clips, np.int64))
 
 
-def token_streams(vq: torch.nn.Module, fingerprint: str, run_name: str, data: ProcessedData, clips: list[int],
-                  mean: np.ndarray, std: np.ndarray, device: torch.device | str = "cpu") -> TokenStreams:  # fmt: skip
+def token_streams(
+    vq: torch.nn.Module,
+    fingerprint: str,
+    run_name: str,
+    data: ProcessedData,
+    clips: list[int],
+    mean: np.ndarray,
+    std: np.ndarray,
+    device: torch.device | str = "cpu",
+) -> TokenStreams:
     """The cached token streams of `clips` under the tokenizer whose checkpoint has `fingerprint`
     (`file_fingerprint`; encoded and saved when the cache has none for this checkpoint and these sequences).
     `mean`/`std`: the tokenizer's normalisation."""

@@ -40,8 +40,12 @@ class TokenGrid:
         """Token time of every position. (L,)"""
         return torch.arange(self.times, device=device).repeat(self.parts)
 
-    def positions_at(self, times: torch.Tensor | range | list[int], parts: list[int] | None = None,
-                     device: torch.device | str = "cpu") -> torch.Tensor:  # fmt: skip
+    def positions_at(
+        self,
+        times: torch.Tensor | range | list[int],
+        parts: list[int] | None = None,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
         """Bool mask (L,) of every position at the given token times (of the given parts, default all)."""
         t = torch.as_tensor(list(times), dtype=torch.long, device=device)
         p = torch.as_tensor(list(range(self.parts)) if parts is None else parts, dtype=torch.long, device=device)

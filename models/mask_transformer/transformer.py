@@ -94,8 +94,9 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         b, s, _ = x.shape
         q, k, v = self.qkv(x).view(b, s, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)  # (B, H, S, Dh) each
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :],
-                                           dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=keep[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(b, s, -1))
 
 
@@ -106,8 +107,9 @@ class Block(nn.Module):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(c.latent_dim), nn.LayerNorm(c.latent_dim)
         self.attn = SelfAttention(c.latent_dim, c.n_heads, c.head_dim, c.dropout)
-        self.ff = nn.Sequential(nn.Linear(c.latent_dim, c.ff_size), nn.GELU(), nn.Dropout(c.dropout),
-                                nn.Linear(c.ff_size, c.latent_dim))  # fmt: skip
+        self.ff = nn.Sequential(
+            nn.Linear(c.latent_dim, c.ff_size), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(c.ff_size, c.latent_dim)
+        )
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -131,12 +133,15 @@ class MusicCondition(nn.Module):
         super().__init__()
         self.config = c
         self.clip = nn.Linear(c.clip_dim, c.latent_dim) if c.music_cond in ("clip", "both") else None
-        self.frame = nn.Sequential(nn.Linear(c.music_dim, c.latent_dim), nn.GELU(),
-                                   nn.Linear(c.latent_dim, c.latent_dim)) if c.music_cond in ("frame", "both") \
-            else None  # fmt: skip
+        self.frame = (
+            nn.Sequential(nn.Linear(c.music_dim, c.latent_dim), nn.GELU(), nn.Linear(c.latent_dim, c.latent_dim))
+            if c.music_cond in ("frame", "both")
+            else None
+        )
 
-    def forward(self, clip: torch.Tensor | None, music: torch.Tensor | None, drop: torch.Tensor,
-                batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    def forward(
+        self, clip: torch.Tensor | None, music: torch.Tensor | None, drop: torch.Tensor, batch: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         c = self.config
         keep = (~drop).float()  # (B,)
         if self.clip is None:
@@ -203,8 +208,15 @@ class TokenTransformer(nn.Module):
             return torch.rand(batch, device=device) < self.config.cond_drop_prob
         return torch.zeros(batch, dtype=torch.bool, device=device)
 
-    def backbone(self, h: torch.Tensor, valid: torch.Tensor, clip: torch.Tensor | None, music: torch.Tensor | None,
-                 drop: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def backbone(
+        self,
+        h: torch.Tensor,
+        valid: torch.Tensor,
+        clip: torch.Tensor | None,
+        music: torch.Tensor | None,
+        drop: torch.Tensor,
+        prefix: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Token states (B, L, D) -> contextualised (B, L, D)."""
         b = h.shape[0]
         h = h + self.part_emb(self.part_ids) + self.time_emb(self.time_ids)
@@ -229,8 +241,14 @@ class MaskTransformer(TokenTransformer):
         self.token_emb = nn.Embedding(c.parts * (c.nb_code + 2), c.latent_dim)  # per part: codes, mask, pad
         self.head = PartHeads(self.grid, 1, c.nb_code, c.latent_dim)
 
-    def forward(self, ids: torch.Tensor, valid: torch.Tensor, clip: torch.Tensor | None = None,
-                music: torch.Tensor | None = None, drop: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        ids: torch.Tensor,
+        valid: torch.Tensor,
+        clip: torch.Tensor | None = None,
+        music: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         drop = self.drop_flags(ids.shape[0], ids.device) if drop is None else drop
         h = self.token_emb(ids + self.part_ids * (self.config.nb_code + 2))  # (B, L, D)
         return self.head(self.backbone(h, valid, clip, music, drop))
@@ -248,9 +266,17 @@ class ResidualTransformer(TokenTransformer):
         self.step_token = nn.Embedding(c.num_quantizers * (c.parts + 1), c.latent_dim)  # (layer, part or all)
         self.head = PartHeads(self.grid, c.num_quantizers, c.nb_code, c.latent_dim)
 
-    def forward(self, ids: torch.Tensor, layer: torch.Tensor, valid: torch.Tensor, clip: torch.Tensor | None = None,
-                music: torch.Tensor | None = None, drop: torch.Tensor | None = None, known: torch.Tensor | None = None,
-                part: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        ids: torch.Tensor,
+        layer: torch.Tensor,
+        valid: torch.Tensor,
+        clip: torch.Tensor | None = None,
+        music: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
+        part: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         b, _, q = ids.shape
         drop = self.drop_flags(b, ids.device) if drop is None else drop
         part = torch.full_like(layer, -1) if part is None else part

@@ -18,8 +18,13 @@ class ResBlock(nn.Module):
     def __init__(self, width: int, dilation: int, activation: str, dropout: float) -> None:
         super().__init__()
         act = ACTIVATIONS[activation]
-        self.body = nn.Sequential(act(), nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation), act(),
-                                  nn.Conv1d(width, width, 1), nn.Dropout(dropout))  # fmt: skip
+        self.body = nn.Sequential(
+            act(),
+            nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation),
+            act(),
+            nn.Conv1d(width, width, 1),
+            nn.Dropout(dropout),
+        )
 
     def forward(self, x):  # (B, C, T) -> (B, C, T)
         return x + self.body(x)
@@ -35,14 +40,25 @@ def res_stack(width: int, depth: int, growth: int, activation: str, dropout: flo
 class Encoder(nn.Module):
     """(B, in_dim, T) -> (B, code_dim, T / stride_t**down_t)."""
 
-    def __init__(self, in_dim: int, code_dim: int, width: int = 512, depth: int = 3, down_t: int = 2,
-                 stride_t: int = 2, growth: int = 3, activation: str = "relu",
-                 dropout: float = 0.2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_dim: int,
+        code_dim: int,
+        width: int = 512,
+        depth: int = 3,
+        down_t: int = 2,
+        stride_t: int = 2,
+        growth: int = 3,
+        activation: str = "relu",
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         layers = [nn.Conv1d(in_dim, width, 3, padding=1), ACTIVATIONS[activation]()]
         for _ in range(down_t):
-            layers += [nn.Conv1d(width, width, 2 * stride_t, stride_t, stride_t // 2),
-                       res_stack(width, depth, growth, activation, dropout, reverse=False)]  # fmt: skip
+            layers += [
+                nn.Conv1d(width, width, 2 * stride_t, stride_t, stride_t // 2),
+                res_stack(width, depth, growth, activation, dropout, reverse=False),
+            ]
         layers.append(nn.Conv1d(width, code_dim, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
@@ -53,17 +69,31 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """(B, in_dim, T') -> (B, out_dim, T' * stride_t**down_t)."""
 
-    def __init__(self, in_dim: int, out_dim: int, width: int = 512, depth: int = 3, down_t: int = 2,
-                 stride_t: int = 2, growth: int = 3, activation: str = "relu",
-                 dropout: float = 0.2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        width: int = 512,
+        depth: int = 3,
+        down_t: int = 2,
+        stride_t: int = 2,
+        growth: int = 3,
+        activation: str = "relu",
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         layers = [nn.Conv1d(in_dim, width, 3, padding=1), ACTIVATIONS[activation]()]
         for _ in range(down_t):
-            layers += [res_stack(width, depth, growth, activation, dropout, reverse=True),
-                       nn.Upsample(scale_factor=stride_t, mode="nearest"),
-                       nn.Conv1d(width, width, 3, padding=1)]  # fmt: skip
-        layers += [nn.Conv1d(width, width, 3, padding=1), ACTIVATIONS[activation](),
-                   nn.Conv1d(width, out_dim, 3, padding=1)]  # fmt: skip
+            layers += [
+                res_stack(width, depth, growth, activation, dropout, reverse=True),
+                nn.Upsample(scale_factor=stride_t, mode="nearest"),
+                nn.Conv1d(width, width, 3, padding=1),
+            ]
+        layers += [
+            nn.Conv1d(width, width, 3, padding=1),
+            ACTIVATIONS[activation](),
+            nn.Conv1d(width, out_dim, 3, padding=1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -12,8 +12,14 @@ from utils.cli import UserError
 from utils.runs import find_run
 
 
-def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which: str = "latest",
-            dim: int | None = None, device: str | torch.device = "cpu") -> tuple[MotionTokenizer, dict]:  # fmt: skip
+def load_vq(
+    checkpoints_dir: str | Path,
+    dataset: str,
+    *names: str | None,
+    which: str = "latest",
+    dim: int | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[MotionTokenizer, dict]:
     """A trained tokenizer rebuilt from its checkpoint alone, and the checkpoint (options, Mean/Std, fps).
 
     `names` are tried in order (run folders or aliases); `dim` (when given) must match its feature width.
@@ -25,8 +31,10 @@ def load_vq(checkpoints_dir: str | Path, dataset: str, *names: str | None, which
     path = run / "model" / f"{which}.tar"
     config = rebuild_config(TokenizerConfig, ckpt["tokenizer"], path, "tokenizer")
     if config.vq_type == "hrvq" and ckpt.get("tokenizer_format", 1) < TOKENIZER_FORMAT:
-        raise UserError(f"{run}: an HRVQ trained before the conditioner fix (it quantized r - c, now r - sg(c) with "
-                        "a zero-initialised conditioner); retrain it with train_vq.py")  # fmt: skip
+        raise UserError(
+            f"{run}: an HRVQ trained before the conditioner fix (it quantized r - c, now r - sg(c) with "
+            "a zero-initialised conditioner); retrain it with train_vq.py"
+        )
     if dim is not None and dim != config.dim:
         raise UserError(f"{run}: the tokenizer reads {config.dim}-d features, the data has {dim}-d")
     model = MotionTokenizer(config).to(device)

@@ -104,12 +104,27 @@ class MotionTokenizer(nn.Module):
         self.parts = tuple(c.part_index)
         for name, idx in c.part_index.items():
             self.register_buffer(f"index_{name}", torch.as_tensor(idx, dtype=torch.long), persistent=False)
-        shape = {"width": c.width, "depth": c.depth, "down_t": c.down_t, "stride_t": c.stride_t,
-                 "growth": c.dilation_growth_rate, "activation": c.activation, "dropout": c.dropout}  # fmt: skip
+        shape = {
+            "width": c.width,
+            "depth": c.depth,
+            "down_t": c.down_t,
+            "stride_t": c.stride_t,
+            "growth": c.dilation_growth_rate,
+            "activation": c.activation,
+            "dropout": c.dropout,
+        }
         self.encoders = nn.ModuleList(Encoder(len(idx), c.code_dim, **shape) for idx in c.part_index.values())
-        self.quantizer = PartResidualVQ(len(self.parts), c.num_quantizers, c.nb_code, c.code_dim, c.mu,
-                                        c.sample_temperature, c.reset_dead, c.quantize_dropout_prob,
-                                        c.conditioned)  # fmt: skip
+        self.quantizer = PartResidualVQ(
+            len(self.parts),
+            c.num_quantizers,
+            c.nb_code,
+            c.code_dim,
+            c.mu,
+            c.sample_temperature,
+            c.reset_dead,
+            c.quantize_dropout_prob,
+            c.conditioned,
+        )
         self.decoder = Decoder(len(self.parts) * c.code_dim, c.dim, **shape)  # all parts' latents -> every feature
 
     def _check(self, x: torch.Tensor) -> None:
@@ -121,8 +136,10 @@ class MotionTokenizer(nn.Module):
     def latents(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per-part encoder outputs [(B, code_dim, T')] of features (B, T, dim)."""
         self._check(x)
-        return [enc(x[..., getattr(self, f"index_{n}")].transpose(1, 2)) for n, enc in zip(self.parts, self.encoders,
-                                                                                           strict=True)]  # fmt: skip
+        return [
+            enc(x[..., getattr(self, f"index_{n}")].transpose(1, 2))
+            for n, enc in zip(self.parts, self.encoders, strict=True)
+        ]
 
     def decode_latents(self, z: list[torch.Tensor]) -> torch.Tensor:
         """Part latents -> features (B, T, dim)."""
@@ -190,8 +207,9 @@ def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, layout: MotionLayo
     return {"recon": F.smooth_l1_loss(recon, x), "joints": F.smooth_l1_loss(recon[..., idx], x[..., idx])}
 
 
-def local_joint_errors(gt: torch.Tensor | np.ndarray, rec: torch.Tensor | np.ndarray,
-                       layout: MotionLayout) -> torch.Tensor | np.ndarray:  # fmt: skip
+def local_joint_errors(
+    gt: torch.Tensor | np.ndarray, rec: torch.Tensor | np.ndarray, layout: MotionLayout
+) -> torch.Tensor | np.ndarray:
     """Per-frame position errors (m) of joints 1..J-1 relative to the root in the body's facing frame (the ric block).
 
     This is the pose a tokenizer reconstructs at each frame, without the root trajectory integrated over time (whose

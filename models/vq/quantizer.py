@@ -56,8 +56,15 @@ class EMAQuantizer(nn.Module):
         dead_threshold: the EMA count under which a code is dead.
     """
 
-    def __init__(self, nb_code: int, code_dim: int, mu: float = 0.99, sample_temperature: float = 0.0,
-                 reset_dead: bool = True, dead_threshold: float = 1.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        nb_code: int,
+        code_dim: int,
+        mu: float = 0.99,
+        sample_temperature: float = 0.0,
+        reset_dead: bool = True,
+        dead_threshold: float = 1.0,
+    ) -> None:
         super().__init__()
         self.nb_code, self.code_dim, self.mu = nb_code, code_dim, mu
         self.sample_temperature, self.reset_dead, self.dead_threshold = sample_temperature, reset_dead, dead_threshold

@@ -39,16 +39,26 @@ class PartResidualVQ(nn.Module):
             per-part RVQs, the ablation).
     """
 
-    def __init__(self, n_parts: int, num_quantizers: int, nb_code: int, code_dim: int, mu: float = 0.99,
-                 sample_temperature: float = 0.0, reset_dead: bool = True,
-                 dropout_prob: float = 0.0, conditioner: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        n_parts: int,
+        num_quantizers: int,
+        nb_code: int,
+        code_dim: int,
+        mu: float = 0.99,
+        sample_temperature: float = 0.0,
+        reset_dead: bool = True,
+        dropout_prob: float = 0.0,
+        conditioner: bool = True,
+    ) -> None:
         super().__init__()
         self.n_parts, self.num_quantizers, self.dropout_prob = n_parts, num_quantizers, dropout_prob
         self.quantizers = nn.ModuleList(
-            nn.ModuleList(EMAQuantizer(nb_code, code_dim, mu, sample_temperature, reset_dead)
-                          for _ in range(num_quantizers))
+            nn.ModuleList(
+                EMAQuantizer(nb_code, code_dim, mu, sample_temperature, reset_dead) for _ in range(num_quantizers)
+            )
             for _ in range(n_parts)
-        )  # fmt: skip
+        )
         # g_p: the prediction of part p from the coarser part's code of the same layer (one per finer part), zero at
         # first: an untrained conditioner predicts nothing
         n_cond = n_parts - 1 if conditioner else 0
@@ -117,22 +127,35 @@ class PartResidualVQ(nn.Module):
                 histograms[p].append(hist)
                 commit = commit + loss
                 coarser = q.detach()  # the code itself: g is trained through the finer part only
-        return {"z": z, "indices": indices, "commit": commit / n, "histograms": histograms, "n_layers": n,
-                "cond_ratio": ratios, "cond_pred": pred / n}  # fmt: skip
+        return {
+            "z": z,
+            "indices": indices,
+            "commit": commit / n,
+            "histograms": histograms,
+            "n_layers": n,
+            "cond_ratio": ratios,
+            "cond_pred": pred / n,
+        }
 
     def decode_indices(self, indices: torch.Tensor) -> list[torch.Tensor]:
         """Part latents [(B, D, T')] * P from indices (B, P*T', Q); layers marked -1 are skipped."""
         t = indices.shape[1] // self.n_parts
         layers = [k for k in range(indices.shape[2]) if not bool((indices[..., k] < 0).all())]
-        return self._decode(layers, lambda p, k: self.quantizers[p][k].dequantize(
-            indices[:, p * t : (p + 1) * t, k].clamp_min(0)))  # fmt: skip
+        return self._decode(
+            layers, lambda p, k: self.quantizers[p][k].dequantize(indices[:, p * t : (p + 1) * t, k].clamp_min(0))
+        )
 
     def decode_weights(self, weights: torch.Tensor) -> list[torch.Tensor]:
         """Part latents from code weights (B, P*T', Q, K) (one-hot for hard codes, probabilities for soft ones):
         each layer's code is the weighted sum of its codebook, so gradients reach the weights."""
         t = weights.shape[1] // self.n_parts
-        return self._decode(range(weights.shape[2]), lambda p, k: weights[:, p * t : (p + 1) * t, k].to(
-            self.quantizers[p][k].codebook.dtype) @ self.quantizers[p][k].codebook)  # fmt: skip
+        return self._decode(
+            range(weights.shape[2]),
+            lambda p, k: (
+                weights[:, p * t : (p + 1) * t, k].to(self.quantizers[p][k].codebook.dtype)
+                @ self.quantizers[p][k].codebook
+            ),
+        )
 
     def _decode(self, layers, code) -> list[torch.Tensor]:
         """Sum over `layers` of (prediction from the coarser part + code) per part; `code(p, k)` -> (B, T', D)."""

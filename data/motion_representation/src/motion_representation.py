@@ -36,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--joints", type=Path, help="joints .npy / motion file, or a folder (default: data/<ds>/joints)")
     p.add_argument("--face", type=Path, help="face .npy (T, <=100), or a folder of them: output the 723-d layout")
     p.add_argument("--out", type=Path, help="output .npy, or folder for a folder run")
-    p.add_argument("--target_skeleton", default="default",
-                   help="skeleton to retarget to: 'default', 'first_frame' (the clip's own) or a joints .npy")
+    p.add_argument(
+        "--target_skeleton",
+        default="default",
+        help="skeleton to retarget to: 'default', 'first_frame' (the clip's own) or a joints .npy",
+    )
     p.add_argument("--recursive", action="store_true", help="also read the joints folder's sub-folders")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: keep them)")
     add_dataset_options(p)
@@ -47,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args, root, src = start_data_script(build_parser(), argv, "joints", "joints",
-                                        "no joints here; run raw_pose_processing.py first or give --joints FILE")
+    args, root, src = start_data_script(
+        build_parser(),
+        argv,
+        "joints",
+        "joints",
+        "no joints here; run raw_pose_processing.py first or give --joints FILE",
+    )
     check_target_skeleton(args.target_skeleton)
     face = args.face
     if face is None and args.joints is None and (root / "face").is_dir():
@@ -61,10 +69,19 @@ def main(argv: list[str] | None = None) -> list[Path]:
         out = args.out or src.with_name(f"{src.stem}_feats.npy")
     target = None if args.target_skeleton in ("default", "first_frame") else Path(args.target_skeleton)
     refuse_overwriting_inputs({"--out": out}, {"--joints": src, "--face": face, "--target_skeleton": target})
-    planned = {f: [output_path(f, folder, out, ".npy") if folder else out]
-               for f in input_files(src, MOTION_SUFFIXES, args.recursive)}  # fmt: skip
-    return run_planned(planned, lambda f: process_features(f, planned[f][0], opts, folder), args.overwrite,
-                       "motion_representation", out, single=folder is None)  # fmt: skip
+    planned = {
+        f: [output_path(f, folder, out, ".npy") if folder else out]
+        for f in input_files(src, MOTION_SUFFIXES, args.recursive)
+    }
+    return run_planned(
+        planned,
+        lambda f: process_features(f, planned[f][0], opts, folder),
+        args.overwrite,
+        "motion_representation",
+        out,
+        single=folder is None,
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -38,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequences")
     p.add_argument("--size", type=int, default=480, help="video height in pixels")
     p.add_argument("--gif", action="store_true", help="write .gif instead of .mp4 when --out is a folder")
-    p.add_argument("--html", action="store_true", help="write the viewer page (.html: turn, scrub, play with the "
-                   "music in a browser) instead of a video")
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="write the viewer page (.html: turn, scrub, play with the music in a browser) instead of a video",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace videos that exist (default: keep them)")
     add_dataset_options(p)
     return p
@@ -47,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args, root, src = start_data_script(build_parser(), argv, "input", "joints",
-                                        "nothing to plot; run raw_pose_processing.py first or give --input FILE")
+    args, root, src = start_data_script(
+        build_parser(),
+        argv,
+        "input",
+        "joints",
+        "nothing to plot; run raw_pose_processing.py first or give --input FILE",
+    )
     if args.audio is not None and not args.audio.is_file():
         raise UserError(f"{args.audio}: audio file not found")
     opts = VideoOptions(args.fps, args.size, args.audio, args.max_seconds, args.side_by_side, args.overwrite)
@@ -64,8 +72,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
             raise UserError(f"{out}: --{suffix[1:]} writes a {suffix} file")
         suffix = out.suffix.lower()
     refuse_overwriting_inputs({"--out": out}, {"--input": src, "--audio": args.audio})
-    planned = {f: [out / f"{f.stem}{suffix}" if folder else out]
-               for f in input_files(src, MOTION_SUFFIXES, limit=args.max_files)}  # fmt: skip
+    planned = {
+        f: [out / f"{f.stem}{suffix}" if folder else out]
+        for f in input_files(src, MOTION_SUFFIXES, limit=args.max_files)
+    }
 
     def one(f: Path) -> list[Path]:
         if suffix == ".html":
@@ -74,6 +84,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
 
     videos = run_planned(planned, one, args.overwrite, "plot_3d_global", out, single=folder is None)
     return [video for vs in videos for video in vs]
+
 
 if __name__ == "__main__":
     main()

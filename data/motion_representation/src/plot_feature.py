@@ -43,17 +43,30 @@ def default_input(root: Path) -> Path:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args, root, src = start_data_script(build_parser(), argv, "input", default_input,
-                                        "no features here; run motion_representation.py first or give --input FILE")
+    args, root, src = start_data_script(
+        build_parser(),
+        argv,
+        "input",
+        default_input,
+        "no features here; run motion_representation.py first or give --input FILE",
+    )
     folder = src if src.is_dir() else None
     out = args.out or (root / "plots" if folder else root / "plots" / f"{src.stem}_features.png")
     refuse_overwriting_inputs({"--out": out}, {"--input": src})
-    planned = {f: [out / f"{f.stem}_features.png" if folder else out]
-               for f in input_files(src, (".npy",), limit=args.max_files)}  # fmt: skip
-    pngs = run_planned(planned, lambda f: plot_feature_file(f, planned[f][0], args.fps, args.width, args.height,
-                                                            args.overwrite),
-                       args.overwrite, "plot_feature", out, single=folder is None)  # fmt: skip
+    planned = {
+        f: [out / f"{f.stem}_features.png" if folder else out]
+        for f in input_files(src, (".npy",), limit=args.max_files)
+    }
+    pngs = run_planned(
+        planned,
+        lambda f: plot_feature_file(f, planned[f][0], args.fps, args.width, args.height, args.overwrite),
+        args.overwrite,
+        "plot_feature",
+        out,
+        single=folder is None,
+    )
     return [png for ps in pngs for png in ps]
+
 
 if __name__ == "__main__":
     main()

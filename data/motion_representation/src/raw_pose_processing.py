@@ -41,20 +41,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> list[Path]:
-    args, root, src = start_data_script(build_parser(), argv, "input", "motion",
-                                        "no motion files here; put the dataset's motion files there or give --input")
+    args, root, src = start_data_script(
+        build_parser(),
+        argv,
+        "input",
+        "motion",
+        "no motion files here; put the dataset's motion files there or give --input",
+    )
     out_dir = args.out_dir or root / "joints"
-    opts = RawPoseOptions(out_dir=out_dir, face_dir=args.face_dir or out_dir.parent / "face", read=read_options(args),
-                          bvh_dir=args.bvh_dir, smplx_dir=args.smplx_dir, overwrite=args.overwrite)  # fmt: skip
-    refuse_overwriting_inputs({"--out_dir": out_dir, "--face_dir": opts.face_dir, "--bvh_dir": args.bvh_dir,
-                               "--smplx_dir": args.smplx_dir},
-                              {"--input": src, "--smplx_model_path": args.smplx_model_path})  # fmt: skip
+    opts = RawPoseOptions(
+        out_dir=out_dir,
+        face_dir=args.face_dir or out_dir.parent / "face",
+        read=read_options(args),
+        bvh_dir=args.bvh_dir,
+        smplx_dir=args.smplx_dir,
+        overwrite=args.overwrite,
+    )
+    refuse_overwriting_inputs(
+        {"--out_dir": out_dir, "--face_dir": opts.face_dir, "--bvh_dir": args.bvh_dir, "--smplx_dir": args.smplx_dir},
+        {"--input": src, "--smplx_model_path": args.smplx_model_path},
+    )
     folder = src if src.is_dir() else None
     outputs = {f: raw_pose_outputs(f, opts, folder) for f in input_files(src, MOTION_SUFFIXES, args.recursive)}
     refuse_duplicate_outputs({f: list(outs.values()) for f, outs in outputs.items()})
     needed = {f: [p for kind, p in outs.items() if kind != "face"] for f, outs in outputs.items()}  # face: if any
-    return run_planned(needed, partial(process_raw_pose, opts=opts, root=folder), args.overwrite,
-                       "raw_pose_processing", out_dir, single=folder is None)  # fmt: skip
+    return run_planned(
+        needed,
+        partial(process_raw_pose, opts=opts, root=folder),
+        args.overwrite,
+        "raw_pose_processing",
+        out_dir,
+        single=folder is None,
+    )
 
 
 if __name__ == "__main__":
