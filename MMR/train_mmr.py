@@ -16,7 +16,7 @@ from pathlib import Path
 
 import hydra
 
-from options.mmr_config import as_namespace, check_overrides, register_configs
+from options.mmr_config import check_overrides, checked_config, register_configs
 from training.mmr import MMRTrainer
 from utils.cli import UserError
 from utils.runs import claim_run
@@ -38,7 +38,7 @@ def check_group_choices(argv: list[str]) -> None:
 @hydra.main(version_base=None, config_path="configs", config_name="train_mmr")
 def main(cfg) -> None:
     try:
-        metrics = MMRTrainer(as_namespace(cfg), Path(cfg.run_dir)).fit()
+        metrics = MMRTrainer(checked_config(cfg), Path(cfg.run_dir)).fit()
     except (UserError, FileNotFoundError) as err:
         sys.stderr.write(f"error: {err}\n")
         sys.exit(2)

@@ -30,7 +30,7 @@ from models.vq.loading import load_vq
 from models.vq.model import MotionTokenizer, tokenizer_std
 from motion.features import recover_from_ric
 from options.train_options import tokenizer_parser
-from training.tokenizer import TokenizerTrainer, config_from_options
+from training.tokenizer import TokenizerStageConfig, TokenizerTrainer
 from utils.checkpoint import load_checkpoint
 from utils.timing import machine_info
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         [*common, *architecture(args.steps), "--vq_type", "hrvq", "--num_quantizers", "6"]
     )
     torch.manual_seed(0)
-    untrained = MotionTokenizer(config_from_options(opt, int(data.mean.shape[0])))
+    untrained = MotionTokenizer(TokenizerStageConfig.from_options(opt).tokenizer(int(data.mean.shape[0])))
     std = tokenizer_std(data.std, untrained.config.layout, opt.feat_bias)
     untrained.train()(torch.from_numpy((data.motion(clips[0])[:64] - data.mean) / std).float()[None])
     recs, _ = reconstruct(untrained, data, clips, data.mean, std)

@@ -1,4 +1,5 @@
-"""MMR's configuration as dataclasses: Hydra's structured configs (`MMR/configs/*.yaml` pick and override them).
+"""MMR's Hydra configuration: the structured configs (the stage's dataclasses, `training.mmr.TrainMMRConfig`;
+`MMR/configs/*.yaml` pick and override them), their registration, and the checks of a command line.
 
 `train_mmr.py model=mmr data=souldance run_dir=outputs/mmr_res` composes `TrainMMRConfig` from `model/mmr.yaml`,
 `data/souldance.yaml` and `trainer/default.yaml`; every field can be overridden on the command line
@@ -7,57 +8,18 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 
 from MMR.model import MMRShape as ModelOptions
+from training.mmr import DataOptions, TrainerOptions, TrainMMRConfig
 from utils.arg_types import Number, non_negative_float
 from utils.cli import UserError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "MMR" / "configs"  # the Hydra yaml files beside train_mmr.py
 DATASETS = ("souldance", "aistpp", "finedance", "synthetic", "custom")
-
-
-@dataclass
-class DataOptions:
-    dataset_name: str = "souldance"
-    data_root: str | None = None  # default: data/<dataset_name>/
-    music_type: str = "baseline"  # a registered music feature type that was extracted
-    motion_part: str = "body"  # body (263-d) or all
-
-
-@dataclass
-class TrainerOptions:
-    gpu_id: int = 0
-    batch_size: int = 128
-    max_epoch: int = 500
-    max_steps: int = 0
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    warm_up_iter: int = 0
-    milestones: list[int] = field(default_factory=lambda: [10**9])
-    gamma: float = 0.1
-    grad_clip: float = 1.0
-    mixed_precision: str = "auto"  # bf16 on GPU, fp32 on CPU; bf16 is honoured on CPU too
-    compile: bool = False
-    workers: int = 0
-    log_every: int = 50
-    save_latest: int = 500
-    eval_every_e: int = 1
-    is_continue: bool = False
-    overwrite: bool = False  # replace an existing run (else it needs is_continue)
-
-
-@dataclass
-class TrainMMRConfig:
-    model: ModelOptions = field(default_factory=ModelOptions)
-    data: DataOptions = field(default_factory=DataOptions)
-    trainer: TrainerOptions = field(default_factory=TrainerOptions)
-    run_dir: str = "outputs/mmr"
-    seed: int = 1234
 
 
 def register_configs() -> None:
@@ -120,10 +82,10 @@ def check_overrides(overrides: list[str]) -> TrainMMRConfig:
     return config
 
 
-def as_namespace(cfg) -> argparse.Namespace:
-    """The composed config, checked (`check_config`), as the flat options the shared training loop reads."""
+def checked_config(cfg) -> TrainMMRConfig:
+    """The composed Hydra config as its dataclasses, checked (`check_config`): what the MMR stage reads."""
     from omegaconf import OmegaConf
 
-    c = OmegaConf.to_object(cfg)
-    check_config(c)
-    return argparse.Namespace(**asdict(c.model), **asdict(c.data), **asdict(c.trainer), seed=c.seed, name="mmr")
+    config = OmegaConf.to_object(cfg)
+    check_config(config)
+    return config

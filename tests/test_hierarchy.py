@@ -146,7 +146,7 @@ def test_continuation_training_gives_a_prefix_in_every_layer(prepared, tmp_path)
         batch = train.__getitems__(list(range(8)))
         torch.manual_seed(0)
         out = trainer.predict(model, batch)
-        times = torch.arange(trainer.config.times).repeat(trainer.config.parts)
+        times = torch.arange(trainer.model_config.times).repeat(trainer.model_config.parts)
         assert not out["where"][:, times < 3].any() and out["where"][:, times >= 3].any()
 
 

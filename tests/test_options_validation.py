@@ -244,7 +244,7 @@ def test_bad_option_of_other_parsers(capsys, name, argv, option):
     ("overrides", "field"), CATALOGUE_MMR_OVERRIDES, ids=lambda v: " ".join(v) if isinstance(v, list) else v
 )
 def test_bad_mmr_override_ends_in_one_line(tmp_path, monkeypatch, capsys, overrides, field):
-    """What train_mmr.py checks (`as_namespace`, and `check_overrides` before Hydra makes the run folder)."""
+    """What train_mmr.py checks (`checked_config`, and `check_overrides` before Hydra makes the run folder)."""
     from options.mmr_config import check_overrides
 
     monkeypatch.chdir(tmp_path)

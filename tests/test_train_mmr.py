@@ -60,6 +60,9 @@ def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path
         "clip_frames": 148,
     }
     assert ckpt["music_std"].shape == (35,) and (ckpt["music_std"] > 0).all() and ckpt["motion_mean"].shape == (263,)
+    config = ckpt["config"]  # the stage's typed config, recorded beside the options as given
+    assert config["data"]["music_type"] == "baseline" and config["trainer"]["save_latest"] == 0
+    assert config["model"]["latent"] == ckpt["mmr"]["latent"] and ckpt["options"]["name"] == "mmr"
     with pytest.raises(UserError, match=r"trained with a different mmr \(motion_dim\)"):
         MMRTrainer(options(data_root, "--motion_part", "all", "--is_continue"), tmp_path / "mmr").fit()
 
@@ -72,15 +75,15 @@ def test_missing_music_features_name_the_command(data_root, tmp_path):
 def test_hydra_config_composes_for_every_dataset():
     from hydra import compose, initialize_config_dir
 
-    from options.mmr_config import DATASETS, as_namespace, register_configs
+    from options.mmr_config import DATASETS, checked_config, register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "MMR" / "configs"), version_base=None):
         for name in DATASETS:
             cfg = compose("train_mmr", overrides=["model=mmr", f"data={name}", "run_dir=outputs/mmr_res"])
-            ns = as_namespace(cfg)
-            assert ns.dataset_name == name and ns.latent == 256 and ns.temperature == 0.1 and ns.lr == 1e-4
-            assert cfg.run_dir == "outputs/mmr_res" and ns.batch_size == 128
+            c = checked_config(cfg)
+            assert c.data.dataset_name == name and c.model.latent == 256 and c.model.temperature == 0.1
+            assert c.trainer.lr == 1e-4 and c.run_dir == "outputs/mmr_res" and c.trainer.batch_size == 128
 
 
 def test_train_mmr_runs_as_the_seed_writes_it(data_root, tmp_path):

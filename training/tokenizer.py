@@ -8,7 +8,8 @@ frame (`local_joint_errors`), the face-coefficient error (723-d data), and codeb
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,30 +27,87 @@ from models.vq.model import (
 )
 from motion.layout import layout_for_dim
 from utils.cli import UserError
+from utils.stage_config import LoopConfig
 from utils.trainer import Trainer
 
 
-def config_from_options(opt: argparse.Namespace, dim: int) -> TokenizerConfig:
-    """The tokenizer architecture named by the options, for `dim`-wide features."""
-    return TokenizerConfig(
-        vq_type=opt.vq_type,
-        dim=dim,
-        nb_code=opt.nb_code,
-        code_dim=opt.code_dim,
-        num_quantizers=opt.num_quantizers,
-        width=opt.width,
-        depth=opt.depth,
-        down_t=opt.down_t,
-        stride_t=opt.stride_t,
-        dilation_growth_rate=opt.dilation_growth_rate,
-        activation=opt.vq_act,
-        dropout=opt.vq_dropout,
-        mu=opt.mu,
-        sample_temperature=opt.sample_temperature,
-        reset_dead=not opt.no_code_reset,
-        quantize_dropout_prob=opt.quantize_dropout_prob,
-        conditioner=getattr(opt, "conditioner", False),
-    )
+@dataclass(frozen=True, kw_only=True)
+class TokenizerStageConfig(LoopConfig):
+    """What `train_vq.py`'s stage reads (`options.train_options.tokenizer_parser`; defaults there).
+
+    Args:
+        dataset_name: the processed dataset (`data/<dataset_name>/` unless `data_root`).
+        data_root: the processed dataset's folder, when not the default.
+        window_size: training crop, frames.
+        feat_bias: the weight of the root and velocity blocks in the normalisation (`tokenizer_std`).
+        loss_vel: weight of the joint-position (ric) reconstruction loss.
+        commit: weight of the commitment loss.
+        vq_type: "vq" (one layer), "rvq" or "hrvq" (body / hands / face).
+        nb_code: codes per codebook.
+        code_dim: code width.
+        num_quantizers: quantizer layers (per part for hrvq).
+        quantize_dropout_prob: probability of keeping only the first n layers in a training step.
+        mu: EMA decay of the codebooks.
+        sample_temperature: stochastic code assignment (0: off).
+        no_code_reset: keep dead codes (no reset).
+        width: encoder/decoder channels.
+        depth: residual blocks per resolution.
+        down_t: temporal down-sampling stages.
+        stride_t: stride of each stage.
+        dilation_growth_rate: dilation growth of the residual blocks.
+        vq_act: activation ("relu", "silu", "gelu").
+        vq_dropout: dropout in the residual blocks.
+        conditioner: hrvq: predict each finer part from the coarser part's quantized latent.
+        cond_loss: with `conditioner`: weight of the prediction's MSE.
+        shared_codebook: the seed's flag; refused (every layer and part has its own codebook).
+    """
+
+    dataset_name: str
+    data_root: Path | None
+    window_size: int
+    feat_bias: float
+    loss_vel: float
+    commit: float
+    vq_type: str
+    nb_code: int
+    code_dim: int
+    num_quantizers: int
+    quantize_dropout_prob: float
+    mu: float
+    sample_temperature: float
+    no_code_reset: bool
+    width: int
+    depth: int
+    down_t: int
+    stride_t: int
+    dilation_growth_rate: int
+    vq_act: str
+    vq_dropout: float
+    conditioner: bool = False
+    cond_loss: float = 0.0
+    shared_codebook: bool = False
+
+    def tokenizer(self, dim: int) -> TokenizerConfig:
+        """The tokenizer architecture these options name, for `dim`-wide features."""
+        return TokenizerConfig(
+            vq_type=self.vq_type,
+            dim=dim,
+            nb_code=self.nb_code,
+            code_dim=self.code_dim,
+            num_quantizers=self.num_quantizers,
+            width=self.width,
+            depth=self.depth,
+            down_t=self.down_t,
+            stride_t=self.stride_t,
+            dilation_growth_rate=self.dilation_growth_rate,
+            activation=self.vq_act,
+            dropout=self.vq_dropout,
+            mu=self.mu,
+            sample_temperature=self.sample_temperature,
+            reset_dead=not self.no_code_reset,
+            quantize_dropout_prob=self.quantize_dropout_prob,
+            conditioner=self.conditioner,
+        )
 
 
 def evaluation_windows(data: ProcessedData, split: str, window: int, std: np.ndarray | None = None) -> TokenizerWindows:
@@ -108,45 +166,46 @@ class TokenizerTrainer(Trainer):
 
     stage = "vq"
     best_metric = "mpjpe_all"
+    config_class = TokenizerStageConfig
 
     def build_data(self):
-        opt = self.opt
-        self.data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
+        cfg = self.cfg
+        self.data = ProcessedData(dataset_dir(cfg.dataset_name, cfg.data_root))
         layout = layout_for_dim(int(self.data.mean.shape[0]))
-        self.mean, self.std = self.data.mean.astype(np.float32), tokenizer_std(self.data.std, layout, opt.feat_bias)
-        train = TokenizerWindows(self.data, "train", opt.window_size, seed=opt.seed, normalize=False)  # on the device
+        self.mean, self.std = self.data.mean.astype(np.float32), tokenizer_std(self.data.std, layout, cfg.feat_bias)
+        train = TokenizerWindows(self.data, "train", cfg.window_size, seed=cfg.seed, normalize=False)  # on the device
         splits = self.data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
-        val = evaluation_windows(self.data, val_split, opt.window_size, self.std) if val_split else None
+        val = evaluation_windows(self.data, val_split, cfg.window_size, self.std) if val_split else None
         return train, val
 
     def build_model(self) -> MotionTokenizer:
-        if getattr(self.opt, "shared_codebook", False):
+        if self.cfg.shared_codebook:
             raise UserError("--shared_codebook is not supported: every layer and part has its own codebook")
-        self.config = config_from_options(self.opt, int(self.data.mean.shape[0]))
+        self.model_config = self.cfg.tokenizer(int(self.data.mean.shape[0]))
         self.norm = (torch.as_tensor(self.mean, device=self.device), torch.as_tensor(self.std, device=self.device))
-        return MotionTokenizer(self.config)
+        return MotionTokenizer(self.model_config)
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
         batch = (batch.to(self.device) - self.norm[0]) / self.norm[1]  # (B, window, D), normalised on the device
         out = model(batch)
-        losses = reconstruction_loss(batch, out["recon"].float(), self.config.layout)
+        losses = reconstruction_loss(batch, out["recon"].float(), self.model_config.layout)
         losses["commit"] = out["commit"]
-        losses["loss"] = losses["recon"] + self.opt.loss_vel * losses["joints"] + self.opt.commit * out["commit"]
-        if self.config.conditioned:
+        losses["loss"] = losses["recon"] + self.cfg.loss_vel * losses["joints"] + self.cfg.commit * out["commit"]
+        if self.model_config.conditioned:
             losses["cond_pred"] = out["cond_pred"]
-            losses["loss"] = losses["loss"] + getattr(self.opt, "cond_loss", 0.0) * out["cond_pred"]
+            losses["loss"] = losses["loss"] + self.cfg.cond_loss * out["cond_pred"]
         return losses
 
     def evaluate(self, model, dataset) -> dict[str, float]:
-        return reconstruction_metrics(model, dataset, self.mean, self.std, self.opt.batch_size, self.device)
+        return reconstruction_metrics(model, dataset, self.mean, self.std, self.cfg.batch_size, self.device)
 
     def checkpoint_extra(self) -> dict:
         return {
-            "tokenizer": self.config.to_dict(),
+            "tokenizer": self.model_config.to_dict(),
             "tokenizer_format": TOKENIZER_FORMAT,
             "mean": torch.as_tensor(self.mean),
             "std": torch.as_tensor(self.std),
-            "dataset": self.opt.dataset_name,
+            "dataset": self.cfg.dataset_name,
             "fps": int(self.data.summary.get("fps", 30)),
         }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +54,78 @@ from utils.checkpoint import (
 )
 from utils.cli import UserError
 from utils.runs import dataset_runs, find_run
+from utils.stage_config import LoopConfig
 from utils.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 CLIP_TYPE = "mmr"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformerStageConfig(LoopConfig):
+    """What `train_m2m.py` / `train_res.py`'s stages read (`options.train_options.transformer_parser`; defaults
+    there).
+
+    Args:
+        dataset_name: the processed dataset (`data/<dataset_name>/` unless `data_root`).
+        data_root: the processed dataset's folder, when not the default.
+        checkpoints_dir: root of the run folders (the tokenizer's run is found there).
+        vq_name: the tokenizer run (`train_vq.py --vq_name` or `--name`).
+        music_type: frame-level music features (a registered type).
+        music_dir: a folder of MMR window features per song (default or missing: the dataset's own).
+        music_cond: music conditioning: "clip" (the MMR embedding), "frame" (frame-level features) or "both".
+        latent_dim, ff_size, n_layers, n_heads, dim_head, dropout: the transformer's shape (`TransformerConfig`).
+        cond_drop_prob: condition dropout (classifier-free guidance).
+        random_prob: share of the masked positions replaced by a random code.
+        mask_prob: of the others, the share that becomes [MASK].
+        mmr_run: the MMR of the MMR loss (default: the one that made the dataset's `mmr` features).
+        mmr_loss_weight, mmr_temperature, gumbel_tau: the MMR loss's weight, InfoNCE temperature and Gumbel-softmax
+            temperature.
+        eval_time_steps: unmasking steps of the validation's generated dances.
+        best_metric: the validation metric that picks `best.tar`.
+        vq_which: the tokenizer checkpoint trained on ("latest" or "best").
+        hrvq: the seed's flag: checked against the tokenizer's type.
+        mmr_loss: add the MMR loss (generated tokens' MMR embedding against the music's).
+        part_order: residual stage: each layer part by part (body -> hands -> face), coarser parts given.
+        eval_windows: validation windows generated and scored with the dance metrics (0 or 1: none).
+        cont_prob: share of training windows whose first `cont_tokens` token times are given (continuation).
+        cont_tokens: token times given to a continued window.
+    """
+
+    dataset_name: str
+    data_root: Path | None
+    checkpoints_dir: Path
+    vq_name: str
+    music_type: str
+    music_dir: str | None
+    music_cond: str
+    latent_dim: int
+    ff_size: int
+    n_layers: int
+    n_heads: int
+    dim_head: int | None
+    dropout: float
+    cond_drop_prob: float
+    random_prob: float
+    mask_prob: float
+    mmr_run: str | None
+    mmr_loss_weight: float
+    mmr_temperature: float
+    gumbel_tau: float
+    eval_time_steps: int
+    best_metric: str = "acc"
+    vq_which: str = "latest"
+    hrvq: bool = False
+    mmr_loss: bool = False
+    part_order: bool = False
+    eval_windows: int = 0
+    cont_prob: float = 0.0
+    cont_tokens: int = 0
+
+    def shape(self) -> dict:
+        """The `TransformerConfig` fields these options set (the rest comes from the tokenizer and the data)."""
+        names = ("latent_dim", "ff_size", "n_layers", "n_heads", "dim_head", "dropout", "cond_drop_prob")
+        return {**{n: getattr(self, n) for n in names}, "music_cond": self.music_cond, "part_order": self.part_order}
 
 
 class TokenTrainer(Trainer):
@@ -65,20 +133,22 @@ class TokenTrainer(Trainer):
 
     model_class: type = MaskTransformer
 
-    def __init__(self, opt, run_dir: Path) -> None:
+    config_class = TransformerStageConfig
+
+    def __init__(self, opt: argparse.Namespace, run_dir: Path) -> None:
         super().__init__(opt, run_dir)
-        self.best_metric = getattr(opt, "best_metric", "acc")
+        self.best_metric = self.cfg.best_metric
         self.best_higher = HIGHER_IS_BETTER[self.best_metric]
 
     def build_data(self):
-        opt = self.opt
-        data = ProcessedData(dataset_dir(opt.dataset_name, opt.data_root))
+        cfg = self.cfg
+        data = ProcessedData(dataset_dir(cfg.dataset_name, cfg.data_root))
         dim = int(data.mean.shape[0])
-        which = getattr(opt, "vq_which", "latest")
-        self.vq, vq_ckpt = load_vq(opt.checkpoints_dir, opt.dataset_name, opt.vq_name, dim=dim, which=which)
-        if getattr(opt, "hrvq", False) and self.vq.config.vq_type != "hrvq":
-            raise UserError(f"--hrvq given but tokenizer {opt.vq_name!r} is a {self.vq.config.vq_type}")
-        self.vq_run = find_run(opt.checkpoints_dir, opt.dataset_name, opt.vq_name)
+        which = cfg.vq_which
+        self.vq, vq_ckpt = load_vq(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name, dim=dim, which=which)
+        if cfg.hrvq and self.vq.config.vq_type != "hrvq":
+            raise UserError(f"--hrvq given but tokenizer {cfg.vq_name!r} is a {self.vq.config.vq_type}")
+        self.vq_run = find_run(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name)
         self.vq.requires_grad_(False)
         self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
         self.vq_record = upstream_record(
@@ -86,7 +156,7 @@ class TokenTrainer(Trainer):
         )
         self.vq_fingerprint = self.vq_record["fingerprint"]
         latest = self.model_dir / "latest.tar"
-        if getattr(opt, "is_continue", False) and latest.is_file():  # before encoding with a changed tokenizer
+        if cfg.is_continue and latest.is_file():  # before encoding with a changed tokenizer
             saved = load_checkpoint(latest, mmap=True).get("tokenizer", {})
             check_upstream(
                 self.vq_record["file"],
@@ -96,20 +166,20 @@ class TokenTrainer(Trainer):
                 "resume with the checkpoint it was trained on or start the run again (--overwrite)",
             )
         down = self.vq.config.downsampling
-        self.use_clip = opt.music_cond in ("clip", "both")
-        self.mmr_loss = getattr(opt, "mmr_loss", False)
+        self.use_clip = cfg.music_cond in ("clip", "both")
+        self.mmr_loss = cfg.mmr_loss
         clip_type = CLIP_TYPE if self.use_clip or self.mmr_loss else None  # the MMR loss compares with them too
-        self.clip_dir = self._clip_dir(data, opt.music_dir) if clip_type else None
+        self.clip_dir = self._clip_dir(data, cfg.music_dir) if clip_type else None
         # the MMR checkpoint that made the clip embeddings (recorded: generation embeds new music with it)
         self.clip_mmr = self._clip_mmr_record(data) if clip_type else None
         kwargs = {
-            "music_type": opt.music_type,
+            "music_type": cfg.music_type,
             "unit_length": down,
             "normalize": False,
             "clip_type": clip_type,
             "clip_dir": self.clip_dir,
         }
-        train = MusicMotionClips(data, "train", seed=opt.seed, **kwargs)
+        train = MusicMotionClips(data, "train", seed=cfg.seed, **kwargs)
         splits = data.summary.get("clips_per_split", {})
         val_split = next((s for s in ("val", "test") if splits.get(s)), None)
         val = MusicMotionClips(data, val_split, deterministic=True, **kwargs) if val_split else None
@@ -129,8 +199,8 @@ class TokenTrainer(Trainer):
         self.music_mean, self.music_std = torch.as_tensor(mean), torch.as_tensor(std)
         self.music_mode, self.clip_dim = train.mode, 0 if train.clip_rows is None else int(train.clip_rows.shape[1])
         self.times = train.length // down
-        self.mmr = self._load_mmr(data, opt) if self.mmr_loss else None
-        self.eval_mmr = self.mmr if self.mmr is not None else self._evaluation_mmr(data, opt.music_type)
+        self.mmr = self._load_mmr(data, cfg) if self.mmr_loss else None
+        self.eval_mmr = self.mmr if self.mmr is not None else self._evaluation_mmr(data, cfg.music_type)
         return train, val
 
     @staticmethod
@@ -162,9 +232,9 @@ class TokenTrainer(Trainer):
         )
         return upstream_record(path)
 
-    def _load_mmr(self, data: ProcessedData, opt) -> MMREmbedder:
+    def _load_mmr(self, data: ProcessedData, cfg: TransformerStageConfig) -> MMREmbedder:
         """The frozen MMR of the MMR loss: `--mmr_run`, else the run that made the dataset's `mmr` features."""
-        run = opt.mmr_run or data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint")
+        run = cfg.mmr_run or data.summary["music"].get(CLIP_TYPE, {}).get("checkpoint")
         if not run:
             raise UserError("--mmr_loss needs the MMR that made the music embeddings: pass --mmr_run <MMR run folder>")
         mmr = load_mmr(run)
@@ -188,27 +258,23 @@ class TokenTrainer(Trainer):
         return registered
 
     def build_model(self):
-        opt, vq = self.opt, self.vq.config
-        shape = {f.name: getattr(opt, f.name) for f in fields(TransformerConfig) if hasattr(opt, f.name)}
-        self.config = TransformerConfig(
-            **{
-                **shape,
-                "nb_code": vq.nb_code,
-                "parts": len(self.vq.parts),
-                "times": self.times,
-                "num_quantizers": vq.num_quantizers,
-                "clip_dim": self.clip_dim if self.use_clip else 256,
-                "music_dim": len(self.music_mean),
-                "downsampling": vq.downsampling,
-                "part_order": getattr(opt, "part_order", False),
-            }
+        vq = self.vq.config
+        self.model_config = TransformerConfig(
+            **self.cfg.shape(),
+            nb_code=vq.nb_code,
+            parts=len(self.vq.parts),
+            times=self.times,
+            num_quantizers=vq.num_quantizers,
+            clip_dim=self.clip_dim if self.use_clip else 256,
+            music_dim=len(self.music_mean),
+            downsampling=vq.downsampling,
         )
         self.vq.to(self.device)
         self.norm = {k: getattr(self, k).to(self.device) for k in ("vq_mean", "vq_std", "music_mean", "music_std")}
         if self.mmr is not None:
             self.mmr.model.to(self.device)
             self.mmr.device = self.device
-        return self.model_class(self.config)
+        return self.model_class(self.model_config)
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(tokens (B, L, Q), clip condition (B, Dc) or None, normalised frame-level music (B, T, Dm)); the tokens are
@@ -221,9 +287,9 @@ class TokenTrainer(Trainer):
 
     def checkpoint_extra(self) -> dict:
         music = {
-            "music_type": self.opt.music_type,
+            "music_type": self.cfg.music_type,
             "music_mode": self.music_mode,
-            "music_cond": self.opt.music_cond,
+            "music_cond": self.cfg.music_cond,
             "clip_type": CLIP_TYPE if self.use_clip else None,
             "clip_dir": str(self.clip_dir) if self.clip_dir else None,
             "clip_mmr": self.clip_mmr["file"] if self.clip_mmr else None,
@@ -231,9 +297,9 @@ class TokenTrainer(Trainer):
         }
         mmr_loss = (
             {
-                "weight": self.opt.mmr_loss_weight,
-                "temperature": self.opt.mmr_temperature,
-                "gumbel_tau": self.opt.gumbel_tau,
+                "weight": self.cfg.mmr_loss_weight,
+                "temperature": self.cfg.mmr_temperature,
+                "gumbel_tau": self.cfg.gumbel_tau,
                 "mmr": self.mmr.source,
                 "fingerprint": self.mmr_loss_fingerprint,
             }
@@ -241,7 +307,7 @@ class TokenTrainer(Trainer):
             else None
         )
         return {
-            "transformer": self.config.to_dict(),
+            "transformer": self.model_config.to_dict(),
             "transformer_format": TRANSFORMER_FORMAT,
             "music": music,
             "mmr_loss": mmr_loss,
@@ -256,14 +322,14 @@ class TokenTrainer(Trainer):
         generator = torch.Generator(device=self.device).manual_seed(0)  # the same masks at every validation
         correct = total = 0.0
         losses = []
-        for batch in in_batches(dataset, self.opt.batch_size):
+        for batch in in_batches(dataset, self.cfg.batch_size):
             out = self.predict(model, batch, generator)
             logits, target, where = out["logits"], out["target"], out["where"]
             correct += float((logits.argmax(-1) == target)[where].sum())
             total += float(where.sum())
             losses.append(float(F.cross_entropy(logits[where], target[where])))
         metrics = {"acc": correct / max(total, 1), "ce": float(np.mean(losses))}
-        n = min(getattr(self.opt, "eval_windows", 0), len(dataset))
+        n = min(self.cfg.eval_windows, len(dataset))
         if n >= 2:  # generated windows, decoded: the dance metrics
             batch = dataset.__getitems__(np.unique(np.linspace(0, len(dataset) - 1, n).round().astype(int)).tolist())
             tokens, clip, music = self.inputs(batch)
@@ -271,7 +337,7 @@ class TokenTrainer(Trainer):
             tokens = self.generate(model, tokens, valid, clip, music, generator)
             gen = (self.vq.decode(tokens).float() * self.norm["vq_std"] + self.norm["vq_mean"]).cpu()
             raw_music = batch["music"].numpy()
-            beats = [np.flatnonzero(m[:, -1]) for m in raw_music] if self.opt.music_type == "baseline" else None
+            beats = [np.flatnonzero(m[:, -1]) for m in raw_music] if self.cfg.music_type == "baseline" else None
             metrics.update(
                 dance_metrics(
                     batch["motion"].numpy(),
@@ -295,12 +361,12 @@ class TokenTrainer(Trainer):
         raise NotImplementedError
 
     def continuation_options(self) -> dict:
-        return {"prob": float(getattr(self.opt, "cont_prob", 0.0)), "tokens": int(getattr(self.opt, "cont_tokens", 0))}
+        return {"prob": float(self.cfg.cont_prob), "tokens": int(self.cfg.cont_tokens)}
 
     def given_prefix(self, batch_size: int, training: bool) -> torch.Tensor:
         """Bool (B, L): the positions given as a continued window's prefix (its first `--cont_tokens` token times, every
         part), in a `--cont_prob` share of the training windows; none in validation."""
-        c, m = self.continuation_options(), self.config
+        c, m = self.continuation_options(), self.model_config
         times = TokenGrid(m.parts, m.times).time_ids(self.device)  # (L,)
         if not training or c["prob"] <= 0 or c["tokens"] <= 0:
             return torch.zeros(batch_size, len(times), dtype=torch.bool, device=self.device)
@@ -315,7 +381,7 @@ class TokenTrainer(Trainer):
         losses["loss"] = losses["ce"]
         if self.mmr is not None:
             losses["mmr"] = self.mmr_term(out, batch)
-            losses["loss"] = losses["ce"] + self.opt.mmr_loss_weight * losses["mmr"]
+            losses["loss"] = losses["ce"] + self.cfg.mmr_loss_weight * losses["mmr"]
         return losses
 
     def mmr_term(self, out: dict, batch: dict) -> torch.Tensor:
@@ -325,14 +391,14 @@ class TokenTrainer(Trainer):
         true codes elsewhere and in the other layers); the frozen tokenizer decodes them, the features are
         de-normalised, MMR-normalised and body-sliced, and the frozen MMR motion encoder embeds them."""
         tokens, logits = out["tokens"], out["logits"].float()
-        weights = F.one_hot(tokens, self.config.nb_code).float()  # (B, L, Q, K)
-        soft = F.gumbel_softmax(logits, tau=self.opt.gumbel_tau, hard=False, dim=-1)  # (B, L, K)
+        weights = F.one_hot(tokens, self.model_config.nb_code).float()  # (B, L, Q, K)
+        soft = F.gumbel_softmax(logits, tau=self.cfg.gumbel_tau, hard=False, dim=-1)  # (B, L, K)
         here = out["where"][:, :, None, None] & out["layer_mask"][:, None, :, None]  # (B, L, Q, 1)
         weights = torch.where(here, soft[:, :, None, :], weights)
         features = self.vq.decode_weights(weights) * self.norm["vq_std"] + self.norm["vq_mean"]
         z_motion = self.mmr.model.encode_motion(self.mmr.inputs.motion(features.float()))
         z_music = batch["music_clip"].to(self.device)
-        return info_nce(z_motion, z_music, self.opt.mmr_temperature, batch["sequence"].to(self.device))
+        return info_nce(z_motion, z_music, self.cfg.mmr_temperature, batch["sequence"].to(self.device))
 
     def predict(self, model, batch: dict, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """logits (B, L, nb_code), target (B, L), where (B, L) bool (the positions scored), tokens (B, L, Q),
@@ -350,10 +416,10 @@ class MaskedTrainer(TokenTrainer):
         tokens, clip, music = self.inputs(batch)
         ids = tokens[..., 0]
         valid = torch.ones_like(ids, dtype=torch.bool)
-        m = self.config
+        m = self.model_config
         given = self.given_prefix(len(ids), generator is None)  # a continued window's prefix: never masked
         x, chosen = mask_tokens(
-            ids, valid, m.nb_code, m.nb_code, self.opt.random_prob, self.opt.mask_prob, generator=generator, given=given
+            ids, valid, m.nb_code, m.nb_code, self.cfg.random_prob, self.cfg.mask_prob, generator=generator, given=given
         )
         drop = None if generator is None else torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
         layer_mask = torch.zeros(len(ids), tokens.shape[-1], dtype=torch.bool, device=ids.device)
@@ -369,7 +435,7 @@ class MaskedTrainer(TokenTrainer):
     def generate(self, model, tokens, valid, clip, music, generator):
         out = torch.full_like(tokens, -1)  # the ground truth's residual layers are never decoded with a generated base
         out[..., 0] = generate_base(
-            model, valid, clip, music, time_steps=self.opt.eval_time_steps, cond_scale=COND_SCALE, generator=generator
+            model, valid, clip, music, time_steps=self.cfg.eval_time_steps, cond_scale=COND_SCALE, generator=generator
         )
         return out
 
@@ -386,7 +452,7 @@ class ResidualTrainer(TokenTrainer):
         if q < 2:
             raise UserError("the tokenizer has one quantizer layer: there is nothing for a residual transformer")
         layer = torch.randint(1, q, (b,), device=tokens.device, generator=generator)
-        c = self.config
+        c = self.model_config
         part_ids = TokenGrid(c.parts, c.times).part_ids(tokens.device)[None]  # (1, L)
         valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
         if c.part_order and c.parts > 1:  # part p of layer j, the coarser parts' layer j given

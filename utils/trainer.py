@@ -41,6 +41,7 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,7 @@ from utils.checkpoint import (
 )
 from utils.cli import UserError
 from utils.runs import claim_run
+from utils.stage_config import LoopConfig, StageConfig
 
 logger = logging.getLogger(__name__)
 
@@ -158,17 +160,20 @@ def lr_factor(step: int, warm_up: int, milestones: list[int], gamma: float) -> f
 
 
 class Trainer:
-    """Base trainer (see the module docstring). `opt` is the run's argparse namespace; `run_dir` its folder."""
+    """Base trainer (see the module docstring). `opt`: the run's parsed options, from which the stage's typed config
+    (`config_class`) is built once (`self.cfg`; the loop reads `self.loop`); the options as given are recorded in
+    `opt.json` and every checkpoint. `run_dir`: the run's folder."""
 
     stage = "base"
+    config_class: type[StageConfig] = LoopConfig
     best_metric: str | None = None
     best_higher = False  # True: a higher `best_metric` is better (recall), else lower (errors)
 
     def __init__(self, opt: argparse.Namespace, run_dir: Path) -> None:
         self.opt, self.run_dir = opt, Path(run_dir)
-        self.accelerator = make_accelerator(
-            getattr(opt, "gpu_id", 0), getattr(opt, "mixed_precision", "auto"), getattr(opt, "compile", False)
-        )
+        self.cfg = self.config_class.from_options(opt)
+        loop = self.loop
+        self.accelerator = make_accelerator(loop.gpu_id, loop.mixed_precision, loop.compile)
         self._first_bad = None  # (1,) int64 on the device: the first step whose loss or gradients were not finite
         self.device = self.accelerator.device
 
@@ -216,6 +221,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     @property
+    def loop(self) -> LoopConfig:
+        """The loop's part of the stage config (the stage config itself, unless the stage nests it)."""
+        return self.cfg
+
+    @property
     def model_dir(self) -> Path:
         return self.run_dir / "model"
 
@@ -224,21 +234,21 @@ class Trainer:
         (what an interrupted epoch already used, whatever its number of processes and batch size)."""
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        sampler = EpochSampler(len(dataset), self.opt.seed, epoch, skip_samples, shuffle=train)
+        sampler = EpochSampler(len(dataset), self.loop.seed, epoch, skip_samples, shuffle=train)
         loader = DataLoader(
             dataset,
-            batch_size=self.opt.batch_size,
+            batch_size=self.loop.batch_size,
             sampler=sampler,
             drop_last=train,
             collate_fn=collate_batches,
-            num_workers=getattr(self.opt, "workers", 0),
-            generator=torch.Generator().manual_seed(self.opt.seed),
+            num_workers=self.loop.workers,
+            generator=torch.Generator().manual_seed(self.loop.seed),
         )
         return self.accelerator.prepare(loader)
 
     def world(self) -> dict:
         """What an exact resume needs unchanged: processes, batch per process, seed."""
-        return {"processes": self.accelerator.num_processes, "batch_size": self.opt.batch_size, "seed": self.opt.seed}
+        return {"processes": self.accelerator.num_processes, "batch_size": self.loop.batch_size, "seed": self.loop.seed}
 
     def _payload(self, model, optimizer, scheduler, state: dict, rng: list[dict]) -> dict:
         payload = {
@@ -250,6 +260,7 @@ class Trainer:
             "rng": rng,
             "world": self.world(),
             "options": plain(vars(self.opt)),
+            "config": plain(asdict(self.cfg)),
             **self.checkpoint_extra(),
         }
         return payload
@@ -283,8 +294,8 @@ class Trainer:
         """Refuse to replace an existing run: a run folder with a checkpoint needs `--is_continue` (resume) or
         `--overwrite`. Returns the checkpoints `--overwrite` replaces (`replace_old_run` deletes them once the new
         run has been built, so a run that fails to start loses nothing)."""
-        overwrite = getattr(self.opt, "overwrite", False)
-        saved = claim_run(self.run_dir, getattr(self.opt, "is_continue", False), overwrite)
+        overwrite = self.loop.overwrite
+        saved = claim_run(self.run_dir, self.loop.is_continue, overwrite)
         return saved if overwrite else []
 
     def replace_old_run(self, replaced: list[str]) -> None:
@@ -313,17 +324,17 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict:
         """Train (or resume) to `--max_epoch` epochs (or `--max_steps` steps); returns the last metrics."""
-        opt, acc = self.opt, self.accelerator
+        loop, acc = self.loop, self.accelerator
         replaced = self.claim_run_dir()
-        seed_everything(opt.seed)  # the same weights and data on every rank
+        seed_everything(loop.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
         model = self.build_model()
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=opt.lr, betas=(0.9, 0.99), weight_decay=opt.weight_decay, fused=True
+            model.parameters(), lr=loop.lr, betas=(0.9, 0.99), weight_decay=loop.weight_decay, fused=True
         )  # fused: skips a non-finite step on the device
-        milestones = list(opt.milestones)
+        milestones = list(loop.milestones)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: lr_factor(s, opt.warm_up_iter, milestones, opt.gamma)
+            optimizer, lambda s: lr_factor(s, loop.warm_up_iter, milestones, loop.gamma)
         )
         state = {
             "epoch": 0,
@@ -334,8 +345,8 @@ class Trainer:
             "metrics": {},
             "finished": False,
         }
-        seed_everything(rank_seed(opt.seed, acc.process_index))  # the model's draws differ per rank
-        if getattr(opt, "is_continue", False):
+        seed_everything(rank_seed(loop.seed, acc.process_index))  # the model's draws differ per rank
+        if loop.is_continue:
             state = self._resume(model, optimizer, scheduler, state)
         state["finished"] = False  # until the last save of this call
         self.replace_old_run(replaced)  # the new run is built: the old one can go
@@ -343,18 +354,18 @@ class Trainer:
         raw_optimizer = optimizer
         model, optimizer = acc.prepare(model, optimizer)
         writer = self._writer()
-        max_steps = getattr(opt, "max_steps", 0) or math.inf
-        per_step = opt.batch_size * acc.num_processes  # samples of the epoch's order one step uses
+        max_steps = loop.max_steps or math.inf
+        per_step = loop.batch_size * acc.num_processes  # samples of the epoch's order one step uses
         if len(train_set) < per_step:
             raise UserError(
                 f"the training set has {len(train_set)} items, fewer than one batch of "
-                f"{opt.batch_size} x {acc.num_processes} process(es)"
+                f"{loop.batch_size} x {acc.num_processes} process(es)"
             )
         sums: dict[str, torch.Tensor] = {}  # losses summed on the device since the last logging step
         self._first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
         params = [p for p in model.parameters() if p.requires_grad]
         start_step, started = state["step"], time.perf_counter()
-        while state["epoch"] < opt.max_epoch and state["step"] < max_steps:
+        while state["epoch"] < loop.max_epoch and state["step"] < max_steps:
             model.train()
             loader = self.loader(train_set, state["epoch"], state["sample_in_epoch"])
             bar = tqdm(
@@ -374,10 +385,10 @@ class Trainer:
                 for k, v in losses.items():
                     v = v.detach().float()
                     sums[k] = sums[k] + v if k in sums else v
-                if state["step"] % opt.log_every == 0:
+                if state["step"] % loop.log_every == 0:
                     self._stop_if_nonfinite(state)
-                    self._log(writer, sums, opt.log_every, state["step"], scheduler.get_last_lr()[0], bar)
-                if opt.save_latest and state["step"] % opt.save_latest == 0:
+                    self._log(writer, sums, loop.log_every, state["step"], scheduler.get_last_lr()[0], bar)
+                if loop.save_latest and state["step"] % loop.save_latest == 0:
                     self.save("latest", model, optimizer, scheduler, state)
                 if state["step"] >= max_steps:
                     break
@@ -385,7 +396,7 @@ class Trainer:
                 break  # stopped inside the epoch: `latest` below records where
             state["epoch"] += 1
             state["step_in_epoch"] = state["sample_in_epoch"] = 0
-            if val_set is not None and state["epoch"] % opt.eval_every_e == 0:
+            if val_set is not None and state["epoch"] % loop.eval_every_e == 0:
                 self._evaluate(model, val_set, state, writer, optimizer, scheduler)
             self.save("latest", model, optimizer, scheduler, state)
         state["finished"] = True  # what `utils.runs.run_status` reads: the run reached its end
@@ -474,7 +485,7 @@ class Trainer:
     def _nonfinite(self, loss: torch.Tensor, params: list[torch.Tensor], step: int) -> torch.Tensor:
         """Clip the gradients (`--grad_clip`) and return 1.0 (0-d, on the device, equal on every rank) when the loss
         or the gradient norm is not finite, recording the first such step; no host sync."""
-        clip = getattr(self.opt, "grad_clip", 0)
+        clip = self.loop.grad_clip
         if clip > 0:
             norm = self.accelerator.clip_grad_norm_(params, clip)
         else:
