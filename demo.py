@@ -203,41 +203,42 @@ def _embedded(root: Path, mmr_run: Path) -> Path:
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     setup_logging()
-    k = 1 if args.quick else 0
     out = args.out_dir or Path("outputs/demo_quick" if args.quick else "outputs/demo")
+    seconds: dict[str, float] = {}
+    train_every_stage(out, 1 if args.quick else 0, seconds)
+    music = args.music or new_song(out, args.seconds)
+    summary = dance_and_test(out, music, seconds)
+    write_json(out / "summary.json", summary)
+    lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
+    logger.info(
+        "demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  test split, "
+        "ground truth beside the dances: %s\n  summary: %s",
+        sum(seconds.values()),
+        summary["dance"]["frames"],
+        music,
+        "\n".join(lines),
+        summary["metrics"],
+        summary["test_viewer"],
+        out / "summary.json",
+    )
+    return summary
+
+
+def train_every_stage(out: Path, k: int, seconds: dict[str, float]) -> None:
+    """The dataset, the tokenizer, MMR and its music features, both transformers (preset `k`: 0 full, 1 quick), each
+    skipped when finished and resumed when interrupted; `seconds` gets each stage's time."""
     root, ckpts, mmr_run = out / "data" / DATASET, out / "checkpoints", out / "mmr"
     runs = ckpts / DATASET
-    common = [
-        "--dataset_name",
-        DATASET,
-        "--data_root",
-        str(root),
-        "--checkpoints_dir",
-        str(ckpts),
-        "--gpu_id",
-        "-1",
-        "--warm_up_iter",
-        "50",
-        "--save_latest",
-        "0",
-        "--log_every",
-        "50",
-    ]
-    seconds: dict[str, float] = {}
+    dataset = _flags(dataset_name=DATASET, data_root=root)
+    loop = _flags(gpu_id=-1, save_latest=0, log_every=50)
+    common = [*dataset, *_flags(checkpoints_dir=ckpts, warm_up_iter=50), *loop]
+    songs = _flags(synthetic_songs=PRESETS["songs"][k])
     _stage(
         "dataset",
         root / "processed" / "summary.json",
         seconds,
         create_dataset,
-        [
-            "--dataset_name",
-            DATASET,
-            "--data_root",
-            str(root),
-            "--synthetic_songs",
-            str(PRESETS["songs"][k]),
-            "--extract-baseline",
-        ],
+        [*dataset, *songs, "--extract-baseline"],
     )
     _training_stage(
         "tokenizer (HRVQ)",
@@ -246,18 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
         train_vq,
         [*common, "--vq_type", "hrvq", "--name", "hrvq_demo", *PRESETS["vq"][k]],
     )
-    mmr_argv = [
-        *common[:4],
-        "--gpu_id",
-        "-1",
-        "--warm_up_iter",
-        "20",
-        "--save_latest",
-        "0",
-        "--log_every",
-        "50",
-        *PRESETS["mmr"][k],
-    ]
+    mmr_argv = [*dataset, *loop, *_flags(warm_up_iter=20), *PRESETS["mmr"][k]]
     _training_stage(
         "MMR", mmr_run, seconds, lambda argv: MMRTrainer(mmr_parser().parse_args(argv), mmr_run).fit(), mmr_argv
     )
@@ -282,28 +272,29 @@ def main(argv: list[str] | None = None) -> dict:
         train_res,
         [*common, "--name", "rtrans_demo", "--vq_name", "hrvq_demo", "--hrvq", *PRESETS["transformer"][k]],
     )
-    music = args.music
-    if music is None:
-        plan = plan_song(NEW_SONG_SEED, args.seconds)
-        music = out / "music" / f"{plan.name}.wav"
-        with atomic_path(music) as tmp:
-            sf.write(tmp, render_music(plan), SR)
-        logger.info("new song: %s (%.0f BPM, %s, %.0f s)", music, plan.bpm, plan.style, plan.seconds)
+
+
+def _flags(**options) -> list[str]:
+    """Command-line flags of keyword values: `_flags(gpu_id=-1)` -> ["--gpu_id", "-1"]."""
+    return [item for name, value in options.items() for item in (f"--{name}", str(value))]
+
+
+def new_song(out: Path, length: float) -> Path:
+    """A new synthetic song (a seed no training song has) of `length` seconds, written under `out/music/`."""
+    plan = plan_song(NEW_SONG_SEED, length)
+    music = out / "music" / f"{plan.name}.wav"
+    with atomic_path(music) as tmp:
+        sf.write(tmp, render_music(plan), SR)
+    logger.info("new song: %s (%.0f BPM, %s, %.0f s)", music, plan.bpm, plan.style, plan.seconds)
+    return music
+
+
+def dance_and_test(out: Path, music: Path, seconds: dict[str, float]) -> dict:
+    """gen_m2m.py on the song and on the test split (scored); the demo's summary."""
+    root, ckpts = out / "data" / DATASET, out / "checkpoints"
     gen = [
-        "--gpu_id",
-        "-1",
-        "--name",
-        "mtrans_demo",
-        "--res_name",
-        "rtrans_demo",
-        "--dataset_name",
-        DATASET,
-        "--data_root",
-        str(root),
-        "--checkpoints_dir",
-        str(ckpts),
-        "--out_root",
-        str(out),
+        *_flags(gpu_id=-1, name="mtrans_demo", res_name="rtrans_demo", dataset_name=DATASET, data_root=root),
+        *_flags(checkpoints_dir=ckpts, out_root=out),
         "--overwrite",
     ]  # the demo's own dance and test split: made again each time
     t0 = time.perf_counter()
@@ -325,19 +316,6 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "seconds": seconds,
     }
-    write_json(out / "summary.json", summary)
-    lines = [f"  {k:<5} {v}" for k, v in summary["dance"].items() if k != "frames"]
-    logger.info(
-        "demo done in %.0f s; the dance (%d frames) for %s:\n%s\n  test-split metrics: %s\n  test split, "
-        "ground truth beside the dances: %s\n  summary: %s",
-        sum(seconds.values()),
-        dance["frames"],
-        music,
-        "\n".join(lines),
-        summary["metrics"],
-        report["viewer"],
-        out / "summary.json",
-    )
     return summary
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
@@ -34,6 +35,7 @@ from evaluation.evaluate import format_table
 from generate.dances import (
     DANCE_SUFFIXES,
     VIEWER_PAGE,
+    GenerationOptions,
     claim_split_folder,
     edit_for_file,
     folder_page,
@@ -42,9 +44,9 @@ from generate.dances import (
     music_outputs,
     music_paths,
 )
-from generate.editing import Edit, kept_frames, prefix_edit, read_source
+from generate.editing import Edit, Source, kept_frames, prefix_edit, read_source
 from generate.music_input import music_frames
-from models.mask_transformer.loading import load_mage
+from models.mask_transformer.loading import MAGEModels, load_mage
 from options.generation_options import add_generation_options, chosen_formats, edit_request, generation_options
 from utils.atomic import write_json
 from utils.cli import inference_device, setup_logging, user_errors_exit
@@ -79,18 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     overwrite = args.overwrite
     formats = chosen_formats(args)
     page = PAGE_FORMAT in formats
-    request = edit_request(args)  # (the motion, "edit" | "prefix") or None
-    source = edit = None
-    if request is not None:
-        outs = {f"the dance {args.music.stem}{suffix}": out / f"{args.music.stem}{suffix}" for suffix in DANCE_SUFFIXES}
-        refuse_overwriting_inputs(outs, {f"--{request[1]}": request[0]})
-        source = read_source(request[0])  # a bad file, a span outside the song: one line before the models load
-        frames = music_frames(args.music)
-        if request[1] == "edit":
-            edit = Edit(args.keep or (), args.regen or (), args.variation or 1.0, args.transition)
-            kept_frames(edit, source, frames)
-        else:
-            prefix_edit(source, args.prefix_seconds, frames)
+    source, edit = checked_edit(args, out)
     if args.music is not None:  # the outputs are checked before the models load
         files, kept = music_outputs(music_paths(args.music), out, overwrite)
         if not files:  # every dance exists: nothing to generate (the page is made if it is missing)
@@ -98,6 +89,40 @@ def main(argv: list[str] | None = None) -> dict:
             return music_result([], [], kept, viewer)
     else:
         earlier = claim_split_folder(out, overwrite)
+    mage = load_models(args)
+    if source is not None:
+        done = edit_for_file(
+            mage, files[0], source, edit, out, opts, args.seed, formats, args.prefix_seconds, args.transition
+        )
+        viewer = folder_page(out, music_by_name(files + kept)) if page else None
+        return music_result([done], [], kept, viewer)
+    if args.music is not None:
+        report = generate_for_files(mage, files, out, opts, args.seed, formats)
+        viewer = folder_page(out, music_by_name(files + kept)) if page else None
+        return music_result([r for _, r in report.done], report.skipped, kept, viewer)
+    return split_run(args, mage, out, opts, formats, earlier)
+
+
+def checked_edit(args: argparse.Namespace, out: Path) -> tuple[Source | None, Edit | None]:
+    """The source motion and the edit of `--edit` / `--prefix` (None, None without), checked against the song
+    before any model loads: a bad file or a span outside the song is one line."""
+    request = edit_request(args)  # (the motion, "edit" | "prefix") or None
+    source = edit = None
+    if request is not None:
+        outs = {f"the dance {args.music.stem}{suffix}": out / f"{args.music.stem}{suffix}" for suffix in DANCE_SUFFIXES}
+        refuse_overwriting_inputs(outs, {f"--{request[1]}": request[0]})
+        source = read_source(request[0])
+        frames = music_frames(args.music)
+        if request[1] == "edit":
+            edit = Edit(args.keep or (), args.regen or (), args.variation or 1.0, args.transition)
+            kept_frames(edit, source, frames)
+        else:
+            prefix_edit(source, args.prefix_seconds, frames)
+    return source, edit
+
+
+def load_models(args: argparse.Namespace) -> MAGEModels:
+    """The transformers, their tokenizer and MMR, on the chosen device, with the chosen precision."""
     device = inference_device(args.gpu_id)
     mage = load_mage(
         args.checkpoints_dir,
@@ -115,16 +140,19 @@ def main(argv: list[str] | None = None) -> dict:
             args.music_dir,
             mage.mmr.source if mage.mmr is not None else "none",
         )
-    if source is not None:
-        done = edit_for_file(
-            mage, files[0], source, edit, out, opts, args.seed, formats, args.prefix_seconds, args.transition
-        )
-        viewer = folder_page(out, music_by_name(files + kept)) if page else None
-        return music_result([done], [], kept, viewer)
-    if args.music is not None:
-        report = generate_for_files(mage, files, out, opts, args.seed, formats)
-        viewer = folder_page(out, music_by_name(files + kept)) if page else None
-        return music_result([r for _, r in report.done], report.skipped, kept, viewer)
+    return mage
+
+
+def split_run(
+    args: argparse.Namespace,
+    mage: MAGEModels,
+    out: Path,
+    opts: GenerationOptions,
+    formats: tuple[str, ...],
+    earlier: list[Path],
+) -> dict:
+    """Dances for the dataset split's music, scored against its ground truth; the report, written to metrics.json."""
+    page = PAGE_FORMAT in formats
     if earlier:  # the models loaded: the earlier split run (its report and dances) can go
         logger.warning("--overwrite: deleting the earlier generation in %s (%d files)", out, len(earlier))
         for path in earlier:

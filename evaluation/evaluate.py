@@ -383,20 +383,12 @@ def evaluate_motions(
         if audio or beats:
             gt_found.append(_beat_alignment(gt, protocol, audio, beats, suffix="_gt"))
         gt_found.append(_mean_scores(gt, protocol, suffix="_gt"))
-        paired = _paired_metrics(pred, gt)
-        found.append(paired)
-    else:
-        paired = Findings(skipped={"MPJPE": "needs --gt_dir"})
-        found.append(paired)
+    paired = _paired_metrics(pred, gt) if gt else Findings(skipped={"MPJPE": "needs --gt_dir"})
+    found.append(paired)
     metrics = {k: v for f in (*found[:3], *gt_found, *found[3:]) for k, v in f.metrics.items()}
     skipped = {k: v for f in found for k, v in f.skipped.items()}
     warnings = [w for f in found for w in f.warnings]
-    per_sample: dict[str, dict] = {}
-    for f in found:
-        for name, scores in f.per_sample.items():
-            per_sample.setdefault(name, {}).update(scores)
-    for s in pred:
-        per_sample.setdefault(s.motion.name, {}).update({"frames": s.frames, "fps": s.rate, "layout": s.motion.layout})
+    per_sample = _per_sample(found, pred)
     for w in warnings:
         logger.warning(w)
     return {
@@ -416,6 +408,17 @@ def evaluate_motions(
         "warnings": warnings,
         "per_sample": {k: {m: _json_number(v) for m, v in per_sample[k].items()} for k in sorted(per_sample)},
     }
+
+
+def _per_sample(found: list[Findings], pred: list[Sample]) -> dict[str, dict]:
+    """Each prediction's own scores from every family, with its frames, rate and layout."""
+    per_sample: dict[str, dict] = {}
+    for f in found:
+        for name, scores in f.per_sample.items():
+            per_sample.setdefault(name, {}).update(scores)
+    for s in pred:
+        per_sample.setdefault(s.motion.name, {}).update({"frames": s.frames, "fps": s.rate, "layout": s.motion.layout})
+    return per_sample
 
 
 def _json_number(v):

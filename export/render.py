@@ -40,6 +40,24 @@ def _bone_colors(n_joints: int) -> list[str]:
     ]
 
 
+def _figure(seqs: list[np.ndarray], parents: np.ndarray, titles: Sequence[str] | None, size_px: int) -> tuple:
+    """The figure of side-by-side 3-D panels, one per sequence (T, J, 3), each with its first frame's bones: (figure,
+    one line collection per panel)."""
+    dpi, n_joints = 100, seqs[0].shape[1]
+    fig = plt.figure(figsize=(size_px * len(seqs) / dpi, size_px / dpi), dpi=dpi)
+    colors = _bone_colors(n_joints)
+    collections = []
+    for k, seq in enumerate(seqs):
+        ax = fig.add_subplot(1, len(seqs), k + 1, projection="3d")
+        _setup_axes(ax, seq, titles[k] if titles else None)
+        widths = [BODY_LINEWIDTH if j < N_BODY_JOINTS else FINGER_LINEWIDTH for j in range(1, n_joints)]
+        lc = Line3DCollection(_segments(seq[0], parents), colors=colors, linewidths=widths)
+        ax.add_collection3d(lc, autolim=False)
+        collections.append(lc)
+    fig.subplots_adjust(0, 0, 1, 1, 0, 0)
+    return fig, collections
+
+
 def render_skeleton_video(
     joints: np.ndarray | Sequence[np.ndarray],
     out_path: str | Path,
@@ -70,29 +88,13 @@ def render_skeleton_video(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
-    dpi = 100
-    fig = plt.figure(figsize=(size_px * len(seqs) / dpi, size_px / dpi), dpi=dpi)
-    colors = _bone_colors(n_joints)
-    collections = []
-    for k, seq in enumerate(seqs):
-        ax = fig.add_subplot(1, len(seqs), k + 1, projection="3d")
-        _setup_axes(ax, seq, titles[k] if titles else None)
-        widths = [BODY_LINEWIDTH if j < N_BODY_JOINTS else FINGER_LINEWIDTH for j in range(1, n_joints)]
-        lc = Line3DCollection(_segments(seq[0], parents), colors=colors, linewidths=widths)
-        ax.add_collection3d(lc, autolim=False)
-        collections.append(lc)
-    fig.subplots_adjust(0, 0, 1, 1, 0, 0)
+    fig, collections = _figure(seqs, parents, titles, size_px)
 
-    if out_path.suffix == ".mp4":
-        writer_kwargs = {
-            "fps": fps,
-            "codec": "libx264",
-            "quality": 7,
-            "macro_block_size": 1,
-            "ffmpeg_log_level": "error",
-        }
-    else:
-        writer_kwargs = {"duration": 1000.0 / fps, "loop": 0}  # gif: frame duration in ms
+    writer_kwargs = (
+        {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 1, "ffmpeg_log_level": "error"}
+        if out_path.suffix == ".mp4"
+        else {"duration": 1000.0 / fps, "loop": 0}  # gif: frame duration in ms
+    )
     with atomic_path(out_path) as tmp:  # the finished video replaces out_path; a failure leaves it as it was
         video_path = tmp.with_name(tmp.stem + ".silent.mp4") if audio and out_path.suffix == ".mp4" else tmp
         try:

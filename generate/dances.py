@@ -312,13 +312,8 @@ def generate_test_split(
         for r in range(repeat_times):
             name = song.name if repeat_times == 1 else f"{song.name}_r{r}"
             dance = rigid_dance(dance_for_music(mage, song, opts, seed + r * len(ids) + i, progress=False))
-            export_dance(
-                dance,
-                out_dir,
-                name,
-                song.audio,
-                formats if len(pred) < videos else tuple(f for f in formats if f != "mp4"),
-            )
+            written = formats if len(pred) < videos else tuple(f for f in formats if f != "mp4")
+            export_dance(dance, out_dir, name, song.audio, written)
             scene.lanes.append(Lane("generated" if repeat_times == 1 else f"generated r{r}", dance.joints))
             pred.append(_eval_motion(name, dance, "generated"))
             features[""].append(dance.features)
@@ -332,12 +327,19 @@ def generate_test_split(
     report = evaluate_motions(pred, gt, protocol, audio)
     if PAGE_FORMAT in formats:
         write_page(out_dir, scenes, f"{split} split ({out_dir.name})")
-    if mage.mmr is not None:
-        for suffix in features:
-            scores = embedded_matching_scores(mage.mmr, features[suffix], musics[suffix])
-            report["metrics"][f"MMR_MS{suffix}"] = scores["MMR_MS"]
-            report["metrics"][f"MMR_cos{suffix}"] = scores["MMR_cos"]
-    else:
+    report["metrics"].update(_matching_scores(mage, features, musics))
+    if mage.mmr is None:
         report["skipped"]["MMR_MS"] = "the transformers have no MMR (frame conditioning without --mmr_run)"
     report["counts"]["repeat_times"] = repeat_times
     return report
+
+
+def _matching_scores(mage, features: dict[str, list], musics: dict[str, list]) -> dict[str, float]:
+    """MMR_MS and MMR_cos of the dances ("") and of the ground truth ("_gt") with their music (none without MMR)."""
+    if mage.mmr is None:
+        return {}
+    out = {}
+    for suffix in features:
+        scores = embedded_matching_scores(mage.mmr, features[suffix], musics[suffix])
+        out[f"MMR_MS{suffix}"], out[f"MMR_cos{suffix}"] = scores["MMR_MS"], scores["MMR_cos"]
+    return out

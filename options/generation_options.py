@@ -59,7 +59,6 @@ def chosen_formats(args: argparse.Namespace) -> tuple[str, ...]:
 def add_generation_options(p: argparse.ArgumentParser) -> None:
     """Runs, inputs, sampling and outputs of a generation."""
     add_dataset_options(p)
-    d = GenerationOptions()
     p.add_argument("--name", required=True, help="masked transformer run (train_m2m.py --name)")
     p.add_argument("--res_name", help="residual transformer run (train_res.py --name); without it the base layer alone")
     p.add_argument("--vq_name", help="tokenizer run; checked against the one the transformers were trained on")
@@ -76,6 +75,14 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--ext", default="default", help="outputs go to <out_root>/<ext>/")
     p.add_argument("--out_root", type=Path, default=Path("generation"), help="root of the output folders")
+    add_input_options(p)
+    add_output_options(p)
+    add_sampling_options(p)
+    add_edit_options(p)
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """What is danced to: music files, or a dataset split (evaluated), and how many dances."""
     p.add_argument(
         "--music",
         type=Path,
@@ -99,6 +106,10 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--videos", type=non_negative_int, default=3, help="split mode: mp4 for the first N dances (0: none)"
     )
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """What is written and whether earlier outputs may be replaced."""
     p.add_argument(
         "--formats",
         type=output_formats,
@@ -115,6 +126,11 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
         help="replace the dances (and metrics.json) of an earlier run "
         "in <out_root>/<ext>/ (default: existing dances are kept, an earlier split run is refused)",
     )
+
+
+def add_sampling_options(p: argparse.ArgumentParser) -> None:
+    """Seeds, devices and the sampling settings (defaults: `GenerationOptions`)."""
+    d = GenerationOptions()
     p.add_argument("--seed", type=seed_int, default=10107, help="seeds the sampling")
     p.add_argument(
         "--mixed_precision",
@@ -151,7 +167,6 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="remove the root's slow drift over this many seconds (e.g. 10 for long songs; 0: off)",
     )
-    add_edit_options(p)
 
 
 def add_edit_options(p: argparse.ArgumentParser) -> None:

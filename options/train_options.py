@@ -170,6 +170,13 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cond_drop_prob", type=probability, default=0.1, help="condition dropout (classifier-free guidance)"
     )
+    add_masking_options(p)
+    add_mmr_loss_options(p)
+    add_validation_options(p)
+
+
+def add_masking_options(p: argparse.ArgumentParser) -> None:
+    """How training windows are masked: random codes, [MASK], continued windows, the residual parts' order."""
     p.add_argument("--random_prob", type=probability, default=0.1, help="masked positions replaced by a random code")
     p.add_argument("--mask_prob", type=probability, default=0.7, help="of the others, the share that becomes [MASK]")
     p.add_argument(
@@ -193,6 +200,10 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
         "body -> hands -> face, each given the coarser parts' codes (for an HRVQ --conditioner; default: "
         "all parts of a layer in one pass)",
     )
+
+
+def add_mmr_loss_options(p: argparse.ArgumentParser) -> None:
+    """The MMR loss (the generated tokens' MMR embedding against the music's)."""
     p.add_argument("--mmr_loss", action="store_true", help="add the MMR loss (decoded prediction vs the music)")
     p.add_argument(
         "--mmr_loss_weight", type=non_negative_float, default=0.5, help="weight of the MMR loss (the release's)"
@@ -200,6 +211,10 @@ def add_transformer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mmr_temperature", type=positive_float, default=0.7, help="InfoNCE temperature of the MMR loss")
     p.add_argument("--gumbel_tau", type=positive_float, default=0.01, help="Gumbel-softmax temperature of the MMR loss")
     p.add_argument("--mmr_run", help="MMR run of the MMR loss (default: the one that made the dataset's features)")
+
+
+def add_validation_options(p: argparse.ArgumentParser) -> None:
+    """What the transformer stages' validation measures and which metric picks best.tar."""
     p.add_argument(
         "--eval_windows",
         type=non_negative_int,

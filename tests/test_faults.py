@@ -269,7 +269,7 @@ def test_overwrite_deletes_the_old_run_only_once_the_new_one_starts(tmp_path):
 
 
 def test_recorded_configurations_compare_by_content_not_by_location_or_age():
-    from utils.trainer import config_differences
+    from utils.checkpoint import config_differences
 
     saved = {"run": "vq", "file": "/old/place/latest.tar", "fingerprint": "ab", "width": 8}
     assert config_differences(saved, {**saved, "file": "/new/place/latest.tar"}) == []  # moved: the same

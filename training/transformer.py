@@ -143,28 +143,7 @@ class TokenTrainer(Trainer):
     def build_data(self):
         cfg = self.cfg
         data = ProcessedData(dataset_dir(cfg.dataset_name, cfg.data_root))
-        dim = int(data.mean.shape[0])
-        which = cfg.vq_which
-        self.vq, vq_ckpt = load_vq(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name, dim=dim, which=which)
-        if cfg.hrvq and self.vq.config.vq_type != "hrvq":
-            raise UserError(f"--hrvq given but tokenizer {cfg.vq_name!r} is a {self.vq.config.vq_type}")
-        self.vq_run = find_run(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name)
-        self.vq.requires_grad_(False)
-        self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
-        self.vq_record = upstream_record(
-            self.vq_run / "model" / f"{which}.tar", run=self.vq_run.name, which=which, vq_type=self.vq.config.vq_type
-        )
-        self.vq_fingerprint = self.vq_record["fingerprint"]
-        latest = self.model_dir / "latest.tar"
-        if cfg.is_continue and latest.is_file():  # before encoding with a changed tokenizer
-            saved = load_checkpoint(latest, mmap=True).get("tokenizer", {})
-            check_upstream(
-                self.vq_record["file"],
-                saved.get("fingerprint"),
-                f"tokenizer {self.vq_run.name!r}",
-                f"run {self.run_dir.name!r}",
-                "resume with the checkpoint it was trained on or start the run again (--overwrite)",
-            )
+        self._load_tokenizer(int(data.mean.shape[0]))
         down = self.vq.config.downsampling
         self.use_clip = cfg.music_cond in ("clip", "both")
         self.mmr_loss = cfg.mmr_loss
@@ -202,6 +181,32 @@ class TokenTrainer(Trainer):
         self.mmr = self._load_mmr(data, cfg) if self.mmr_loss else None
         self.eval_mmr = self.mmr if self.mmr is not None else self._evaluation_mmr(data, cfg.music_type)
         return train, val
+
+    def _load_tokenizer(self, dim: int) -> None:
+        """The frozen tokenizer (`--vq_name`, `--vq_which`) of `dim`-wide features, its normalisation and the record
+        of its checkpoint; a resumed run refuses a tokenizer retrained since."""
+        cfg = self.cfg
+        which = cfg.vq_which
+        self.vq, vq_ckpt = load_vq(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name, dim=dim, which=which)
+        if cfg.hrvq and self.vq.config.vq_type != "hrvq":
+            raise UserError(f"--hrvq given but tokenizer {cfg.vq_name!r} is a {self.vq.config.vq_type}")
+        self.vq_run = find_run(cfg.checkpoints_dir, cfg.dataset_name, cfg.vq_name)
+        self.vq.requires_grad_(False)
+        self.vq_mean, self.vq_std = vq_ckpt["mean"].float(), vq_ckpt["std"].float()
+        self.vq_record = upstream_record(
+            self.vq_run / "model" / f"{which}.tar", run=self.vq_run.name, which=which, vq_type=self.vq.config.vq_type
+        )
+        self.vq_fingerprint = self.vq_record["fingerprint"]
+        latest = self.model_dir / "latest.tar"
+        if cfg.is_continue and latest.is_file():  # before encoding with a changed tokenizer
+            saved = load_checkpoint(latest, mmap=True).get("tokenizer", {})
+            check_upstream(
+                self.vq_record["file"],
+                saved.get("fingerprint"),
+                f"tokenizer {self.vq_run.name!r}",
+                f"run {self.run_dir.name!r}",
+                "resume with the checkpoint it was trained on or start the run again (--overwrite)",
+            )
 
     @staticmethod
     def _evaluation_mmr(data: ProcessedData, music_type: str) -> MMREmbedder | None:

@@ -1,4 +1,6 @@
-"""Folder runs: apply one step to many files, skip the bad ones with their reason, and report every skip at the end.
+"""Batches and folder runs: `collate_batches` (whole batches from `__getitems__`), `EpochSampler` (an epoch's data
+order, a pure function of seed and epoch), and folder runs: apply one step to many files, skip the bad ones with
+their reason, and report every skip at the end.
 
 A problem with one item skips it (expected ones, `UserError`: unreadable file, wrong layout, NaN, ...; anything else
 with its exception type, the traceback at debug level) and the run goes on. Nothing is lost silently: every skipped
@@ -8,11 +10,13 @@ item is logged with its reason and returned; the run fails only when no item wor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch.utils.data import Sampler
 from tqdm import tqdm
 
 from utils.cli import UserError
@@ -87,3 +91,19 @@ def collate_batches(batch: dict | list) -> dict | list:
     if isinstance(batch, dict | torch.Tensor):
         return batch
     return torch.utils.data.default_collate(batch)
+
+
+class EpochSampler(Sampler[int]):
+    """The data order of one epoch: a permutation seeded by (seed, epoch), starting at position `start`."""
+
+    def __init__(self, n: int, seed: int, epoch: int, start: int = 0, shuffle: bool = True) -> None:
+        self.n, self.seed, self.epoch, self.start, self.shuffle = n, seed, epoch, start, shuffle
+
+    def __iter__(self) -> Iterator[int]:
+        if not self.shuffle:
+            return iter(range(self.start, self.n))
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g)[self.start :].tolist())
+
+    def __len__(self) -> int:
+        return max(0, self.n - self.start)

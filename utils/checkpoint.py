@@ -147,3 +147,19 @@ def load_weights(module: torch.nn.Module, state: dict, path: str | Path) -> None
         raise UserError(
             f"{path}: its weights do not fit the model it describes ({lines[-1] if lines else err})"
         ) from err
+
+
+LOCATION_KEYS = ("file", "clip_mmr", "clip_dir", "mmr")  # where an upstream file was: a moved folder is no change
+
+
+def config_differences(saved: dict, now: dict) -> list[str]:
+    """The keys of a recorded configuration that differ from the current one, or that this version does not know.
+    Keys the record lacks (an older version wrote it), file locations (`LOCATION_KEYS`) and fingerprints one side
+    lacks are not differences."""
+
+    def differs(k: str) -> bool:
+        if k in LOCATION_KEYS or (k.endswith("fingerprint") and None in (saved[k], now[k])):
+            return False
+        return saved[k] != now[k]
+
+    return sorted({k for k in saved.keys() & now.keys() if differs(k)} | (saved.keys() - now.keys()))

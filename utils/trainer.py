@@ -36,23 +36,20 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import random
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from utils.atomic import remove_stale_temporaries, write_json, write_text
-from utils.batch import collate_batches
+from utils.batch import EpochSampler, collate_batches
 from utils.checkpoint import (
+    config_differences,
     load_checkpoint,
     load_weights,
     nonfinite_tensors,
@@ -62,101 +59,31 @@ from utils.checkpoint import (
     set_rng_state,
 )
 from utils.cli import UserError
+from utils.devices import make_accelerator, rank_seed, seed_everything
 from utils.runs import claim_run
 from utils.stage_config import LoopConfig, StageConfig
 
 logger = logging.getLogger(__name__)
 
 
-RANK_SEED_STRIDE = 104_729  # rank r's model randomness: seed + r * stride (rank 0: the seed itself)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rank_seed(seed: int, rank: int) -> int:
-    """The seed of rank `rank`'s model randomness (masks, drops, dropout, Gumbel noise)."""
-    return seed + RANK_SEED_STRIDE * rank
-
-
-def autocast_dtype(mixed_precision: str, cpu: bool) -> str:
-    """accelerate's mixed precision for `--mixed_precision` (auto: bf16 on GPU, fp32 on CPU)."""
-    if mixed_precision not in ("auto", "bf16", "no"):
-        raise UserError(f"--mixed_precision must be auto, bf16 or no, got {mixed_precision!r}")
-    if mixed_precision == "auto":
-        return "no" if cpu else "bf16"
-    return mixed_precision
-
-
-def make_accelerator(gpu_id: int = 0, mixed_precision: str = "auto", compile: bool = False):
-    """An `accelerate.Accelerator` for `--gpu_id` (-1: CPU) and `--mixed_precision`; `compile`: torch.compile the
-    prepared model (inductor). DDP keeps buffers per rank. Checks that launched ranks joined."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if gpu_id >= 0 and world == 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_id)  # before CUDA starts: this process sees that GPU only
-    cpu = gpu_id < 0 or not torch.cuda.is_available()
-    if gpu_id >= 0 and cpu:
-        logger.warning("--gpu_id %d: no CUDA device on this machine, training on the CPU", gpu_id)
-    AcceleratorState._reset_state()  # one process may train several runs with different precisions (tests, notebooks)
-    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)  # codebooks: all-reduced by the quantizers
-    accelerator = Accelerator(
-        cpu=cpu,
-        mixed_precision=autocast_dtype(mixed_precision, cpu),
-        dynamo_backend="inductor" if compile else "no",
-        kwargs_handlers=[ddp],
-    )
-    if world > 1 and accelerator.num_processes != world:
-        raise UserError(
-            f"launched with WORLD_SIZE={world} but the ranks did not join (each would train alone); "
-            "on CPU: accelerate launch --multi_gpu --num_processes N ... --gpu_id -1"
-        )
-    return accelerator
-
-
-class EpochSampler(Sampler[int]):
-    """The data order of one epoch: a permutation seeded by (seed, epoch), starting at position `start`."""
-
-    def __init__(self, n: int, seed: int, epoch: int, start: int = 0, shuffle: bool = True) -> None:
-        self.n, self.seed, self.epoch, self.start, self.shuffle = n, seed, epoch, start, shuffle
-
-    def __iter__(self) -> Iterator[int]:
-        if not self.shuffle:
-            return iter(range(self.start, self.n))
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g)[self.start :].tolist())
-
-    def __len__(self) -> int:
-        return max(0, self.n - self.start)
-
-
-LOCATION_KEYS = ("file", "clip_mmr", "clip_dir", "mmr")  # where an upstream file was: a moved folder is no change
-
-
-def config_differences(saved: dict, now: dict) -> list[str]:
-    """The keys of a recorded configuration that differ from the current one, or that this version does not know.
-    Keys the record lacks (an older version wrote it), file locations (`LOCATION_KEYS`) and fingerprints one side
-    lacks are not differences."""
-
-    def differs(k: str) -> bool:
-        if k in LOCATION_KEYS or (k.endswith("fingerprint") and None in (saved[k], now[k])):
-            return False
-        return saved[k] != now[k]
-
-    return sorted({k for k in saved.keys() & now.keys() if differs(k)} | (saved.keys() - now.keys()))
-
-
 def lr_factor(step: int, warm_up: int, milestones: list[int], gamma: float) -> float:
     """Linear warm-up over `warm_up` steps, then x gamma at each milestone passed."""
     warm = min(1.0, (step + 1) / warm_up) if warm_up > 0 else 1.0
     return warm * gamma ** sum(step >= m for m in milestones)
+
+
+@dataclass
+class _Fitting:
+    """The moving parts of one `Trainer.fit` call: the prepared model and optimizer (and the optimizer under
+    accelerate's wrapper, whose `found_inf` skips a step), the scheduler, the TensorBoard writer (main process) and
+    the losses summed on the device since the last logging step."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    raw_optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    writer: object | None
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Trainer:
@@ -325,6 +252,46 @@ class Trainer:
     def fit(self) -> dict:
         """Train (or resume) to `--max_epoch` epochs (or `--max_steps` steps); returns the last metrics."""
         loop, acc = self.loop, self.accelerator
+        train_set, val_set, model, optimizer, scheduler, state = self._start()
+        raw_optimizer = optimizer
+        model, optimizer = acc.prepare(model, optimizer)
+        run = _Fitting(model, optimizer, raw_optimizer, scheduler, self._writer())
+        max_steps = loop.max_steps or math.inf
+        per_step = loop.batch_size * acc.num_processes  # samples of the epoch's order one step uses
+        if len(train_set) < per_step:
+            raise UserError(
+                f"the training set has {len(train_set)} items, fewer than one batch of "
+                f"{loop.batch_size} x {acc.num_processes} process(es)"
+            )
+        self._first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
+        start_step, started = state["step"], time.perf_counter()
+        while state["epoch"] < loop.max_epoch and state["step"] < max_steps:
+            self._train_epoch(run, state, train_set, max_steps, per_step)
+            if state["step"] >= max_steps and state["sample_in_epoch"] + per_step <= len(train_set):
+                break  # stopped inside the epoch: `latest` below records where
+            state["epoch"] += 1
+            state["step_in_epoch"] = state["sample_in_epoch"] = 0
+            if val_set is not None and state["epoch"] % loop.eval_every_e == 0:
+                self._evaluate(run.model, val_set, state, run.writer, run.optimizer, run.scheduler)
+            self.save("latest", run.model, run.optimizer, run.scheduler, state)
+        state["finished"] = True  # what `utils.runs.run_status` reads: the run reached its end
+        self.save("latest", run.model, run.optimizer, run.scheduler, state)
+        steps, seconds = state["step"] - start_step, time.perf_counter() - started
+        logger.info(
+            "%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)",
+            steps,
+            seconds,
+            steps * per_step / max(seconds, 1e-9),
+            acc.num_processes,
+        )
+        self._finish(run)
+        return state["metrics"]
+
+    def _start(self) -> tuple:
+        """Claim the run folder, build the data, model, optimizer and scheduler (resumed with `--is_continue`), then
+        replace an `--overwrite`n run and write the options: (train set, val set, model, optimizer, scheduler,
+        state)."""
+        loop, acc = self.loop, self.accelerator
         replaced = self.claim_run_dir()
         seed_everything(loop.seed)  # the same weights and data on every rank
         train_set, val_set = self.build_data()  # first: the model may depend on the data (feature width)
@@ -351,72 +318,48 @@ class Trainer:
         state["finished"] = False  # until the last save of this call
         self.replace_old_run(replaced)  # the new run is built: the old one can go
         self.write_options()
-        raw_optimizer = optimizer
-        model, optimizer = acc.prepare(model, optimizer)
-        writer = self._writer()
-        max_steps = loop.max_steps or math.inf
-        per_step = loop.batch_size * acc.num_processes  # samples of the epoch's order one step uses
-        if len(train_set) < per_step:
-            raise UserError(
-                f"the training set has {len(train_set)} items, fewer than one batch of "
-                f"{loop.batch_size} x {acc.num_processes} process(es)"
-            )
-        sums: dict[str, torch.Tensor] = {}  # losses summed on the device since the last logging step
-        self._first_bad = torch.zeros((), dtype=torch.int64, device=self.device)
-        params = [p for p in model.parameters() if p.requires_grad]
-        start_step, started = state["step"], time.perf_counter()
-        while state["epoch"] < loop.max_epoch and state["step"] < max_steps:
-            model.train()
-            loader = self.loader(train_set, state["epoch"], state["sample_in_epoch"])
-            bar = tqdm(
-                loader, desc=f"epoch {state['epoch']}", unit="step", disable=not acc.is_local_main_process, leave=False
-            )
-            for batch in bar:
-                with acc.autocast():
-                    losses = self.training_step(model, batch)
-                acc.backward(losses["loss"])
-                raw_optimizer.found_inf = self._nonfinite(losses["loss"], params, state["step"] + 1)
-                optimizer.step()  # not applied where found_inf is set
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                state["step"] += 1
-                state["step_in_epoch"] += 1
-                state["sample_in_epoch"] += per_step
-                for k, v in losses.items():
-                    v = v.detach().float()
-                    sums[k] = sums[k] + v if k in sums else v
-                if state["step"] % loop.log_every == 0:
-                    self._stop_if_nonfinite(state)
-                    self._log(writer, sums, loop.log_every, state["step"], scheduler.get_last_lr()[0], bar)
-                if loop.save_latest and state["step"] % loop.save_latest == 0:
-                    self.save("latest", model, optimizer, scheduler, state)
-                if state["step"] >= max_steps:
-                    break
-            if state["step"] >= max_steps and state["sample_in_epoch"] + per_step <= len(train_set):
-                break  # stopped inside the epoch: `latest` below records where
-            state["epoch"] += 1
-            state["step_in_epoch"] = state["sample_in_epoch"] = 0
-            if val_set is not None and state["epoch"] % loop.eval_every_e == 0:
-                self._evaluate(model, val_set, state, writer, optimizer, scheduler)
-            self.save("latest", model, optimizer, scheduler, state)
-        state["finished"] = True  # what `utils.runs.run_status` reads: the run reached its end
-        self.save("latest", model, optimizer, scheduler, state)
-        steps, seconds = state["step"] - start_step, time.perf_counter() - started
-        logger.info(
-            "%d steps in %.1f s: %.2f samples/s (%d process(es), validation and saves included)",
-            steps,
-            seconds,
-            steps * per_step / max(seconds, 1e-9),
-            acc.num_processes,
+        return train_set, val_set, model, optimizer, scheduler, state
+
+    def _train_epoch(self, run: _Fitting, state: dict, train_set: Dataset, max_steps: float, per_step: int) -> None:
+        """The steps of one epoch (from where an interrupted one stopped), logging and saving as asked."""
+        loop, acc = self.loop, self.accelerator
+        run.model.train()
+        params = [p for p in run.model.parameters() if p.requires_grad]
+        loader = self.loader(train_set, state["epoch"], state["sample_in_epoch"])
+        bar = tqdm(
+            loader, desc=f"epoch {state['epoch']}", unit="step", disable=not acc.is_local_main_process, leave=False
         )
-        self._check_in_sync(model)
-        self.trained = self.unwrap(model)  # the trained module (no DDP or compile wrapper)
-        if writer is not None:
-            writer.close()
+        for batch in bar:
+            with acc.autocast():
+                losses = self.training_step(run.model, batch)
+            acc.backward(losses["loss"])
+            run.raw_optimizer.found_inf = self._nonfinite(losses["loss"], params, state["step"] + 1)
+            run.optimizer.step()  # not applied where found_inf is set
+            run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["step_in_epoch"] += 1
+            state["sample_in_epoch"] += per_step
+            for k, v in losses.items():
+                v = v.detach().float()
+                run.sums[k] = run.sums[k] + v if k in run.sums else v
+            if state["step"] % loop.log_every == 0:
+                self._stop_if_nonfinite(state)
+                self._log(run.writer, run.sums, loop.log_every, state["step"], run.scheduler.get_last_lr()[0], bar)
+            if loop.save_latest and state["step"] % loop.save_latest == 0:
+                self.save("latest", run.model, run.optimizer, run.scheduler, state)
+            if state["step"] >= max_steps:
+                break
+
+    def _finish(self, run: _Fitting) -> None:
+        """Check the ranks ended in sync, keep the trained module (`self.trained`), close the logs and the group."""
+        self._check_in_sync(run.model)
+        self.trained = self.unwrap(run.model)  # the trained module (no DDP or compile wrapper)
+        if run.writer is not None:
+            run.writer.close()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            acc.wait_for_everyone()
+            self.accelerator.wait_for_everyone()
             torch.distributed.destroy_process_group()  # before exit: a live gloo group can abort a rank at teardown
-        return state["metrics"]
 
     def _resume(self, model, optimizer, scheduler, state: dict) -> dict:
         """Load `latest.tar` into the model, optimizer and scheduler; restore this rank's RNG states. A resume with

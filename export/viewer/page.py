@@ -160,6 +160,21 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _lane_meta(lane: Lane, blob) -> dict:
+    """A lane's entry of the page's metadata; its encoded joints go to `blob` (which returns their index)."""
+    joints = _check_lane(lane)
+    meta, data = encode_joints(joints)
+    mb = _motion_beats(joints) if lane.motion_beats is None else np.asarray(lane.motion_beats)
+    floor = float(np.percentile(joints[..., 1].min(axis=1), 2))  # the lowest joint, robust to a glitch
+    return {
+        "name": lane.name,
+        **meta,
+        "floor": round(floor, 4),
+        "blob": blob(data),
+        "motion_beats": [int(f) for f in mb],
+    }
+
+
 def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = True) -> str:
     """The HTML text of a viewer page for `scenes` (the first opens first). `beats`: track the music's beats when a
     scene gives none (librosa; a few seconds per song)."""
@@ -173,21 +188,7 @@ def build_page(scenes: list[Scene], title: str, fps: float = FPS, beats: bool = 
 
     meta_scenes, audio_blobs = [], {}  # one copy of each music file, however many scenes play it
     for scene in scenes:
-        lanes = []
-        for lane in scene.lanes:
-            joints = _check_lane(lane)
-            meta, data = encode_joints(joints)
-            mb = _motion_beats(joints) if lane.motion_beats is None else np.asarray(lane.motion_beats)
-            floor = float(np.percentile(joints[..., 1].min(axis=1), 2))  # the lowest joint, robust to a glitch
-            lanes.append(
-                {
-                    "name": lane.name,
-                    **meta,
-                    "floor": round(floor, 4),
-                    "blob": blob(data),
-                    "motion_beats": [int(f) for f in mb],
-                }
-            )
+        lanes = [_lane_meta(lane, blob) for lane in scene.lanes]
         audio, times, source = None, scene.beats, scene.beat_source
         if scene.music is not None:
             key = Path(scene.music).resolve()

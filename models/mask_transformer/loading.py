@@ -14,8 +14,8 @@ from models.mask_transformer.transformer import MaskTransformer, ResidualTransfo
 from models.vq.loading import load_vq
 from utils.checkpoint import check_upstream, file_fingerprint, load_checkpoint, load_weights, rebuild_config
 from utils.cli import UserError
+from utils.devices import autocast_dtype
 from utils.runs import find_run
-from utils.trainer import autocast_dtype
 
 # 2: per-part token embeddings and heads, the residual transformer's part order and `known` input (format 1 shared one
 # table and head across parts: its weights do not load)

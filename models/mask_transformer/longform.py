@@ -35,6 +35,19 @@ def song_window_starts(frames: int, width: int, overlap: int, downsampling: int)
 
 
 @torch.no_grad()
+def _window_condition(mage, padded: np.ndarray, clip_source: np.ndarray | None, a: int, n: int, frames: int) -> tuple:
+    """The condition of the window of `frames` frames from frame `a`, `n` of them music (the rest zeros): (its MMR
+    embedding (1, Dc) or None, its normalised frame-level music (1, frames, Dm))."""
+    device = mage.music_mean.device
+    window = np.zeros((frames, padded.shape[1]), np.float32)
+    window[:n] = padded[a : a + n]
+    clip = None
+    if mage.mmr is not None:
+        span = clip_source[a : min(a + n, len(clip_source))]
+        clip = mage.mmr.music(span[None, : mage.mmr.clip_frames]).to(device)
+    return mage.condition(torch.from_numpy(window).to(device)[None], clip)
+
+
 def generate_long(
     mage,
     music: np.ndarray,
@@ -79,28 +92,14 @@ def generate_long(
         n = min(width, total - start)
         if (tokens[:, start : start + n] >= 0).all():
             continue  # every token of the window is given (a kept span)
-        window = np.zeros((width * down, padded.shape[1]), np.float32)
-        window[: n * down] = padded[start * down : (start + n) * down]
-        clip = None
-        if mage.mmr is not None:
-            span = clip_source[start * down : min((start + n) * down, len(clip_source))]
-            clip = mage.mmr.music(span[None, : mage.mmr.clip_frames]).to(device)
-        clip, normalised = mage.condition(torch.from_numpy(window).to(device)[None], clip)
+        clip, normalised = _window_condition(mage, padded, clip_source, start * down, n * down, width * down)
         valid = torch.zeros(parts, width, dtype=torch.bool, device=device)
         valid[:, :n] = True
         given = torch.full((parts, width, layers), -1, dtype=torch.long, device=device)
         given[:, :n] = tokens[:, start : start + n]
+        inputs = (valid.reshape(1, -1), clip, normalised, given.reshape(1, -1, layers))
         with mage.autocast():
-            out = generate(
-                mage.base,
-                mage.res,
-                valid.reshape(1, -1),
-                clip,
-                normalised,
-                given.reshape(1, -1, layers),
-                generator=generator,
-                **sampling,
-            )
+            out = generate(mage.base, mage.res, *inputs, generator=generator, **sampling)
         tokens[:, start : start + n] = out.reshape(parts, width, layers)[:, :n]
     features = mage.decode(tokens.reshape(1, parts * total, layers))[0, :frames]
     return features.float().cpu().numpy(), tokens.cpu()
