@@ -34,10 +34,9 @@ def resolve_smplx_file(model_path: str | Path, gender: str = "neutral") -> Path:
     )
 
 
-def _body_model(model_file: Path, gender: str) -> torch.nn.Module:
-    """The official SMPL-X body model of a model file (full hand poses, 300 betas, 100 expressions)."""
-    import smplx  # licensed-model path only
-
+def _body_model(smplx, model_file: Path, gender: str) -> torch.nn.Module:
+    """The official SMPL-X body model (the `smplx` package's) of a model file (full hand poses, 300 betas, 100
+    expressions)."""
     return smplx.create(
         str(model_file),
         model_type="smplx",
@@ -72,11 +71,13 @@ def smplx_joints(
     Returns:
         (T, 52, 3) float32 joints.
     """
+    import smplx  # licensed-model path only (a missing package is the first thing said)
+
     full = np.asarray(poses).reshape(len(poses), -1, 3)
     if full.shape[1] != SMPLX_N_JOINTS:
         raise ValueError(f"the SMPL-X path needs the full 55-joint poses (T, 165), got {np.shape(poses)}")
     model_file = resolve_smplx_file(model_path, gender)
-    model = _body_model(model_file, gender)
+    model = _body_model(smplx, model_file, gender)
     n_frames = len(full)
     shape = _fit(betas, model.num_betas, n_frames)
     expr = _fit(expressions, model.num_expression_coeffs, n_frames)

@@ -92,9 +92,11 @@ def test_the_mmr_feature_type_gets_its_extractor_from_the_mmr_layer():
         "try:\n    t.extract('song.wav')\nexcept UserError as e:\n    print('refused:', e)\n"
         "import MMR.music_features as m\n"
         "print(music_feature('mmr').song is m.song_features, t.fps == m.FPS == 2)\n"
+        "try:\n    t.extract('song.wav')\nexcept TypeError as e:\n    print('forwarded:', e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    refused, supplied = out.stdout.strip().splitlines()
+    refused, supplied, forwarded = out.stdout.strip().splitlines()
     assert "computed by a trained model" in refused and "mmr_music_feat256.py" in refused
     assert supplied == "True True"
+    assert "run" in forwarded  # the type looked up before the import reaches the provided extractor (it needs run=)

@@ -63,6 +63,7 @@ def test_mmr_trains_validates_and_checkpoints_its_statistics(data_root, tmp_path
     config = ckpt["config"]  # the stage's typed config, recorded beside the options as given
     assert config["data"]["music_type"] == "baseline" and config["trainer"]["save_latest"] == 0
     assert config["model"]["latent"] == ckpt["mmr"]["latent"] == ckpt["options"]["latent"]
+    assert config["run_dir"] == str(tmp_path / "mmr")
     with pytest.raises(UserError, match=r"trained with a different mmr \(motion_dim\)"):
         MMRTrainer(options(data_root, "--motion_part", "all", "--is_continue"), tmp_path / "mmr").fit()
 

@@ -10,7 +10,7 @@ of 32 (`batch/...`); the best checkpoint has the highest mean R@1 on those batch
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,7 @@ class MMRTrainer(Trainer):
         if isinstance(options, TrainMMRConfig):
             options = argparse.Namespace(**options.flat())
         super().__init__(options, run_dir)
+        self.cfg = replace(self.cfg, run_dir=str(self.run_dir))  # the folder it really trains in
 
     @property
     def loop(self) -> LoopConfig:

@@ -1,7 +1,7 @@
 // The dance viewer: draws the joint sequences embedded in this page, lane beside lane, in time with the page's
 // music. Plain browser JavaScript (canvas 2D), no library, no network: everything it shows is in the page.
 //
-// Data (written by utils/viewer/page.py): the script element "soul-meta" holds JSON {title, fps, parents, scenes: [{name,
+// Data (written by export/viewer/page.py): the script element "soul-meta" holds JSON {title, fps, parents, scenes: [{name,
 // duration, audio: {blob, mime, name} | null, beats: [s], beat_source, spans: [[s, s]], span_label, lanes: [{name,
 // frames, joints, blob, scale, offset, floor, motion_beats: [frame]}]}]} (floor: the height the lane's feet stand on;
 // spans: an edit's kept spans, shaded on the time bar), and one script element "blob-N" per binary block, base64 of

@@ -34,7 +34,6 @@ def song_window_starts(frames: int, width: int, overlap: int, downsampling: int)
     return window_starts(math.ceil(frames / downsampling), width, overlap)
 
 
-@torch.no_grad()
 def _window_condition(mage, padded: np.ndarray, clip_source: np.ndarray | None, a: int, n: int, frames: int) -> tuple:
     """The condition of the window of `frames` frames from frame `a`, `n` of them music (the rest zeros): (its MMR
     embedding (1, Dc) or None, its normalised frame-level music (1, frames, Dm))."""
@@ -48,6 +47,7 @@ def _window_condition(mage, padded: np.ndarray, clip_source: np.ndarray | None, 
     return mage.condition(torch.from_numpy(window).to(device)[None], clip)
 
 
+@torch.no_grad()
 def generate_long(
     mage,
     music: np.ndarray,
