@@ -16,7 +16,7 @@ body, 30 fps), `<name>.mp4` (with the music; `--no_render` skips it) and `viewer
 every dance of the folder with its music (split runs: beside the ground truth).
 Editing (one `--music` file): `--edit DANCE` with `--keep SPANS` (in-betweening), `--regen PARTS` (new fingers and
 face for a kept body, ...) and/or `--variation F`; `--prefix MOTION` continues a motion into a dance for the whole
-song. Kept frames come back exactly (`generate.editing`).
+song. Kept frames come back exactly (`generator.editing`).
 Nothing is replaced unasked: a song whose dance exists is kept and listed, a split run into a folder that holds an
 earlier one is refused in one line (`--overwrite` replaces them); a music folder whose files share a name, or that
 holds one of the outputs, is refused.
@@ -32,7 +32,7 @@ from data.audio_extraction.registry import music_feature
 from data.loaders import ProcessedData
 from data.paths import dataset_dir
 from evaluation.evaluate import format_table
-from generate.dances import (
+from generator.dances import (
     DANCE_SUFFIXES,
     VIEWER_PAGE,
     GenerationOptions,
@@ -44,8 +44,8 @@ from generate.dances import (
     music_outputs,
     music_paths,
 )
-from generate.editing import Edit, Source, kept_frames, prefix_edit, read_source
-from generate.music_input import music_frames
+from generator.editing import Edit, Source, kept_frames, prefix_edit, read_source
+from generator.music_input import music_frames
 from models.mask_transformer.loading import MAGEModels, load_mage
 from options.generation_options import add_generation_options, chosen_formats, edit_request, generation_options
 from utils.atomic import write_json

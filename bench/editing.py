@@ -36,9 +36,9 @@ from evaluation.metrics.continuity import joint_speed
 from evaluation.metrics.holistic import fingers_relative_to_wrists
 from evaluation.metrics.music_beats import track_beats
 from export.dance import rigid_dance
-from generate.dances import GenerationOptions, dance_for_music
-from generate.editing import Edit, Source, generate_edit, plan_edit, splice_edit
-from generate.music_input import dataset_music
+from generator.dances import GenerationOptions, dance_for_music
+from generator.editing import Edit, Source, generate_edit, plan_edit, splice_edit
+from generator.music_input import dataset_music
 from models.mask_transformer.loading import load_mage
 from motion.frame import FPS
 from motion.skeleton import N_BODY_JOINTS, WRISTS

@@ -25,8 +25,8 @@ import soundfile as sf
 import torch
 
 from data.synthetic_dance import SR, plan_song, render_music
-from generate.dances import GenerationOptions, dance_for_music
-from generate.music_input import SongMusic, file_features, music_frames
+from generator.dances import GenerationOptions, dance_for_music
+from generator.music_input import SongMusic, file_features, music_frames
 from MMR.embedder import MMREmbedder, MMRInputs
 from MMR.model import MMRConfig, MusicMotionRetrieval
 from models.mask_transformer.loading import MAGEModels

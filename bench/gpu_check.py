@@ -49,7 +49,7 @@ from types import ModuleType
 
 import torch
 
-from generate.music_input import SongMusic
+from generator.music_input import SongMusic
 from models.mask_transformer.transformer import Block, TransformerConfig
 from utils.cli import setup_logging
 from utils.timing import machine_info, peak_memory_gib, reset_peak_memory

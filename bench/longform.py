@@ -25,8 +25,8 @@ from data.loaders import ProcessedData
 from data.synthetic_dance import SR, plan_song, render_music
 from evaluation.metrics.continuity import border_frames, continuity_report, mean_speed
 from export.dance import rigid_dance
-from generate.dances import GenerationOptions, dance_for_music
-from generate.music_input import file_music
+from generator.dances import GenerationOptions, dance_for_music
+from generator.music_input import file_music
 from models.mask_transformer.loading import load_mage
 from models.mask_transformer.longform import song_window_starts
 from motion.frame import FPS

@@ -1,6 +1,6 @@
 """Splice a generated motion into a given one: what is kept comes back exactly, the rest joins it without a jump.
 
-An edit (`generate.editing`) keeps some of a source motion (whole frames, or some joints at every
+An edit (`generator.editing`) keeps some of a source motion (whole frames, or some joints at every
 frame) and generates the rest. `splice` builds the output on the source's rigid skeleton:
 
 - kept joint positions are the source's, bit for bit; joints hanging from a kept joint (fingers from a kept wrist)

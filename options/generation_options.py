@@ -11,8 +11,8 @@ import argparse
 from pathlib import Path
 
 from evaluation.protocols import PROTOCOLS
-from generate.dances import GenerationOptions
-from generate.editing import TRANSITION, parse_parts, parse_spans
+from generator.dances import GenerationOptions
+from generator.editing import TRANSITION, parse_parts, parse_spans
 from options.data_options import add_dataset_options
 from utils.arg_types import (
     gpu_index,

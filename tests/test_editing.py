@@ -12,7 +12,7 @@ import torch
 from data.formats.smplx_npz import save_smplx_npz
 from data.synthetic_dance import synthesize_dance
 from gen_m2m import build_parser
-from generate.editing import (
+from generator.editing import (
     Edit,
     Source,
     given_tokens,

@@ -11,8 +11,8 @@ from data.formats import motion_to_joints
 from data.synthetic_dance import synthesize_dance
 from evaluation.metrics.continuity import border_frames, continuity_report, joint_speed
 from export.dance import export_dance, rigid_dance
-from generate.dances import GenerationOptions
-from generate.music_input import fit_frames, music_frames, slices_to_frames
+from generator.dances import GenerationOptions
+from generator.music_input import fit_frames, music_frames, slices_to_frames
 from models.mask_transformer.sampling import generate
 from motion.bvh import read_bvh
 from motion.features import joints_to_features, recentre_root, recover_from_ric

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from generate.dances import GenerationOptions
+from generator.dances import GenerationOptions
 from tests.conftest import REPO, load_script
 from utils.arg_types import Number, in_range, positive_int, probability
 from utils.cli import UserError, user_errors_exit

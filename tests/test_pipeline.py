@@ -22,7 +22,7 @@ from data.synthetic_dance import SR, plan_song, render_music
 from evaluation.evaluate import EvalRequest, evaluate
 from evaluation.metrics.continuity import border_frames, continuity_report, mean_speed
 from export.viewer.page import read_page_meta
-from generate.dances import GenerationOptions
+from generator.dances import GenerationOptions
 from MMR.embedder import load_mmr
 from models.mask_transformer.loading import load_m2m, load_mage, load_res
 from models.mask_transformer.longform import song_window_starts

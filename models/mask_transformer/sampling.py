@@ -19,7 +19,7 @@ import torch
 from models.mask_transformer.masking import cosine_schedule
 from models.mask_transformer.transformer import MaskTransformer, ResidualTransformer
 
-# Sampling defaults (the release's gen_m2m settings; `generate.dances.GenerationOptions` takes 28 unmasking steps)
+# Sampling defaults (the release's gen_m2m settings; `generator.dances.GenerationOptions` takes 28 unmasking steps)
 TIME_STEPS = 18  # unmasking steps of the base layer
 COND_SCALE, TEMPERATURE = 4.0, 1.0  # the masked transformer's classifier-free guidance and temperature
 TOP_K_DROP = 0.9  # `topkr`: the fraction of the least likely codes dropped before drawing (keeps the top 10 %)

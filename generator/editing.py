@@ -36,7 +36,7 @@ from data.formats import load_motion
 from data.formats.containers import read_container
 from data.motion_pipeline import features_of
 from export.dance import Dance, rigid_dance
-from generate.music_input import SongMusic
+from generator.music_input import SongMusic
 from models.mask_transformer.longform import generate_long
 from motion.features import recentre_root
 from motion.frame import FPS

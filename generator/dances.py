@@ -29,8 +29,8 @@ from evaluation.metrics.music_beats import track_beats
 from evaluation.protocols import PROTOCOLS
 from export.dance import Dance, export_dance, rigid_dance
 from export.viewer import Lane, Scene, write_viewer
-from generate.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
-from generate.music_input import SongMusic, dataset_music, file_music
+from generator.editing import TRANSITION, Edit, Source, edit_dance, edit_record, prefix_edit, read_source
+from generator.music_input import SongMusic, dataset_music, file_music
 from models.mask_transformer.longform import generate_long
 from models.mask_transformer.sampling import COND_SCALE, RES_COND_SCALE, RES_TEMPERATURE, TEMPERATURE, TOP_K_DROP
 from motion.features import recentre_root
