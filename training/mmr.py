@@ -10,6 +10,7 @@ of 32 (`batch/...`); the best checkpoint has the highest mean R@1 on those batch
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -124,8 +125,9 @@ class MMRTrainer(Trainer):
         super().__init__(options, run_dir)
         self.cfg = replace(self.cfg, run_dir=str(self.run_dir))  # the folder it really trains in
 
-    @property
+    @functools.cached_property
     def loop(self) -> LoopConfig:
+        """Hydra's `trainer` group and the seed, built once."""
         return LoopConfig.from_options({**asdict(self.cfg.trainer), "seed": self.cfg.seed})
 
     def build_data(self):

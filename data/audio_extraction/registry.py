@@ -90,8 +90,7 @@ def music_feature(name: str) -> MusicFeatureType:
 
 def provide_extractor(name: str, song: Callable[..., np.ndarray]) -> MusicFeatureType:
     """Give a registered type its full_song extractor (a model-made type, whose code lives above data/)."""
-    feature = register_music_feature(replace(music_feature(name), song=song))
-    return feature
+    return register_music_feature(replace(music_feature(name), song=song))
 
 
 def music_feature_names() -> tuple[str, ...]:
